@@ -1,0 +1,37 @@
+"""Developer workflows: `nox -s lint typing tests`, `nox -s demo`, `nox -s bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typing", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict over the package and its tests."""
+    session.install("-e", ".[typing]")
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite: unit, property and HTTP tests against moto's server and the emulator."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Plan and apply a sweep on an embedded moto server seeded with a small organization."""
+    session.install(".[demo]")
+    session.run("ecr-sweeper", "demo", *session.posargs)

@@ -1,0 +1,5 @@
+"""`python -m ecr_sweeper`."""
+
+from ecr_sweeper.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The AWS shell: the only package that imports aioboto3/aiobotocore/botocore."""

@@ -1,0 +1,244 @@
+"""ECR inventory and deletion for one account × region.
+
+Inventory: every repository (filtered by name) → every image (DescribeImages, paginated) with
+digest, tags, push time, size and media type; image indexes are read (BatchGetImage) to learn
+the manifests they list. A repository whose listing fails is returned with `error` set, which
+blocks deletions there and nowhere else.
+
+Deletion: BatchDeleteImage by digest, at most 100 ids a call, image indexes before the
+manifests they list; every response's `failures` is read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from ecr_sweeper.aws.limits import Api, chunks, describe_errors
+from ecr_sweeper.model import (
+    INDEX_MEDIA_TYPES,
+    AccountTarget,
+    Decision,
+    Digest,
+    Image,
+    InventoryScan,
+    Region,
+    Repository,
+    RepositoryKey,
+    RepositoryName,
+    ScanError,
+)
+
+DESCRIBE_IMAGES_PAGE = 1000
+BATCH_GET_IMAGE_MAX = 100
+BATCH_DELETE_MAX = 100
+ACCEPTED_MEDIA_TYPES = [
+    *sorted(INDEX_MEDIA_TYPES),
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+]
+
+
+async def scan_inventory(
+    target: AccountTarget,
+    region: Region,
+    ecr: Any,
+    api: Api,
+    progress: Callable[[str], None] = lambda _: None,
+) -> InventoryScan:
+    """Every matching repository of one account × region with its images. Never raises for
+    AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`."""
+    where = f"{target.account_id}/{region}"
+    try:
+        listed = await api.pages(ecr.describe_repositories, "repositories")
+    except Exception as exc:  # noqa: BLE001 - turned into an error that blocks this region
+        errors = tuple(
+            ScanError("inventory", target.account_id, region, f"ecr {where}", line)
+            for line in describe_errors(exc)
+        )
+        progress(f"inventory {where}: FAILED")
+        return InventoryScan(target.account_id, region, (), errors)
+
+    names = sorted(r["repositoryName"] for r in listed)
+    names = [n for n in names if target.repositories.matches(n)]
+    repositories: dict[str, Repository] = {}
+
+    async def scan_one(name: str) -> None:
+        key = RepositoryKey(target.account_id, region, RepositoryName(name))
+        try:
+            images = await _images(ecr, api, key)
+            repositories[name] = Repository(key, tuple(images))
+        except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
+            repositories[name] = Repository(key, (), "; ".join(describe_errors(exc)))
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(scan_one, name)
+    result = tuple(repositories[n] for n in names)
+    failed = sum(1 for r in result if r.error)
+    progress(
+        f"inventory {where}: {len(result)} repositories, "
+        f"{sum(len(r.images) for r in result)} images"
+        + (f", {failed} repositories FAILED" if failed else "")
+    )
+    return InventoryScan(target.account_id, region, result)
+
+
+async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
+    details = await api.pages(
+        ecr.describe_images,
+        "imageDetails",
+        registryId=key.account_id,
+        repositoryName=key.name,
+        maxResults=DESCRIBE_IMAGES_PAGE,
+    )
+    # An index must be read to learn its children. A manifest of unknown type is read too:
+    # guessing "not an index" could orphan-delete the children of an index.
+    to_read = [
+        Digest(d["imageDigest"])
+        for d in details
+        if d.get("imageManifestMediaType", "") in INDEX_MEDIA_TYPES
+        or not d.get("imageManifestMediaType")
+    ]
+    manifests: dict[Digest, tuple[str, tuple[Digest, ...]]] = {}
+    for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):
+        answer = await api.call(
+            ecr.batch_get_image,
+            registryId=key.account_id,
+            repositoryName=key.name,
+            imageIds=[{"imageDigest": d} for d in batch],
+            acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
+        )
+        failures = [f for f in answer.get("failures", []) if f.get("failureCode")]
+        if failures:
+            first = failures[0]
+            raise RuntimeError(
+                f"BatchGetImage in {key}: {first.get('failureCode')}: {first.get('failureReason')}"
+            )
+        for image in answer.get("images", []):
+            digest = Digest(image["imageId"]["imageDigest"])
+            manifests[digest] = _read_manifest(image)
+    images = []
+    for d in details:
+        digest = Digest(d["imageDigest"])
+        media_type, children = manifests.get(digest, (d.get("imageManifestMediaType", ""), ()))
+        images.append(
+            Image(
+                digest=digest,
+                tags=tuple(sorted(d.get("imageTags", []))),
+                pushed_at=_utc(d.get("imagePushedAt")),
+                size_bytes=int(d.get("imageSizeInBytes", 0)),
+                media_type=media_type,
+                children=children,
+            )
+        )
+    return images
+
+
+def _read_manifest(image: dict[str, Any]) -> tuple[str, tuple[Digest, ...]]:
+    """(media type, child digests) of a manifest returned by BatchGetImage."""
+    manifest = json.loads(image.get("imageManifest") or "{}")
+    media_type = image.get("imageManifestMediaType") or manifest.get("mediaType", "")
+    if "manifests" in manifest and media_type not in INDEX_MEDIA_TYPES:
+        media_type = "application/vnd.oci.image.index.v1+json"  # an index without mediaType
+    children = tuple(Digest(m["digest"]) for m in manifest.get("manifests", []))
+    return media_type, children
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        # No push time: treat as pushed now, which the min-age rule keeps. Safe by default.
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class DeleteOutcome:
+    """What BatchDeleteImage did for a set of decisions."""
+
+    deleted: list[Decision] = field(default_factory=list)
+    already_gone: list[Decision] = field(default_factory=list)
+    still_referenced: list[Decision] = field(default_factory=list)
+    failed: list[tuple[Decision, str]] = field(default_factory=list)
+
+
+async def delete_images(
+    ecr: Any, api: Api, key: RepositoryKey, decisions: Sequence[Decision], outcome: DeleteOutcome
+) -> None:
+    """Delete `decisions` (all in repository `key`) by digest: indexes first, ≤ 100 a call."""
+    indexes = [d for d in decisions if d.is_index]
+    others = [d for d in decisions if not d.is_index]
+    for group in (indexes, others):
+        for batch in chunks(group, BATCH_DELETE_MAX):
+            try:
+                answer = await api.call(
+                    ecr.batch_delete_image,
+                    registryId=key.account_id,
+                    repositoryName=key.name,
+                    imageIds=[{"imageDigest": d.digest} for d in batch],
+                )
+            except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
+                why = "; ".join(describe_errors(exc))
+                outcome.failed.extend((d, why) for d in batch)
+                continue
+            unreported = _read_answer(answer, batch, outcome)
+            if unreported:
+                await _confirm_gone(ecr, api, key, unreported, outcome)
+
+
+async def _confirm_gone(
+    ecr: Any, api: Api, key: RepositoryKey, unreported: list[Decision], outcome: DeleteOutcome
+) -> None:
+    """Images BatchDeleteImage said nothing about: look, rather than guess, whether they went.
+
+    (moto's server, for one, deletes an untagged image without listing it in `imageIds`.)
+    """
+    try:
+        answer = await api.call(
+            ecr.batch_get_image,
+            registryId=key.account_id,
+            repositoryName=key.name,
+            imageIds=[{"imageDigest": d.digest} for d in unreported],
+            acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
+        )
+    except Exception as exc:  # noqa: BLE001 - unknown outcome is reported as a failure
+        why = "; ".join(describe_errors(exc))
+        outcome.failed.extend((d, f"outcome unknown: {why}") for d in unreported)
+        return
+    present = {i["imageId"].get("imageDigest") for i in answer.get("images", [])}
+    for decision in unreported:
+        if decision.digest in present:
+            outcome.failed.append((decision, "not deleted, and BatchDeleteImage gave no reason"))
+        else:
+            outcome.deleted.append(decision)
+
+
+def _read_answer(
+    answer: dict[str, Any], batch: list[Decision], outcome: DeleteOutcome
+) -> list[Decision]:
+    """Sort the images of a batch into outcomes; return those AWS said nothing about."""
+    unreported: list[Decision] = []
+    done = {i.get("imageDigest") for i in answer.get("imageIds", [])}
+    failures = {
+        f.get("imageId", {}).get("imageDigest"): (f.get("failureCode", ""), f.get("failureReason"))
+        for f in answer.get("failures", [])
+    }
+    for decision in batch:
+        code, reason = failures.get(decision.digest, ("", None))
+        if decision.digest in done:
+            outcome.deleted.append(decision)
+        elif code == "ImageNotFound":
+            outcome.already_gone.append(decision)
+        elif code == "ImageReferencedByManifestList":
+            outcome.still_referenced.append(decision)
+        elif code:
+            outcome.failed.append((decision, f"{code}: {reason}"))
+        else:
+            unreported.append(decision)
+    return unreported

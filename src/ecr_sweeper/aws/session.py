@@ -1,0 +1,145 @@
+"""Credentials and clients: the base session, assumed roles, one client per account × region ×
+service for the whole run.
+
+The base credentials come from the standard AWS chain (environment, profile, web identity,
+instance role). In each target account we assume the target's role; the assumed credentials
+refresh themselves before they expire. Endpoints follow the standard AWS settings, so
+`AWS_ENDPOINT_URL` points every client at moto's server or the emulator.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aioboto3
+import anyio
+from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioRefreshableCredentials
+from aiobotocore.session import AioSession
+
+from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
+from ecr_sweeper.model import AccountId, AccountTarget, Region
+
+SESSION_NAME = "ecr-sweeper"
+ROLE_SESSION_SECONDS = 3600  # the cap for chained roles, and the default
+
+# botocore retries are off: Api.call retries (see limits.py), so attempts never multiply.
+CLIENT_CONFIG = AioConfig(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=10,
+    read_timeout=60,
+    max_pool_connections=64,
+    user_agent_extra="ecr-sweeper",
+)
+
+
+class CredentialsError(Exception):
+    """The target account cannot be reached with the credentials at hand."""
+
+
+class Connections:
+    """Owns every client of a run. Use as an async context manager; clients close on exit."""
+
+    def __init__(
+        self,
+        base: aioboto3.Session | None = None,
+        *,
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._base = base or aioboto3.Session()
+        self.limits = limits or Limits()
+        self.retry = retry or RetryPolicy()
+        self._stack = AsyncExitStack()
+        self._sessions: dict[AccountId, aioboto3.Session] = {}
+        self._clients: dict[tuple[AccountId, Region, str], Any] = {}
+        self._apis: dict[tuple[AccountId, Region], Api] = {}
+        # One lock per account: the first client there assumes the role, the others wait.
+        self._locks: defaultdict[AccountId, anyio.Lock] = defaultdict(anyio.Lock)
+
+    async def __aenter__(self) -> Connections:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._stack.__aexit__(None, None, None)
+
+    def api(self, account_id: AccountId, region: Region) -> Api:
+        """The call gate for one account × region (shared by every task that calls there)."""
+        key = (account_id, region)
+        if key not in self._apis:
+            limiter = anyio.CapacityLimiter(self.limits.calls_per_region)
+            self._apis[key] = Api(limiter, self.retry)
+        return self._apis[key]
+
+    @property
+    def calls(self) -> int:
+        """API calls made so far, retries included."""
+        return sum(api.calls for api in self._apis.values())
+
+    async def client(self, target: AccountTarget, region: Region, service: str) -> Any:
+        """The run's client for `service` in the target account and region."""
+        key = (target.account_id, region, service)
+        async with self._locks[target.account_id]:
+            if key not in self._clients:
+                session = await self._session_for(target, region)
+                self._clients[key] = await self._stack.enter_async_context(
+                    session.client(service, region_name=region, config=CLIENT_CONFIG)
+                )
+            return self._clients[key]
+
+    async def _base_client(self, service: str, region: Region) -> Any:
+        key = (AccountId("base"), region, service)
+        if key not in self._clients:
+            self._clients[key] = await self._stack.enter_async_context(
+                self._base.client(service, region_name=region, config=CLIENT_CONFIG)
+            )
+        return self._clients[key]
+
+    async def _session_for(self, target: AccountTarget, region: Region) -> aioboto3.Session:
+        if target.account_id in self._sessions:
+            return self._sessions[target.account_id]
+        sts = await self._base_client("sts", region)
+        api = self.api(target.account_id, region)
+        if target.role_arn is None:
+            identity = await api.call(sts.get_caller_identity)
+            if identity.get("Account") != target.account_id:
+                raise CredentialsError(
+                    f"account {target.account_id}: no role to assume, and the base credentials "
+                    f"belong to account {identity.get('Account')}; give --role-name or a role"
+                )
+            session = self._base
+        else:
+            session = await self._assume(sts, api, target)
+        self._sessions[target.account_id] = session
+        return session
+
+    async def _assume(self, sts: Any, api: Api, target: AccountTarget) -> aioboto3.Session:
+        role_arn = target.role_arn
+        extra = {"ExternalId": target.external_id} if target.external_id else {}
+
+        async def fetch() -> dict[str, str]:
+            answer = await api.call(
+                sts.assume_role,
+                RoleArn=role_arn,
+                RoleSessionName=SESSION_NAME,
+                DurationSeconds=ROLE_SESSION_SECONDS,
+                **extra,
+            )
+            creds = answer["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        credentials = AioRefreshableCredentials.create_from_metadata(
+            metadata=await fetch(), refresh_using=fetch, method="assume-role"
+        )
+        botocore_session = AioSession()
+        botocore_session._credentials = credentials  # noqa: SLF001 - aiobotocore's documented hook for custom credentials
+        return aioboto3.Session(botocore_session=botocore_session)

@@ -1,0 +1,215 @@
+"""The `ecr-sweeper` command: parse, build the run, `anyio.run`, render. No logic of its own.
+
+Exit codes (documented in the README; CI jobs act on them):
+  0  success (plan written / apply finished; there may be nothing to do)
+  1  error: bad input (flags, accounts file, plan file) or an unexpected failure
+  2  command-line usage error (unknown flag, missing argument)
+  3  blocked by safety: a usage source could not be read, so nothing is (or was) deleted
+  4  incomplete: some repositories could not be listed (plan), or some deletions failed (apply)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+from rich.console import Console
+
+from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.config import ConfigError, load_config, resolve_policy, resolve_targets
+from ecr_sweeper.model import Plan
+from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
+from ecr_sweeper.render import Renderer
+from ecr_sweeper.report import human_bytes, totals
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_BLOCKED = 3
+EXIT_INCOMPLETE = 4
+
+app = typer.Typer(
+    name="ecr-sweeper",
+    help=(
+        "Delete the ECR images that no ECS workload uses — across accounts, regions and "
+        "clusters — and never one that is in use.\n\n"
+        "Workflow: `plan` (read-only) writes a reviewable plan file; `apply PLAN` re-checks "
+        "usage and deletes what the plan lists and is still unused.\n\n"
+        "Exit codes: 0 ok, 1 error/bad input, 2 usage error, 3 blocked by safety (a usage "
+        "source could not be read; nothing deleted), 4 incomplete (some repositories "
+        "unreadable or some deletions failed)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Off a terminal (CI logs, pipes) rich would wrap at 80 columns; plan tables need more.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+render = Renderer(out, err)
+
+
+def _progress(quiet: bool) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        if not quiet:
+            err.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/dim] {line}", markup=True)
+
+    return say
+
+
+@app.command()
+def plan(
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", help="Account id to sweep (repeatable). With --config, "
+                     "selects those accounts from the file."),
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", "-r", help="Region to sweep (repeatable); replaces the file's."),
+    ] = None,
+    role_name: Annotated[
+        str | None,
+        typer.Option(help="Role assumed in each account: arn:aws:iam::<id>:role/<ROLE_NAME>. "
+                     "Without one, the base credentials are used and must be in the account."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Accounts file (TOML); see accounts.example.toml."),
+    ] = None,
+    keep_last: Annotated[
+        int | None,
+        typer.Option(min=0, help="Keep the N most recently pushed images of every repository "
+                     "[default: 10, or the file's policy.keep_last]."),
+    ] = None,
+    min_age_days: Annotated[
+        int | None,
+        typer.Option(min=0, help="Never delete an image pushed less than N days ago "
+                     "[default: 14, or the file's policy.min_age_days]."),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the plan file (JSON).")
+    ] = Path("plan.json"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Scan usage and inventory (read-only) and write a plan of what to delete, with reasons."""
+    try:
+        file_config = load_config(config) if config else None
+        targets = resolve_targets(
+            config=file_config,
+            accounts=account or [],
+            cli_regions=region or [],
+            role_name=role_name,
+        )
+        policy = resolve_policy(file_config, keep_last, min_age_days)
+    except ConfigError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR) from exc
+    say = _progress(quiet)
+    err.print(
+        f"planning {len(targets)} account(s), "
+        f"{sum(len(t.regions) for t in targets)} account-region(s); policy: keep last "
+        f"{policy.keep_last}, min age {policy.min_age_days} days",
+        markup=False,
+    )
+
+    async def run() -> Plan:
+        async with Connections() as connections:
+            return await make_plan(targets, policy, connections, datetime.now(UTC), say)
+
+    result = anyio.run(run)
+    write_plan(result, output)
+    render.plan(result)
+    out.print(f"plan written to {output}", markup=False)
+    raise typer.Exit(plan_exit_code(result))
+
+
+def plan_exit_code(result: Plan) -> int:
+    """3 when blocked, 4 when some repositories could not be read, else 0."""
+    if result.blocked:
+        return EXIT_BLOCKED
+    return EXIT_INCOMPLETE if result.errors else EXIT_OK
+
+
+@app.command()
+def apply(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Delete without asking (required without a terminal).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Carry out a plan: re-scan usage, then delete the planned images that are still unused."""
+    try:
+        reviewed = read_plan(plan_file)
+    except PlanFileError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR) from exc
+    if reviewed.blocked:
+        render.errors(reviewed)
+        err.print("error: this plan is blocked (fail closed); it deletes nothing", markup=False)
+        raise typer.Exit(EXIT_BLOCKED)
+    if not reviewed.deletions:
+        out.print("nothing to delete", markup=False)
+        raise typer.Exit(EXIT_OK)
+    summary = totals(reviewed)
+    question = (
+        f"Delete up to {summary['to_delete']} images "
+        f"({human_bytes(summary['bytes_reclaimed'])}) in {len(reviewed.targets)} account(s)?"
+    )
+    if not yes:
+        if not sys.stdin.isatty():
+            err.print("error: refusing to delete without confirmation: no terminal; pass --yes",
+                      markup=False)
+            raise typer.Exit(EXIT_ERROR)
+        if not typer.confirm(question):
+            err.print("aborted; nothing deleted", markup=False)
+            raise typer.Exit(EXIT_ERROR)
+    say = _progress(quiet)
+
+    async def run() -> ApplyResult:
+        async with Connections() as connections:
+            return await apply_plan(reviewed, connections, datetime.now(UTC), say)
+
+    result = anyio.run(run)
+    render.apply(result)
+    raise typer.Exit(apply_exit_code(result))
+
+
+def apply_exit_code(result: ApplyResult) -> int:
+    """3 when the re-check was blocked, 4 when some deletions failed, else 0."""
+    if result.fresh.blocked:
+        return EXIT_BLOCKED
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+@app.command()
+def show(plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")]) -> None:
+    """Print the summary of a saved plan."""
+    try:
+        render.plan(read_plan(plan_file))
+    except PlanFileError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR) from exc
+
+
+@app.command()
+def demo(
+    keep_server: Annotated[
+        bool, typer.Option(help="Leave moto's server running until Ctrl-C after the demo.")
+    ] = False,
+) -> None:
+    """Run a plan and an apply against an embedded moto server seeded with a small org."""
+    from ecr_sweeper.demo import run_demo
+
+    raise typer.Exit(run_demo(render, keep_server=keep_server))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

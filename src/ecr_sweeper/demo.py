@@ -1,0 +1,338 @@
+"""`ecr-sweeper demo`: a plan and an apply against moto's server on loopback, seeded with a small
+but realistic organization. Nothing here can reach AWS: every AWS_* setting of the caller is
+dropped and the endpoint is the embedded server.
+
+The organization (role EcrSweeper in each account; regions us-east-1 and eu-west-1):
+
+- 111111111111 "registry", the central registry (us-east-1):
+  platform/api v1..v5 — v5 used cross-account by prod, v3 pinned by digest by staging;
+  web — multi-arch image indexes 1.0 and 2.0 (each with amd64 + arm64 children), 2.0 in use;
+  docker-hub/library/nginx (a pull-through-cache style name) 1.24 and 1.25, 1.25 in use.
+- 222222222222 "prod": services api (platform/api:v5) and web (web:2.0) plus Docker Hub and
+  public.ecr.aws sidecars in us-east-1; in eu-west-1 a worker service uses its own
+  `worker` repository with no tag (so `latest`). A `worker` repository of the same name in
+  us-east-1 is used by nothing.
+- 333333333333 "staging" (eu-west-1): api pinned by digest to platform/api v3, proxy on nginx 1.25.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import boto3
+
+from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region
+from ecr_sweeper.pipeline import apply_plan, make_plan
+from ecr_sweeper.planfile import write_plan
+from ecr_sweeper.render import Renderer
+
+ROLE_NAME = "EcrSweeper"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest's exact bytes and its real digest (sha256 of those bytes)."""
+
+    body: str
+    media_type: str
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.body.encode()).hexdigest()
+
+
+def image_manifest(seed: str, size: int = 30_000_000) -> Manifest:
+    """A single-platform OCI image manifest whose content (and digest) derives from `seed`."""
+
+    def blob(kind: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{seed}/{kind}".encode()).hexdigest()
+
+    body = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": blob("config"), "size": 1024},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": blob("layer"), "size": size}],
+    }
+    return Manifest(json.dumps(body, separators=(",", ":")), OCI_MANIFEST)
+
+
+def image_index(children: dict[str, Manifest]) -> Manifest:
+    """An OCI image index listing `children` by architecture."""
+    body = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": child.media_type, "digest": child.digest, "size": len(child.body),
+             "platform": {"architecture": arch, "os": "linux"}}
+            for arch, child in children.items()
+        ],
+    }
+    return Manifest(json.dumps(body, separators=(",", ":")), OCI_INDEX)
+
+
+def push(ecr: Any, repository: str, manifest: Manifest, tags: tuple[str, ...] = ()) -> str:
+    """Put a manifest into a repository (untagged when `tags` is empty); return its digest."""
+    for tag in tags or (None,):
+        extra = {"imageTag": tag} if tag else {}
+        ecr.put_image(
+            repositoryName=repository,
+            imageManifest=manifest.body,
+            imageManifestMediaType=manifest.media_type,
+            imageDigest=manifest.digest,
+            **extra,
+        )
+    return manifest.digest
+
+
+def push_index(ecr: Any, repository: str, seed: str, tags: tuple[str, ...]) -> list[str]:
+    """A multi-arch image: children first (untagged), then the index. Returns all digests,
+    index first."""
+    children = {arch: image_manifest(f"{seed}/{arch}") for arch in ("amd64", "arm64")}
+    digests = [push(ecr, repository, child) for child in children.values()]
+    return [push(ecr, repository, image_index(children), tags), *digests]
+
+
+def account_session(account_id: str, region: str) -> boto3.Session:
+    """A boto3 session in `account_id`, by assuming the demo role (as the sweeper does)."""
+    sts = boto3.client("sts", region_name=region)
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE_NAME}", RoleSessionName="demo-seed"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+
+
+def run_service(ecs: Any, cluster: str, name: str, containers: dict[str, str]) -> str:
+    """Register a task definition with `containers` (name → image) and run it as a service."""
+    family = f"{cluster}-{name}"
+    arn = ecs.register_task_definition(
+        family=family,
+        containerDefinitions=[
+            {"name": c, "image": image, "memory": 256} for c, image in containers.items()
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=1)
+    return str(arn)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def isolate_from_aws(endpoint_url: str) -> None:
+    """Point this process at `endpoint_url` with fake credentials, dropping every AWS_*
+    setting (profiles, per-service endpoints, web identity) that could reach real AWS."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            del os.environ[key]
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_ACCESS_KEY_ID="demo",
+        AWS_SECRET_ACCESS_KEY="demo",  # noqa: S105 - moto accepts any credentials
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+
+
+REGISTRY, PROD, STAGING = AccountId("111111111111"), AccountId("222222222222"), AccountId(
+    "333333333333"
+)
+US, EU = Region("us-east-1"), Region("eu-west-1")
+
+
+@dataclass(slots=True)
+class DemoOrg:
+    """What was seeded, and what must survive (label → (account, region, repo, digest))."""
+
+    must_keep: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    must_delete: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+
+
+def seed_demo_org() -> DemoOrg:
+    """Create the demo organization (module docstring) on the current endpoint."""
+    org = DemoOrg()
+    registry = account_session(REGISTRY, US)
+    ecr = registry.client("ecr")
+    host = f"{REGISTRY}.dkr.ecr.{US}.amazonaws.com"
+
+    ecr.create_repository(repositoryName="platform/api")
+    api = {v: push(ecr, "platform/api", image_manifest(f"api-{v}"), (v,)) for v in
+           ("v1", "v2", "v3", "v4", "v5")}
+    ecr.create_repository(repositoryName="web")
+    web_old = push_index(ecr, "web", "web-1.0", ("1.0",))
+    web_new = push_index(ecr, "web", "web-2.0", ("2.0",))
+    ecr.create_repository(repositoryName="docker-hub/library/nginx")
+    nginx = {v: push(ecr, "docker-hub/library/nginx", image_manifest(f"nginx-{v}"), (v,))
+             for v in ("1.24", "1.25")}
+
+    prod_us = account_session(PROD, US)
+    ecs = prod_us.client("ecs")
+    ecs.create_cluster(clusterName="prod")
+    run_service(ecs, "prod", "api", {"api": f"{host}/platform/api:v5"})
+    run_service(ecs, "prod", "web", {
+        "web": f"{host}/web:2.0",
+        "agent": "datadog/agent:7",
+        "proxy": "public.ecr.aws/nginx/nginx:stable",
+    })
+    prod_us.client("ecr").create_repository(repositoryName="worker")
+    worker_us = [push(prod_us.client("ecr"), "worker", image_manifest(f"worker-us-{t}"), (t,))
+                 for t in ("build-40", "latest")]
+
+    prod_eu = account_session(PROD, EU)
+    prod_eu.client("ecr").create_repository(repositoryName="worker")
+    worker_eu = {t: push(prod_eu.client("ecr"), "worker", image_manifest(f"worker-eu-{t}"), (t,))
+                 for t in ("build-41", "latest")}
+    ecs_eu = prod_eu.client("ecs")
+    ecs_eu.create_cluster(clusterName="prod-eu")
+    run_service(ecs_eu, "prod-eu", "worker", {"worker": f"{PROD}.dkr.ecr.{EU}.amazonaws.com/worker"})
+
+    staging = account_session(STAGING, EU).client("ecs")
+    staging.create_cluster(clusterName="staging")
+    run_service(staging, "staging", "api", {"api": f"{host}/platform/api@{api['v3']}"})
+    run_service(staging, "staging", "proxy",
+                {"proxy": f"{host}/docker-hub/library/nginx:1.25"})
+
+    keep, delete = org.must_keep, org.must_delete
+    keep["platform/api:v5 (used cross-account by prod)"] = (REGISTRY, US, "platform/api", api["v5"])
+    keep["platform/api@v3 digest (pinned by staging)"] = (REGISTRY, US, "platform/api", api["v3"])
+    keep["web:2.0 multi-arch index"] = (REGISTRY, US, "web", web_new[0])
+    for n, d in enumerate(web_new[1:]):
+        keep[f"web:2.0 child manifest {n + 1}"] = (REGISTRY, US, "web", d)
+    keep["docker-hub/library/nginx:1.25"] = (REGISTRY, US, "docker-hub/library/nginx",
+                                             nginx["1.25"])
+    keep["worker (implicit latest, eu-west-1)"] = (PROD, EU, "worker", worker_eu["latest"])
+    for v in ("v1", "v2", "v4"):
+        delete[f"platform/api:{v}"] = (REGISTRY, US, "platform/api", api[v])
+    delete["web:1.0 index"] = (REGISTRY, US, "web", web_old[0])
+    for n, d in enumerate(web_old[1:]):
+        delete[f"web:1.0 child manifest {n + 1}"] = (REGISTRY, US, "web", d)
+    delete["docker-hub/library/nginx:1.24"] = (REGISTRY, US, "docker-hub/library/nginx",
+                                               nginx["1.24"])
+    delete["worker:build-41 (eu-west-1)"] = (PROD, EU, "worker", worker_eu["build-41"])
+    delete["worker:latest (us-east-1, same name, unused)"] = (PROD, US, "worker", worker_us[1])
+    delete["worker:build-40 (us-east-1)"] = (PROD, US, "worker", worker_us[0])
+    return org
+
+
+def remaining(account: str, region: str, repository: str) -> set[str]:
+    """Digests now in a repository."""
+    ecr = account_session(account, region).client("ecr")
+    pages = ecr.get_paginator("describe_images").paginate(repositoryName=repository)
+    return {d["imageDigest"] for page in pages for d in page["imageDetails"]}
+
+
+def demo_targets() -> tuple[AccountTarget, ...]:
+    """The three accounts, both regions, role EcrSweeper."""
+    return tuple(
+        AccountTarget(account_id=a, regions=(US, EU), role_arn=f"arn:aws:iam::{a}:role/{ROLE_NAME}",
+                      name=name)
+        for a, name in ((REGISTRY, "registry"), (PROD, "prod"), (STAGING, "staging"))
+    )
+
+
+def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
+    """Seed, plan, apply, verify. Returns the exit code (0 when every check passes)."""
+    out = render.out
+    with moto_server() as url:
+        isolate_from_aws(url)
+        out.print(f"[bold]moto server[/bold] on {url}; seeding a 3-account organization…")
+        org = seed_demo_org()
+        targets = demo_targets()
+        policy = Policy(keep_last=0, min_age_days=0)
+        out.print(
+            "\n[bold]$ ecr-sweeper plan[/bold] --account 111111111111 --account 222222222222 "
+            "--account 333333333333 --region us-east-1 --region eu-west-1 "
+            "--role-name EcrSweeper --keep-last 0 --min-age-days 0"
+        )
+
+        async def plan_it() -> Any:
+            async with Connections() as connections:
+                return await make_plan(targets, policy, connections, datetime.now(UTC),
+                                       lambda line: render.err.print(line, markup=False))
+
+        plan = anyio.run(plan_it)
+        plan_path = Path(tempfile.mkdtemp(prefix="ecr-sweeper-demo-")) / "plan.json"
+        write_plan(plan, plan_path)
+        render.plan(plan)
+        out.print(f"plan written to {plan_path}\n\n[bold]why the images in use are kept:[/bold]")
+        for decision in plan.kept:
+            out.print(f"  {decision.repository} {','.join(decision.tags) or '(untagged)'} "
+                      f"{decision.digest[:19]}…: {decision.reason}", markup=False)
+
+        out.print(f"\n[bold]$ ecr-sweeper apply {plan_path} --yes[/bold]")
+
+        async def apply_it() -> Any:
+            async with Connections() as connections:
+                return await apply_plan(plan, connections, datetime.now(UTC),
+                                        lambda line: render.err.print(line, markup=False))
+
+        result = anyio.run(apply_it)
+        render.apply(result)
+        failures = verify(render, org)
+        if keep_server:
+            out.print(f"moto server still on {url}; Ctrl-C to stop")
+            try:
+                anyio.run(anyio.sleep_forever)
+            except KeyboardInterrupt:
+                pass
+        return 1 if failures else 0
+
+
+def verify(render: Renderer, org: DemoOrg) -> int:
+    """Check every seeded image against expectations; print a table; return failure count."""
+    from rich.table import Table
+
+    table = Table(title="after apply: every image in use survived", title_justify="left")
+    table.add_column("image")
+    table.add_column("expected")
+    table.add_column("now")
+    table.add_column("check")
+    failures = 0
+    cache: dict[tuple[str, str, str], set[str]] = {}
+    for label, (account, region, repo, digest), expected in [
+        *((label, where, "kept") for label, where in org.must_keep.items()),
+        *((label, where, "deleted") for label, where in org.must_delete.items()),
+    ]:
+        key = (account, region, repo)
+        if key not in cache:
+            cache[key] = remaining(account, region, repo)
+        now = "present" if digest in cache[key] else "gone"
+        ok = (now == "present") == (expected == "kept")
+        failures += not ok
+        table.add_row(label, expected, now, "[green]ok[/green]" if ok else "[red]WRONG[/red]")
+    render.out.print(table)
+    render.out.print("demo: all checks passed" if not failures else f"demo: {failures} FAILED")
+    return failures

@@ -1,0 +1,87 @@
+"""Rich rendering of plans and apply results for people (rows come from report.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from ecr_sweeper.model import Plan
+from ecr_sweeper.pipeline import ApplyResult
+from ecr_sweeper.report import apply_totals, human_bytes, repository_rows, totals
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """Summaries to `out`; errors and per-image problems to `err`."""
+
+    out: Console
+    err: Console
+
+    def plan(self, result: Plan) -> None:
+        """Per repository: images, kept, to delete, bytes reclaimed; then the errors."""
+        table = Table(title="ecr-sweeper plan", title_justify="left")
+        for column in ("account", "region", "repository"):
+            table.add_column(column)
+        for column in ("images", "kept", "to delete", "reclaimed"):
+            table.add_column(column, justify="right")
+        for row in repository_rows(result):
+            key = row.repository
+            table.add_row(
+                key.account_id,
+                key.region,
+                key.name,
+                str(row.images),
+                str(row.kept),
+                str(row.to_delete),
+                human_bytes(row.bytes_reclaimed),
+            )
+        self.out.print(table)
+        summary = totals(result)
+        self.out.print(
+            f"total: {summary['images']} images in {summary['repositories']} repositories; "
+            f"keep {summary['kept']}, delete {summary['to_delete']} "
+            f"({human_bytes(summary['bytes_reclaimed'])})",
+            markup=False,
+        )
+        self.errors(result)
+
+    def errors(self, result: Plan) -> None:
+        """The plan's errors, and what they block."""
+        if not result.errors:
+            return
+        if result.blocked:
+            self.err.print(
+                "BLOCKED: a usage source could not be read, so this plan deletes nothing:",
+                markup=False,
+            )
+        else:
+            self.err.print(
+                "some repositories could not be read; nothing is deleted in them:", markup=False
+            )
+        for e in result.errors:
+            where = f"{e.account_id}/{e.region}" if e.region else e.account_id
+            self.err.print(f"  [{e.scope}] {where} {e.subject}: {e.message}", markup=False)
+
+    def apply(self, result: ApplyResult) -> None:
+        """What apply did, with every skipped or failed image named."""
+        counts = apply_totals(result)
+        self.errors(result.fresh)
+        outcome = result.outcome
+        for decision, why in result.skipped:
+            self.err.print(f"  skipped {decision.repository}@{decision.digest}: {why}", markup=False)
+        for decision in outcome.still_referenced:
+            self.err.print(
+                f"  kept {decision.repository}@{decision.digest}: still listed by an image index",
+                markup=False,
+            )
+        for decision, why in outcome.failed:
+            self.err.print(f"  FAILED {decision.repository}@{decision.digest}: {why}", markup=False)
+        self.out.print(
+            f"apply: deleted {counts['deleted']} ({human_bytes(counts['bytes_reclaimed'])}), "
+            f"already gone {counts['already_gone']}, "
+            f"skipped {counts['skipped_now_in_use_or_kept']}, "
+            f"still referenced {counts['still_referenced']}, failed {counts['failed']}",
+            markup=False,
+        )
