@@ -66,8 +66,12 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 def plan(
     account: Annotated[
         list[str] | None,
-        typer.Option("--account", "-a", help="Account id to sweep (repeatable). With --config, "
-                     "selects those accounts from the file."),
+        typer.Option(
+            "--account",
+            "-a",
+            help="Account id to sweep (repeatable). With --config, "
+            "selects those accounts from the file.",
+        ),
     ] = None,
     region: Annotated[
         list[str] | None,
@@ -75,8 +79,10 @@ def plan(
     ] = None,
     role_name: Annotated[
         str | None,
-        typer.Option(help="Role assumed in each account: arn:aws:iam::<id>:role/<ROLE_NAME>. "
-                     "Without one, the base credentials are used and must be in the account."),
+        typer.Option(
+            help="Role assumed in each account: arn:aws:iam::<id>:role/<ROLE_NAME>. "
+            "Without one, the base credentials are used and must be in the account."
+        ),
     ] = None,
     config: Annotated[
         Path | None,
@@ -84,13 +90,19 @@ def plan(
     ] = None,
     keep_last: Annotated[
         int | None,
-        typer.Option(min=0, help="Keep the N most recently pushed images of every repository "
-                     "[default: 10, or the file's policy.keep_last]."),
+        typer.Option(
+            min=0,
+            help="Keep the N most recently pushed images of every repository "
+            "[default: 10, or the file's policy.keep_last].",
+        ),
     ] = None,
     min_age_days: Annotated[
         int | None,
-        typer.Option(min=0, help="Never delete an image pushed less than N days ago "
-                     "[default: 14, or the file's policy.min_age_days]."),
+        typer.Option(
+            min=0,
+            help="Never delete an image pushed less than N days ago "
+            "[default: 14, or the file's policy.min_age_days].",
+        ),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the plan file (JSON).")
@@ -140,7 +152,8 @@ def plan_exit_code(result: Plan) -> int:
 def apply(
     plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Delete without asking (required without a terminal).")
+        bool,
+        typer.Option("--yes", "-y", help="Delete without asking (required without a terminal)."),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
@@ -164,8 +177,10 @@ def apply(
     )
     if not yes:
         if not sys.stdin.isatty():
-            err.print("error: refusing to delete without confirmation: no terminal; pass --yes",
-                      markup=False)
+            err.print(
+                "error: refusing to delete without confirmation: no terminal; pass --yes",
+                markup=False,
+            )
             raise typer.Exit(EXIT_ERROR)
         if not typer.confirm(question):
             err.print("aborted; nothing deleted", markup=False)

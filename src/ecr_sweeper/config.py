@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 ROLE_NAME = re.compile(r"[\w+=,.@/-]{1,512}")
 ROLE_ARN = re.compile(r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::(\d{12}):role/[\w+=,.@/-]+")
 
-_DEFAULT_KEYS = {"role_name", "role_arn", "external_id", "regions", "clusters", "repositories"}
-_ACCOUNT_KEYS = _DEFAULT_KEYS | {"id", "name"}
+_DEFAULT_KEYS = {"role_name", "external_id", "regions", "clusters", "repositories"}
+_ACCOUNT_KEYS = _DEFAULT_KEYS | {"id", "name", "role_arn"}  # a role ARN names one account
 _POLICY_KEYS = {"keep_last", "min_age_days"}
 _PATTERN_KEYS = {"include", "exclude"}
 
@@ -60,6 +60,8 @@ def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
     _no_unknown(data, {"defaults", "policy", "accounts"}, origin, "")
     defaults = _table(data, "defaults", origin, "")
     _no_unknown(defaults, _DEFAULT_KEYS, origin, "defaults.")
+    # Checked here too, so a mistake in [defaults] is named as such even with no accounts.
+    _target(AccountId("000000000000"), defaults, origin, "defaults.")
     policy = _table(data, "policy", origin, "")
     _no_unknown(policy, _POLICY_KEYS, origin, "policy.")
     for key in _POLICY_KEYS & set(policy):
@@ -83,7 +85,9 @@ def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
     return FileConfig(tuple(targets), dict(policy))
 
 
-def _target(account_id: AccountId, merged: dict[str, Any], origin: str, where: str) -> AccountTarget:
+def _target(
+    account_id: AccountId, merged: dict[str, Any], origin: str, where: str
+) -> AccountTarget:
     name = merged.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"{origin}: {where}name: expected a string")
@@ -198,25 +202,25 @@ def resolve_targets(
     (accounts not in the file get the file's defaults). `--region` replaces every account's
     regions. `--role-name` applies to accounts whose file entry names no role.
     """
-    from dataclasses import replace
-
     ids = [account_id(a) for a in accounts]
     region_list = regions(list(cli_regions), "--region", "value") if cli_regions else ()
     by_id = {t.account_id: t for t in (config.targets if config else ())}
     if ids:
-        chosen = [by_id.get(i) or AccountTarget(account_id=i, regions=()) for i in dict.fromkeys(ids)]
+        chosen = [
+            by_id.get(i) or AccountTarget(account_id=i, regions=()) for i in dict.fromkeys(ids)
+        ]
     else:
         chosen = list(by_id.values())
     if not chosen:
-        raise ConfigError("no accounts to sweep: give --account ID or --config FILE with [[accounts]]")
+        raise ConfigError(
+            "no accounts to sweep: give --account ID or --config FILE with [[accounts]]"
+        )
     targets = []
-    for target in chosen:
-        if region_list:
-            target = replace(target, regions=region_list)
+    for chosen_target in chosen:
+        target = replace(chosen_target, regions=region_list or chosen_target.regions)
         if target.role_arn is None and role_name is not None:
-            target = replace(
-                target, role_arn=role_arn_for(target.account_id, role_name, None, "--role-name")
-            )
+            role_arn = role_arn_for(target.account_id, role_name, None, "--role-name")
+            target = replace(target, role_arn=role_arn)
         if not target.regions:
             raise ConfigError(
                 f"account {target.account_id}: no regions: give --region or regions in the file"
@@ -232,7 +236,9 @@ def resolve_policy(
     base = Policy()
     file_policy = config.policy if config else {}
     return Policy(
-        keep_last=keep_last if keep_last is not None else file_policy.get("keep_last", base.keep_last),
+        keep_last=keep_last
+        if keep_last is not None
+        else file_policy.get("keep_last", base.keep_last),
         min_age_days=(
             min_age_days
             if min_age_days is not None

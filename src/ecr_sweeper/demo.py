@@ -17,6 +17,7 @@ The organization (role EcrSweeper in each account; regions us-east-1 and eu-west
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -64,10 +65,18 @@ def image_manifest(seed: str, size: int = 30_000_000) -> Manifest:
     body = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": blob("config"), "size": 1024},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": blob("layer"), "size": size}],
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": blob("config"),
+            "size": 1024,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": blob("layer"),
+                "size": size,
+            }
+        ],
     }
     return Manifest(json.dumps(body, separators=(",", ":")), OCI_MANIFEST)
 
@@ -78,8 +87,12 @@ def image_index(children: dict[str, Manifest]) -> Manifest:
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
         "manifests": [
-            {"mediaType": child.media_type, "digest": child.digest, "size": len(child.body),
-             "platform": {"architecture": arch, "os": "linux"}}
+            {
+                "mediaType": child.media_type,
+                "digest": child.digest,
+                "size": len(child.body),
+                "platform": {"architecture": arch, "os": "linux"},
+            }
             for arch, child in children.items()
         ],
     }
@@ -159,7 +172,7 @@ def isolate_from_aws(endpoint_url: str) -> None:
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint_url,
         AWS_ACCESS_KEY_ID="demo",
-        AWS_SECRET_ACCESS_KEY="demo",  # noqa: S105 - moto accepts any credentials
+        AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106 - moto accepts any credentials
         AWS_DEFAULT_REGION="us-east-1",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
@@ -167,8 +180,10 @@ def isolate_from_aws(endpoint_url: str) -> None:
     )
 
 
-REGISTRY, PROD, STAGING = AccountId("111111111111"), AccountId("222222222222"), AccountId(
-    "333333333333"
+REGISTRY, PROD, STAGING = (
+    AccountId("111111111111"),
+    AccountId("222222222222"),
+    AccountId("333333333333"),
 )
 US, EU = Region("us-east-1"), Region("eu-west-1")
 
@@ -189,41 +204,55 @@ def seed_demo_org() -> DemoOrg:
     host = f"{REGISTRY}.dkr.ecr.{US}.amazonaws.com"
 
     ecr.create_repository(repositoryName="platform/api")
-    api = {v: push(ecr, "platform/api", image_manifest(f"api-{v}"), (v,)) for v in
-           ("v1", "v2", "v3", "v4", "v5")}
+    api = {
+        v: push(ecr, "platform/api", image_manifest(f"api-{v}"), (v,))
+        for v in ("v1", "v2", "v3", "v4", "v5")
+    }
     ecr.create_repository(repositoryName="web")
     web_old = push_index(ecr, "web", "web-1.0", ("1.0",))
     web_new = push_index(ecr, "web", "web-2.0", ("2.0",))
     ecr.create_repository(repositoryName="docker-hub/library/nginx")
-    nginx = {v: push(ecr, "docker-hub/library/nginx", image_manifest(f"nginx-{v}"), (v,))
-             for v in ("1.24", "1.25")}
+    nginx = {
+        v: push(ecr, "docker-hub/library/nginx", image_manifest(f"nginx-{v}"), (v,))
+        for v in ("1.24", "1.25")
+    }
 
     prod_us = account_session(PROD, US)
     ecs = prod_us.client("ecs")
     ecs.create_cluster(clusterName="prod")
     run_service(ecs, "prod", "api", {"api": f"{host}/platform/api:v5"})
-    run_service(ecs, "prod", "web", {
-        "web": f"{host}/web:2.0",
-        "agent": "datadog/agent:7",
-        "proxy": "public.ecr.aws/nginx/nginx:stable",
-    })
+    run_service(
+        ecs,
+        "prod",
+        "web",
+        {
+            "web": f"{host}/web:2.0",
+            "agent": "datadog/agent:7",
+            "proxy": "public.ecr.aws/nginx/nginx:stable",
+        },
+    )
     prod_us.client("ecr").create_repository(repositoryName="worker")
-    worker_us = [push(prod_us.client("ecr"), "worker", image_manifest(f"worker-us-{t}"), (t,))
-                 for t in ("build-40", "latest")]
+    worker_us = [
+        push(prod_us.client("ecr"), "worker", image_manifest(f"worker-us-{t}"), (t,))
+        for t in ("build-40", "latest")
+    ]
 
     prod_eu = account_session(PROD, EU)
     prod_eu.client("ecr").create_repository(repositoryName="worker")
-    worker_eu = {t: push(prod_eu.client("ecr"), "worker", image_manifest(f"worker-eu-{t}"), (t,))
-                 for t in ("build-41", "latest")}
+    worker_eu = {
+        t: push(prod_eu.client("ecr"), "worker", image_manifest(f"worker-eu-{t}"), (t,))
+        for t in ("build-41", "latest")
+    }
     ecs_eu = prod_eu.client("ecs")
     ecs_eu.create_cluster(clusterName="prod-eu")
-    run_service(ecs_eu, "prod-eu", "worker", {"worker": f"{PROD}.dkr.ecr.{EU}.amazonaws.com/worker"})
+    run_service(
+        ecs_eu, "prod-eu", "worker", {"worker": f"{PROD}.dkr.ecr.{EU}.amazonaws.com/worker"}
+    )
 
     staging = account_session(STAGING, EU).client("ecs")
     staging.create_cluster(clusterName="staging")
     run_service(staging, "staging", "api", {"api": f"{host}/platform/api@{api['v3']}"})
-    run_service(staging, "staging", "proxy",
-                {"proxy": f"{host}/docker-hub/library/nginx:1.25"})
+    run_service(staging, "staging", "proxy", {"proxy": f"{host}/docker-hub/library/nginx:1.25"})
 
     keep, delete = org.must_keep, org.must_delete
     keep["platform/api:v5 (used cross-account by prod)"] = (REGISTRY, US, "platform/api", api["v5"])
@@ -231,16 +260,24 @@ def seed_demo_org() -> DemoOrg:
     keep["web:2.0 multi-arch index"] = (REGISTRY, US, "web", web_new[0])
     for n, d in enumerate(web_new[1:]):
         keep[f"web:2.0 child manifest {n + 1}"] = (REGISTRY, US, "web", d)
-    keep["docker-hub/library/nginx:1.25"] = (REGISTRY, US, "docker-hub/library/nginx",
-                                             nginx["1.25"])
+    keep["docker-hub/library/nginx:1.25"] = (
+        REGISTRY,
+        US,
+        "docker-hub/library/nginx",
+        nginx["1.25"],
+    )
     keep["worker (implicit latest, eu-west-1)"] = (PROD, EU, "worker", worker_eu["latest"])
     for v in ("v1", "v2", "v4"):
         delete[f"platform/api:{v}"] = (REGISTRY, US, "platform/api", api[v])
     delete["web:1.0 index"] = (REGISTRY, US, "web", web_old[0])
     for n, d in enumerate(web_old[1:]):
         delete[f"web:1.0 child manifest {n + 1}"] = (REGISTRY, US, "web", d)
-    delete["docker-hub/library/nginx:1.24"] = (REGISTRY, US, "docker-hub/library/nginx",
-                                               nginx["1.24"])
+    delete["docker-hub/library/nginx:1.24"] = (
+        REGISTRY,
+        US,
+        "docker-hub/library/nginx",
+        nginx["1.24"],
+    )
     delete["worker:build-41 (eu-west-1)"] = (PROD, EU, "worker", worker_eu["build-41"])
     delete["worker:latest (us-east-1, same name, unused)"] = (PROD, US, "worker", worker_us[1])
     delete["worker:build-40 (us-east-1)"] = (PROD, US, "worker", worker_us[0])
@@ -257,8 +294,9 @@ def remaining(account: str, region: str, repository: str) -> set[str]:
 def demo_targets() -> tuple[AccountTarget, ...]:
     """The three accounts, both regions, role EcrSweeper."""
     return tuple(
-        AccountTarget(account_id=a, regions=(US, EU), role_arn=f"arn:aws:iam::{a}:role/{ROLE_NAME}",
-                      name=name)
+        AccountTarget(
+            account_id=a, regions=(US, EU), role_arn=f"arn:aws:iam::{a}:role/{ROLE_NAME}", name=name
+        )
         for a, name in ((REGISTRY, "registry"), (PROD, "prod"), (STAGING, "staging"))
     )
 
@@ -280,8 +318,13 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
 
         async def plan_it() -> Any:
             async with Connections() as connections:
-                return await make_plan(targets, policy, connections, datetime.now(UTC),
-                                       lambda line: render.err.print(line, markup=False))
+                return await make_plan(
+                    targets,
+                    policy,
+                    connections,
+                    datetime.now(UTC),
+                    lambda line: render.err.print(line, markup=False),
+                )
 
         plan = anyio.run(plan_it)
         plan_path = Path(tempfile.mkdtemp(prefix="ecr-sweeper-demo-")) / "plan.json"
@@ -289,25 +332,30 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
         render.plan(plan)
         out.print(f"plan written to {plan_path}\n\n[bold]why the images in use are kept:[/bold]")
         for decision in plan.kept:
-            out.print(f"  {decision.repository} {','.join(decision.tags) or '(untagged)'} "
-                      f"{decision.digest[:19]}…: {decision.reason}", markup=False)
+            out.print(
+                f"  {decision.repository} {','.join(decision.tags) or '(untagged)'} "
+                f"{decision.digest[:19]}…: {decision.reason}",
+                markup=False,
+            )
 
         out.print(f"\n[bold]$ ecr-sweeper apply {plan_path} --yes[/bold]")
 
         async def apply_it() -> Any:
             async with Connections() as connections:
-                return await apply_plan(plan, connections, datetime.now(UTC),
-                                        lambda line: render.err.print(line, markup=False))
+                return await apply_plan(
+                    plan,
+                    connections,
+                    datetime.now(UTC),
+                    lambda line: render.err.print(line, markup=False),
+                )
 
         result = anyio.run(apply_it)
         render.apply(result)
         failures = verify(render, org)
         if keep_server:
             out.print(f"moto server still on {url}; Ctrl-C to stop")
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 anyio.run(anyio.sleep_forever)
-            except KeyboardInterrupt:
-                pass
         return 1 if failures else 0
 
 

@@ -33,7 +33,7 @@ _HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9
 DOCKER_HUB = "docker.io"
 
 
-class InvalidImageReference(ValueError):
+class ImageReferenceError(ValueError):
     """The string is not a container image reference."""
 
     def __init__(self, image: str, why: str) -> None:
@@ -53,11 +53,11 @@ class ForeignImage:
 def parse_image(image: str) -> ImageRef | ForeignImage:
     """Parse `image` into an ECR reference, or recognise it as foreign.
 
-    Raises `InvalidImageReference` for anything that is not a valid reference, so that a
+    Raises `ImageReferenceError` for anything that is not a valid reference, so that a
     caller can report it instead of silently dropping a usage.
     """
     if not image or image != image.strip() or any(c.isspace() for c in image):
-        raise InvalidImageReference(image, "empty or contains whitespace")
+        raise ImageReferenceError(image, "empty or contains whitespace")
     rest, digest = _split_digest(image)
     host, path = _split_host(rest)
     tag: str | None = None
@@ -66,21 +66,19 @@ def parse_image(image: str) -> ImageRef | ForeignImage:
     if colon > last_slash:
         path, tag = path[:colon], path[colon + 1 :]
         if not _TAG.fullmatch(tag):
-            raise InvalidImageReference(image, f"invalid tag {tag!r}")
+            raise ImageReferenceError(image, f"invalid tag {tag!r}")
     if not path or not all(_PATH_COMPONENT.fullmatch(c) for c in path.split("/")):
-        raise InvalidImageReference(image, f"invalid repository name {path!r}")
+        raise ImageReferenceError(image, f"invalid repository name {path!r}")
     ecr = _ECR_HOST.fullmatch(host.lower()) if host != DOCKER_HUB else None
     if ecr is None:
         if digest is not None and not _DIGEST.fullmatch(digest) and ":" not in digest:
-            raise InvalidImageReference(image, f"invalid digest {digest!r}")
+            raise ImageReferenceError(image, f"invalid digest {digest!r}")
         return ForeignImage(host=host, path=path)
     if digest is not None and not _DIGEST.fullmatch(digest):
-        raise InvalidImageReference(image, f"invalid digest {digest!r}")
+        raise ImageReferenceError(image, f"invalid digest {digest!r}")
     if tag is None and digest is None:
         tag = "latest"
-    key = RepositoryKey(
-        AccountId(ecr["account"]), Region(ecr["region"]), RepositoryName(path)
-    )
+    key = RepositoryKey(AccountId(ecr["account"]), Region(ecr["region"]), RepositoryName(path))
     return ImageRef(repository=key, tag=tag, digest=Digest(digest) if digest else None)
 
 
@@ -89,7 +87,7 @@ def _split_digest(image: str) -> tuple[str, str | None]:
         return image, None
     rest, _, digest = image.partition("@")
     if not rest or "@" in digest:
-        raise InvalidImageReference(image, "misplaced '@'")
+        raise ImageReferenceError(image, "misplaced '@'")
     return rest, digest
 
 
@@ -97,7 +95,7 @@ def _split_host(rest: str) -> tuple[str, str]:
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         if not _HOST.fullmatch(first):
-            raise InvalidImageReference(rest, f"invalid registry host {first!r}")
+            raise ImageReferenceError(rest, f"invalid registry host {first!r}")
         return first, remainder
     return DOCKER_HUB, rest
 

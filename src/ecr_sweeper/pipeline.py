@@ -57,7 +57,7 @@ async def scan(
             try:
                 ecs = await connections.client(target, region, "ecs")
                 ecr = await connections.client(target, region, "ecr")
-            except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
+            except Exception as exc:
                 lines = describe_errors(exc)
                 subject = f"credentials {target.account_id}/{region}"
                 usage.append(
@@ -134,7 +134,7 @@ async def apply_plan(
     async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
         try:
             ecr = await connections.client(targets[key.account_id], key.region, "ecr")
-        except Exception as exc:  # noqa: BLE001 - reported per image; other repositories go on
+        except Exception as exc:
             why = "; ".join(describe_errors(exc))
             outcome.failed.extend((d, why) for d in decisions)
             return

@@ -20,7 +20,7 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -38,6 +38,8 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
+
+BLOCKED_REASON = "not deleted: the usage scan is incomplete, so nothing is (fail closed)"
 
 
 def build_plan(
@@ -63,11 +65,13 @@ def build_plan(
                     "inventory", repo.key.account_id, repo.key.region, str(repo.key), repo.error
                 )
             )
-        for image, reason, delete in _decide_repository(repo, in_use.get(repo.key, {}), policy, now):
+        for image, reason, delete in _decide_repository(
+            repo, in_use.get(repo.key, {}), policy, now
+        ):
             if delete and blocked:
-                reason = "not deleted: the usage scan is incomplete, so nothing is (fail closed)"
-                delete = False
-            (deletions if delete else kept).append(_decision(repo.key, image, reason))
+                kept.append(_decision(repo.key, image, BLOCKED_REASON))
+            else:
+                (deletions if delete else kept).append(_decision(repo.key, image, reason))
 
     deletions.sort(key=deletion_order)
     return Plan(
@@ -93,7 +97,7 @@ def protected_digests(
         for repo in repositories
     }
     found: dict[RepositoryKey, dict[Digest, str]] = defaultdict(dict)
-    for use in sorted(usages, key=lambda u: (u.source, u.image)):
+    for use in sorted(usages, key=lambda u: (u.source, u.image, u.resolved_digest or "")):
         key = use.ref.repository
         reached: list[tuple[Digest, str]] = []
         if use.ref.digest is not None:
@@ -112,35 +116,10 @@ def _decide_repository(
 ) -> list[tuple[Image, str, bool]]:
     """Verdicts for one repository's images: (image, reason, delete?)."""
     if repo.error is not None:
-        return [(i, f"not deleted: inventory incomplete ({repo.error})", False) for i in repo.images]
-    by_digest = {image.digest: image for image in repo.images}
+        why = f"not deleted: inventory incomplete ({repo.error})"
+        return [(image, why, False) for image in repo.images]
     children = {child for image in repo.images for child in image.children}
-    newest_first = sorted(
-        (i for i in repo.images if i.digest not in children),
-        key=lambda i: (i.pushed_at, i.digest),
-        reverse=True,
-    )
-    recent = {i.digest for i in newest_first[: policy.keep_last]}
-    young_since = now - timedelta(days=policy.min_age_days)
-
-    keep: dict[Digest, str] = {}
-    for image in repo.images:
-        if image.digest in in_use:
-            keep[image.digest] = in_use[image.digest]
-        elif image.pushed_at > young_since:
-            keep[image.digest] = f"kept: pushed less than {policy.min_age_days} days ago"
-        elif image.digest in recent:
-            keep[image.digest] = f"kept: among the {policy.keep_last} most recently pushed"
-    # Children of kept indexes are kept, transitively (an index may list another index).
-    pending = [d for d in keep if d in by_digest]
-    while pending:
-        parent = by_digest[pending.pop()]
-        for child in parent.children:
-            if child not in keep:
-                keep[child] = f"kept: manifest of kept image index {parent.digest}"
-                if child in by_digest:
-                    pending.append(child)
-
+    keep = _keep_reasons(repo, children, in_use, policy, now)
     verdicts: list[tuple[Image, str, bool]] = []
     for image in sorted(repo.images, key=lambda i: i.digest):
         if image.digest in keep:
@@ -150,6 +129,42 @@ def _decide_repository(
         else:
             verdicts.append((image, _deletion_reason(image, policy), True))
     return verdicts
+
+
+def _keep_reasons(
+    repo: Repository,
+    children: set[Digest],
+    in_use: Mapping[Digest, str],
+    policy: Policy,
+    now: datetime,
+) -> dict[Digest, str]:
+    """Every digest of the repository to keep, with the first rule that keeps it."""
+    newest_first = sorted(
+        (i for i in repo.images if i.digest not in children),
+        key=lambda i: (i.pushed_at, i.digest),
+        reverse=True,
+    )
+    recent = {i.digest for i in newest_first[: policy.keep_last]}
+    young_since = now - timedelta(days=policy.min_age_days)
+    keep: dict[Digest, str] = {}
+    for image in sorted(repo.images, key=lambda i: i.digest):  # sorted: reasons are stable
+        if image.digest in in_use:
+            keep[image.digest] = in_use[image.digest]
+        elif image.pushed_at > young_since:
+            keep[image.digest] = f"kept: pushed less than {policy.min_age_days} days ago"
+        elif image.digest in recent:
+            keep[image.digest] = f"kept: among the {policy.keep_last} most recently pushed"
+    # Children of kept indexes are kept, transitively (an index may list another index).
+    by_digest = {image.digest: image for image in repo.images}
+    pending = deque(d for d in keep if d in by_digest)
+    while pending:
+        parent = by_digest[pending.popleft()]
+        for child in parent.children:
+            if child not in keep:
+                keep[child] = f"kept: manifest of kept image index {parent.digest}"
+                if child in by_digest:
+                    pending.append(child)
+    return keep
 
 
 def _deletion_reason(image: Image, policy: Policy) -> str:

@@ -70,7 +70,9 @@ class Renderer:
         self.errors(result.fresh)
         outcome = result.outcome
         for decision, why in result.skipped:
-            self.err.print(f"  skipped {decision.repository}@{decision.digest}: {why}", markup=False)
+            self.err.print(
+                f"  skipped {decision.repository}@{decision.digest}: {why}", markup=False
+            )
         for decision in outcome.still_referenced:
             self.err.print(
                 f"  kept {decision.repository}@{decision.digest}: still listed by an image index",

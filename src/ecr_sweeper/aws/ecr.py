@@ -57,7 +57,7 @@ async def scan_inventory(
     where = f"{target.account_id}/{region}"
     try:
         listed = await api.pages(ecr.describe_repositories, "repositories")
-    except Exception as exc:  # noqa: BLE001 - turned into an error that blocks this region
+    except Exception as exc:
         errors = tuple(
             ScanError("inventory", target.account_id, region, f"ecr {where}", line)
             for line in describe_errors(exc)
@@ -74,7 +74,7 @@ async def scan_inventory(
         try:
             images = await _images(ecr, api, key)
             repositories[name] = Repository(key, tuple(images))
-        except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
+        except Exception as exc:
             repositories[name] = Repository(key, (), "; ".join(describe_errors(exc)))
 
     async with anyio.create_task_group() as tg:
@@ -183,7 +183,7 @@ async def delete_images(
                     repositoryName=key.name,
                     imageIds=[{"imageDigest": d.digest} for d in batch],
                 )
-            except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
+            except Exception as exc:
                 why = "; ".join(describe_errors(exc))
                 outcome.failed.extend((d, why) for d in batch)
                 continue
@@ -207,7 +207,7 @@ async def _confirm_gone(
             imageIds=[{"imageDigest": d.digest} for d in unreported],
             acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
         )
-    except Exception as exc:  # noqa: BLE001 - unknown outcome is reported as a failure
+    except Exception as exc:
         why = "; ".join(describe_errors(exc))
         outcome.failed.extend((d, f"outcome unknown: {why}") for d in unreported)
         return

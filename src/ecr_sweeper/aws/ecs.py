@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from ecr_sweeper.aws.limits import Api, chunks, describe_errors
-from ecr_sweeper.imageref import ForeignImage, InvalidImageReference, parse_image
+from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
 from ecr_sweeper.model import AccountTarget, Digest, Region, ScanError, Usage, UsageScan
 
 DESCRIBE_SERVICES_MAX = 10
@@ -55,7 +55,7 @@ async def scan_usage(
         async with anyio.create_task_group() as tg:
             for arn, used_by in sorted(seen.task_definitions.items()):
                 tg.start_soon(_scan_task_definition, ecs, api, arn, used_by, seen)
-    except Exception as exc:  # noqa: BLE001 - every failure must become a fail-closed error
+    except Exception as exc:
         seen.errors.extend(describe_errors(exc))
 
     usages: list[Usage] = []
@@ -63,15 +63,13 @@ async def scan_usage(
     for image, source, digest in seen.images:
         try:
             ref = parse_image(image)
-        except InvalidImageReference as exc:
+        except ImageReferenceError as exc:
             seen.errors.append(f"{source}: {exc}")
             continue
         if isinstance(ref, ForeignImage):
             foreign += 1
             continue
-        usages.append(
-            Usage(image=image, ref=ref, source=source, resolved_digest=_digest(digest))
-        )
+        usages.append(Usage(image=image, ref=ref, source=source, resolved_digest=_digest(digest)))
     errors = tuple(
         ScanError("usage", target.account_id, region, f"ecs {where}", message)
         for message in seen.errors

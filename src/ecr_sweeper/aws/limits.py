@@ -136,7 +136,7 @@ class Api:
         self,
         operation: Callable[..., Awaitable[dict[str, Any]]],
         result_key: str,
-        token_key: str = "nextToken",
+        token_key: str = "nextToken",  # noqa: S107 - a parameter name, not a secret
         **kwargs: Any,
     ) -> list[Any]:
         """Every item of a paginated list, following `token_key` until it is absent.

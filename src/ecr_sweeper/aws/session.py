@@ -141,5 +141,7 @@ class Connections:
             metadata=await fetch(), refresh_using=fetch, method="assume-role"
         )
         botocore_session = AioSession()
-        botocore_session._credentials = credentials  # noqa: SLF001 - aiobotocore's documented hook for custom credentials
+        # Refreshable credentials go on the session itself: aiobotocore has no public setter
+        # for them (set_credentials takes static keys), and this is how its own providers do it.
+        botocore_session._credentials = credentials  # type: ignore[attr-defined]
         return aioboto3.Session(botocore_session=botocore_session)

@@ -1,0 +1,130 @@
+"""Accounts file and flags → targets and policy; every bad input names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ecr_sweeper.config import (
+    ConfigError,
+    load_config,
+    parse_config,
+    resolve_policy,
+    resolve_targets,
+)
+from ecr_sweeper.model import Patterns, Policy
+
+EXAMPLE = Path(__file__).parent.parent / "accounts.example.toml"
+
+
+def test_the_example_file_loads() -> None:
+    config = load_config(EXAMPLE)
+    assert config.targets
+    targets = resolve_targets(config=config, accounts=[], cli_regions=[], role_name=None)
+    assert all(t.regions for t in targets)
+    assert all(t.role_arn for t in targets)
+
+
+def test_defaults_apply_and_accounts_override() -> None:
+    config = parse_config(
+        {
+            "defaults": {"role_name": "EcrSweeper", "regions": ["us-east-1"]},
+            "accounts": [
+                {"id": "111111111111", "name": "registry", "repositories": {"exclude": ["keep/*"]}},
+                {
+                    "id": "222222222222",
+                    "role_arn": "arn:aws:iam::222222222222:role/Other",
+                    "external_id": "xyz",
+                    "regions": ["eu-west-1", "eu-west-1"],
+                    "clusters": {"include": ["prod-*"]},
+                },
+            ],
+        },
+        "f.toml",
+    )
+    first, second = config.targets
+    assert first.role_arn == "arn:aws:iam::111111111111:role/EcrSweeper"
+    assert first.name == "registry"
+    assert first.regions == ("us-east-1",)
+    assert first.repositories == Patterns(("*",), ("keep/*",))
+    assert second.role_arn == "arn:aws:iam::222222222222:role/Other"
+    assert second.external_id == "xyz"
+    assert second.regions == ("eu-west-1",)
+    assert second.clusters.matches("prod-eu")
+    assert not second.clusters.matches("dev")
+
+
+def test_flags_select_accounts_replace_regions_and_fill_in_the_role() -> None:
+    config = parse_config(
+        {"accounts": [{"id": "111111111111", "regions": ["us-east-1"]}]}, "f.toml"
+    )
+    targets = resolve_targets(
+        config=config,
+        accounts=["333333333333", "111111111111", "333333333333"],
+        cli_regions=["eu-west-1"],
+        role_name="Sweeper",
+    )
+    assert [t.account_id for t in targets] == ["333333333333", "111111111111"]
+    assert all(t.regions == ("eu-west-1",) for t in targets)
+    assert targets[0].role_arn == "arn:aws:iam::333333333333:role/Sweeper"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"acounts": []}, "f.toml: acounts: unknown key"),
+        ({"accounts": [{"id": "12345"}]}, "f.toml: accounts[0].id: '12345' is not a 12-digit"),
+        (
+            {"accounts": [{"id": "111111111111", "region": ["x"]}]},
+            "accounts[0].region: unknown key",
+        ),
+        (
+            {"accounts": [{"id": "111111111111", "regions": ["us-east"]}]},
+            "accounts[0].regions[0]: 'us-east' is not an AWS region name",
+        ),
+        (
+            {"accounts": [{"id": "111111111111", "role_arn": "arn:aws:iam::222222222222:role/X"}]},
+            "accounts[0].role_arn: arn:aws:iam::222222222222:role/X is in account 222222222222",
+        ),
+        ({"accounts": [{"id": "111111111111"}, {"id": "111111111111"}]}, "listed twice"),
+        ({"policy": {"keep_last": -1}}, "policy.keep_last: expected a whole number"),
+        ({"defaults": {"clusters": {"inclde": ["*"]}}}, "defaults.clusters.inclde: unknown key"),
+        ({"accounts": {"id": "111111111111"}}, "accounts: expected an array of tables"),
+    ],
+)
+def test_bad_files_name_the_key(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "f.toml")
+    assert message in str(caught.value)
+
+
+def test_unreadable_and_invalid_toml_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.toml: cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[accounts\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("accounts", "regions", "message"),
+    [
+        ([], ["us-east-1"], "no accounts to sweep"),
+        (["1234"], ["us-east-1"], "--account: value: '1234' is not a 12-digit"),
+        (["111111111111"], ["useast1"], "--region: value[0]: 'useast1' is not an AWS region"),
+        (["111111111111"], [], "account 111111111111: no regions"),
+    ],
+)
+def test_bad_flags(accounts: list[str], regions: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_targets(config=None, accounts=accounts, cli_regions=regions, role_name=None)
+    assert message in str(caught.value)
+
+
+def test_policy_precedence() -> None:
+    config = parse_config({"policy": {"keep_last": 3}}, "f.toml")
+    assert resolve_policy(None, None, None) == Policy()
+    assert resolve_policy(config, None, None) == Policy(keep_last=3)
+    assert resolve_policy(config, 0, 0) == Policy(keep_last=0, min_age_days=0)

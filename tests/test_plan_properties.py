@@ -1,0 +1,222 @@
+"""Hypothesis properties of the planner over random organizations.
+
+Generated data follows one physical rule of registries: an index's children are pushed before
+the index (clients push manifests, then the index that lists them).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecr_sweeper.model import (
+    Digest,
+    Image,
+    InventoryScan,
+    Plan,
+    Policy,
+    Repository,
+    RepositoryKey,
+    Usage,
+    UsageScan,
+)
+from ecr_sweeper.plan import build_plan, protected_digests
+from planning import NOW, OCI_INDEX, OCI_MANIFEST, digest, key, uri, usage_scan, use
+
+# In CI the examples are derived from the test names, so a red run is reproducible by rerunning
+# it; locally they are random, to keep finding new cases.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
+KEYS = [key("api"), key("api", region="eu-west-1"), key("web", account="222222222222")]
+TAGS = ["latest", "v1", "v2", "v3", "prod", "stable"]
+
+
+@st.composite
+def repositories(draw: st.DrawFn, repo_key: RepositoryKey) -> Repository:
+    count = draw(st.integers(0, 12))
+    images: list[Image] = []
+    used_tags: set[str] = set()
+    for n in range(count):  # n is also the push order: strictly increasing times
+        seed = f"{repo_key}/{n}"
+        pushed_at = NOW - timedelta(days=40 - 3 * n, minutes=draw(st.integers(0, 5)))
+        earlier = [i.digest for i in images]
+        children: tuple[Digest, ...] = ()
+        has_children = draw(st.booleans())
+        if earlier and has_children:
+            children = tuple(draw(st.sets(st.sampled_from(earlier), min_size=1, max_size=3)))
+        free = [t for t in TAGS if t not in used_tags]
+        tags: set[str] = draw(st.sets(st.sampled_from(free), max_size=2)) if free else set()
+        used_tags |= tags
+        images.append(
+            Image(
+                digest=digest(seed),
+                tags=tuple(sorted(tags)),
+                pushed_at=pushed_at,
+                size_bytes=draw(st.integers(0, 10**9)),
+                media_type=OCI_INDEX if children else OCI_MANIFEST,
+                children=children,
+            )
+        )
+    return Repository(repo_key, tuple(images))
+
+
+@st.composite
+def orgs(draw: st.DrawFn) -> tuple[list[UsageScan], list[InventoryScan], Policy]:
+    repos = [draw(repositories(k)) for k in KEYS]
+    usages: list[Usage] = []
+    for n in range(draw(st.integers(0, 8))):
+        repo = draw(st.sampled_from(repos))
+        known = [i.digest for i in repo.images] or [digest("nowhere")]
+        kind = draw(st.sampled_from(["tag", "digest", "tag+digest", "resolved", "none"]))
+        tag = draw(st.sampled_from([*TAGS, "missing"]))
+        pinned = draw(st.sampled_from(known))
+        source = f"service s{n}"
+        if kind == "tag":
+            usages.append(use(uri(repo.key, f":{tag}"), source))
+        elif kind == "digest":
+            usages.append(use(uri(repo.key, f"@{pinned}"), source))
+        elif kind == "tag+digest":
+            usages.append(use(uri(repo.key, f":{tag}@{pinned}"), source))
+        elif kind == "resolved":
+            usages.append(use(uri(repo.key, f":{tag}"), source, resolved=pinned))
+        else:
+            usages.append(use(uri(repo.key, ""), source))
+    policy = Policy(keep_last=draw(st.integers(0, 4)), min_age_days=draw(st.integers(0, 30)))
+    inventory = [InventoryScan(r.key.account_id, r.key.region, (r,)) for r in repos]
+    return [usage_scan(*usages)], inventory, policy
+
+
+def reachable(usage: list[UsageScan], inventory: list[InventoryScan]) -> set[tuple[str, str]]:
+    """Written independently of the planner: every (repository, digest) some usage reaches."""
+    result: set[tuple[str, str]] = set()
+    for use_ in (u for scan in usage for u in scan.usages):
+        repo_key = str(use_.ref.repository)
+        for scan in inventory:
+            for repo in scan.repositories:
+                if str(repo.key) != repo_key:
+                    continue
+                for image in repo.images:
+                    if use_.ref.tag in image.tags:
+                        result.add((repo_key, image.digest))
+        for d in (use_.ref.digest, use_.resolved_digest):
+            if d:
+                result.add((repo_key, d))
+    return result
+
+
+@settings(max_examples=150, deadline=None)
+@given(orgs())
+def test_never_deletes_a_digest_in_use(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    usage, inventory, policy = org
+    plan = build_plan(usage, inventory, policy, NOW)
+    in_use = reachable(usage, inventory)
+    assert not {(str(d.repository), d.digest) for d in plan.deletions} & in_use
+
+
+@settings(max_examples=150, deadline=None)
+@given(orgs())
+def test_never_deletes_a_child_of_a_kept_index(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    usage, inventory, policy = org
+    plan = build_plan(usage, inventory, policy, NOW)
+    images = {
+        (str(r.key), i.digest): i for s in inventory for r in s.repositories for i in r.images
+    }
+    deleted = {(str(d.repository), d.digest) for d in plan.deletions}
+    for kept in plan.kept:
+        for child in images[(str(kept.repository), kept.digest)].children:
+            assert (str(kept.repository), child) not in deleted
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs())
+def test_every_image_gets_exactly_one_reasoned_verdict(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    usage, inventory, policy = org
+    plan = build_plan(usage, inventory, policy, NOW)
+    verdicts = [(str(d.repository), d.digest) for d in (*plan.kept, *plan.deletions)]
+    images = [(str(r.key), i.digest) for s in inventory for r in s.repositories for i in r.images]
+    assert sorted(verdicts) == sorted(images)
+    assert all(d.reason for d in (*plan.kept, *plan.deletions))
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs(), st.randoms(use_true_random=False))
+def test_plan_is_deterministic(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy], rng: random.Random
+) -> None:
+    usage, inventory, policy = org
+    shuffled_usage = [replace(s, usages=tuple(rng.sample(s.usages, len(s.usages)))) for s in usage]
+    shuffled_inventory = [
+        replace(
+            s,
+            repositories=tuple(
+                replace(r, images=tuple(rng.sample(r.images, len(r.images))))
+                for r in s.repositories
+            ),
+        )
+        for s in rng.sample(inventory, len(inventory))
+    ]
+    assert build_plan(usage, inventory, policy, NOW) == build_plan(
+        shuffled_usage, shuffled_inventory, policy, NOW
+    )
+
+
+def apply_locally(plan: Plan, inventory: list[InventoryScan]) -> list[InventoryScan]:
+    """What the registries hold after every planned deletion succeeded."""
+    gone = {(d.repository, d.digest) for d in plan.deletions}
+    return [
+        replace(
+            s,
+            repositories=tuple(
+                replace(r, images=tuple(i for i in r.images if (r.key, i.digest) not in gone))
+                for r in s.repositories
+            ),
+        )
+        for s in inventory
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(orgs())
+def test_replanning_after_apply_finds_nothing(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    usage, inventory, policy = org
+    first = build_plan(usage, inventory, policy, NOW)
+    second = build_plan(usage, apply_locally(first, inventory), policy, NOW)
+    assert second.deletions == ()
+    # and what was in use is still there, with the same protection
+    assert (
+        protected_digests(
+            (u for s in usage for u in s.usages), [r for s in inventory for r in s.repositories]
+        ).keys()
+        >= protected_digests(
+            (u for s in usage for u in s.usages),
+            [r for s in apply_locally(first, inventory) for r in s.repositories],
+        ).keys()
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs())
+def test_a_failed_usage_source_blocks_everything(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    usage, inventory, policy = org
+    plan = build_plan(
+        [*usage, usage_scan(account="999999999999", error="AccessDenied")], inventory, policy, NOW
+    )
+    assert plan.blocked
+    assert plan.deletions == ()
