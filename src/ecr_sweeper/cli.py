@@ -93,7 +93,7 @@ def plan(
         typer.Option(
             min=0,
             help="Keep the N most recently pushed images of every repository "
-            "[default: 10, or the file's policy.keep_last].",
+            "(default: 10, or the file's policy.keep_last).",
         ),
     ] = None,
     min_age_days: Annotated[
@@ -101,7 +101,7 @@ def plan(
         typer.Option(
             min=0,
             help="Never delete an image pushed less than N days ago "
-            "[default: 14, or the file's policy.min_age_days].",
+            "(default: 14, or the file's policy.min_age_days).",
         ),
     ] = None,
     output: Annotated[
