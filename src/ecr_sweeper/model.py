@@ -57,6 +57,7 @@ class Usage:
     ref: ImageRef
     source: str
     resolved_digest: Digest | None = None
+    kind: str = "ecs"  # which usage source saw it (ecs, revision, rollback, schedule, lambda…)
 
 
 ScanScope = Literal["usage", "inventory"]
@@ -94,6 +95,9 @@ class Image:
     size_bytes: int
     media_type: str
     children: tuple[Digest, ...] = ()  # manifests listed by an image index
+    subject: Digest | None = None  # an OCI referrer's subject (signature, SBOM, attestation)
+    last_pulled_at: datetime | None = None  # lastRecordedPullTime: evidence, updated ≤ daily
+    artifact_media_type: str = ""
 
     @property
     def is_index(self) -> bool:
@@ -107,6 +111,9 @@ class Repository:
     key: RepositoryKey
     images: tuple[Image, ...]
     error: str | None = None
+    # Principals the repository policy lets pull: account ids, or "*" for anyone / a whole org.
+    pull_principals: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # resource tags (read only for the opt-in mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +159,76 @@ class AccountTarget:
 
 DEFAULT_KEEP_LAST = 10
 DEFAULT_MIN_AGE_DAYS = 14
+UntaggedMode = Literal["delete", "keep"]
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """The retention rules for one repository, on top of "in use"."""
+
+    keep_last: int = DEFAULT_KEEP_LAST
+    min_age_days: int = DEFAULT_MIN_AGE_DAYS
+    protect_tags: tuple[str, ...] = ()  # globs, or regular expressions written "re:<regex>"
+    keep_pulled_within_days: int | None = None
+    untagged: UntaggedMode = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRule:
+    """Retention for the repositories matching `repositories` (the first matching rule wins)."""
+
+    repositories: Patterns
+    retention: Retention
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Retention rules on top of "in use". Defaults are deliberately conservative."""
+    """Retention rules and safety caps. Defaults are deliberately conservative.
+
+    The top-level retention fields apply to every repository no rule matches.
+    """
 
     keep_last: int = DEFAULT_KEEP_LAST
     min_age_days: int = DEFAULT_MIN_AGE_DAYS
+    protect_tags: tuple[str, ...] = ()
+    keep_pulled_within_days: int | None = None
+    untagged: UntaggedMode = "delete"
+    rules: tuple[RepositoryRule, ...] = ()
+    # Accounts outside the sweep that may pull from a swept repository without protecting it.
+    accepted_accounts: tuple[str, ...] = ()
+    opt_in_tag: tuple[str, str] | None = None  # sweep only repositories with this tag
+    max_delete_percent: float | None = None  # per repository
+    max_delete_images: int | None = None  # per run
+
+    @property
+    def default_retention(self) -> Retention:
+        return Retention(
+            keep_last=self.keep_last,
+            min_age_days=self.min_age_days,
+            protect_tags=self.protect_tags,
+            keep_pulled_within_days=self.keep_pulled_within_days,
+            untagged=self.untagged,
+        )
+
+    def retention_for(self, repository: str) -> Retention:
+        """The first rule whose patterns match `repository`, else the defaults."""
+        for rule in self.rules:
+            if rule.repositories.matches(repository):
+                return rule.retention
+        return self.default_retention
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Which usage sources are read, and how far back. Stored in the plan so `apply` re-reads
+    the same ones."""
+
+    service_revisions: bool = True  # DescribeServiceRevisions digests of recent deployments
+    rollback_revisions: int = 5  # last N ACTIVE revisions of every task definition family in use
+    stopped_within_hours: int = 24  # tasks stopped this recently still protect their images
+    schedules: bool = True  # EventBridge rules and Scheduler schedules targeting ECS
+    lambdas: bool = True  # Lambda functions packaged as images, every version
+    external_images: tuple[str, ...] = ()  # image URIs from --external-images files
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +262,8 @@ class Plan:
     kept: tuple[Decision, ...]
     errors: tuple[ScanError, ...]
     version: int = PLAN_VERSION
+    sources: Sources = field(default_factory=Sources)
+    refusals: tuple[str, ...] = ()  # caps exceeded: apply refuses until they are raised
 
     @property
     def blocked(self) -> bool:

@@ -32,6 +32,7 @@ from ecr_sweeper.model import (
     Region,
     RepositoryKey,
     ScanError,
+    Sources,
     UsageScan,
 )
 from ecr_sweeper.plan import build_plan, recheck
@@ -44,7 +45,10 @@ def _quiet(_: str) -> None:
 
 
 async def scan(
-    targets: Sequence[AccountTarget], connections: Connections, progress: Progress = _quiet
+    targets: Sequence[AccountTarget],
+    connections: Connections,
+    progress: Progress = _quiet,
+    sources: Sources | None = None,
 ) -> tuple[list[UsageScan], list[InventoryScan]]:
     """Read usage and inventory of every target account × region, concurrently."""
     usage: list[UsageScan] = []
@@ -99,10 +103,13 @@ async def make_plan(
     connections: Connections,
     now: datetime,
     progress: Progress = _quiet,
+    *,
+    sources: Sources | None = None,
 ) -> Plan:
     """Scan everything, then plan. Nothing is planned before the whole usage set is known."""
-    usage, inventory = await scan(targets, connections, progress)
-    return build_plan(usage, inventory, policy, now, targets)
+    sources = sources or Sources()
+    usage, inventory = await scan(targets, connections, progress, sources)
+    return build_plan(usage, inventory, policy, now, targets, sources=sources)
 
 
 @dataclass(slots=True)
@@ -123,7 +130,9 @@ async def apply_plan(
     reviewed: Plan, connections: Connections, now: datetime, progress: Progress = _quiet
 ) -> ApplyResult:
     """Re-scan, keep only the deletions the fresh plan agrees with, and delete them."""
-    fresh = await make_plan(reviewed.targets, reviewed.policy, connections, now, progress)
+    fresh = await make_plan(
+        reviewed.targets, reviewed.policy, connections, now, progress, sources=reviewed.sources
+    )
     to_delete, skipped = recheck(reviewed, fresh)
     outcome = DeleteOutcome()
     by_repository: dict[RepositoryKey, list[Decision]] = defaultdict(list)

@@ -4,25 +4,39 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
 
 1. Fail closed. If any usage source of the run could not be read, the plan deletes nothing.
 2. Decide by digest. A digest reached by any usage — a tag resolved to where it points now, a
-   digest pin, or the digest a running task resolved — is never deleted. Deleting by digest
-   removes all of an image's tags, so a kept image keeps all its tags.
+   digest pin, the digest a task or service revision resolved, an external reference — is never
+   deleted. Deleting by digest removes all of an image's tags, so a kept image keeps all its
+   tags, and an image with any protected tag is kept whole.
 3. The usage set is global: usages from every account and region of the run are applied to
    every repository, whichever account the repository lives in.
-4. The manifests listed by a kept image index are kept (transitively).
-5. Nothing is deleted from a repository whose inventory is incomplete.
-6. Images pushed less than `min_age_days` ago, and the `keep_last` most recently pushed
-   top-level images of each repository, are kept.
-7. Every decision carries the reason that decided it, and the plan is deterministic: the same
-   inputs give the same plan, in the same order.
-8. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
+4. The manifest graph follows its roots: the manifests listed by a kept image index and the
+   referrers (signatures, SBOMs, attestations, SOCI indexes; OCI `subject` or cosign's
+   `sha256-<hex>.sig|.att|.sbom` tags) of a kept image are kept, transitively. When an image
+   goes, its untagged children and its referrers go with it unless something else keeps them.
+5. Nothing is deleted from a repository whose inventory is incomplete, that a principal outside
+   the sweep may pull from (its repository policy says so) unless that principal is accepted,
+   or that is not opted in when the policy sweeps only opted-in repositories.
+6. Retention (per repository: the first matching rule, else the defaults) keeps images pushed
+   less than `min_age_days` ago, the `keep_last` most recently pushed top-level images (ties
+   broken by digest), images with a protected tag, images pulled within
+   `keep_pulled_within_days`, and untagged top-level images when `untagged = "keep"`.
+7. Every decision carries the rule that decided it, and the plan is deterministic: the same
+   inputs give the same plan, in the same order, whatever the order of the inputs.
+8. Caps (`max_delete_percent` per repository, `max_delete_images` per run) never change the
+   verdicts; they add refusals that make `apply` refuse the whole plan.
+9. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
    plan, and nothing at all when the fresh plan is blocked.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from ecr_sweeper.model import (
     AccountTarget,
@@ -34,12 +48,24 @@ from ecr_sweeper.model import (
     Policy,
     Repository,
     RepositoryKey,
+    Retention,
     ScanError,
+    Sources,
     Usage,
     UsageScan,
 )
 
 BLOCKED_REASON = "not deleted: the usage scan is incomplete, so nothing is (fail closed)"
+Relation = Literal["child", "referrer"]
+KEPT_WITH: dict[Relation, str] = {
+    "child": "kept: manifest of kept image index {parent}",
+    "referrer": "kept: referrer (signature, SBOM, attestation) of kept image {parent}",
+}
+DELETED_WITH: dict[Relation, str] = {
+    "child": "delete: manifest of an image index that is deleted",
+    "referrer": "delete: referrer (signature, SBOM, attestation) of an image that is deleted",
+}
+COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
 
 
 def build_plan(
@@ -48,6 +74,8 @@ def build_plan(
     policy: Policy,
     now: datetime,
     targets: Sequence[AccountTarget] = (),
+    *,
+    sources: Sources | None = None,
 ) -> Plan:
     """Decide, for every image of every scanned repository, whether to keep or delete it."""
     errors = [e for scan in usage for e in scan.errors]
@@ -55,6 +83,7 @@ def build_plan(
     repositories = [repo for scan in inventory for repo in scan.repositories]
     in_use = protected_digests((u for scan in usage for u in scan.usages), repositories)
     blocked = any(e.scope == "usage" for e in errors)
+    in_scope = {t.account_id for t in targets} | set(policy.accepted_accounts)
 
     kept: list[Decision] = []
     deletions: list[Decision] = []
@@ -65,9 +94,15 @@ def build_plan(
                     "inventory", repo.key.account_id, repo.key.region, str(repo.key), repo.error
                 )
             )
-        for image, reason, delete in _decide_repository(
-            repo, in_use.get(repo.key, {}), policy, now
-        ):
+        hold = _repository_hold(repo, policy, in_scope | {repo.key.account_id})
+        verdicts = (
+            [(image, hold, False) for image in repo.images]
+            if hold
+            else _decide_repository(
+                repo, in_use.get(repo.key, {}), policy.retention_for(repo.key.name), now
+            )
+        )
+        for image, reason, delete in verdicts:
             if delete and blocked:
                 kept.append(_decision(repo.key, image, BLOCKED_REASON))
             else:
@@ -81,6 +116,8 @@ def build_plan(
         deletions=tuple(deletions),
         kept=tuple(kept),
         errors=tuple(sorted(errors, key=_error_order)),
+        sources=sources or Sources(),
+        refusals=tuple(_refusals(policy, deletions, kept)),
     )
 
 
@@ -111,67 +148,136 @@ def protected_digests(
     return dict(found)
 
 
+def _repository_hold(repo: Repository, policy: Policy, in_scope: set[str]) -> str | None:
+    """Why nothing in this repository may be deleted, or None."""
+    if repo.error is not None:
+        return f"not deleted: inventory incomplete ({repo.error})"
+    outsiders = sorted(p for p in repo.pull_principals if p not in in_scope)
+    if outsiders:
+        who = "anyone / a whole organization ('*')" if outsiders == ["*"] else ", ".join(outsiders)
+        return (
+            f"kept: the repository policy lets {who} pull, outside this sweep; "
+            f"accept with --accept-account {outsiders[0]}"
+        )
+    if policy.opt_in_tag is not None and policy.opt_in_tag not in repo.tags:
+        key, value = policy.opt_in_tag
+        return f"kept: repository not opted in (no resource tag {key}={value})"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """The manifest graph of one repository: who lists or refers to whom."""
+
+    by_digest: dict[Digest, Image]
+    dependents: dict[Digest, tuple[Digest, ...]]  # index → children; subject → referrers
+    secondary: dict[Digest, Relation]  # digest → how it hangs off another image
+
+    @classmethod
+    def of(cls, repo: Repository) -> _Graph:
+        by_digest = {image.digest: image for image in repo.images}
+        dependents: dict[Digest, set[Digest]] = defaultdict(set)
+        secondary: dict[Digest, Relation] = {}
+        for image in sorted(repo.images, key=lambda i: i.digest):
+            for child in image.children:
+                dependents[image.digest].add(child)
+                secondary.setdefault(child, "child")
+            subject = image.subject or _cosign_subject(image.tags)
+            if subject is not None and subject in by_digest:
+                dependents[subject].add(image.digest)
+                secondary.setdefault(image.digest, "referrer")
+        return cls(by_digest, {k: tuple(sorted(v)) for k, v in dependents.items()}, secondary)
+
+
+def _cosign_subject(tags: Sequence[str]) -> Digest | None:
+    for tag in sorted(tags):
+        if match := COSIGN_TAG.fullmatch(tag):
+            return Digest(f"sha256:{match['hex']}")
+    return None
+
+
 def _decide_repository(
-    repo: Repository, in_use: Mapping[Digest, str], policy: Policy, now: datetime
+    repo: Repository, in_use: Mapping[Digest, str], retention: Retention, now: datetime
 ) -> list[tuple[Image, str, bool]]:
     """Verdicts for one repository's images: (image, reason, delete?)."""
-    if repo.error is not None:
-        why = f"not deleted: inventory incomplete ({repo.error})"
-        return [(image, why, False) for image in repo.images]
-    children = {child for image in repo.images for child in image.children}
-    keep = _keep_reasons(repo, children, in_use, policy, now)
+    graph = _Graph.of(repo)
+    keep = _keep_reasons(repo, graph, in_use, retention, now)
     verdicts: list[tuple[Image, str, bool]] = []
     for image in sorted(repo.images, key=lambda i: i.digest):
         if image.digest in keep:
             verdicts.append((image, keep[image.digest], False))
-        elif image.digest in children:
-            verdicts.append((image, "delete: manifest of an image index that is deleted", True))
+        elif image.digest in graph.secondary:
+            why = DELETED_WITH[graph.secondary[image.digest]]
+            verdicts.append((image, why, True))
         else:
-            verdicts.append((image, _deletion_reason(image, policy), True))
+            verdicts.append((image, _deletion_reason(image, retention), True))
     return verdicts
 
 
 def _keep_reasons(
     repo: Repository,
-    children: set[Digest],
+    graph: _Graph,
     in_use: Mapping[Digest, str],
-    policy: Policy,
+    retention: Retention,
     now: datetime,
 ) -> dict[Digest, str]:
     """Every digest of the repository to keep, with the first rule that keeps it."""
-    newest_first = sorted(
-        (i for i in repo.images if i.digest not in children),
-        key=lambda i: (i.pushed_at, i.digest),
-        reverse=True,
+    top_level = [i for i in repo.images if i.digest not in graph.secondary]
+    newest_first = sorted(top_level, key=lambda i: (i.pushed_at, i.digest), reverse=True)
+    recent = {i.digest for i in newest_first[: retention.keep_last]}
+    young_since = now - timedelta(days=retention.min_age_days)
+    pulled_since = (
+        now - timedelta(days=retention.keep_pulled_within_days)
+        if retention.keep_pulled_within_days is not None
+        else None
     )
-    recent = {i.digest for i in newest_first[: policy.keep_last]}
-    young_since = now - timedelta(days=policy.min_age_days)
     keep: dict[Digest, str] = {}
     for image in sorted(repo.images, key=lambda i: i.digest):  # sorted: reasons are stable
+        top = image.digest not in graph.secondary
         if image.digest in in_use:
             keep[image.digest] = in_use[image.digest]
+        elif protected := _protected_tag(image.tags, retention.protect_tags):
+            keep[image.digest] = protected
         elif image.pushed_at > young_since:
-            keep[image.digest] = f"kept: pushed less than {policy.min_age_days} days ago"
-        elif image.digest in recent:
-            keep[image.digest] = f"kept: among the {policy.keep_last} most recently pushed"
-    # Children of kept indexes are kept, transitively (an index may list another index).
-    by_digest = {image.digest: image for image in repo.images}
-    pending = deque(d for d in keep if d in by_digest)
+            keep[image.digest] = f"kept: pushed less than {retention.min_age_days} days ago"
+        elif pulled_since and image.last_pulled_at and image.last_pulled_at > pulled_since:
+            keep[image.digest] = (
+                f"kept: pulled within {retention.keep_pulled_within_days} days "
+                f"(lastRecordedPullTime {image.last_pulled_at:%Y-%m-%d})"
+            )
+        elif top and image.digest in recent:
+            keep[image.digest] = f"kept: among the {retention.keep_last} most recently pushed"
+        elif top and not image.tags and retention.untagged == "keep":
+            keep[image.digest] = "kept: untagged images are kept by policy"
+    # What a kept image lists or is referred to by is kept, transitively.
+    pending = deque(d for d in keep if d in graph.dependents)
     while pending:
-        parent = by_digest[pending.popleft()]
-        for child in parent.children:
-            if child not in keep:
-                keep[child] = f"kept: manifest of kept image index {parent.digest}"
-                if child in by_digest:
-                    pending.append(child)
+        parent = pending.popleft()
+        for dependent in graph.dependents.get(parent, ()):
+            if dependent not in keep:
+                relation = graph.secondary.get(dependent, "child")
+                keep[dependent] = KEPT_WITH[relation].format(parent=parent)
+                pending.append(dependent)
     return keep
 
 
-def _deletion_reason(image: Image, policy: Policy) -> str:
+def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> str | None:
+    """The reason an image is protected by one of its tags, or None."""
+    for tag in sorted(tags):
+        for pattern in patterns:
+            if pattern.startswith("re:"):
+                if re.fullmatch(pattern[3:], tag):
+                    return f"kept: tag {tag!r} matches protected pattern {pattern!r}"
+            elif fnmatch.fnmatchcase(tag, pattern):
+                return f"kept: tag {tag!r} matches protected pattern {pattern!r}"
+    return None
+
+
+def _deletion_reason(image: Image, retention: Retention) -> str:
     tags = ", ".join(image.tags) if image.tags else "untagged"
     return (
-        f"delete: no workload uses this digest ({tags}); older than {policy.min_age_days} days "
-        f"and not among the {policy.keep_last} most recently pushed"
+        f"delete: no workload uses this digest ({tags}); older than {retention.min_age_days} "
+        f"days and not among the {retention.keep_last} most recently pushed"
     )
 
 
@@ -185,6 +291,30 @@ def _decision(key: RepositoryKey, image: Image, reason: str) -> Decision:
         media_type=image.media_type,
         reason=reason,
     )
+
+
+def _refusals(policy: Policy, deletions: list[Decision], kept: list[Decision]) -> list[str]:
+    """The caps this plan exceeds (each a sentence naming the cap and how to raise it)."""
+    refusals: list[str] = []
+    if policy.max_delete_images is not None and len(deletions) > policy.max_delete_images:
+        refusals.append(
+            f"the run would delete {len(deletions)} images, over the cap of "
+            f"{policy.max_delete_images} (raise --max-delete-images)"
+        )
+    if policy.max_delete_percent is not None:
+        totals: dict[RepositoryKey, list[int]] = defaultdict(lambda: [0, 0])
+        for d in deletions:
+            totals[d.repository][0] += 1
+        for d in kept:
+            totals[d.repository][1] += 1
+        for key, (gone, stay) in sorted(totals.items()):
+            share = 100.0 * gone / (gone + stay)
+            if gone and share > policy.max_delete_percent:
+                refusals.append(
+                    f"{key} would lose {share:.0f}% of its images ({gone} of {gone + stay}), "
+                    f"over the cap of {policy.max_delete_percent:g}% (raise --max-delete-percent)"
+                )
+    return refusals
 
 
 def deletion_order(decision: Decision) -> tuple[RepositoryKey, bool, Digest]:
@@ -216,5 +346,5 @@ def recheck(reviewed: Plan, fresh: Plan) -> tuple[list[Decision], list[tuple[Dec
         elif key in now_kept:
             skipped.append((decision, f"not deleted: now {now_kept[key]}"))
         else:
-            skipped.append((decision, "already gone: the image is no longer in the repository"))
+            skipped.append((decision, "not deleted: absent from the re-check's inventory"))
     return to_delete, skipped
