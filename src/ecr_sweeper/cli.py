@@ -21,7 +21,13 @@ import typer
 from rich.console import Console
 
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.config import ConfigError, load_config, resolve_policy, resolve_targets
+from ecr_sweeper.config import (
+    ConfigError,
+    load_config,
+    resolve_policy,
+    resolve_sources,
+    resolve_targets,
+)
 from ecr_sweeper.model import Plan
 from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
 from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
@@ -104,6 +110,112 @@ def plan(
             "(default: 14, or the file's policy.min_age_days).",
         ),
     ] = None,
+    protect_tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Keep every image with a tag matching this glob, or regex written re:<regex> "
+            "(repeatable; adds to the file's policy.protect_tags).",
+            rich_help_panel="Retention",
+        ),
+    ] = None,
+    keep_pulled_within_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Keep images pulled within N days (lastRecordedPullTime: evidence only, AWS "
+            "updates it at most daily).",
+            rich_help_panel="Retention",
+        ),
+    ] = None,
+    untagged: Annotated[
+        str | None,
+        typer.Option(
+            help="Untagged images nothing references: delete (default) or keep.",
+            rich_help_panel="Retention",
+        ),
+    ] = None,
+    opt_in_tag: Annotated[
+        str | None,
+        typer.Option(
+            help="Sweep only repositories carrying this resource tag, KEY=VALUE.",
+            rich_help_panel="Retention",
+        ),
+    ] = None,
+    accept_account: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An account outside the sweep that a repository policy lets pull, whose use "
+            "you accept losing; without it such repositories are left alone (repeatable).",
+            rich_help_panel="Safety",
+        ),
+    ] = None,
+    max_delete_percent: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=100,
+            help="Refuse to apply if a repository would lose more than this % of its images.",
+            rich_help_panel="Safety",
+        ),
+    ] = None,
+    max_delete_images: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Refuse to apply if the run would delete more than N images.",
+            rich_help_panel="Safety",
+        ),
+    ] = None,
+    external_images: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A file of image URIs in use elsewhere (EKS, App Runner, a deploy manifest), "
+            "one per line; '-' reads standard input (repeatable).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    service_revisions: Annotated[
+        bool | None,
+        typer.Option(
+            "--service-revisions/--no-service-revisions",
+            help="Read ECS service revisions for the digests deployments resolved (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    rollback_revisions: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Protect the last N ACTIVE revisions of every task definition family in use "
+            "(default 5).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    stopped_within_hours: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Protect images of tasks stopped within N hours (default 24; ECS lists stopped "
+            "tasks for about an hour).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    schedules: Annotated[
+        bool | None,
+        typer.Option(
+            "--schedules/--no-schedules",
+            help="Read EventBridge rules and Scheduler schedules that run ECS tasks (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    lambdas: Annotated[
+        bool | None,
+        typer.Option(
+            "--lambdas/--no-lambdas",
+            help="Read image-packaged Lambda functions, every version (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the plan file (JSON).")
     ] = Path("plan.json"),
@@ -118,7 +230,28 @@ def plan(
             cli_regions=region or [],
             role_name=role_name,
         )
-        policy = resolve_policy(file_config, keep_last, min_age_days)
+        policy = resolve_policy(
+            file_config,
+            keep_last,
+            min_age_days,
+            protect_tags=tuple(protect_tag or ()),
+            keep_pulled_within_days=keep_pulled_within_days,
+            untagged=untagged,
+            opt_in_tag=opt_in_tag,
+            accepted_accounts=tuple(accept_account or ()),
+            max_delete_percent=max_delete_percent,
+            max_delete_images=max_delete_images,
+        )
+        sources = resolve_sources(
+            file_config,
+            external_files=external_images or [],
+            stdin=sys.stdin,
+            service_revisions=service_revisions,
+            rollback_revisions=rollback_revisions,
+            stopped_within_hours=stopped_within_hours,
+            schedules=schedules,
+            lambdas=lambdas,
+        )
     except ConfigError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_ERROR) from exc
@@ -132,7 +265,9 @@ def plan(
 
     async def run() -> Plan:
         async with Connections() as connections:
-            return await make_plan(targets, policy, connections, datetime.now(UTC), say)
+            return await make_plan(
+                targets, policy, connections, datetime.now(UTC), say, sources=sources
+            )
 
     result = anyio.run(run)
     write_plan(result, output)

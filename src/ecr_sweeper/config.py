@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ecr_sweeper.model import (
     AccountId,
@@ -19,6 +19,9 @@ from ecr_sweeper.model import (
     Patterns,
     Policy,
     Region,
+    RepositoryRule,
+    Retention,
+    Sources,
 )
 
 ACCOUNT_ID = re.compile(r"\d{12}")
@@ -28,7 +31,28 @@ ROLE_ARN = re.compile(r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::(\d{12}):role/[
 
 _DEFAULT_KEYS = {"role_name", "external_id", "regions", "clusters", "repositories"}
 _ACCOUNT_KEYS = _DEFAULT_KEYS | {"id", "name", "role_arn"}  # a role ARN names one account
-_POLICY_KEYS = {"keep_last", "min_age_days"}
+_RETENTION_KEYS = {
+    "keep_last",
+    "min_age_days",
+    "protect_tags",
+    "keep_pulled_within_days",
+    "untagged",
+}
+_POLICY_KEYS = _RETENTION_KEYS | {
+    "rules",
+    "accepted_accounts",
+    "opt_in_tag",
+    "max_delete_percent",
+    "max_delete_images",
+}
+_SOURCES_KEYS = {
+    "service_revisions",
+    "rollback_revisions",
+    "stopped_within_hours",
+    "schedules",
+    "lambdas",
+    "external_images",
+}
 _PATTERN_KEYS = {"include", "exclude"}
 
 
@@ -41,7 +65,8 @@ class FileConfig:
     """What an accounts file says."""
 
     targets: tuple[AccountTarget, ...]
-    policy: dict[str, int]
+    policy: Policy
+    sources: Sources
 
 
 def load_config(path: Path) -> FileConfig:
@@ -57,17 +82,13 @@ def load_config(path: Path) -> FileConfig:
 
 def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
     """Validate a parsed accounts file. `origin` names it in errors."""
-    _no_unknown(data, {"defaults", "policy", "accounts"}, origin, "")
+    _no_unknown(data, {"defaults", "policy", "sources", "accounts"}, origin, "")
     defaults = _table(data, "defaults", origin, "")
     _no_unknown(defaults, _DEFAULT_KEYS, origin, "defaults.")
     # Checked here too, so a mistake in [defaults] is named as such even with no accounts.
     _target(AccountId("000000000000"), defaults, origin, "defaults.")
-    policy = _table(data, "policy", origin, "")
-    _no_unknown(policy, _POLICY_KEYS, origin, "policy.")
-    for key in _POLICY_KEYS & set(policy):
-        value = policy[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{origin}: policy.{key}: expected a whole number ≥ 0, got {value!r}")
+    policy = parse_policy(_table(data, "policy", origin, ""), origin)
+    sources = parse_sources(_table(data, "sources", origin, ""), origin)
     accounts = data.get("accounts", [])
     if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
         raise ConfigError(f"{origin}: accounts: expected an array of tables ([[accounts]])")
@@ -82,7 +103,7 @@ def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
             raise ConfigError(f"{origin}: {where}id: account {account_id} is listed twice")
         seen.add(account_id)
         targets.append(_target(account_id, merged, origin, where))
-    return FileConfig(tuple(targets), dict(policy))
+    return FileConfig(tuple(targets), policy, sources)
 
 
 def _target(
@@ -157,13 +178,17 @@ def _patterns(value: object, origin: str, where: str) -> Patterns:
         raise ConfigError(f"{origin}: {where}: expected a table with include/exclude")
     _no_unknown(value, _PATTERN_KEYS, origin, f"{where}.")
     include = _str_list(value.get("include", ["*"]), origin, f"{where}.include")
-    exclude = _str_list(value.get("exclude", []), origin, f"{where}.exclude")
+    exclude = _str_list(value.get("exclude", []), origin, f"{where}.exclude", allow_empty=True)
     return Patterns(include, exclude)
 
 
-def _str_list(value: object, origin: str, where: str) -> tuple[str, ...]:
+def _str_list(
+    value: object, origin: str, where: str, *, allow_empty: bool = False
+) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{origin}: {where}: expected a list of non-empty strings")
+    if not value and not allow_empty:
+        raise ConfigError(f"{origin}: {where}: expected at least one pattern")
     return tuple(value)
 
 
@@ -229,19 +254,224 @@ def resolve_targets(
     return tuple(targets)
 
 
-def resolve_policy(
-    config: FileConfig | None, keep_last: int | None, min_age_days: int | None
-) -> Policy:
-    """Flags override the file, the file overrides the defaults."""
-    base = Policy()
-    file_policy = config.policy if config else {}
+def parse_policy(table: dict[str, Any], origin: str) -> Policy:
+    """Validate `[policy]` (with its `[[policy.rules]]`)."""
+    _no_unknown(table, _POLICY_KEYS, origin, "policy.")
+    default = _retention(table, Retention(), origin, "policy.")
+    rules_table = table.get("rules", [])
+    if not isinstance(rules_table, list) or not all(isinstance(r, dict) for r in rules_table):
+        raise ConfigError(f"{origin}: policy.rules: expected an array of tables ([[policy.rules]])")
+    rules = []
+    for index, rule in enumerate(rules_table):
+        where = f"policy.rules[{index}]."
+        _no_unknown(rule, _RETENTION_KEYS | {"repositories"}, origin, where)
+        if "repositories" not in rule:
+            raise ConfigError(f"{origin}: {where}repositories: required (which repositories)")
+        patterns = _patterns(rule["repositories"], origin, f"{where}repositories")
+        rules.append(RepositoryRule(patterns, _retention(rule, default, origin, where)))
+    opt_in = table.get("opt_in_tag")
+    if opt_in is not None:
+        if (
+            not isinstance(opt_in, dict)
+            or set(opt_in) != {"key", "value"}
+            or not all(isinstance(v, str) and v for v in opt_in.values())
+        ):
+            raise ConfigError(
+                f'{origin}: policy.opt_in_tag: expected {{ key = "...", value = "..." }}'
+            )
+        opt_in = (opt_in["key"], opt_in["value"])
+    percent = table.get("max_delete_percent")
+    if percent is not None and (
+        not isinstance(percent, int | float) or isinstance(percent, bool) or not 0 <= percent <= 100
+    ):
+        raise ConfigError(f"{origin}: policy.max_delete_percent: expected a number 0-100")
     return Policy(
-        keep_last=keep_last
-        if keep_last is not None
-        else file_policy.get("keep_last", base.keep_last),
-        min_age_days=(
-            min_age_days
-            if min_age_days is not None
-            else file_policy.get("min_age_days", base.min_age_days)
+        keep_last=default.keep_last,
+        min_age_days=default.min_age_days,
+        protect_tags=default.protect_tags,
+        keep_pulled_within_days=default.keep_pulled_within_days,
+        untagged=default.untagged,
+        rules=tuple(rules),
+        accepted_accounts=tuple(
+            _account_or_star(a, origin, f"policy.accepted_accounts[{i}]")
+            for i, a in enumerate(
+                _str_list(
+                    table.get("accepted_accounts", []),
+                    origin,
+                    "policy.accepted_accounts",
+                    allow_empty=True,
+                )
+            )
+        ),
+        opt_in_tag=opt_in,
+        max_delete_percent=None if percent is None else float(percent),
+        max_delete_images=_whole(
+            table.get("max_delete_images"), origin, "policy.max_delete_images"
         ),
     )
+
+
+def _retention(table: dict[str, Any], base: Retention, origin: str, where: str) -> Retention:
+    untagged = table.get("untagged", base.untagged)
+    if untagged not in ("delete", "keep"):
+        raise ConfigError(
+            f'{origin}: {where}untagged: expected "delete" or "keep", got {untagged!r}'
+        )
+    protect = (
+        _str_list(table["protect_tags"], origin, f"{where}protect_tags", allow_empty=True)
+        if "protect_tags" in table
+        else base.protect_tags
+    )
+    _checked_patterns(protect, f"{origin}: {where}protect_tags")
+    pulled = table.get("keep_pulled_within_days", base.keep_pulled_within_days)
+    return Retention(
+        keep_last=_whole(table.get("keep_last", base.keep_last), origin, f"{where}keep_last") or 0,
+        min_age_days=_whole(
+            table.get("min_age_days", base.min_age_days), origin, f"{where}min_age_days"
+        )
+        or 0,
+        protect_tags=protect,
+        keep_pulled_within_days=_whole(pulled, origin, f"{where}keep_pulled_within_days"),
+        untagged=untagged,
+    )
+
+
+def parse_sources(table: dict[str, Any], origin: str) -> Sources:
+    """Validate `[sources]`: which usage sources are read. External image files are read here."""
+    _no_unknown(table, _SOURCES_KEYS, origin, "sources.")
+    base = Sources()
+    flags = {}
+    for key in ("service_revisions", "schedules", "lambdas"):
+        value = table.get(key, getattr(base, key))
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: sources.{key}: expected true or false")
+        flags[key] = value
+    files = _str_list(
+        table.get("external_images", []), origin, "sources.external_images", allow_empty=True
+    )
+    return Sources(
+        service_revisions=flags["service_revisions"],
+        schedules=flags["schedules"],
+        lambdas=flags["lambdas"],
+        rollback_revisions=_whole(
+            table.get("rollback_revisions", base.rollback_revisions),
+            origin,
+            "sources.rollback_revisions",
+        )
+        or 0,
+        stopped_within_hours=_whole(
+            table.get("stopped_within_hours", base.stopped_within_hours),
+            origin,
+            "sources.stopped_within_hours",
+        )
+        or 0,
+        external_images=tuple(
+            image for path in files for image in read_external_images(Path(path))
+        ),
+    )
+
+
+def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:
+    """Image URIs, one per line (blank lines and `#` comments ignored). Each is validated, so a
+    typo is an error here rather than a reference that silently protects nothing."""
+    from ecr_sweeper.imageref import ImageReferenceError, parse_image
+
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    images = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        image = line.split("#", 1)[0].strip()
+        if not image:
+            continue
+        try:
+            parse_image(image)
+        except ImageReferenceError as exc:
+            raise ConfigError(f"{path}:{number}: {exc}") from exc
+        images.append(image)
+    return tuple(images)
+
+
+def _whole(value: object, origin: str, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{origin}: {where}: expected a whole number ≥ 0, got {value!r}")
+    return value
+
+
+def _account_or_star(value: str, origin: str, where: str) -> str:
+    return value if value == "*" else _account_id(value, origin, where)
+
+
+def resolve_policy(
+    config: FileConfig | None,
+    keep_last: int | None = None,
+    min_age_days: int | None = None,
+    **overrides: Any,
+) -> Policy:
+    """Flags override the file, the file overrides the defaults. `--keep-last` and
+    `--min-age-days` override every rule too (a flag means "for this run, everywhere")."""
+    policy = config.policy if config else Policy()
+    retention_flags: dict[str, Any] = {
+        k: v for k, v in (("keep_last", keep_last), ("min_age_days", min_age_days)) if v is not None
+    }
+    if retention_flags:
+        policy = replace(
+            policy,
+            **retention_flags,
+            rules=tuple(
+                replace(r, retention=replace(r.retention, **retention_flags)) for r in policy.rules
+            ),
+        )
+    given = {k: v for k, v in overrides.items() if v not in (None, ())}
+    if "untagged" in given and given["untagged"] not in ("delete", "keep"):
+        raise ConfigError(f'--untagged: expected "delete" or "keep", got {given["untagged"]!r}')
+    if "opt_in_tag" in given:
+        key, sep, value = str(given["opt_in_tag"]).partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"--opt-in-tag: expected KEY=VALUE, got {given['opt_in_tag']!r}")
+        given["opt_in_tag"] = (key, value)
+    if "protect_tags" in given:
+        given["protect_tags"] = policy.protect_tags + _checked_patterns(
+            given["protect_tags"], "--protect-tag"
+        )
+    if "accepted_accounts" in given:
+        given["accepted_accounts"] = policy.accepted_accounts + tuple(
+            _account_or_star(a, "--accept-account", "value") for a in given["accepted_accounts"]
+        )
+    return replace(policy, **given) if given else policy
+
+
+def _checked_patterns(patterns: Sequence[str], origin: str) -> tuple[str, ...]:
+    for pattern in patterns:
+        if pattern.startswith("re:"):
+            try:
+                re.compile(pattern[3:])
+            except re.error as exc:
+                raise ConfigError(f"{origin}: {pattern!r}: bad regular expression: {exc}") from exc
+    return tuple(patterns)
+
+
+def resolve_sources(
+    config: FileConfig | None,
+    *,
+    external_files: Sequence[Path],
+    stdin: TextIO,
+    **overrides: Any,
+) -> Sources:
+    """The file's [sources] with flags on top; external image files are read (and checked)."""
+    sources = config.sources if config else Sources()
+    external = [
+        image
+        for path in external_files
+        for image in (
+            read_external_images(Path("<stdin>"), stdin.read())
+            if str(path) == "-"
+            else read_external_images(path)
+        )
+    ]
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(sources, **given, external_images=sources.external_images + tuple(external))

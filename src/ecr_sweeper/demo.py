@@ -34,7 +34,7 @@ import anyio
 import boto3
 
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region
+from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region, Sources
 from ecr_sweeper.pipeline import apply_plan, make_plan
 from ecr_sweeper.planfile import write_plan
 from ecr_sweeper.render import Renderer
@@ -310,10 +310,13 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
         org = seed_demo_org()
         targets = demo_targets()
         policy = Policy(keep_last=0, min_age_days=0)
+        # moto's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks
+        # the plan; on moto that source is switched off, as `--no-service-revisions` does.
+        sources = Sources(service_revisions=False)
         out.print(
             "\n[bold]$ ecr-sweeper plan[/bold] --account 111111111111 --account 222222222222 "
             "--account 333333333333 --region us-east-1 --region eu-west-1 "
-            "--role-name EcrSweeper --keep-last 0 --min-age-days 0"
+            "--role-name EcrSweeper --keep-last 0 --min-age-days 0 --no-service-revisions"
         )
 
         async def plan_it() -> Any:
@@ -324,6 +327,7 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
                     connections,
                     datetime.now(UTC),
                     lambda line: render.err.print(line, markup=False),
+                    sources=sources,
                 )
 
         plan = anyio.run(plan_it)

@@ -16,13 +16,20 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import anyio
 
 from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
-from ecr_sweeper.aws.ecs import scan_usage
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.aws.usage import UsageContext, scan_usage
+from ecr_sweeper.aws.usage.ecs_services import EcsServices
+from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
+from ecr_sweeper.aws.usage.lambdas import Lambdas
+from ecr_sweeper.aws.usage.rollback import RollbackWindow
+from ecr_sweeper.aws.usage.schedules import Schedules
+from ecr_sweeper.external import external_usage
 from ecr_sweeper.model import (
     AccountTarget,
     Decision,
@@ -39,6 +46,11 @@ from ecr_sweeper.plan import build_plan, recheck
 
 Progress = Callable[[str], None]
 
+# The usage sources every account × region is read with (each checks whether it is enabled);
+# the rollback window runs after the others, on the families they found.
+USAGE_SOURCES = (EcsServices(), EcsTasks(), Schedules(), Lambdas())
+USAGE_AFTER = (RollbackWindow(),)
+
 
 def _quiet(_: str) -> None:
     pass
@@ -47,10 +59,15 @@ def _quiet(_: str) -> None:
 async def scan(
     targets: Sequence[AccountTarget],
     connections: Connections,
+    now: datetime,
     progress: Progress = _quiet,
     sources: Sources | None = None,
+    *,
+    read_tags: bool = False,
 ) -> tuple[list[UsageScan], list[InventoryScan]]:
-    """Read usage and inventory of every target account × region, concurrently."""
+    """Read usage and inventory of every target account × region, concurrently.
+    `read_tags` reads repositories' resource tags (for the opt-in mode)."""
+    sources = sources or Sources()
     usage: list[UsageScan] = []
     inventory: list[InventoryScan] = []
     gate = anyio.CapacityLimiter(connections.limits.regions_at_once)
@@ -59,9 +76,8 @@ async def scan(
         async with gate:
             api = connections.api(target.account_id, region)
             try:
-                ecs = await connections.client(target, region, "ecs")
                 ecr = await connections.client(target, region, "ecr")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
                 lines = describe_errors(exc)
                 subject = f"credentials {target.account_id}/{region}"
                 usage.append(
@@ -78,11 +94,17 @@ async def scan(
                 progress(f"{target.account_id}/{region}: cannot connect: {lines[0]}")
                 return
 
+            async def client(service: str) -> Any:
+                return await connections.client(target, region, service)
+
             async def read_usage() -> None:
-                usage.append(await scan_usage(target, region, ecs, api, progress))
+                ctx = UsageContext(target, region, api, client, sources, now)
+                usage.append(await scan_usage(ctx, USAGE_SOURCES, USAGE_AFTER, progress))
 
             async def read_inventory() -> None:
-                inventory.append(await scan_inventory(target, region, ecr, api, progress))
+                inventory.append(
+                    await scan_inventory(target, region, ecr, api, progress, read_tags=read_tags)
+                )
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(read_usage)
@@ -108,7 +130,10 @@ async def make_plan(
 ) -> Plan:
     """Scan everything, then plan. Nothing is planned before the whole usage set is known."""
     sources = sources or Sources()
-    usage, inventory = await scan(targets, connections, progress, sources)
+    usage, inventory = await scan(
+        targets, connections, now, progress, sources, read_tags=policy.opt_in_tag is not None
+    )
+    usage.append(external_usage(sources.external_images))
     return build_plan(usage, inventory, policy, now, targets, sources=sources)
 
 
@@ -143,7 +168,7 @@ async def apply_plan(
     async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
         try:
             ecr = await connections.client(targets[key.account_id], key.region, "ecr")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported per image; other repositories go on
             why = "; ".join(describe_errors(exc))
             outcome.failed.extend((d, why) for d in decisions)
             return

@@ -12,6 +12,7 @@ Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ from ecr_sweeper.model import (
     Region,
     RepositoryKey,
     RepositoryName,
+    RepositoryRule,
+    Retention,
     ScanError,
+    Sources,
 )
 from ecr_sweeper.report import totals
 
@@ -43,7 +47,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "version": plan.version,
         "created_at": plan.created_at.isoformat(),
         "blocked": plan.blocked,
-        "policy": {"keep_last": plan.policy.keep_last, "min_age_days": plan.policy.min_age_days},
+        "policy": _policy_to_json(plan.policy),
+        "sources": asdict(plan.sources),
+        "refusals": list(plan.refusals),
         "targets": [_target_to_json(t) for t in plan.targets],
         "summary": totals(plan),
         "errors": [
@@ -89,10 +95,9 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         raise ValueError(f"version {data.get('version')!r}, expected {PLAN_VERSION}")
     return Plan(
         created_at=datetime.fromisoformat(data["created_at"]),
-        policy=Policy(
-            keep_last=int(data["policy"]["keep_last"]),
-            min_age_days=int(data["policy"]["min_age_days"]),
-        ),
+        policy=_policy_from_json(data["policy"]),
+        sources=_sources_from_json(data["sources"]),
+        refusals=tuple(str(r) for r in data["refusals"]),
         targets=tuple(_target_from_json(t) for t in data["targets"]),
         deletions=tuple(_decision_from_json(d) for d in data["deletions"]),
         kept=tuple(_decision_from_json(d) for d in data["kept"]),
@@ -106,6 +111,86 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             )
             for e in data["errors"]
         ),
+    )
+
+
+def _retention_to_json(r: Retention) -> dict[str, Any]:
+    return {
+        "keep_last": r.keep_last,
+        "min_age_days": r.min_age_days,
+        "protect_tags": list(r.protect_tags),
+        "keep_pulled_within_days": r.keep_pulled_within_days,
+        "untagged": r.untagged,
+    }
+
+
+def _retention_from_json(d: dict[str, Any]) -> Retention:
+    untagged = d["untagged"]
+    if untagged not in ("delete", "keep"):
+        raise ValueError(f"untagged: {untagged!r}")
+    pulled = d["keep_pulled_within_days"]
+    return Retention(
+        keep_last=int(d["keep_last"]),
+        min_age_days=int(d["min_age_days"]),
+        protect_tags=tuple(str(t) for t in d["protect_tags"]),
+        keep_pulled_within_days=None if pulled is None else int(pulled),
+        untagged=untagged,
+    )
+
+
+def _policy_to_json(p: Policy) -> dict[str, Any]:
+    return {
+        **_retention_to_json(p.default_retention),
+        "rules": [
+            {
+                "repositories": {
+                    "include": list(r.repositories.include),
+                    "exclude": list(r.repositories.exclude),
+                },
+                **_retention_to_json(r.retention),
+            }
+            for r in p.rules
+        ],
+        "accepted_accounts": list(p.accepted_accounts),
+        "opt_in_tag": list(p.opt_in_tag) if p.opt_in_tag else None,
+        "max_delete_percent": p.max_delete_percent,
+        "max_delete_images": p.max_delete_images,
+    }
+
+
+def _policy_from_json(d: dict[str, Any]) -> Policy:
+    default = _retention_from_json(d)
+    opt_in = d["opt_in_tag"]
+    return Policy(
+        keep_last=default.keep_last,
+        min_age_days=default.min_age_days,
+        protect_tags=default.protect_tags,
+        keep_pulled_within_days=default.keep_pulled_within_days,
+        untagged=default.untagged,
+        rules=tuple(
+            RepositoryRule(
+                Patterns(tuple(r["repositories"]["include"]), tuple(r["repositories"]["exclude"])),
+                _retention_from_json(r),
+            )
+            for r in d["rules"]
+        ),
+        accepted_accounts=tuple(str(a) for a in d["accepted_accounts"]),
+        opt_in_tag=(str(opt_in[0]), str(opt_in[1])) if opt_in else None,
+        max_delete_percent=(
+            None if d["max_delete_percent"] is None else float(d["max_delete_percent"])
+        ),
+        max_delete_images=None if d["max_delete_images"] is None else int(d["max_delete_images"]),
+    )
+
+
+def _sources_from_json(d: dict[str, Any]) -> Sources:
+    return Sources(
+        service_revisions=bool(d["service_revisions"]),
+        rollback_revisions=int(d["rollback_revisions"]),
+        stopped_within_hours=int(d["stopped_within_hours"]),
+        schedules=bool(d["schedules"]),
+        lambdas=bool(d["lambdas"]),
+        external_images=tuple(str(i) for i in d["external_images"]),
     )
 
 

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from botocore.exceptions import ClientError
 
-from ecr_sweeper.aws.limits import Api, chunks, describe_errors
+from ecr_sweeper.aws.limits import Api, chunks, describe_errors, error_code
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
     AccountTarget,
@@ -33,10 +34,14 @@ from ecr_sweeper.model import (
     RepositoryName,
     ScanError,
 )
+from ecr_sweeper.repopolicy import pull_principals
 
 DESCRIBE_IMAGES_PAGE = 1000
 BATCH_GET_IMAGE_MAX = 100
 BATCH_DELETE_MAX = 100
+IMAGE_CONFIGS = frozenset(
+    {"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"}
+)
 ACCEPTED_MEDIA_TYPES = [
     *sorted(INDEX_MEDIA_TYPES),
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -51,13 +56,15 @@ async def scan_inventory(
     ecr: Any,
     api: Api,
     progress: Callable[[str], None] = lambda _: None,
+    *,
+    read_tags: bool = False,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
     AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`."""
     where = f"{target.account_id}/{region}"
     try:
         listed = await api.pages(ecr.describe_repositories, "repositories")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - turned into an error that blocks this region
         errors = tuple(
             ScanError("inventory", target.account_id, region, f"ecr {where}", line)
             for line in describe_errors(exc)
@@ -69,12 +76,16 @@ async def scan_inventory(
     names = [n for n in names if target.repositories.matches(n)]
     repositories: dict[str, Repository] = {}
 
+    arns = {r["repositoryName"]: r.get("repositoryArn", "") for r in listed}
+
     async def scan_one(name: str) -> None:
         key = RepositoryKey(target.account_id, region, RepositoryName(name))
         try:
             images = await _images(ecr, api, key)
-            repositories[name] = Repository(key, tuple(images))
-        except Exception as exc:
+            principals = await _pull_principals(ecr, api, key)
+            tags = await _tags(ecr, api, arns[name]) if read_tags else ()
+            repositories[name] = Repository(key, tuple(images), None, principals, tags)
+        except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
             repositories[name] = Repository(key, (), "; ".join(describe_errors(exc)))
 
     async with anyio.create_task_group() as tg:
@@ -98,15 +109,11 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
         repositoryName=key.name,
         maxResults=DESCRIBE_IMAGES_PAGE,
     )
-    # An index must be read to learn its children. A manifest of unknown type is read too:
-    # guessing "not an index" could orphan-delete the children of an index.
-    to_read = [
-        Digest(d["imageDigest"])
-        for d in details
-        if d.get("imageManifestMediaType", "") in INDEX_MEDIA_TYPES
-        or not d.get("imageManifestMediaType")
-    ]
-    manifests: dict[Digest, tuple[str, tuple[Digest, ...]]] = {}
+    # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
+    # index…) to learn its subject. A manifest of unknown type is read too: guessing "not an
+    # index" could orphan-delete the children of an index.
+    to_read = [Digest(d["imageDigest"]) for d in details if _must_read(d)]
+    manifests: dict[Digest, _Manifest] = {}
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):
         answer = await api.call(
             ecr.batch_get_image,
@@ -127,28 +134,68 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
     images = []
     for d in details:
         digest = Digest(d["imageDigest"])
-        media_type, children = manifests.get(digest, (d.get("imageManifestMediaType", ""), ()))
+        manifest = manifests.get(digest, _Manifest(d.get("imageManifestMediaType", "")))
+        pulled = d.get("lastRecordedPullTime")
         images.append(
             Image(
                 digest=digest,
                 tags=tuple(sorted(d.get("imageTags", []))),
                 pushed_at=_utc(d.get("imagePushedAt")),
                 size_bytes=int(d.get("imageSizeInBytes", 0)),
-                media_type=media_type,
-                children=children,
+                media_type=manifest.media_type,
+                children=manifest.children,
+                subject=manifest.subject,
+                last_pulled_at=_utc(pulled) if pulled else None,
+                artifact_media_type=d.get("artifactMediaType", ""),
             )
         )
     return images
 
 
-def _read_manifest(image: dict[str, Any]) -> tuple[str, tuple[Digest, ...]]:
-    """(media type, child digests) of a manifest returned by BatchGetImage."""
+def _must_read(detail: dict[str, Any]) -> bool:
+    media_type = detail.get("imageManifestMediaType", "")
+    artifact = detail.get("artifactMediaType", "")
+    return (
+        not media_type
+        or media_type in INDEX_MEDIA_TYPES
+        or bool(artifact and artifact not in IMAGE_CONFIGS)
+    )
+
+
+async def _pull_principals(ecr: Any, api: Api, key: RepositoryKey) -> tuple[str, ...]:
+    """Who the repository policy lets pull (no policy: nobody beyond the account)."""
+    try:
+        answer = await api.call(
+            ecr.get_repository_policy, registryId=key.account_id, repositoryName=key.name
+        )
+    except ClientError as exc:
+        if error_code(exc) == "RepositoryPolicyNotFoundException":
+            return ()
+        raise
+    return pull_principals(answer.get("policyText") or "{}")
+
+
+async def _tags(ecr: Any, api: Api, arn: str) -> tuple[tuple[str, str], ...]:
+    answer = await api.call(ecr.list_tags_for_resource, resourceArn=arn)
+    return tuple(sorted((t["Key"], t["Value"]) for t in answer.get("tags", [])))
+
+
+@dataclass(frozen=True, slots=True)
+class _Manifest:
+    media_type: str
+    children: tuple[Digest, ...] = ()
+    subject: Digest | None = None
+
+
+def _read_manifest(image: dict[str, Any]) -> _Manifest:
+    """Media type, child digests and subject of a manifest returned by BatchGetImage."""
     manifest = json.loads(image.get("imageManifest") or "{}")
     media_type = image.get("imageManifestMediaType") or manifest.get("mediaType", "")
     if "manifests" in manifest and media_type not in INDEX_MEDIA_TYPES:
         media_type = "application/vnd.oci.image.index.v1+json"  # an index without mediaType
     children = tuple(Digest(m["digest"]) for m in manifest.get("manifests", []))
-    return media_type, children
+    subject = manifest.get("subject", {}).get("digest")
+    return _Manifest(media_type, children, Digest(subject) if subject else None)
 
 
 def _utc(value: datetime | None) -> datetime:
@@ -183,7 +230,7 @@ async def delete_images(
                     repositoryName=key.name,
                     imageIds=[{"imageDigest": d.digest} for d in batch],
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
                 why = "; ".join(describe_errors(exc))
                 outcome.failed.extend((d, why) for d in batch)
                 continue
@@ -207,7 +254,7 @@ async def _confirm_gone(
             imageIds=[{"imageDigest": d.digest} for d in unreported],
             acceptedMediaTypes=ACCEPTED_MEDIA_TYPES,
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - an unknown outcome is reported as a failure
         why = "; ".join(describe_errors(exc))
         outcome.failed.extend((d, f"outcome unknown: {why}") for d in unreported)
         return

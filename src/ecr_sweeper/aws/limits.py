@@ -137,17 +137,20 @@ class Api:
         operation: Callable[..., Awaitable[dict[str, Any]]],
         result_key: str,
         token_key: str = "nextToken",  # noqa: S107 - a parameter name, not a secret
+        request_token_key: str | None = None,
         **kwargs: Any,
     ) -> list[Any]:
         """Every item of a paginated list, following `token_key` until it is absent.
 
         Pages may be empty and still carry a token (Organizations does this), so only a
-        missing token ends the loop.
+        missing token ends the loop. `request_token_key` is for APIs whose request names the
+        token differently (Lambda: NextMarker → Marker).
         """
         items: list[Any] = []
         token: str | None = None
+        send_as = request_token_key or token_key
         while True:
-            page = await self.call(operation, **kwargs, **({token_key: token} if token else {}))
+            page = await self.call(operation, **kwargs, **({send_as: token} if token else {}))
             items.extend(page.get(result_key, []))
             token = page.get(token_key)
             if not token:

@@ -1,0 +1,169 @@
+"""The shared context of one account × region's usage scan, and the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import anyio
+
+from ecr_sweeper.aws.limits import Api, describe_errors
+from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
+from ecr_sweeper.model import (
+    AccountTarget,
+    Digest,
+    Region,
+    ScanError,
+    Sources,
+    Usage,
+    UsageScan,
+)
+
+ClientFor = Callable[[str], Awaitable[Any]]  # service name → the run's client for it
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One image reference as a source saw it, before parsing."""
+
+    image: str
+    source: str
+    digest: str | None
+    kind: str
+
+
+@dataclass(slots=True)
+class UsageContext:
+    """What the sources of one account × region share: clients, the call gate, findings."""
+
+    target: AccountTarget
+    region: Region
+    api: Api
+    client: ClientFor
+    sources: Sources
+    now: datetime
+    images: list[Seen] = field(default_factory=list)
+    # task definition (ARN, or a family meaning its latest ACTIVE revision) → (used by, kind)
+    task_definitions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    families: set[str] = field(default_factory=set)  # families in use (for the rollback window)
+    errors: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    _clusters: list[str] | None = None
+    _clusters_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def clusters(self) -> list[str]:
+        """The ARNs of the clusters to read (listed once, shared by the ECS sources)."""
+        async with self._clusters_lock:
+            if self._clusters is None:
+                ecs = await self.client("ecs")
+                arns = await self.api.pages(ecs.list_clusters, "clusterArns")
+                self._clusters = [a for a in arns if self.target.clusters.matches(short_name(a))]
+                self.count("clusters", len(self._clusters))
+            return self._clusters
+
+    def saw_image(self, image: str, source: str, digest: str | None, kind: str) -> None:
+        """Record an image reference (parsed later, so a bad one becomes an error)."""
+        self.images.append(Seen(image, source, digest, kind))
+
+    def saw_task_definition(self, arn: str, used_by: str, kind: str) -> None:
+        """Record a task definition to describe (once per run) and its family."""
+        self.task_definitions.setdefault(arn, (used_by, kind))
+        self.families.add(family_of(arn))
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+class UsageSource(Protocol):
+    """One kind of "in use". `collect` reports into the context; it may raise (fail closed)."""
+
+    name: str
+
+    def enabled(self, sources: Sources) -> bool:
+        """Whether the run reads this source."""
+        ...
+
+    async def collect(self, ctx: UsageContext) -> None:
+        """Read this source in the context's account × region."""
+        ...
+
+
+async def scan_usage(
+    ctx: UsageContext,
+    sources: Sequence[UsageSource],
+    after: Sequence[UsageSource] = (),
+    progress: Callable[[str], None] = lambda _: None,
+) -> UsageScan:
+    """Run `sources` concurrently, then `after` (which build on what they found, like the
+    rollback window), then describe every task definition named. Never raises."""
+    where = f"{ctx.target.account_id}/{ctx.region}"
+    try:
+        for stage in (sources, after):
+            async with anyio.create_task_group() as tg:
+                for source in stage:
+                    if source.enabled(ctx.sources):
+                        tg.start_soon(_collect, source, ctx)
+        await describe_task_definitions(ctx)
+    except Exception as exc:  # noqa: BLE001 - every failure must become a fail-closed error
+        ctx.errors.extend(describe_errors(exc))
+
+    usages: list[Usage] = []
+    foreign = 0
+    for seen in ctx.images:
+        try:
+            ref = parse_image(seen.image)
+        except ImageReferenceError as exc:
+            ctx.errors.append(f"{seen.source}: {exc}")
+            continue
+        if isinstance(ref, ForeignImage):
+            foreign += 1
+            continue
+        digest = Digest(seen.digest) if seen.digest and seen.digest.startswith("sha256:") else None
+        usages.append(Usage(seen.image, ref, seen.source, digest, seen.kind))
+    errors = tuple(
+        ScanError("usage", ctx.target.account_id, ctx.region, f"usage {where}", message)
+        for message in ctx.errors
+    )
+    counted = ", ".join(f"{n} {what}" for what, n in sorted(ctx.counts.items()))
+    progress(
+        f"usage {where}: {counted or 'nothing running'}; {len(usages)} ECR image references, "
+        f"{foreign} outside ECR" + (f", {len(errors)} ERRORS" if errors else "")
+    )
+    return UsageScan(ctx.target.account_id, ctx.region, tuple(usages), errors, foreign)
+
+
+async def _collect(source: UsageSource, ctx: UsageContext) -> None:
+    try:
+        await source.collect(ctx)
+    except Exception as exc:  # noqa: BLE001 - recorded per source so every failure is named
+        ctx.errors.extend(f"{source.name}: {line}" for line in describe_errors(exc))
+
+
+async def describe_task_definitions(ctx: UsageContext) -> None:
+    """Describe every task definition the sources named, each once, concurrently."""
+    ecs = await ctx.client("ecs")
+
+    async def describe(name: str, used_by: str, kind: str) -> None:
+        answer = await ctx.api.call(ecs.describe_task_definition, taskDefinition=name)
+        definition = answer["taskDefinition"]
+        label = short_name(definition.get("taskDefinitionArn", name))
+        for container in definition.get("containerDefinitions", []):
+            where = f"task definition {label} container {container.get('name')} ({used_by})"
+            ctx.saw_image(container.get("image", ""), where, None, kind)
+
+    ctx.count("task definitions", len(ctx.task_definitions))
+    async with anyio.create_task_group() as tg:
+        for name, (used_by, kind) in sorted(ctx.task_definitions.items()):
+            tg.start_soon(describe, name, used_by, kind)
+
+
+def short_name(arn: str) -> str:
+    """The last path segment of an ARN (cluster, service, task, family:revision)."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def family_of(task_definition: str) -> str:
+    """`arn:…:task-definition/web:3`, `web:3` or `web` → `web`."""
+    return short_name(task_definition).split(":", 1)[0]

@@ -1,0 +1,132 @@
+"""ECS services: every deployment and task set of every service, and the digests ECS resolved.
+
+clusters → services (ListServices, DescribeServices ≤ 10) → the task definition of the service,
+of **every** deployment (PRIMARY, ACTIVE: a rolling deploy runs both) and of every task set.
+
+Since mid-2024 ECS resolves a tag to a digest once per deployment and launches every later task
+of that deployment with that digest, even after the tag moves. With `service_revisions`, the
+service revisions of recent deployments (ListServiceDeployments → DescribeServiceRevisions ≤ 20)
+protect `containerImages[].imageDigest` too: the target revision of every deployment that is
+not finished, and of the three most recent deployments whatever their state (the running one is
+among them, including after a rollback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from ecr_sweeper.aws.limits import chunks
+from ecr_sweeper.aws.usage.context import UsageContext, short_name
+from ecr_sweeper.model import Sources
+
+DESCRIBE_SERVICES_MAX = 10
+DESCRIBE_SERVICE_REVISIONS_MAX = 20
+RECENT_DEPLOYMENTS = 3
+FINISHED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
+BENIGN_FAILURES = frozenset({"MISSING"})  # deleted between List* and Describe*: nothing runs
+
+
+class EcsServices:
+    """Services, their deployments and task sets (and their service revisions)."""
+
+    name = "ecs services"
+
+    def enabled(self, sources: Sources) -> bool:  # noqa: ARG002 - always read
+        return True
+
+    async def collect(self, ctx: UsageContext) -> None:
+        ecs = await ctx.client("ecs")
+        async with anyio.create_task_group() as tg:
+            for cluster in await ctx.clusters():
+                tg.start_soon(self._cluster, ctx, ecs, cluster)
+
+    async def _cluster(self, ctx: UsageContext, ecs: Any, cluster: str) -> None:
+        arns = await ctx.api.pages(ecs.list_services, "serviceArns", cluster=cluster)
+        ctx.count("services", len(arns))
+        revisions: list[tuple[str, str]] = []  # (revision ARN, service label)
+
+        async def describe(batch: list[str]) -> None:
+            answer = await ctx.api.call(ecs.describe_services, cluster=cluster, services=batch)
+            check_failures(answer, f"DescribeServices in {cluster}")
+            async with anyio.create_task_group() as tg:
+                for service in answer.get("services", []):
+                    label = f"service {short_name(cluster)}/{service['serviceName']}"
+                    self._service(ctx, service, label)
+                    if ctx.sources.service_revisions:
+                        tg.start_soon(self._deployments, ctx, ecs, cluster, service, revisions)
+
+        async with anyio.create_task_group() as tg:
+            for batch in chunks(arns, DESCRIBE_SERVICES_MAX):
+                tg.start_soon(describe, batch)
+        if revisions:
+            await self._revisions(ctx, ecs, revisions)
+
+    @staticmethod
+    def _service(ctx: UsageContext, service: dict[str, Any], label: str) -> None:
+        if service.get("taskDefinition"):
+            ctx.saw_task_definition(service["taskDefinition"], label, "ecs")
+        for deployment in service.get("deployments", []):
+            where = f"{label} deployment {deployment.get('id')} ({deployment.get('status')})"
+            ctx.saw_task_definition(deployment["taskDefinition"], where, "ecs")
+        for task_set in service.get("taskSets", []):
+            where = f"{label} task set {task_set.get('id')} ({task_set.get('status')})"
+            ctx.saw_task_definition(task_set["taskDefinition"], where, "ecs")
+
+    @staticmethod
+    async def _deployments(
+        ctx: UsageContext,
+        ecs: Any,
+        cluster: str,
+        service: dict[str, Any],
+        revisions: list[tuple[str, str]],
+    ) -> None:
+        label = f"service {short_name(cluster)}/{service['serviceName']}"
+        deployments = await ctx.api.pages(
+            ecs.list_service_deployments,
+            "serviceDeployments",
+            cluster=cluster,
+            service=service["serviceArn"],
+        )
+        newest_first = sorted(deployments, key=lambda d: str(d.get("createdAt", "")), reverse=True)
+        chosen = [
+            d
+            for n, d in enumerate(newest_first)
+            if n < RECENT_DEPLOYMENTS or d.get("status") not in FINISHED
+        ]
+        revisions.extend(
+            (arn, f"{label} revision {short_name(arn)}")
+            for deployment in chosen
+            if (arn := deployment.get("targetServiceRevisionArn"))
+        )
+
+    @staticmethod
+    async def _revisions(ctx: UsageContext, ecs: Any, revisions: list[tuple[str, str]]) -> None:
+        labels = dict(revisions)
+        ctx.count("service revisions", len(labels))
+
+        async def describe(batch: list[str]) -> None:
+            answer = await ctx.api.call(ecs.describe_service_revisions, serviceRevisionArns=batch)
+            check_failures(answer, "DescribeServiceRevisions")
+            for revision in answer.get("serviceRevisions", []):
+                label = labels.get(revision.get("serviceRevisionArn", ""), "service revision")
+                ctx.saw_task_definition(revision["taskDefinition"], label, "revision")
+                for image in revision.get("containerImages", []):
+                    where = f"{label} container {image.get('containerName')}"
+                    ctx.saw_image(
+                        image.get("image", ""), where, image.get("imageDigest"), "revision"
+                    )
+
+        async with anyio.create_task_group() as tg:
+            for batch in chunks(sorted(labels), DESCRIBE_SERVICE_REVISIONS_MAX):
+                tg.start_soon(describe, batch)
+
+
+def check_failures(answer: dict[str, Any], call: str) -> None:
+    """ECS Describe* calls report per-item `failures`; any but MISSING is a read failure."""
+    bad = [f for f in answer.get("failures", []) if f.get("reason") not in BENIGN_FAILURES]
+    if bad:
+        raise RuntimeError(
+            f"{call}: " + "; ".join(f"{f.get('arn')}: {f.get('reason')}" for f in bad)
+        )
