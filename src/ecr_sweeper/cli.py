@@ -32,7 +32,7 @@ from ecr_sweeper.model import Plan
 from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
 from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
 from ecr_sweeper.render import Renderer
-from ecr_sweeper.report import human_bytes, totals
+from ecr_sweeper.report import find_decisions, human_bytes, totals
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -277,8 +277,8 @@ def plan(
 
 
 def plan_exit_code(result: Plan) -> int:
-    """3 when blocked, 4 when some repositories could not be read, else 0."""
-    if result.blocked:
+    """3 when blocked or over a cap, 4 when some repositories could not be read, else 0."""
+    if result.blocked or result.refusals:
         return EXIT_BLOCKED
     return EXIT_INCOMPLETE if result.errors else EXIT_OK
 
@@ -301,6 +301,10 @@ def apply(
     if reviewed.blocked:
         render.errors(reviewed)
         err.print("error: this plan is blocked (fail closed); it deletes nothing", markup=False)
+        raise typer.Exit(EXIT_BLOCKED)
+    if reviewed.refusals:
+        render.refusals(reviewed)
+        err.print("error: this plan exceeds a safety cap; nothing deleted", markup=False)
         raise typer.Exit(EXIT_BLOCKED)
     if not reviewed.deletions:
         out.print("nothing to delete", markup=False)
@@ -339,10 +343,42 @@ def apply_exit_code(result: ApplyResult) -> int:
 
 
 @app.command()
-def show(plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")]) -> None:
-    """Print the summary of a saved plan."""
+def show(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
+    details: Annotated[
+        bool, typer.Option("--details", "-d", help="Every image with its verdict and reason.")
+    ] = False,
+) -> None:
+    """Print the summary of a saved plan (and, with --details, every verdict)."""
+    saved = _read_or_exit(plan_file)
+    render.plan(saved)
+    if details:
+        render.decisions(saved, list(saved.kept) + list(saved.deletions))
+
+
+@app.command()
+def explain(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
+    image: Annotated[
+        str,
+        typer.Argument(
+            help="A digest (or its first characters), a tag, or an image URI "
+            "(repo:tag or repo@sha256:...)."
+        ),
+    ],
+) -> None:
+    """Say why an image is kept or would be deleted."""
+    saved = _read_or_exit(plan_file)
+    matches = find_decisions(saved, image)
+    if not matches:
+        err.print(f"error: no image in {plan_file} matches {image!r}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    render.decisions(saved, matches)
+
+
+def _read_or_exit(plan_file: Path) -> Plan:
     try:
-        render.plan(read_plan(plan_file))
+        return read_plan(plan_file)
     except PlanFileError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_ERROR) from exc

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from ecr_sweeper.model import Plan
+from ecr_sweeper.model import Decision, Plan
 from ecr_sweeper.pipeline import ApplyResult
 from ecr_sweeper.report import apply_totals, human_bytes, repository_rows, totals
 
@@ -46,6 +46,7 @@ class Renderer:
             markup=False,
         )
         self.errors(result)
+        self.refusals(result)
 
     def errors(self, result: Plan) -> None:
         """The plan's errors, and what they block."""
@@ -63,6 +64,20 @@ class Renderer:
         for e in result.errors:
             where = f"{e.account_id}/{e.region}" if e.region else e.account_id
             self.err.print(f"  [{e.scope}] {where} {e.subject}: {e.message}", markup=False)
+
+    def refusals(self, result: Plan) -> None:
+        """The safety caps the plan exceeds."""
+        for refusal in result.refusals:
+            self.err.print(f"  REFUSED: {refusal}", markup=False)
+
+    def decisions(self, result: Plan, decisions: list[Decision]) -> None:
+        """One line per image: where, tags, digest, verdict and the rule that decided it."""
+        deleted = {(d.repository, d.digest) for d in result.deletions}
+        for d in decisions:
+            verdict = "DELETE" if (d.repository, d.digest) in deleted else "keep"
+            tags = ",".join(d.tags) or "(untagged)"
+            self.out.print(f"{verdict:6} {d.repository} {tags} {d.digest}", markup=False)
+            self.out.print(f"       {d.reason}", markup=False)
 
     def apply(self, result: ApplyResult) -> None:
         """What apply did, with every skipped or failed image named."""

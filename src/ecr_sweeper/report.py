@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecr_sweeper.model import Plan, RepositoryKey
+from ecr_sweeper.model import Decision, Plan, RepositoryKey
 
 if TYPE_CHECKING:
     from ecr_sweeper.pipeline import ApplyResult
@@ -74,3 +74,27 @@ def human_bytes(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"  # pragma: no cover - loop always returns
+
+
+def find_decisions(plan: Plan, query: str) -> list[Decision]:
+    """The verdicts an `explain` query names: a digest or digest prefix, a tag, or an image URI
+    (`…/repo:tag`, `…/repo@sha256:…`)."""
+    repository: str | None = None
+    needle = query
+    if "/" in query or "@" in query:
+        rest, _, digest = query.partition("@")
+        path = rest.split("/", 1)[1] if "/" in rest and "." in rest.split("/", 1)[0] else rest
+        name, _, tag = path.rpartition(":") if ":" in path else (path, "", "")
+        repository = name or path
+        needle = digest or tag or "latest"
+    found = []
+    for d in (*plan.kept, *plan.deletions):
+        if repository is not None and d.repository.name != repository:
+            continue
+        if (
+            (needle.startswith("sha256:") and d.digest.startswith(needle))
+            or needle in d.tags
+            or (len(needle) >= 6 and d.digest.removeprefix("sha256:").startswith(needle))
+        ):
+            found.append(d)
+    return sorted(found, key=lambda d: (d.repository, d.digest))
