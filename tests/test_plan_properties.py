@@ -51,6 +51,10 @@ def repositories(draw: st.DrawFn, repo_key: RepositoryKey) -> Repository:
         has_children = draw(st.booleans())
         if earlier and has_children:
             children = tuple(draw(st.sets(st.sampled_from(earlier), min_size=1, max_size=3)))
+        subject: Digest | None = None
+        refers = draw(st.booleans())
+        if earlier and refers and not children:
+            subject = draw(st.sampled_from(earlier))  # a signature / SBOM of an earlier image
         free = [t for t in TAGS if t not in used_tags]
         tags: set[str] = draw(st.sets(st.sampled_from(free), max_size=2)) if free else set()
         used_tags |= tags
@@ -62,6 +66,7 @@ def repositories(draw: st.DrawFn, repo_key: RepositoryKey) -> Repository:
                 size_bytes=draw(st.integers(0, 10**9)),
                 media_type=OCI_INDEX if children else OCI_MANIFEST,
                 children=children,
+                subject=subject,
             )
         )
     return Repository(repo_key, tuple(images))
@@ -124,7 +129,7 @@ def test_never_deletes_a_digest_in_use(
 
 @settings(max_examples=150, deadline=None)
 @given(orgs())
-def test_never_deletes_a_child_of_a_kept_index(
+def test_never_deletes_a_child_or_referrer_of_a_kept_image(
     org: tuple[list[UsageScan], list[InventoryScan], Policy],
 ) -> None:
     usage, inventory, policy = org
@@ -133,9 +138,13 @@ def test_never_deletes_a_child_of_a_kept_index(
         (str(r.key), i.digest): i for s in inventory for r in s.repositories for i in r.images
     }
     deleted = {(str(d.repository), d.digest) for d in plan.deletions}
-    for kept in plan.kept:
-        for child in images[(str(kept.repository), kept.digest)].children:
-            assert (str(kept.repository), child) not in deleted
+    kept = {(str(d.repository), d.digest) for d in plan.kept}
+    for repo, kept_digest in kept:
+        for child in images[(repo, kept_digest)].children:
+            assert (repo, child) not in deleted
+    for (repo, image_digest), image_ in images.items():
+        if image_.subject is not None and (repo, image_.subject) in kept:
+            assert (repo, image_digest) not in deleted
 
 
 @settings(max_examples=100, deadline=None)

@@ -63,7 +63,7 @@ KEPT_WITH: dict[Relation, str] = {
 }
 DELETED_WITH: dict[Relation, str] = {
     "child": "delete: manifest of an image index that is deleted",
-    "referrer": "delete: referrer (signature, SBOM, attestation) of an image that is deleted",
+    "referrer": "delete: referrer (signature, SBOM, attestation) of an image deleted or gone",
 }
 COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
 
@@ -183,9 +183,12 @@ class _Graph:
                 dependents[image.digest].add(child)
                 secondary.setdefault(child, "child")
             subject = image.subject or _cosign_subject(image.tags)
-            if subject is not None and subject in by_digest:
-                dependents[subject].add(image.digest)
+            if subject is not None:
+                # A referrer is never a top-level image, even when its subject is gone: it
+                # follows its subject, and never takes a place among the keep_last newest.
                 secondary.setdefault(image.digest, "referrer")
+                if subject in by_digest:
+                    dependents[subject].add(image.digest)
         return cls(by_digest, {k: tuple(sorted(v)) for k, v in dependents.items()}, secondary)
 
 
