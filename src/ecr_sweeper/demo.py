@@ -4,8 +4,12 @@ dropped and the endpoint is the embedded server.
 
 The organization (role EcrSweeper in each account; regions us-east-1 and eu-west-1):
 
-- 111111111111 "registry", the central registry (us-east-1):
-  platform/api v1..v5 — v5 used cross-account by prod, v3 pinned by digest by staging;
+- 111111111111 "registry", the central registry (us-east-1) (policy: keep_last 0, min age 0,
+  protect tags release-*):
+  platform/api v1..v5 — v5 used cross-account by prod, v3 pinned by digest by staging, v4 in
+  the rollback window of prod's task definition family; release-2025.10 protected by tag;
+  cosign signatures of v5 (kept with it) and of v1 (deleted with it);
+  jobs v0, v1 (a Lambda function's image) and report (an EventBridge-scheduled task's);
   web — multi-arch image indexes 1.0 and 2.0 (each with amd64 + arm64 children), 2.0 in use;
   docker-hub/library/nginx (a pull-through-cache style name) 1.24 and 1.25, 1.25 in use.
 - 222222222222 "prod": services api (platform/api:v5) and web (web:2.0) plus Docker Hub and
@@ -196,7 +200,7 @@ class DemoOrg:
     must_delete: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
 
-def seed_demo_org() -> DemoOrg:
+def seed_demo_org() -> DemoOrg:  # noqa: PLR0915 - the demo org reads best as one script
     """Create the demo organization (module docstring) on the current endpoint."""
     org = DemoOrg()
     registry = account_session(REGISTRY, US)
@@ -206,8 +210,15 @@ def seed_demo_org() -> DemoOrg:
     ecr.create_repository(repositoryName="platform/api")
     api = {
         v: push(ecr, "platform/api", image_manifest(f"api-{v}"), (v,))
-        for v in ("v1", "v2", "v3", "v4", "v5")
+        for v in ("v1", "v2", "v3", "v4", "v5", "release-2025.10")
     }
+    # cosign signatures, linked to their image by cosign's tag scheme
+    signatures = {
+        v: push(ecr, "platform/api", image_manifest(f"sig-{v}", size=600), (cosign_tag(api[v]),))
+        for v in ("v1", "v5")
+    }
+    ecr.create_repository(repositoryName="jobs")
+    jobs = {t: push(ecr, "jobs", image_manifest(f"jobs-{t}"), (t,)) for t in ("v0", "v1", "report")}
     ecr.create_repository(repositoryName="web")
     web_old = push_index(ecr, "web", "web-1.0", ("1.0",))
     web_new = push_index(ecr, "web", "web-2.0", ("2.0",))
@@ -220,7 +231,14 @@ def seed_demo_org() -> DemoOrg:
     prod_us = account_session(PROD, US)
     ecs = prod_us.client("ecs")
     ecs.create_cluster(clusterName="prod")
+    # prod-api:1 ran v4 before the current prod-api:2: the rollback window keeps it
+    ecs.register_task_definition(
+        family="prod-api",
+        containerDefinitions=[{"name": "api", "image": f"{host}/platform/api:v4", "memory": 256}],
+    )
     run_service(ecs, "prod", "api", {"api": f"{host}/platform/api:v5"})
+    run_lambda(prod_us, "nightly-export", f"{host}/jobs:v1")
+    schedule_task(prod_us, "weekly-report", f"{host}/jobs:report")
     run_service(
         ecs,
         "prod",
@@ -267,7 +285,24 @@ def seed_demo_org() -> DemoOrg:
         nginx["1.25"],
     )
     keep["worker (implicit latest, eu-west-1)"] = (PROD, EU, "worker", worker_eu["latest"])
-    for v in ("v1", "v2", "v4"):
+    keep["platform/api:v4 (rollback window of prod-api)"] = (
+        REGISTRY,
+        US,
+        "platform/api",
+        api["v4"],
+    )
+    keep["platform/api:release-2025.10 (protected tag)"] = (
+        REGISTRY,
+        US,
+        "platform/api",
+        api["release-2025.10"],
+    )
+    keep["signature of platform/api:v5"] = (REGISTRY, US, "platform/api", signatures["v5"])
+    keep["jobs:v1 (Lambda nightly-export)"] = (REGISTRY, US, "jobs", jobs["v1"])
+    keep["jobs:report (EventBridge schedule)"] = (REGISTRY, US, "jobs", jobs["report"])
+    delete["jobs:v0"] = (REGISTRY, US, "jobs", jobs["v0"])
+    delete["signature of platform/api:v1"] = (REGISTRY, US, "platform/api", signatures["v1"])
+    for v in ("v1", "v2"):
         delete[f"platform/api:{v}"] = (REGISTRY, US, "platform/api", api[v])
     delete["web:1.0 index"] = (REGISTRY, US, "web", web_old[0])
     for n, d in enumerate(web_old[1:]):
@@ -282,6 +317,54 @@ def seed_demo_org() -> DemoOrg:
     delete["worker:latest (us-east-1, same name, unused)"] = (PROD, US, "worker", worker_us[1])
     delete["worker:build-40 (us-east-1)"] = (PROD, US, "worker", worker_us[0])
     return org
+
+
+def cosign_tag(digest: str) -> str:
+    """The tag cosign gives the signature of `digest`."""
+    return digest.replace(":", "-") + ".sig"
+
+
+def run_lambda(session: boto3.Session, name: str, image: str) -> None:
+    """An image-packaged Lambda function, published as version 1."""
+    role = session.client("iam").create_role(
+        RoleName=f"{name}-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    session.client("lambda").create_function(
+        FunctionName=name, Role=role, PackageType="Image", Code={"ImageUri": image}, Publish=True
+    )
+
+
+def schedule_task(session: boto3.Session, name: str, image: str) -> None:
+    """An EventBridge rule that runs a task definition of `image` on the prod cluster."""
+    ecs = session.client("ecs")
+    arn = ecs.register_task_definition(
+        family=name, containerDefinitions=[{"name": name, "image": image, "memory": 256}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    events = session.client("events")
+    events.put_rule(Name=name, ScheduleExpression="rate(7 days)")
+    events.put_targets(
+        Rule=name,
+        Targets=[
+            {
+                "Id": "1",
+                "Arn": f"arn:aws:ecs:{US}:{PROD}:cluster/prod",
+                "RoleArn": f"arn:aws:iam::{PROD}:role/ecsEventsRole",
+                "EcsParameters": {"TaskDefinitionArn": arn, "TaskCount": 1},
+            }
+        ],
+    )
 
 
 def remaining(account: str, region: str, repository: str) -> set[str]:
@@ -309,14 +392,15 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
         out.print(f"[bold]moto server[/bold] on {url}; seeding a 3-account organization…")
         org = seed_demo_org()
         targets = demo_targets()
-        policy = Policy(keep_last=0, min_age_days=0)
+        policy = Policy(keep_last=0, min_age_days=0, protect_tags=("release-*",))
         # moto's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks
         # the plan; on moto that source is switched off, as `--no-service-revisions` does.
         sources = Sources(service_revisions=False)
         out.print(
             "\n[bold]$ ecr-sweeper plan[/bold] --account 111111111111 --account 222222222222 "
             "--account 333333333333 --region us-east-1 --region eu-west-1 "
-            "--role-name EcrSweeper --keep-last 0 --min-age-days 0 --no-service-revisions"
+            "--role-name EcrSweeper --keep-last 0 --min-age-days 0 --protect-tag 'release-*' "
+            "--no-service-revisions"
         )
 
         async def plan_it() -> Any:
@@ -334,7 +418,7 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
         plan_path = Path(tempfile.mkdtemp(prefix="ecr-sweeper-demo-")) / "plan.json"
         write_plan(plan, plan_path)
         render.plan(plan)
-        out.print(f"plan written to {plan_path}\n\n[bold]why the images in use are kept:[/bold]")
+        out.print(f"plan written to {plan_path}\n\n[bold]why each kept image is kept:[/bold]")
         for decision in plan.kept:
             out.print(
                 f"  {decision.repository} {','.join(decision.tags) or '(untagged)'} "

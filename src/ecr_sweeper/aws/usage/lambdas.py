@@ -28,7 +28,11 @@ class Lambdas:
         ctx.count("lambda versions", len(images))
 
         async def one(function: dict[str, Any]) -> None:
-            answer = await ctx.api.call(client.get_function, FunctionName=function["FunctionArn"])
+            answer = await ctx.api.call(
+                client.get_function,
+                FunctionName=function["FunctionName"],
+                Qualifier=function.get("Version", "$LATEST"),
+            )
             code = answer.get("Code", {})
             where = f"lambda {function['FunctionName']}:{function.get('Version', '$LATEST')}"
             if code.get("ImageUri"):

@@ -50,5 +50,7 @@ class RollbackWindow:
             token = page.get("nextToken")
             if not token:
                 break
+        # Newest first by revision number, whatever order the pages came in.
+        found.sort(key=lambda arn: int(arn.rsplit(":", 1)[-1]), reverse=True)
         for arn in found[:wanted]:
             ctx.saw_task_definition(arn, f"rollback window of family {family}", "rollback")
