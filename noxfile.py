@@ -35,3 +35,12 @@ def demo(session: nox.Session) -> None:
     """Plan and apply a sweep on an embedded moto server seeded with a small organization."""
     session.install(".[demo]")
     session.run("ecr-sweeper", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Sweep a generated org on the awsim emulator (separate process, quotas and latency on):
+    wall time against the lower bound, speedup over one-call-at-a-time, CPU per call, peak RSS.
+    Sizes are flags: `nox -s bench -- --accounts 10 --images 20000` (see `--help`)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "awsim.bench", *session.posargs, env={"PYTHONPATH": "tests"})

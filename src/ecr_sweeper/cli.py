@@ -28,6 +28,7 @@ from ecr_sweeper.config import (
     resolve_sources,
     resolve_targets,
 )
+from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import Plan
 from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
 from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
@@ -328,7 +329,9 @@ def apply(
 
     async def run() -> ApplyResult:
         async with Connections() as connections:
-            return await apply_plan(reviewed, connections, datetime.now(UTC), say)
+            return await apply_plan(
+                reviewed, connections, datetime.now(UTC), say, Journal.beside(plan_file)
+            )
 
     result = anyio.run(run)
     render.apply(result)

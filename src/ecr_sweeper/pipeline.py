@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from ecr_sweeper.aws.usage.lambdas import Lambdas
 from ecr_sweeper.aws.usage.rollback import RollbackWindow
 from ecr_sweeper.aws.usage.schedules import Schedules
 from ecr_sweeper.external import external_usage
+from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.model import (
     AccountTarget,
     Decision,
@@ -53,6 +54,10 @@ USAGE_AFTER = (RollbackWindow(),)
 
 
 def _quiet(_: str) -> None:
+    pass
+
+
+def _ignore(_: DeleteOutcome) -> None:
     pass
 
 
@@ -144,6 +149,7 @@ class ApplyResult:
     fresh: Plan
     outcome: DeleteOutcome
     skipped: list[tuple[Decision, str]] = field(default_factory=list)
+    previously_done: list[Decision] = field(default_factory=list)  # by an earlier, killed run
 
     @property
     def complete(self) -> bool:
@@ -152,9 +158,25 @@ class ApplyResult:
 
 
 async def apply_plan(
-    reviewed: Plan, connections: Connections, now: datetime, progress: Progress = _quiet
+    reviewed: Plan,
+    connections: Connections,
+    now: datetime,
+    progress: Progress = _quiet,
+    journal: Journal | None = None,
 ) -> ApplyResult:
-    """Re-scan, keep only the deletions the fresh plan agrees with, and delete them."""
+    """Re-scan, keep only the deletions the fresh plan agrees with, and delete them.
+
+    With a journal, what an earlier (killed) run of this plan deleted is skipped, and every
+    batch's outcome is appended as soon as AWS answers.
+    """
+    recorded = journal.open_for(reviewed) if journal else {}
+    previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in DONE]
+    if previously_done:
+        progress(f"journal: {len(previously_done)} images were deleted by an earlier run")
+        reviewed = replace(
+            reviewed,
+            deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in DONE),
+        )
     fresh = await make_plan(
         reviewed.targets, reviewed.policy, connections, now, progress, sources=reviewed.sources
     )
@@ -173,10 +195,16 @@ async def apply_plan(
             outcome.failed.extend((d, why) for d in decisions)
             return
         api = connections.api(key.account_id, key.region)
-        await delete_images(ecr, api, key, decisions, outcome)
+        await delete_images(
+            ecr, api, key, decisions, outcome, on_batch=journal.record if journal else _ignore
+        )
         progress(f"apply {key}: {len(decisions)} images processed")
 
     async with anyio.create_task_group() as tg:
         for key, decisions in sorted(by_repository.items()):
             tg.start_soon(delete_in, key, decisions)
-    return ApplyResult(fresh, outcome, skipped)
+    return ApplyResult(fresh, outcome, skipped, previously_done)
+
+
+def _key(d: Decision) -> JournalKey:
+    return (d.repository.account_id, d.repository.region, d.repository.name, d.digest)

@@ -97,6 +97,7 @@ class Renderer:
             self.err.print(f"  FAILED {decision.repository}@{decision.digest}: {why}", markup=False)
         self.out.print(
             f"apply: deleted {counts['deleted']} ({human_bytes(counts['bytes_reclaimed'])}), "
+            f"deleted by an earlier run {counts['deleted_earlier']}, "
             f"already gone {counts['already_gone']}, "
             f"skipped {counts['skipped_now_in_use_or_kept']}, "
             f"still referenced {counts['still_referenced']}, failed {counts['failed']}",

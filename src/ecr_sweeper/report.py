@@ -57,6 +57,7 @@ def apply_totals(result: ApplyResult) -> dict[str, int]:
     """Counts of each outcome of an apply."""
     outcome = result.outcome
     return {
+        "deleted_earlier": len(result.previously_done),
         "deleted": len(outcome.deleted),
         "already_gone": len(outcome.already_gone),
         "skipped_now_in_use_or_kept": len(result.skipped),

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from botocore.exceptions import ClientError
 
 from ecr_sweeper.aws.limits import Api, chunks, describe_errors, error_code
@@ -214,29 +215,61 @@ class DeleteOutcome:
     still_referenced: list[Decision] = field(default_factory=list)
     failed: list[tuple[Decision, str]] = field(default_factory=list)
 
+    def merge(self, other: DeleteOutcome) -> None:
+        """Add another batch's outcomes to these."""
+        self.deleted += other.deleted
+        self.already_gone += other.already_gone
+        self.still_referenced += other.still_referenced
+        self.failed += other.failed
+
 
 async def delete_images(
-    ecr: Any, api: Api, key: RepositoryKey, decisions: Sequence[Decision], outcome: DeleteOutcome
+    ecr: Any,
+    api: Api,
+    key: RepositoryKey,
+    decisions: Sequence[Decision],
+    outcome: DeleteOutcome,
+    *,
+    on_batch: Callable[[DeleteOutcome], None] = lambda _: None,
 ) -> None:
-    """Delete `decisions` (all in repository `key`) by digest: indexes first, ≤ 100 a call."""
+    """Delete `decisions` (all in repository `key`) by digest: indexes first, ≤ 100 a call.
+
+    Each batch runs to its end and is reported to `on_batch` (the journal) even when the run
+    is cancelled (Ctrl-C): cancellation takes effect between batches.
+    """
     indexes = [d for d in decisions if d.is_index]
     others = [d for d in decisions if not d.is_index]
     for group in (indexes, others):
         for batch in chunks(group, BATCH_DELETE_MAX):
-            try:
-                answer = await api.call(
-                    ecr.batch_delete_image,
-                    registryId=key.account_id,
-                    repositoryName=key.name,
-                    imageIds=[{"imageDigest": d.digest} for d in batch],
-                )
-            except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
-                why = "; ".join(describe_errors(exc))
-                outcome.failed.extend((d, why) for d in batch)
-                continue
-            unreported = _read_answer(answer, batch, outcome)
-            if unreported:
-                await _confirm_gone(ecr, api, key, unreported, outcome)
+            with anyio.CancelScope(shield=True):
+                done = await _delete_batch(ecr, api, key, batch)
+                on_batch(done)
+            outcome.merge(done)
+            await anyio.lowlevel.checkpoint()  # a pending cancellation takes effect here
+
+
+async def _delete_batch(
+    ecr: Any, api: Api, key: RepositoryKey, batch: list[Decision]
+) -> DeleteOutcome:
+    outcome = DeleteOutcome()
+    try:
+        answer = await api.call(
+            ecr.batch_delete_image,
+            registryId=key.account_id,
+            repositoryName=key.name,
+            imageIds=[{"imageDigest": d.digest} for d in batch],
+        )
+    except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
+        if error_code(exc) == "RepositoryNotFoundException":
+            outcome.already_gone.extend(batch)  # the repository went, and its images with it
+        else:
+            why = "; ".join(describe_errors(exc))
+            outcome.failed.extend((d, why) for d in batch)
+        return outcome
+    unreported = _read_answer(answer, batch, outcome)
+    if unreported:
+        await _confirm_gone(ecr, api, key, unreported, outcome)
+    return outcome
 
 
 async def _confirm_gone(

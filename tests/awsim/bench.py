@@ -1,0 +1,358 @@
+"""Benchmark: sweep a generated organization on the emulator, and compare with what is possible.
+
+Run with ``nox -s bench`` (or ``PYTHONPATH=tests python -m awsim.bench --help``). Not a test:
+pytest does not collect it.
+
+What it does
+------------
+1. Generates an org (``generate_org``; default 30 accounts x 3 regions, 40 services per
+   account x region, 50,000 images) and serves it from a *separate* emulator process
+   (``spawn_emulator``) with the default quotas and per-call latency
+   (``--latency`` + uniform ``[0, --jitter)``).
+2. Runs the sweep (``make_plan``; ``--apply`` also applies) in a *fresh* subprocess, so its CPU
+   time and peak RSS (``ru_maxrss``) are its own: once with the default ``Limits`` (concurrent),
+   once with ``Limits(calls_per_region=1, regions_at_once=1)`` -- one call at a time, like the
+   original CI script (sequential baseline).
+3. Prints the wall times, the lower bound below, the ratio wall / bound, the speedup
+   (sequential / concurrent), client CPU ms per API call and the sweeper's peak RSS.
+
+The lower bound
+---------------
+No sweep can be faster than either of two limits:
+
+* **Rate.** The emulator throttles with one token bucket per account x region x operation
+  (rate ``r``/s, burst ``b``; ``awsim.quotas.DEFAULT_RATES``). A bucket that must admit ``n``
+  calls, starting full, needs at least ``max(0, (n - b) / r)`` seconds. ``n`` is the number of
+  calls the concurrent sweep actually needed there: the emulator's call count minus the calls it
+  throttled (retries are not needed work). The rate bound is the max over buckets (they refill in
+  parallel).
+* **Latency.** Some calls need the answer of another: a page token, or the names a listing
+  returns. The longest such chain, times the mean latency (``latency + jitter / 2``), is a
+  bound even with infinite concurrency. Per account x region the chains are::
+
+      AssumeRole -> ListClusters pages -> ListServices pages (largest cluster)
+                 -> DescribeServices -> ListTaskDefinitions (rollback window)
+                 -> DescribeTaskDefinition
+      AssumeRole -> ListClusters pages -> ListTasks pages (largest cluster) -> DescribeTasks
+                 -> DescribeTaskDefinition
+      AssumeRole -> DescribeRepositories pages -> DescribeImages pages (largest repository)
+                 -> BatchGetImage (when it holds an image index)
+
+  with the page sizes the sweeper requests (it sends no ``maxResults`` for ListServices, so that
+  page is ECS's default of 10; DescribeImages asks for 1000). The latency bound is the longest
+  chain of any account x region.
+
+bound = max(rate bound, latency bound). It ignores the client's own CPU time per call, so a
+sweep that is CPU-bound shows up as a ratio well above 1.
+
+The sequential baseline at full size takes a long time (every call waits its latency, one
+after the other). ``--sequential-accounts N`` (default 3; 0 = all) runs it on a deterministic
+subset of the accounts (evenly spread, always including the central registry) and scales its
+wall time linearly by the number of calls the full concurrent sweep made; the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from .faults import Faults
+from .generate import generate_org
+from .quotas import DEFAULT_RATES, PAGE_LIMITS
+from .remote import RemoteEmulator, spawn_emulator
+from .scenario import Scenario
+
+_TESTS_DIR = Path(__file__).resolve().parent.parent
+_SRC_DIR = _TESTS_DIR.parent / "src"
+
+# Page sizes the sweeper requests (None: it sends no maxResults, so the API default applies).
+SWEEPER_PAGE = {
+    "ecs:ListClusters": None,
+    "ecs:ListServices": None,
+    "ecs:ListTasks": None,
+    "ecr:DescribeRepositories": None,
+    "ecr:DescribeImages": 1000,
+}
+
+
+def page_size(op: str) -> int:
+    requested = SWEEPER_PAGE[op]
+    return requested if requested is not None else PAGE_LIMITS[op][0]
+
+
+def pages(n: int, op: str) -> int:
+    return max(1, math.ceil(n / page_size(op)))
+
+
+# --------------------------------------------------------------------------- the lower bound
+
+
+def rate_bound(stats: dict[str, Any]) -> tuple[float, str, int]:
+    """(seconds, binding bucket, calls needed there) from the emulator's counters."""
+    needed: Counter[tuple[str, str, str, str]] = Counter()
+    for account, region, service, op, n in stats["calls"]:
+        needed[(account, region, service, op)] += n
+    for account, region, service, op, n in stats["throttled"]:
+        needed[(account, region, service, op)] -= n
+    best = (0.0, "none", 0)
+    for (account, region, service, op), n in needed.items():
+        limit = DEFAULT_RATES.get(f"{service}:{op}")
+        if limit is None:
+            continue
+        seconds = max(0.0, (n - limit.burst) / limit.rate)
+        if seconds > best[0]:
+            best = (seconds, f"{account}/{region} {service}:{op}", n)
+    return best
+
+
+def longest_chain(scenario: Scenario) -> tuple[int, str]:
+    """The longest chain of dependent calls of any account x region (see the docstring)."""
+    best = (0, "")
+    for account in scenario.accounts:
+        for region in account.regions:
+            p_clusters = pages(len(region.clusters), "ecs:ListClusters")
+            p_services = max(
+                (pages(len(c.services), "ecs:ListServices") for c in region.clusters), default=0
+            )
+            p_tasks = max(
+                (pages(len(c.tasks), "ecs:ListTasks") for c in region.clusters), default=0
+            )
+            usage = 1 + p_clusters + (p_services + 3 if region.clusters else 0)
+            tasks = 1 + p_clusters + (p_tasks + 2 if region.clusters else 0)
+            p_images = max(
+                (
+                    pages(sum(1 for _ in r.all_images()), "ecr:DescribeImages")
+                    + (1 if any(i.is_index for i in r.images) else 0)
+                    for r in region.repositories
+                ),
+                default=0,
+            )
+            inventory = 1 + pages(len(region.repositories), "ecr:DescribeRepositories") + p_images
+            chain = max(usage, tasks, inventory)
+            if chain > best[0]:
+                best = (chain, f"{account.id}/{region.name}")
+    return best
+
+
+# --------------------------------------------------------------------------- one sweep (child)
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one sweep in this process and measure it. Imports the sweeper only here."""
+    import resource
+    from datetime import UTC, datetime
+
+    import anyio
+
+    from ecr_sweeper.aws.limits import Limits
+    from ecr_sweeper.aws.session import Connections
+    from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region, Sources
+    from ecr_sweeper.pipeline import apply_plan, make_plan
+
+    targets = tuple(
+        AccountTarget(
+            account_id=AccountId(a),
+            regions=tuple(Region(r) for r in regions),
+            role_arn=f"arn:aws:iam::{a}:role/EcrSweeper",
+        )
+        for a, regions in spec["targets"]
+    )
+    limits = Limits(**spec["limits"]) if spec["limits"] else Limits()
+    # The emulator serves ECS, ECR, STS and Organizations only (no EventBridge, Scheduler,
+    # Lambda): those usage sources stay off.
+    sources = Sources(schedules=False, lambdas=False, service_revisions=spec["revisions"])
+    policy = Policy(keep_last=10, min_age_days=14)
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    out: dict[str, Any] = {}
+
+    async def sweep() -> None:
+        async with Connections(limits=limits) as connections:
+            plan = await make_plan(targets, policy, connections, now, sources=sources)
+            out["plan_calls"] = connections.calls
+            out["deletions"] = len(plan.deletions)
+            out["kept"] = len(plan.kept)
+            out["errors"] = len(plan.errors)
+            if spec["apply"]:
+                result = await apply_plan(plan, connections, now)
+                out["deleted"] = len(result.outcome.deleted)
+            out["calls"] = connections.calls
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    anyio.run(sweep)
+    out["wall_s"] = time.perf_counter() - wall0
+    out["cpu_s"] = time.process_time() - cpu0
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_child(emu: RemoteEmulator, spec: dict[str, Any]) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(emu.env())
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(_TESTS_DIR), str(_SRC_DIR), env.get("PYTHONPATH")])
+        ),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "awsim.bench", "--child", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"sweep failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------- main
+
+
+def subset(scenario: Scenario, n: int) -> list[str]:
+    """`n` accounts spread evenly over the org, the central registry (the 2nd) always in."""
+    ids = [a.id for a in scenario.accounts]
+    if n <= 0 or n >= len(ids):
+        return ids
+    step = len(ids) / n
+    chosen = {ids[min(len(ids) - 1, int(i * step + step / 2))] for i in range(n)}
+    if len(ids) > 1 and ids[1] not in chosen:
+        chosen.discard(sorted(chosen)[-1])
+        chosen.add(ids[1])
+    return [i for i in ids if i in chosen]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m awsim.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--accounts", type=int, default=30)
+    p.add_argument("--regions", type=int, default=3)
+    p.add_argument("--services", type=int, default=40, help="services per account x region")
+    p.add_argument("--images", type=int, default=50_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency", type=float, default=0.02, help="seconds added to every call")
+    p.add_argument("--jitter", type=float, default=0.01, help="plus uniform [0, jitter) seconds")
+    p.add_argument("--quotas", default="default", help="default | unlimited | uniform:RATE,BURST")
+    p.add_argument(
+        "--sequential-accounts",
+        type=int,
+        default=3,
+        help="accounts the sequential baseline sweeps (0 = all); scaled by calls if a subset",
+    )
+    p.add_argument("--apply", action="store_true", help="plan and apply (default: plan only)")
+    p.add_argument("--revisions", action="store_true", help="read ECS service revisions too")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+
+    t0 = time.perf_counter()
+    scenario = generate_org(args.accounts, args.regions, args.services, args.images, args.seed)
+    regions = sorted({r.name for a in scenario.accounts for r in a.regions})
+    every = [(a.id, regions) for a in scenario.accounts]
+    print(
+        f"org: {len(scenario.accounts)} accounts x {len(regions)} regions, "
+        f"{args.services} services per account x region, {scenario.image_count()} images "
+        f"(generated in {time.perf_counter() - t0:.1f}s)",
+        flush=True,
+    )
+    faults = Faults(latency_s=args.latency, latency_jitter_s=args.jitter)
+    base_spec: dict[str, Any] = {"apply": args.apply, "revisions": args.revisions}
+    with spawn_emulator(scenario, faults=faults, quotas=args.quotas) as emu:
+        print(
+            f"emulator: pid {emu.pid}, {emu.endpoint_url}, quotas {args.quotas}, "
+            f"latency {args.latency * 1000:.0f}ms + [0, {args.jitter * 1000:.0f})ms",
+            flush=True,
+        )
+        emu.reset_stats()
+        conc = run_child(emu, {**base_spec, "targets": every, "limits": None})
+        stats = emu.stats()
+        time.sleep(3)  # let the token buckets refill before the baseline
+
+        seq_accounts = subset(scenario, args.sequential_accounts)
+        emu.reset_stats()
+        seq_targets = [(a, regions) for a in seq_accounts]
+        limits = {"calls_per_region": 1, "regions_at_once": 1}
+        seq = run_child(emu, {**base_spec, "targets": seq_targets, "limits": limits})
+        seq_stats = emu.stats()
+
+    rate_s, bucket, bucket_n = rate_bound(stats)
+    chain, chain_where = longest_chain(scenario)
+    latency_s = chain * (args.latency + args.jitter / 2)
+    bound = max(rate_s, latency_s)
+    by_op: dict[str, int] = defaultdict(int)
+    for _a, _r, service, op, n in stats["calls"]:
+        by_op[f"{service}:{op}"] += n
+    throttled_by_op: dict[str, int] = defaultdict(int)
+    for _a, _r, service, op, n in stats["throttled"]:
+        throttled_by_op[f"{service}:{op}"] += n
+
+    print()
+    print(
+        f"concurrent sweep: {conc['wall_s']:.2f}s wall, {conc['calls']} client calls "
+        f"({stats['total_calls']} served, {stats['total_throttled']} throttled), "
+        f"{conc['deletions']} deletions / {conc['kept']} kept, {conc['errors']} errors, "
+        f"max {stats['max_in_flight']} calls in flight"
+    )
+    print("  calls by operation (served / throttled):")
+    for op in sorted(by_op, key=lambda o: -by_op[o]):
+        print(f"    {op:<32} {by_op[op]:>7} / {throttled_by_op.get(op, 0)}")
+    print(f"lower bound: {bound:.2f}s = max(")
+    print(
+        f"  rate    {rate_s:.2f}s  (binding bucket {bucket}: {bucket_n} calls needed, "
+        f"{DEFAULT_RATES[bucket.split()[-1]] if bucket != 'none' else '-'}),"
+    )
+    print(
+        f"  latency {latency_s:.2f}s  (longest chain {chain} calls in {chain_where} "
+        f"x {(args.latency + args.jitter / 2) * 1000:.0f}ms mean latency))"
+    )
+    ratio = conc["wall_s"] / bound if bound > 0 else float("inf")
+    print(f"ratio wall / bound: {ratio:.2f}")
+
+    if len(seq_accounts) == len(scenario.accounts):
+        seq_wall = seq["wall_s"]
+        print(
+            f"sequential sweep (all {len(seq_accounts)} accounts): {seq_wall:.2f}s wall, "
+            f"{seq['calls']} client calls, {seq_stats['total_throttled']} throttled"
+        )
+    else:
+        seq_wall = seq["wall_s"] * conc["calls"] / seq["calls"]
+        print(
+            f"sequential sweep on a SUBSET of {len(seq_accounts)} accounts "
+            f"({', '.join(seq_accounts)}): {seq['wall_s']:.2f}s wall for {seq['calls']} "
+            f"client calls ({seq_stats['total_throttled']} throttled);"
+        )
+        print(
+            f"  SCALED linearly by calls to the full org's {conc['calls']} calls: "
+            f"{seq_wall:.1f}s (estimate, not measured)"
+        )
+    speedup = seq_wall / conc["wall_s"]
+    print(f"speedup sequential / concurrent: {speedup:.1f}")
+    cpu_ms = 1000 * conc["cpu_s"] / conc["calls"]
+    print(
+        f"client CPU: {conc['cpu_s']:.2f}s for {conc['calls']} calls (concurrent sweep); "
+        f"sequential {1000 * seq['cpu_s'] / seq['calls']:.2f} ms/call"
+    )
+    print(
+        f"peak RSS: concurrent {conc['peak_rss_mb']:.0f} MB, sequential {seq['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"ratio_to_bound={ratio:.2f} speedup_vs_sequential={speedup:.1f} "
+        f"cpu_ms_per_call={cpu_ms:.2f} peak_rss_mb={conc['peak_rss_mb']:.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

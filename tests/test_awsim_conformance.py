@@ -1,0 +1,316 @@
+"""Conformance: the same read (and a few delete) calls against moto and against awsim, both
+seeded from one scenario, must give the same normalized answers for what moto supports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from awsim import (
+    Account,
+    Cluster,
+    Container,
+    ContainerDefinition,
+    Image,
+    Quotas,
+    Region,
+    Repository,
+    Scenario,
+    Service,
+    Task,
+    TaskDefinition,
+    image_uri,
+    run_emulator,
+)
+from awsim.fixtures import client, free_port
+from awsim.moto_seed import MOTO_DEFAULT_ACCOUNT, reset_moto, run_moto_server, seed_moto
+
+A, R = MOTO_DEFAULT_ACCOUNT, "us-east-1"
+V1 = Image(tags=("v1", "stable"), key="v1")
+V2 = Image(tags=("v2",), key="v2", fmt="oci")
+V3 = Image(tags=("v3", "latest"), key="v3")
+POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "pull", "Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]}
+        ],
+    }
+)
+U = image_uri(A, R, "team/app", tag="v3")
+
+
+def _scenario() -> Scenario:
+    tds = (
+        TaskDefinition(
+            "app",
+            1,
+            (ContainerDefinition("app", image_uri(A, R, "team/app", tag="v1")),),
+            status="INACTIVE",
+        ),
+        TaskDefinition(
+            "app",
+            2,
+            (
+                ContainerDefinition("app", image_uri(A, R, "team/app", tag="v2")),
+                ContainerDefinition("sidecar", "nginx:1.25"),
+            ),
+        ),
+        TaskDefinition("app", 3, (ContainerDefinition("app", U),)),
+        TaskDefinition("job", 1, (ContainerDefinition("job", U),)),
+    )
+    prod = Cluster(
+        "prod",
+        services=(
+            Service("web", task_definition="app:3", desired_count=2),
+            Service("api", task_definition="app:2"),
+        ),
+        tasks=(
+            Task("app:3", (Container("app", U, V3.digest),), service="web"),
+            Task("app:3", (Container("app", U, V3.digest),), service="web"),
+            Task("job:1", (Container("job", U, V3.digest),)),
+        ),
+    )
+    return Scenario(
+        (
+            Account(
+                A,
+                regions=(
+                    Region(
+                        R,
+                        clusters=(prod, Cluster("empty")),
+                        task_definitions=tds,
+                        repositories=(
+                            Repository(
+                                "team/app",
+                                images=(V1, V2, V3),
+                                policy=POLICY,
+                                tags=(("team", "a"),),
+                            ),
+                            Repository("other", images=(Image(tags=("x",), key="x"),)),
+                        ),
+                    ),
+                ),
+            ),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def backends() -> Iterator[dict[str, str]]:
+    scn = _scenario()
+    with (
+        run_moto_server(free_port()) as moto_url,
+        run_emulator(scn, quotas=Quotas.unlimited()) as emu,
+    ):
+        reset_moto(moto_url)
+        seed_moto(moto_url, scn)
+        yield {"moto": moto_url, "awsim": emu.endpoint_url}
+
+
+def _both(backends: dict[str, str], service: str, fn: Callable[[Any], Any]) -> tuple[Any, Any]:
+    return fn(client(backends["moto"], service)), fn(client(backends["awsim"], service))
+
+
+def _same(backends: dict[str, str], service: str, fn: Callable[[Any], Any]) -> Any:
+    moto, ours = _both(backends, service, fn)
+    assert ours == moto
+    return ours
+
+
+def test_clusters(backends: dict[str, str]) -> None:
+    got = _same(backends, "ecs", lambda c: sorted(c.list_clusters()["clusterArns"]))
+    assert got == [f"arn:aws:ecs:{R}:{A}:cluster/empty", f"arn:aws:ecs:{R}:{A}:cluster/prod"]
+    _same(
+        backends,
+        "ecs",
+        lambda c: [
+            (x["clusterName"], x["status"], x["clusterArn"])
+            for x in c.describe_clusters(clusters=["prod", "empty"])["clusters"]
+        ],
+    )
+
+
+def test_services(backends: dict[str, str]) -> None:
+    _same(backends, "ecs", lambda c: sorted(c.list_services(cluster="prod")["serviceArns"]))
+
+    def describe(c: Any) -> Any:
+        svcs = c.describe_services(cluster="prod", services=["web", "api", "ghost"])
+        return (
+            sorted(
+                (
+                    s["serviceName"],
+                    s["serviceArn"],
+                    s["status"],
+                    s["taskDefinition"],
+                    s["desiredCount"],
+                    [d["taskDefinition"] for d in s["deployments"] if d["status"] == "PRIMARY"],
+                )
+                for s in svcs["services"]
+            ),
+            [(f["arn"], f["reason"]) for f in svcs["failures"]],
+        )
+
+    got = _same(backends, "ecs", describe)
+    assert got[1] == [(f"arn:aws:ecs:{R}:{A}:service/ghost", "MISSING")]
+
+
+def test_task_definitions(backends: dict[str, str]) -> None:
+    _same(backends, "ecs", lambda c: c.list_task_definitions()["taskDefinitionArns"])
+    _same(
+        backends, "ecs", lambda c: c.list_task_definitions(status="INACTIVE")["taskDefinitionArns"]
+    )
+    _same(
+        backends, "ecs", lambda c: c.list_task_definitions(familyPrefix="app")["taskDefinitionArns"]
+    )  # moto ignores sort
+    _same(backends, "ecs", lambda c: sorted(c.list_task_definition_families()["families"]))
+
+    def describe(c: Any) -> Any:
+        out = []
+        for ref in ("app", "app:1", "app:2", f"arn:aws:ecs:{R}:{A}:task-definition/job:1"):
+            td = c.describe_task_definition(taskDefinition=ref)["taskDefinition"]
+            out.append(
+                (
+                    td["taskDefinitionArn"],
+                    td["family"],
+                    td["revision"],
+                    td["status"],
+                    [(x["name"], x["image"]) for x in td["containerDefinitions"]],
+                )
+            )
+        return out
+
+    _same(backends, "ecs", describe)
+
+
+def test_tasks(backends: dict[str, str]) -> None:
+    def tasks(c: Any) -> Any:
+        arns = c.list_tasks(cluster="prod")["taskArns"]
+        described = c.describe_tasks(cluster="prod", tasks=arns)["tasks"]
+        return sorted(
+            (
+                t["taskDefinitionArn"],
+                t["group"],
+                t["desiredStatus"],
+                [(x["name"], x["image"]) for x in t["containers"]],
+            )
+            for t in described
+        )
+
+    got = _same(backends, "ecs", tasks)
+    assert len(got) == 3
+    _same(backends, "ecs", lambda c: len(c.list_tasks(cluster="prod", family="job")["taskArns"]))
+
+
+def test_ecs_errors(backends: dict[str, str]) -> None:
+    def code(fn: Callable[[], Any]) -> str:
+        with pytest.raises(ClientError) as e:
+            fn()
+        return str(e.value.response["Error"]["Code"])
+
+    _same(backends, "ecs", lambda c: code(lambda: c.list_services(cluster="ghost")))
+    _same(
+        backends,
+        "ecs",
+        lambda c: code(lambda: c.describe_task_definition(taskDefinition="ghost:1")),
+    )
+
+
+def test_repositories(backends: dict[str, str]) -> None:
+    _same(
+        backends,
+        "ecr",
+        lambda c: sorted(
+            (r["repositoryName"], r["repositoryArn"], r["repositoryUri"], r["registryId"])
+            for r in c.describe_repositories()["repositories"]
+        ),
+    )
+    _same(
+        backends,
+        "ecr",
+        lambda c: json.loads(c.get_repository_policy(repositoryName="team/app")["policyText"]),
+    )
+    _same(
+        backends,
+        "ecr",
+        lambda c: c.list_tags_for_resource(resourceArn=f"arn:aws:ecr:{R}:{A}:repository/team/app")[
+            "tags"
+        ],
+    )
+
+
+def _images(c: Any, repo: str = "team/app") -> Any:
+    return sorted(
+        (
+            d["imageDigest"],
+            sorted(d.get("imageTags", [])),
+            d["imageManifestMediaType"],
+            d["registryId"],
+            d["repositoryName"],
+        )
+        for d in c.describe_images(repositoryName=repo)["imageDetails"]
+    )
+
+
+def test_images(backends: dict[str, str]) -> None:
+    got = _same(backends, "ecr", _images)
+    assert {g[0] for g in got} == {V1.digest, V2.digest, V3.digest}
+    _same(
+        backends,
+        "ecr",
+        lambda c: sorted(
+            (i["imageDigest"], i.get("imageTag", ""))
+            for i in c.list_images(repositoryName="team/app")["imageIds"]
+        ),
+    )
+    _same(
+        backends,
+        "ecr",
+        lambda c: [
+            (i["imageId"]["imageDigest"], i["imageManifest"], i["imageManifestMediaType"])
+            for i in c.batch_get_image(repositoryName="team/app", imageIds=[{"imageTag": "v2"}])[
+                "images"
+            ]
+        ],
+    )
+    _same(
+        backends,
+        "ecr",
+        lambda c: [
+            d["imageDigest"]
+            for d in c.describe_images(
+                repositoryName="team/app", imageIds=[{"imageTag": "stable"}]
+            )["imageDetails"]
+        ],
+    )
+
+    def missing(c: Any) -> str:
+        with pytest.raises(ClientError) as e:
+            c.describe_images(repositoryName="ghost")
+        return str(e.value.response["Error"]["Code"])
+
+    _same(backends, "ecr", missing)
+
+
+def test_batch_delete(backends: dict[str, str]) -> None:
+    """Runs last in this module: it mutates both backends the same way."""
+
+    def delete(c: Any) -> Any:
+        r1 = c.batch_delete_image(repositoryName="other", imageIds=[{"imageTag": "x"}])
+        r2 = c.batch_delete_image(repositoryName="team/app", imageIds=[{"imageDigest": V2.digest}])
+        r3 = c.batch_delete_image(repositoryName="team/app", imageIds=[{"imageTag": "stable"}])
+        return (
+            [i["imageDigest"] for i in r1["imageIds"]],
+            [i["imageDigest"] for i in r2["imageIds"]],
+            [(i["imageDigest"], i.get("imageTag")) for i in r3["imageIds"]],
+            r3["failures"],
+        )
+
+    moto, ours = _both(backends, "ecr", delete)
+    assert ours == moto
+    _same(backends, "ecr", _images)
+    _same(backends, "ecr", lambda c: _images(c, "other"))
