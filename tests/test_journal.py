@@ -1,0 +1,179 @@
+"""The apply journal: resume after a kill, never delete twice, a report that adds up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+
+from awsim import Account, Faults, Quotas, Region, Repository, Scenario, run_emulator
+from awsim import Image as SimImage
+from ecr_sweeper.aws.ecr import DeleteOutcome
+from ecr_sweeper.aws.limits import RetryPolicy
+from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.journal import Journal
+from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
+from ecr_sweeper.model import Region as RegionName
+from ecr_sweeper.model import Repository as Repo
+from ecr_sweeper.pipeline import make_plan
+from ecr_sweeper.plan import build_plan
+from ecr_sweeper.planfile import write_plan
+from planning import NOW, digest, image, inventory, key, usage_scan
+
+ACCOUNT = "111111111111"
+IMAGES = 450  # five BatchDeleteImage batches
+
+
+def small_plan() -> Plan:
+    repo = Repo(key("app"), (image("a", "a"), image("b", "b")))
+    return build_plan([usage_scan()], inventory(repo), Policy(0, 0), NOW)
+
+
+def test_journal_round_trip_and_torn_last_line(tmp_path: Path) -> None:
+    plan = small_plan()
+    journal = Journal.beside(tmp_path / "plan.json")
+    assert journal.open_for(plan) == {}
+    first, second = plan.deletions
+    journal.record(DeleteOutcome(deleted=[first], failed=[(second, "AccessDenied")]))
+    with journal.path.open("a") as stream:
+        stream.write('{"account_id": "1111')  # killed in the middle of a write
+    recorded = Journal.beside(tmp_path / "plan.json").open_for(plan)
+    assert recorded == {
+        ("111111111111", "us-east-1", "app", first.digest): "deleted",
+        ("111111111111", "us-east-1", "app", second.digest): "failed",
+    }
+
+
+def test_a_journal_of_another_plan_is_set_aside(tmp_path: Path) -> None:
+    plan = small_plan()
+    journal = Journal.beside(tmp_path / "plan.json")
+    journal.open_for(plan)
+    journal.record(DeleteOutcome(deleted=list(plan.deletions)))
+    newer = Plan(
+        created_at=plan.created_at + timedelta(hours=1),
+        policy=plan.policy,
+        targets=plan.targets,
+        deletions=plan.deletions,
+        kept=plan.kept,
+        errors=plan.errors,
+    )
+    assert journal.open_for(newer) == {}
+    assert (tmp_path / "plan.json.journal.other-plan").exists()
+    assert digest("a") in (tmp_path / "plan.json.journal.other-plan").read_text()
+
+
+def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> None:
+    scenario = Scenario(
+        accounts=(
+            Account(
+                ACCOUNT,
+                regions=(
+                    Region(
+                        "us-east-1",
+                        repositories=(
+                            Repository(
+                                "app",
+                                images=tuple(
+                                    SimImage(tags=(f"t{n}",), key=f"img-{n}") for n in range(IMAGES)
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        )
+    )
+    # Every call waits 0.4 s, so the kill lands while batches are still going.
+    slow = Faults(latency_s=0.4)
+    with run_emulator(scenario, faults=slow, quotas=Quotas.unlimited()) as emu:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env |= emu.env() | {
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        plan_file = tmp_path / "plan.json"
+        write_plan(_plan_with(env), plan_file)
+        journal = plan_file.with_name("plan.json.journal")
+        command = [sys.executable, "-m", "ecr_sweeper", "apply", str(plan_file), "--yes", "-q"]
+
+        first = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and first.poll() is None:
+            if journal.exists() and len(journal.read_text().splitlines()) > 1:
+                break  # at least one batch is recorded
+            time.sleep(0.05)
+        assert first.poll() is None, "the first run ended before it could be killed"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        deleted_by_first = len(emu.deleted())
+        assert 0 < deleted_by_first < IMAGES
+
+        second = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert second.returncode == 0, second.stdout + second.stderr
+        deleted = emu.deleted()
+        assert len(deleted) == IMAGES  # every image deleted once...
+        assert len(set(deleted)) == IMAGES  # ...and none twice
+        assert emu.image_digests(ACCOUNT, "us-east-1", "app") == set()
+        counts = _counts(second.stdout)
+        # the report adds up: earlier run + this run + skipped (deleted in flight at the kill)
+        assert counts["earlier"] + counts["deleted"] + counts["skipped"] == IMAGES
+        assert counts["earlier"] >= 100
+        assert counts["failed"] == 0
+
+
+def _plan_with(env: dict[str, str]) -> Plan:
+    target = AccountTarget(
+        AccountId(ACCOUNT),
+        (RegionName("us-east-1"),),
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/EcrSweeper",
+    )
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    try:
+
+        async def run() -> Plan:
+            async with Connections(retry=RetryPolicy.instant()) as connections:
+                return await make_plan(
+                    [target],
+                    Policy(keep_last=0, min_age_days=0),
+                    connections,
+                    datetime.now(UTC),
+                    sources=Sources(schedules=False, lambdas=False, service_revisions=False),
+                )
+
+        return anyio.run(run)
+    finally:
+        for name in [k for k in os.environ if k.startswith("AWS_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+def _counts(output: str) -> dict[str, int]:
+    line = next(line for line in output.splitlines() if line.startswith("apply: "))
+    words = line.replace(",", "").split()
+
+    def after(*phrase: str) -> int:
+        for i in range(len(words) - len(phrase)):
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                return int(words[i + len(phrase)])
+        raise AssertionError(f"{phrase} not in {line!r}")
+
+    return {
+        "deleted": after("apply:", "deleted"),
+        "earlier": after("earlier", "run"),
+        "skipped": after("skipped"),
+        "failed": after("failed"),
+    }
