@@ -67,6 +67,7 @@ class FileConfig:
     targets: tuple[AccountTarget, ...]
     policy: Policy
     sources: Sources
+    defaults: AccountTarget | None = None  # [defaults], for accounts given only by --account
 
 
 def load_config(path: Path) -> FileConfig:
@@ -86,7 +87,7 @@ def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
     defaults = _table(data, "defaults", origin, "")
     _no_unknown(defaults, _DEFAULT_KEYS, origin, "defaults.")
     # Checked here too, so a mistake in [defaults] is named as such even with no accounts.
-    _target(AccountId("000000000000"), defaults, origin, "defaults.")
+    default_target = _target(AccountId("000000000000"), defaults, origin, "defaults.")
     policy = parse_policy(_table(data, "policy", origin, ""), origin)
     sources = parse_sources(_table(data, "sources", origin, ""), origin)
     accounts = data.get("accounts", [])
@@ -103,7 +104,7 @@ def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
             raise ConfigError(f"{origin}: {where}id: account {account_id} is listed twice")
         seen.add(account_id)
         targets.append(_target(account_id, merged, origin, where))
-    return FileConfig(tuple(targets), policy, sources)
+    return FileConfig(tuple(targets), policy, sources, default_target)
 
 
 def _target(
@@ -230,10 +231,9 @@ def resolve_targets(
     ids = [account_id(a) for a in accounts]
     region_list = regions(list(cli_regions), "--region", "value") if cli_regions else ()
     by_id = {t.account_id: t for t in (config.targets if config else ())}
+    defaults = config.defaults if config else None
     if ids:
-        chosen = [
-            by_id.get(i) or AccountTarget(account_id=i, regions=()) for i in dict.fromkeys(ids)
-        ]
+        chosen = [by_id.get(i) or _with_account(defaults, i) for i in dict.fromkeys(ids)]
     else:
         chosen = list(by_id.values())
     if not chosen:
@@ -404,6 +404,16 @@ def _whole(value: object, origin: str, where: str) -> int | None:
 
 def _account_or_star(value: str, origin: str, where: str) -> str:
     return value if value == "*" else _account_id(value, origin, where)
+
+
+def _with_account(defaults: AccountTarget | None, account: AccountId) -> AccountTarget:
+    """An account given only by --account: the file's [defaults], in that account."""
+    if defaults is None:
+        return AccountTarget(account_id=account, regions=())
+    role_arn = defaults.role_arn
+    if role_arn is not None:
+        role_arn = role_arn.replace(f":{defaults.account_id}:", f":{account}:", 1)
+    return replace(defaults, account_id=account, role_arn=role_arn)
 
 
 def resolve_policy(

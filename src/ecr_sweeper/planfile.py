@@ -83,9 +83,11 @@ def read_plan(path: Path) -> Plan:
         raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PlanFileError(f"{path}: not a valid plan: expected a JSON object")
     try:
         return plan_from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{path}: not a valid plan: {exc!r}") from exc
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, ClassVar
 
 import aioboto3
+import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
+from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
+from botocore.httpsession import get_cert_path
 
 from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
 from ecr_sweeper.model import AccountId, AccountTarget, Region
@@ -25,9 +28,42 @@ from ecr_sweeper.model import AccountId, AccountTarget, Region
 SESSION_NAME = "ecr-sweeper"
 ROLE_SESSION_SECONDS = 3600  # the cap for chained roles, and the default
 
+
+class SharedTLSSession(AIOHTTPSession):
+    """aiobotocore's HTTP session, with one TLS context for the whole run.
+
+    Each client builds its own context and loads the CA bundle into it (~20 ms of CPU); a run
+    has one client per account × region × service, hundreds of them. The context holds no
+    per-connection state, so sharing it is safe.
+    """
+
+    _contexts: ClassVar[dict[object, Any]] = {}
+
+    def _create_connector(self, proxy_url: str | None) -> Any:
+        this: Any = self  # aiobotocore's private attributes are not in its type stubs
+        if proxy_url or not this._verify:
+            parent: Any = super()
+            return parent._create_connector(proxy_url)
+        key = (this._verify, this._cert_file, this._key_file)
+        if key not in self._contexts:
+            context = this._get_ssl_context()
+            if this._cert_file:
+                context.load_cert_chain(this._cert_file, this._key_file)
+            if ca_certs := get_cert_path(this._verify):
+                context.load_verify_locations(ca_certs, None, None)
+            self._contexts[key] = context
+        return aiohttp.TCPConnector(
+            limit=this._max_pool_connections, ssl=self._contexts[key], **this._connector_args
+        )
+
+
 # botocore retries are off: Api.call retries (see limits.py), so attempts never multiply.
 CLIENT_CONFIG = AioConfig(
+    http_session_cls=SharedTLSSession,
     retries={"mode": "standard", "total_max_attempts": 1},
+    # Our requests are fixed in code and AWS validates them anyway; client-side validation is
+    # a measurable share of the CPU each call costs.
+    parameter_validation=False,
     connect_timeout=10,
     read_timeout=60,
     max_pool_connections=64,
@@ -50,6 +86,10 @@ class Connections:
         retry: RetryPolicy | None = None,
     ) -> None:
         self._base = base or aioboto3.Session()
+        # One model loader for every session: each assumed role needs its own botocore session
+        # (its own credentials), but the service models they load are the same, and parsing
+        # them again per account costs seconds of CPU and tens of MB each.
+        self._loader = self._base._session.get_component("data_loader")
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()
         self._stack = AsyncExitStack()
@@ -141,6 +181,7 @@ class Connections:
             metadata=await fetch(), refresh_using=fetch, method="assume-role"
         )
         botocore_session = AioSession()
+        botocore_session.register_component("data_loader", self._loader)
         # Refreshable credentials go on the session itself: aiobotocore has no public setter
         # for them (set_credentials takes static keys), and this is how its own providers do it.
         botocore_session._credentials = credentials  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ class UsageContext:
         async with self._clusters_lock:
             if self._clusters is None:
                 ecs = await self.client("ecs")
-                arns = await self.api.pages(ecs.list_clusters, "clusterArns")
+                arns = await self.api.pages(ecs.list_clusters, "clusterArns", maxResults=100)
                 self._clusters = [a for a in arns if self.target.clusters.matches(short_name(a))]
                 self.count("clusters", len(self._clusters))
             return self._clusters

@@ -21,6 +21,7 @@ from ecr_sweeper.aws.limits import chunks
 from ecr_sweeper.aws.usage.context import UsageContext, short_name
 from ecr_sweeper.model import Sources
 
+LIST_PAGE = 100  # ListServices returns 10 a page unless asked for its maximum
 DESCRIBE_SERVICES_MAX = 10
 DESCRIBE_SERVICE_REVISIONS_MAX = 20
 RECENT_DEPLOYMENTS = 3
@@ -43,7 +44,9 @@ class EcsServices:
                 tg.start_soon(self._cluster, ctx, ecs, cluster)
 
     async def _cluster(self, ctx: UsageContext, ecs: Any, cluster: str) -> None:
-        arns = await ctx.api.pages(ecs.list_services, "serviceArns", cluster=cluster)
+        arns = await ctx.api.pages(
+            ecs.list_services, "serviceArns", cluster=cluster, maxResults=LIST_PAGE
+        )
         ctx.count("services", len(arns))
         revisions: list[tuple[str, str]] = []  # (revision ARN, service label)
 

@@ -38,7 +38,7 @@ class EcsTasks:
     @staticmethod
     async def _tasks(ctx: UsageContext, ecs: Any, cluster: str, status: str) -> None:
         arns = await ctx.api.pages(
-            ecs.list_tasks, "taskArns", cluster=cluster, desiredStatus=status
+            ecs.list_tasks, "taskArns", cluster=cluster, desiredStatus=status, maxResults=100
         )
         stopped_since = ctx.now - timedelta(hours=ctx.sources.stopped_within_hours)
 

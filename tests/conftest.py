@@ -1,0 +1,65 @@
+"""Shared fixtures.
+
+`aws` is opt-in: only tests that request it (or `usefixtures("aws")`) talk to moto's server.
+The server starts once per session on 127.0.0.1; every `aws` test starts from a reset state
+with an environment that cannot reach real AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server, on a free loopback port, for the whole session."""
+    from ecr_sweeper.demo import moto_server
+
+    with moto_server() as url:
+        assert url.startswith("http://127.0.0.1:")
+        yield url
+
+
+def reset_moto(url: str) -> None:
+    """Forget every account's resources."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"not moto's loopback server: {url}")
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        if response.status != 200:
+            raise RuntimeError(f"moto reset failed: HTTP {response.status}")
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh moto state and an AWS_* environment pointing at it only. Yields the endpoint.
+
+    Mirrors `ecr_sweeper.demo.isolate_from_aws`, but reversibly (monkeypatch).
+    """
+    reset_moto(moto_endpoint)
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for key, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    # boto3's default session caches credentials; start each test from a fresh one.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    from moto_helpers import forget_clients
+
+    forget_clients()
+    return moto_endpoint
