@@ -41,6 +41,9 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
     }
 )
+# Credentials that expired before botocore refreshed them (clock skew, a shortened session):
+# retried once the owner of the credentials has been told to refresh them (Api.on_expired).
+EXPIRED_CODES = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
 TRANSIENT_CODES = frozenset(
     {"ServerException", "InternalFailure", "InternalError", "ServiceUnavailable"}
 )
@@ -73,7 +76,12 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         code = error_code(exc)
-        return code in THROTTLING_CODES or code in TRANSIENT_CODES or status >= 500
+        return (
+            code in THROTTLING_CODES
+            or code in TRANSIENT_CODES
+            or code in EXPIRED_CODES
+            or status >= 500
+        )
     return False
 
 
@@ -107,29 +115,99 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Concurrency bounds: calls in flight per account × region, and account × regions at once."""
+    """Concurrency bounds and the starting rates of the adaptive limiters.
+
+    `calls_per_region`: calls in flight per account × region; `regions_at_once`: account ×
+    regions scanned at once. Each API of each account × region starts at `initial_rate` calls/s
+    (AWS's documented ECS/ECR buckets refill at 20/s with bursts of 50 or more, so it starts
+    above them and learns), drops to 70% on each throttling answer, and climbs back additively
+    (AIMD). A gentler cut than halving keeps a storm of random throttling from starving it.
+    """
 
     calls_per_region: int = 16
     regions_at_once: int = 64
+    initial_rate: float = 50.0
+    min_rate: float = 2.0
+    max_rate: float = 1000.0
+    rate_step: float = 10.0  # calls/s regained per second without throttling
+    backoff: float = 0.7  # the rate is multiplied by this on each throttling answer
+
+
+class AdaptiveRate:
+    """AIMD pacing for one API of one account × region, shared by every task calling it."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.rate = limits.initial_rate
+        self._limits = limits
+        self._next_start = 0.0
+        self.throttles = 0
+
+    async def wait_turn(self) -> None:
+        """Sleep until this call's slot: calls start at most `rate` per second."""
+        now = anyio.current_time()
+        start = max(now, self._next_start)
+        self._next_start = start + 1.0 / self.rate
+        if start > now:
+            await anyio.sleep(start - now)
+
+    def on_success(self) -> None:
+        # +rate_step per second of calls: each call adds step / rate.
+        self.rate = min(self._limits.max_rate, self.rate + self._limits.rate_step / self.rate)
+
+    def on_throttled(self) -> None:
+        self.throttles += 1
+        self.rate = max(self._limits.min_rate, self.rate * self._limits.backoff)
 
 
 class Api:
-    """Calls AWS for one account × region: bounded concurrency, retried per the policy."""
+    """Calls AWS for one account × region: bounded concurrency, AIMD pacing per API, retries
+    per the policy (throttling, 5xx, dropped connections; expired credentials after a refresh)."""
 
-    def __init__(self, limiter: anyio.CapacityLimiter, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        limiter: anyio.CapacityLimiter,
+        retry: RetryPolicy,
+        limits: Limits | None = None,
+        on_expired: Callable[[float], None] | None = None,
+    ) -> None:
         self._limiter = limiter
         self._retry = retry
+        self._limits = limits or Limits()
+        self._rates: dict[str, AdaptiveRate] = {}
+        self.on_expired = on_expired
         self.calls = 0
+
+    def rate_for(self, operation: Callable[..., Any]) -> AdaptiveRate:
+        """The pacing of one API (keyed by service and operation name)."""
+        client = getattr(operation, "__self__", None)
+        service = getattr(getattr(client, "meta", None), "service_model", None)
+        name = f"{getattr(service, 'service_name', '?')}:{getattr(operation, '__name__', '?')}"
+        if name not in self._rates:
+            self._rates[name] = AdaptiveRate(self._limits)
+        return self._rates[name]
 
     async def call(
         self, operation: Callable[..., Awaitable[dict[str, Any]]], **kwargs: Any
     ) -> dict[str, Any]:
-        """One API call, retried on throttling and transient failures."""
+        """One API call, paced, retried on throttling and transient failures."""
+        pace = self.rate_for(operation)
         async for attempt in self._retry.retrying():
             with attempt:
                 async with self._limiter:
+                    await pace.wait_turn()
                     self.calls += 1
-                    return await operation(**kwargs)
+                    started = anyio.current_time()
+                    try:
+                        answer = await operation(**kwargs)
+                    except ClientError as exc:
+                        code = error_code(exc)
+                        if code in THROTTLING_CODES:
+                            pace.on_throttled()
+                        elif code in EXPIRED_CODES and self.on_expired is not None:
+                            self.on_expired(started)
+                        raise
+                    pace.on_success()
+                    return answer
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def pages(

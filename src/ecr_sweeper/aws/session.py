@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import aioboto3
@@ -94,6 +95,9 @@ class Connections:
         self.retry = retry or RetryPolicy()
         self._stack = AsyncExitStack()
         self._sessions: dict[AccountId, aioboto3.Session] = {}
+        self._credentials: dict[AccountId, AioRefreshableCredentials] = {}
+        self._refreshed_at: dict[AccountId, float] = {}  # anyio clock of the last refresh
+        self._credential_apis: list[Api] = []
         self._clients: dict[tuple[AccountId, Region, str], Any] = {}
         self._apis: dict[tuple[AccountId, Region], Api] = {}
         # One lock per account: the first client there assumes the role, the others wait.
@@ -112,13 +116,25 @@ class Connections:
         key = (account_id, region)
         if key not in self._apis:
             limiter = anyio.CapacityLimiter(self.limits.calls_per_region)
-            self._apis[key] = Api(limiter, self.retry)
+            self._apis[key] = Api(
+                limiter, self.retry, self.limits, lambda started: self._expire(account_id, started)
+            )
         return self._apis[key]
+
+    def _expire(self, account_id: AccountId, call_started: float) -> None:
+        """AWS says the credentials a call of the account used had expired: unless they were
+        refreshed since that call started (then the retry uses the new ones), make the next
+        call refresh them. One refresh serves every call in flight."""
+        credentials: Any = self._credentials.get(account_id)
+        if credentials is None or self._refreshed_at.get(account_id, 0.0) > call_started:
+            return
+        # botocore refreshes when the expiry is near; it has no public "refresh now".
+        credentials._expiry_time = datetime.now(UTC)
 
     @property
     def calls(self) -> int:
         """API calls made so far, retries included."""
-        return sum(api.calls for api in self._apis.values())
+        return sum(api.calls for api in (*self._apis.values(), *self._credential_apis))
 
     async def client(self, target: AccountTarget, region: Region, service: str) -> Any:
         """The run's client for `service` in the target account and region."""
@@ -143,7 +159,11 @@ class Connections:
         if target.account_id in self._sessions:
             return self._sessions[target.account_id]
         sts = await self._base_client("sts", region)
-        api = self.api(target.account_id, region)
+        # Credential calls get a gate of their own: a refresh happens while a call of the
+        # account waits to be signed, holding one of the account's slots; if refreshing needed
+        # such a slot too, a full gate would wait for itself forever.
+        api = Api(anyio.CapacityLimiter(1), self.retry, self.limits)
+        self._credential_apis.append(api)
         if target.role_arn is None:
             identity = await api.call(sts.get_caller_identity)
             if identity.get("Account") != target.account_id:
@@ -170,6 +190,7 @@ class Connections:
                 **extra,
             )
             creds = answer["Credentials"]
+            self._refreshed_at[target.account_id] = anyio.current_time()
             return {
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],
@@ -180,6 +201,7 @@ class Connections:
         credentials = AioRefreshableCredentials.create_from_metadata(
             metadata=await fetch(), refresh_using=fetch, method="assume-role"
         )
+        self._credentials[target.account_id] = credentials
         botocore_session = AioSession()
         botocore_session.register_component("data_loader", self._loader)
         # Refreshable credentials go on the session itself: aiobotocore has no public setter
