@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import anyio
 import typer
@@ -29,16 +29,26 @@ from ecr_sweeper.config import (
     resolve_targets,
 )
 from ecr_sweeper.journal import Journal
-from ecr_sweeper.model import Plan
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.model import (
+    AccountTarget,
+    InventoryScan,
+    Plan,
+    Policy,
+    Sources,
+    UsageScan,
+)
+from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan, plan_from_scans, scan
 from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
 from ecr_sweeper.render import Renderer
-from ecr_sweeper.report import find_decisions, human_bytes, totals
+from ecr_sweeper.report import ECR_PRICE_PER_GB_MONTH, find_decisions, human_bytes, markdown, totals
+from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BLOCKED = 3
 EXIT_INCOMPLETE = 4
+EXIT_DELETIONS = 5  # with --detailed-exit-codes only
+FORMATS = ("table", "json", "markdown", "csv")
 
 app = typer.Typer(
     name="ecr-sweeper",
@@ -217,12 +227,80 @@ def plan(
             rich_help_panel="Usage sources",
         ),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Scan only shard I of N (I/N) of the accounts and write what it read to "
+            "--output, for `plan --merge`; plans nothing itself.",
+            rich_help_panel="Scale",
+        ),
+    ] = None,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Plan from the files of every `--shard` run instead of scanning "
+            "(repeatable; all shards 1..N exactly once).",
+            rich_help_panel="Scale",
+        ),
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the plan file (JSON).")
     ] = Path("plan.json"),
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="How to print the plan: table, json, markdown or csv.",
+            rich_help_panel="Output",
+        ),
+    ] = "table",
+    markdown_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            help="Also write a Markdown summary here (for CI job summaries).",
+            rich_help_panel="Output",
+        ),
+    ] = None,
+    price_per_gb_month: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Storage price for the estimated monthly savings, USD per GB-month.",
+            rich_help_panel="Output",
+        ),
+    ] = ECR_PRICE_PER_GB_MONTH,
+    detailed_exit_codes: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 5 when the plan deletes something (0 then means nothing to do).",
+            rich_help_panel="Output",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Scan usage and inventory (read-only) and write a plan of what to delete, with reasons."""
+    if output_format not in FORMATS:
+        err.print(f"error: --format: expected one of {', '.join(FORMATS)}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    say = _progress(quiet)
+    if merge:
+        if account or region or config or role_name or shard:
+            err.print(
+                "error: --merge plans from shard files only: no account options", markup=False
+            )
+            raise typer.Exit(EXIT_ERROR)
+        try:
+            targets, policy, sources, usage, inventory = read_shards(merge)
+        except PlanFileError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(EXIT_ERROR) from exc
+        result = plan_from_scans(
+            usage, inventory, policy, datetime.now(UTC), targets=targets, sources=sources
+        )
+        _finish_plan(
+            result, output, output_format, markdown_file, price_per_gb_month, detailed_exit_codes
+        )
     try:
         file_config = load_config(config) if config else None
         targets = resolve_targets(
@@ -253,10 +331,12 @@ def plan(
             schedules=schedules,
             lambdas=lambdas,
         )
-    except ConfigError as exc:
+        share = parse_shard(shard) if shard else None
+    except (ConfigError, ValueError) as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_ERROR) from exc
-    say = _progress(quiet)
+    if share is not None:
+        _plan_shard(share, targets, policy, sources, output, say)
     err.print(
         f"planning {len(targets)} account(s), "
         f"{sum(len(t.regions) for t in targets)} account-region(s); policy: keep last "
@@ -271,17 +351,79 @@ def plan(
             )
 
     result = anyio.run(run)
+    _finish_plan(
+        result, output, output_format, markdown_file, price_per_gb_month, detailed_exit_codes
+    )
+
+
+def _plan_shard(
+    share: tuple[int, int],
+    targets: tuple[AccountTarget, ...],
+    policy: Policy,
+    sources: Sources,
+    output: Path,
+    say: Callable[[str], None],
+) -> NoReturn:
+    index, count = share
+    mine = shard_targets(targets, index, count)
+    err.print(
+        f"shard {index}/{count}: scanning {len(mine)} of {len(targets)} account(s)", markup=False
+    )
+
+    async def run() -> tuple[list[UsageScan], list[InventoryScan]]:
+        async with Connections() as connections:
+            return await scan(
+                mine,
+                connections,
+                datetime.now(UTC),
+                say,
+                sources,
+                read_tags=policy.opt_in_tag is not None,
+            )
+
+    usage, inventory = anyio.run(run)
+    write_shard(
+        output,
+        index=index,
+        count=count,
+        targets=targets,
+        policy=policy,
+        sources=sources,
+        usage=usage,
+        inventory=inventory,
+    )
+    errors = sum(len(s.errors) for s in usage) + sum(len(s.errors) for s in inventory)
+    out.print(
+        f"shard {index}/{count} written to {output} ({errors} errors; `plan --merge` reports them)",
+        markup=False,
+    )
+    raise typer.Exit(EXIT_OK)
+
+
+def _finish_plan(
+    result: Plan,
+    output: Path,
+    output_format: str,
+    markdown_file: Path | None,
+    price_per_gb_month: float,
+    detailed_exit_codes: bool,
+) -> NoReturn:
     write_plan(result, output)
-    render.plan(result)
-    out.print(f"plan written to {output}", markup=False)
-    raise typer.Exit(plan_exit_code(result))
+    if markdown_file is not None:
+        markdown_file.write_text(markdown(result, price_per_gb_month), encoding="utf-8")
+    render.plan_as(result, output_format, price_per_gb_month)
+    err.print(f"plan written to {output}", markup=False)
+    raise typer.Exit(plan_exit_code(result, detailed=detailed_exit_codes))
 
 
-def plan_exit_code(result: Plan) -> int:
-    """3 when blocked or over a cap, 4 when some repositories could not be read, else 0."""
+def plan_exit_code(result: Plan, *, detailed: bool = False) -> int:
+    """3 when blocked or over a cap, 4 when some repositories could not be read; else 0, or
+    with `detailed`, 5 when there is something to delete."""
     if result.blocked or result.refusals:
         return EXIT_BLOCKED
-    return EXIT_INCOMPLETE if result.errors else EXIT_OK
+    if result.errors:
+        return EXIT_INCOMPLETE
+    return EXIT_DELETIONS if detailed and result.deletions else EXIT_OK
 
 
 @app.command()
@@ -291,14 +433,22 @@ def apply(
         bool,
         typer.Option("--yes", "-y", help="Delete without asking (required without a terminal)."),
     ] = False,
+    max_plan_age_hours: Annotated[
+        float,
+        typer.Option(min=0, help="Refuse a plan older than this: what was reviewed is stale."),
+    ] = 72.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Carry out a plan: re-scan usage, then delete the planned images that are still unused."""
-    try:
-        reviewed = read_plan(plan_file)
-    except PlanFileError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR) from exc
+    reviewed = _read_or_exit(plan_file)
+    age_hours = (datetime.now(UTC) - reviewed.created_at).total_seconds() / 3600
+    if age_hours > max_plan_age_hours:
+        err.print(
+            f"error: {plan_file} is {age_hours:.0f} hours old, older than "
+            f"--max-plan-age-hours {max_plan_age_hours:g}; make a new plan",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_ERROR)
     if reviewed.blocked:
         render.errors(reviewed)
         err.print("error: this plan is blocked (fail closed); it deletes nothing", markup=False)
@@ -351,10 +501,16 @@ def show(
     details: Annotated[
         bool, typer.Option("--details", "-d", help="Every image with its verdict and reason.")
     ] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json, markdown or csv.")
+    ] = "table",
 ) -> None:
     """Print the summary of a saved plan (and, with --details, every verdict)."""
     saved = _read_or_exit(plan_file)
-    render.plan(saved)
+    if output_format not in FORMATS:
+        err.print(f"error: --format: expected one of {', '.join(FORMATS)}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    render.plan_as(saved, output_format, ECR_PRICE_PER_GB_MONTH)
     if details:
         render.decisions(saved, list(saved.kept) + list(saved.deletions))
 

@@ -138,8 +138,22 @@ async def make_plan(
     usage, inventory = await scan(
         targets, connections, now, progress, sources, read_tags=policy.opt_in_tag is not None
     )
-    usage.append(external_usage(sources.external_images))
-    return build_plan(usage, inventory, policy, now, targets, sources=sources)
+    return plan_from_scans(usage, inventory, policy, now, targets=targets, sources=sources)
+
+
+def plan_from_scans(
+    usage: Sequence[UsageScan],
+    inventory: Sequence[InventoryScan],
+    policy: Policy,
+    now: datetime,
+    *,
+    targets: Sequence[AccountTarget],
+    sources: Sources,
+) -> Plan:
+    """The barrier: every scan is in (from this process, or from every shard); add the
+    external references and plan."""
+    everything = [*usage, external_usage(sources.external_images)]
+    return build_plan(everything, inventory, policy, now, targets, sources=sources)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 from datetime import datetime
@@ -47,29 +48,30 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "version": plan.version,
         "created_at": plan.created_at.isoformat(),
         "blocked": plan.blocked,
-        "policy": _policy_to_json(plan.policy),
+        "policy": policy_to_json(plan.policy),
         "sources": asdict(plan.sources),
         "refusals": list(plan.refusals),
-        "targets": [_target_to_json(t) for t in plan.targets],
+        "targets": [target_to_json(t) for t in plan.targets],
         "summary": totals(plan),
-        "errors": [
-            {
-                "scope": e.scope,
-                "account_id": e.account_id,
-                "region": e.region,
-                "subject": e.subject,
-                "message": e.message,
-            }
-            for e in plan.errors
-        ],
+        "errors": [error_to_json(e) for e in plan.errors],
         "deletions": [_decision_to_json(d) for d in plan.deletions],
         "kept": [_decision_to_json(d) for d in plan.kept],
     }
 
 
+def checksum(data: dict[str, Any]) -> str:
+    """sha256 of the plan's canonical JSON, without its `checksum` key."""
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def write_plan(plan: Plan, path: Path) -> None:
-    """Write the plan file (atomically: a reader never sees half a plan)."""
-    text = json.dumps(plan_to_json(plan), indent=2) + "\n"
+    """Write the plan file (atomically: a reader never sees half a plan), with a checksum that
+    `apply` verifies, so an edited or truncated plan is refused."""
+    data = plan_to_json(plan)
+    data["checksum"] = checksum(data)
+    text = json.dumps(data, indent=2) + "\n"
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
@@ -85,6 +87,15 @@ def read_plan(path: Path) -> Plan:
         raise PlanFileError(f"{path}: not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise PlanFileError(f"{path}: not a valid plan: expected a JSON object")
+    if data.get("version") != PLAN_VERSION:
+        raise PlanFileError(
+            f"{path}: not a valid plan: version {data.get('version')!r}, expected {PLAN_VERSION}"
+        )
+    if data.get("checksum") != checksum(data):
+        raise PlanFileError(
+            f"{path}: not a valid plan: its checksum does not match its content (changed or "
+            "truncated after `plan` wrote it); make a new plan"
+        )
     try:
         return plan_from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -97,22 +108,36 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         raise ValueError(f"version {data.get('version')!r}, expected {PLAN_VERSION}")
     return Plan(
         created_at=datetime.fromisoformat(data["created_at"]),
-        policy=_policy_from_json(data["policy"]),
-        sources=_sources_from_json(data["sources"]),
+        policy=policy_from_json(data["policy"]),
+        sources=sources_from_json(data["sources"]),
         refusals=tuple(str(r) for r in data["refusals"]),
-        targets=tuple(_target_from_json(t) for t in data["targets"]),
+        targets=tuple(target_from_json(t) for t in data["targets"]),
         deletions=tuple(_decision_from_json(d) for d in data["deletions"]),
         kept=tuple(_decision_from_json(d) for d in data["kept"]),
-        errors=tuple(
-            ScanError(
-                scope=e["scope"],
-                account_id=AccountId(e["account_id"]),
-                region=Region(e["region"]) if e["region"] else None,
-                subject=e["subject"],
-                message=e["message"],
-            )
-            for e in data["errors"]
-        ),
+        errors=tuple(error_from_json(e) for e in data["errors"]),
+    )
+
+
+def error_to_json(e: ScanError) -> dict[str, Any]:
+    return {
+        "scope": e.scope,
+        "account_id": e.account_id,
+        "region": e.region,
+        "subject": e.subject,
+        "message": e.message,
+    }
+
+
+def error_from_json(e: dict[str, Any]) -> ScanError:
+    scope = e["scope"]
+    if scope not in ("usage", "inventory"):
+        raise ValueError(f"error scope {scope!r}")
+    return ScanError(
+        scope=scope,
+        account_id=AccountId(e["account_id"]),
+        region=Region(e["region"]) if e["region"] else None,
+        subject=e["subject"],
+        message=e["message"],
     )
 
 
@@ -140,7 +165,7 @@ def _retention_from_json(d: dict[str, Any]) -> Retention:
     )
 
 
-def _policy_to_json(p: Policy) -> dict[str, Any]:
+def policy_to_json(p: Policy) -> dict[str, Any]:
     return {
         **_retention_to_json(p.default_retention),
         "rules": [
@@ -160,7 +185,7 @@ def _policy_to_json(p: Policy) -> dict[str, Any]:
     }
 
 
-def _policy_from_json(d: dict[str, Any]) -> Policy:
+def policy_from_json(d: dict[str, Any]) -> Policy:
     default = _retention_from_json(d)
     opt_in = d["opt_in_tag"]
     return Policy(
@@ -185,7 +210,7 @@ def _policy_from_json(d: dict[str, Any]) -> Policy:
     )
 
 
-def _sources_from_json(d: dict[str, Any]) -> Sources:
+def sources_from_json(d: dict[str, Any]) -> Sources:
     return Sources(
         service_revisions=bool(d["service_revisions"]),
         rollback_revisions=int(d["rollback_revisions"]),
@@ -224,7 +249,7 @@ def _decision_from_json(d: dict[str, Any]) -> Decision:
     )
 
 
-def _target_to_json(t: AccountTarget) -> dict[str, Any]:
+def target_to_json(t: AccountTarget) -> dict[str, Any]:
     return {
         "account_id": t.account_id,
         "name": t.name,
@@ -239,7 +264,7 @@ def _target_to_json(t: AccountTarget) -> dict[str, Any]:
     }
 
 
-def _target_from_json(t: dict[str, Any]) -> AccountTarget:
+def target_from_json(t: dict[str, Any]) -> AccountTarget:
     return AccountTarget(
         account_id=AccountId(t["account_id"]),
         name=t["name"],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -9,7 +12,16 @@ from rich.table import Table
 
 from ecr_sweeper.model import Decision, Plan
 from ecr_sweeper.pipeline import ApplyResult
-from ecr_sweeper.report import apply_totals, human_bytes, repository_rows, totals
+from ecr_sweeper.planfile import plan_to_json
+from ecr_sweeper.report import (
+    CSV_COLUMNS,
+    apply_totals,
+    csv_rows,
+    human_bytes,
+    markdown,
+    repository_rows,
+    totals,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +76,24 @@ class Renderer:
         for e in result.errors:
             where = f"{e.account_id}/{e.region}" if e.region else e.account_id
             self.err.print(f"  [{e.scope}] {where} {e.subject}: {e.message}", markup=False)
+
+    def plan_as(self, result: Plan, output_format: str, price_per_gb_month: float) -> None:
+        """The plan on stdout in `output_format`: table (with errors on stderr), json, markdown
+        or csv."""
+        if output_format == "json":
+            text = json.dumps(plan_to_json(result), indent=2)
+            self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+        elif output_format == "markdown":
+            text = markdown(result, price_per_gb_month)
+            self.out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+        elif output_format == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(csv_rows(result))
+            self.out.print(buffer.getvalue(), markup=False, highlight=False, soft_wrap=True, end="")
+        else:
+            self.plan(result)
 
     def refusals(self, result: Plan) -> None:
         """The safety caps the plan exceeds."""

@@ -99,3 +99,91 @@ def find_decisions(plan: Plan, query: str) -> list[Decision]:
         ):
             found.append(d)
     return sorted(found, key=lambda d: (d.repository, d.digest))
+
+
+ECR_PRICE_PER_GB_MONTH = 0.10  # USD, ECR private storage in most regions (a flag overrides)
+
+
+def monthly_savings(size_bytes: int, price_per_gb_month: float) -> float:
+    """Estimated storage cost per month of `size_bytes` at ECR's price (GB = 10^9 bytes)."""
+    return size_bytes / 1e9 * price_per_gb_month
+
+
+def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> str:
+    """The plan as a Markdown summary for people (CI job summaries, merge requests)."""
+    summary = totals(plan)
+    status = (
+        "**BLOCKED** — a usage source could not be read, so nothing will be deleted."
+        if plan.blocked
+        else "**REFUSED** — over a safety cap; apply will refuse it."
+        if plan.refusals
+        else "Nothing to delete."
+        if not plan.deletions
+        else f"{summary['to_delete']} images to delete."
+    )
+    saving = monthly_savings(summary["bytes_reclaimed"], price_per_gb_month)
+    lines = [
+        "# ecr-sweeper plan",
+        "",
+        f"{status} Created {plan.created_at:%Y-%m-%d %H:%M} UTC for {len(plan.targets)} "
+        f"account(s); policy: keep last {plan.policy.keep_last}, "
+        f"min age {plan.policy.min_age_days} days.",
+        "",
+        f"**{summary['images']}** images in **{summary['repositories']}** repositories: keep "
+        f"**{summary['kept']}**, delete **{summary['to_delete']}**, reclaiming "
+        f"**{human_bytes(summary['bytes_reclaimed'])}** (about **${saving:,.2f}/month** at "
+        f"${price_per_gb_month:g}/GB-month).",
+        "",
+        "| account | region | repository | images | kept | deleted | reclaimed | $/month |",
+        "|---|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for row in repository_rows(plan):
+        key = row.repository
+        lines.append(
+            f"| {key.account_id} | {key.region} | `{key.name}` | {row.images} | {row.kept} | "
+            f"{row.to_delete} | {human_bytes(row.bytes_reclaimed)} | "
+            f"{monthly_savings(row.bytes_reclaimed, price_per_gb_month):,.2f} |"
+        )
+    if plan.refusals:
+        lines += ["", "## Refused", "", *(f"- {r}" for r in plan.refusals)]
+    if plan.errors:
+        lines += ["", "## Errors", ""]
+        lines += [
+            f"- [{e.scope}] {e.account_id}/{e.region or '-'} {e.subject}: {e.message}"
+            for e in plan.errors
+        ]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = (
+    "verdict",
+    "account_id",
+    "region",
+    "repository",
+    "image_digest",
+    "image_tags",
+    "size_bytes",
+    "pushed_at",
+    "reason",
+)
+
+
+def csv_rows(plan: Plan) -> list[tuple[str, ...]]:
+    """One row per image (deletions first), columns `CSV_COLUMNS`; tags joined by spaces."""
+    rows: list[tuple[str, ...]] = []
+    for verdict, decisions in (("delete", plan.deletions), ("keep", plan.kept)):
+        rows += [
+            (
+                verdict,
+                d.repository.account_id,
+                d.repository.region,
+                d.repository.name,
+                d.digest,
+                " ".join(d.tags),
+                str(d.size_bytes),
+                d.pushed_at.isoformat(),
+                d.reason,
+            )
+            for d in decisions
+        ]
+    return rows

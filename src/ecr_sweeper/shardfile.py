@@ -1,0 +1,237 @@
+"""Shard files: what `plan --shard I/N` read (usage and inventory of its share of the accounts),
+for `plan --merge` to plan from once every shard is in. Usage must be global before anything is
+planned, so a shard plans nothing itself.
+
+A shard's share is deterministic: the targets sorted by account id, every N-th from position
+I-1. Each shard file carries the whole run's targets, policy and sources, so `--merge` can
+check that the shards belong together and cover every account exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ecr_sweeper.imageref import parse_image
+from ecr_sweeper.model import (
+    AccountId,
+    AccountTarget,
+    Digest,
+    Image,
+    ImageRef,
+    InventoryScan,
+    Policy,
+    Region,
+    Repository,
+    RepositoryKey,
+    RepositoryName,
+    Sources,
+    Usage,
+    UsageScan,
+)
+from ecr_sweeper.planfile import (
+    PlanFileError,
+    error_from_json,
+    error_to_json,
+    policy_from_json,
+    policy_to_json,
+    sources_from_json,
+    target_from_json,
+    target_to_json,
+)
+
+SHARD_KIND = "ecr-sweeper-shard"
+SHARD_VERSION = 1
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"2/4"` → (2, 4); 1 ≤ I ≤ N."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise ValueError(f"--shard: expected I/N with 1 ≤ I ≤ N, got {text!r}")
+    return int(index), int(count)
+
+
+def shard_targets(
+    targets: Sequence[AccountTarget], index: int, count: int
+) -> tuple[AccountTarget, ...]:
+    """Shard `index` of `count`: every count-th target by account id, from position index-1."""
+    ordered = sorted(targets, key=lambda t: t.account_id)
+    return tuple(t for n, t in enumerate(ordered) if n % count == index - 1)
+
+
+def write_shard(
+    path: Path,
+    *,
+    index: int,
+    count: int,
+    targets: Sequence[AccountTarget],
+    policy: Policy,
+    sources: Sources,
+    usage: Sequence[UsageScan],
+    inventory: Sequence[InventoryScan],
+) -> None:
+    """Write what one shard read."""
+    data = {
+        "kind": SHARD_KIND,
+        "version": SHARD_VERSION,
+        "shard": [index, count],
+        "targets": [target_to_json(t) for t in targets],
+        "policy": policy_to_json(policy),
+        "sources": asdict(sources),
+        "usage": [_usage_scan_to_json(s) for s in usage],
+        "inventory": [_inventory_to_json(s) for s in inventory],
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def read_shards(
+    paths: Sequence[Path],
+) -> tuple[tuple[AccountTarget, ...], Policy, Sources, list[UsageScan], list[InventoryScan]]:
+    """Load and cross-check every shard of a run: same targets, policy and sources, and the
+    shards 1..N each exactly once."""
+    if not paths:
+        raise PlanFileError("--merge: no shard files given")
+    loaded = [(path, _load(path)) for path in paths]
+    first_path, first = loaded[0]
+    count = first["shard"][1]
+    seen: dict[int, Path] = {}
+    for path, data in loaded:
+        index, this_count = data["shard"]
+        for key in ("targets", "policy", "sources"):
+            if data[key] != first[key]:
+                raise PlanFileError(f"{path}: {key} differ from {first_path}'s: not the same run")
+        if this_count != count:
+            raise PlanFileError(
+                f"{path}: shard {index}/{this_count}, but {first_path} is of {count}"
+            )
+        if index in seen:
+            raise PlanFileError(f"{path}: shard {index}/{count} given twice (also {seen[index]})")
+        seen[index] = path
+    missing = sorted(set(range(1, count + 1)) - set(seen))
+    if missing:
+        raise PlanFileError(f"--merge: shard(s) {', '.join(map(str, missing))} of {count} missing")
+    try:
+        targets = tuple(target_from_json(t) for t in first["targets"])
+        usage = [_usage_scan_from_json(s) for _, d in loaded for s in d["usage"]]
+        inventory = [_inventory_from_json(s) for _, d in loaded for s in d["inventory"]]
+        return (
+            targets,
+            policy_from_json(first["policy"]),
+            sources_from_json(first["sources"]),
+            sorted(usage, key=lambda s: (s.account_id, s.region)),
+            sorted(inventory, key=lambda s: (s.account_id, s.region)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFileError(f"--merge: not a valid shard file: {exc!r}") from exc
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("kind") != SHARD_KIND:
+        raise PlanFileError(f"{path}: not an ecr-sweeper shard file")
+    if data.get("version") != SHARD_VERSION:
+        raise PlanFileError(f"{path}: shard version {data.get('version')!r}, expected 1")
+    return data
+
+
+def _usage_scan_to_json(scan: UsageScan) -> dict[str, Any]:
+    return {
+        "account_id": scan.account_id,
+        "region": scan.region,
+        "usages": [[u.image, u.source, u.resolved_digest, u.kind] for u in scan.usages],
+        "errors": [error_to_json(e) for e in scan.errors],
+        "foreign_images": scan.foreign_images,
+    }
+
+
+def _usage_scan_from_json(data: dict[str, Any]) -> UsageScan:
+    usages = []
+    for image, source, resolved, kind in data["usages"]:
+        ref = parse_image(image)
+        if not isinstance(ref, ImageRef):
+            raise TypeError(f"usage of a non-ECR image {image!r}")
+        usages.append(Usage(image, ref, source, Digest(resolved) if resolved else None, kind))
+    return UsageScan(
+        AccountId(data["account_id"]),
+        Region(data["region"]),
+        tuple(usages),
+        tuple(error_from_json(e) for e in data["errors"]),
+        int(data["foreign_images"]),
+    )
+
+
+def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
+    return {
+        "account_id": scan.account_id,
+        "region": scan.region,
+        "repositories": [
+            {
+                "name": r.key.name,
+                "error": r.error,
+                "pull_principals": list(r.pull_principals),
+                "tags": [list(t) for t in r.tags],
+                "images": [
+                    [
+                        i.digest,
+                        list(i.tags),
+                        i.pushed_at.isoformat(),
+                        i.size_bytes,
+                        i.media_type,
+                        list(i.children),
+                        i.subject,
+                        i.last_pulled_at.isoformat() if i.last_pulled_at else None,
+                        i.artifact_media_type,
+                    ]
+                    for i in r.images
+                ],
+            }
+            for r in scan.repositories
+        ],
+        "errors": [error_to_json(e) for e in scan.errors],
+    }
+
+
+def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
+    account, region = AccountId(data["account_id"]), Region(data["region"])
+    repositories = []
+    for r in data["repositories"]:
+        images = tuple(
+            Image(
+                digest=Digest(digest),
+                tags=tuple(tags),
+                pushed_at=datetime.fromisoformat(pushed),
+                size_bytes=int(size),
+                media_type=media,
+                children=tuple(Digest(c) for c in children),
+                subject=Digest(subject) if subject else None,
+                last_pulled_at=datetime.fromisoformat(pulled) if pulled else None,
+                artifact_media_type=artifact,
+            )
+            for digest, tags, pushed, size, media, children, subject, pulled, artifact in r[
+                "images"
+            ]
+        )
+        repositories.append(
+            Repository(
+                RepositoryKey(account, region, RepositoryName(r["name"])),
+                images,
+                r["error"],
+                tuple(r["pull_principals"]),
+                tuple((k, v) for k, v in r["tags"]),
+            )
+        )
+    return InventoryScan(
+        account, region, tuple(repositories), tuple(error_from_json(e) for e in data["errors"])
+    )
