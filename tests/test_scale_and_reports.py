@@ -216,3 +216,30 @@ def test_show_formats(tmp_path: Path, fmt: str) -> None:
         assert result.stdout.splitlines()[0] == ",".join(CSV_COLUMNS)
     else:
         assert "total: 2 images in 1 repositories; keep 1, delete 1" in result.stdout
+
+
+def test_progress_as_json_lines_and_as_plain_lines() -> None:
+    from rich.console import Console
+
+    from ecr_sweeper.render import ProgressDisplay
+
+    buffer = io.StringIO()
+    with ProgressDisplay(Console(file=buffer, width=200), log_format="json") as show:
+        show("[2/5] scanned 111111111111/us-east-1")
+        show("usage 111111111111/us-east-1: 3 clusters")
+    records = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert records[0]["step"] == 2
+    assert records[0]["of"] == 5
+    assert records[0]["message"] == "scanned 111111111111/us-east-1"
+    assert records[1]["message"] == "usage 111111111111/us-east-1: 3 clusters"
+    assert "step" not in records[1]
+
+    plain = io.StringIO()
+    with ProgressDisplay(Console(file=plain, width=200)) as show:  # not a terminal: plain lines
+        show("[1/1] scanned 111111111111/us-east-1")
+    assert plain.getvalue().rstrip().endswith("[1/1] scanned 111111111111/us-east-1")
+
+    quiet = io.StringIO()
+    with ProgressDisplay(Console(file=quiet), quiet=True) as show:
+        show("[1/1] scanned")
+    assert quiet.getvalue() == ""

@@ -11,7 +11,6 @@ Exit codes (documented in the README; CI jobs act on them):
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -39,7 +38,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan, plan_from_scans, scan
 from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
-from ecr_sweeper.render import Renderer
+from ecr_sweeper.render import ProgressDisplay, Renderer
 from ecr_sweeper.report import ECR_PRICE_PER_GB_MONTH, find_decisions, human_bytes, markdown, totals
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
 
@@ -71,12 +70,10 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 render = Renderer(out, err)
 
 
-def _progress(quiet: bool) -> Callable[[str], None]:
-    def say(line: str) -> None:
-        if not quiet:
-            err.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/dim] {line}", markup=True)
-
-    return say
+LogFormat = Annotated[
+    str,
+    typer.Option("--log-format", help="Progress and log lines: text, or json (one object a line)."),
+]
 
 
 @app.command()
@@ -278,12 +275,16 @@ def plan(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    log_format: LogFormat = "text",
 ) -> None:
     """Scan usage and inventory (read-only) and write a plan of what to delete, with reasons."""
     if output_format not in FORMATS:
         err.print(f"error: --format: expected one of {', '.join(FORMATS)}", markup=False)
         raise typer.Exit(EXIT_ERROR)
-    say = _progress(quiet)
+    if log_format not in ("text", "json"):
+        err.print("error: --log-format: expected text or json", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
     if merge:
         if account or region or config or role_name or shard:
             err.print(
@@ -350,7 +351,8 @@ def plan(
                 targets, policy, connections, datetime.now(UTC), say, sources=sources
             )
 
-    result = anyio.run(run)
+    with say:
+        result = anyio.run(run)
     _finish_plan(
         result, output, output_format, markdown_file, price_per_gb_month, detailed_exit_codes
     )
@@ -362,7 +364,7 @@ def _plan_shard(
     policy: Policy,
     sources: Sources,
     output: Path,
-    say: Callable[[str], None],
+    say: ProgressDisplay,
 ) -> NoReturn:
     index, count = share
     mine = shard_targets(targets, index, count)
@@ -381,7 +383,8 @@ def _plan_shard(
                 read_tags=policy.opt_in_tag is not None,
             )
 
-    usage, inventory = anyio.run(run)
+    with say:
+        usage, inventory = anyio.run(run)
     write_shard(
         output,
         index=index,
@@ -438,6 +441,7 @@ def apply(
         typer.Option(min=0, help="Refuse a plan older than this: what was reviewed is stale."),
     ] = 72.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    log_format: LogFormat = "text",
 ) -> None:
     """Carry out a plan: re-scan usage, then delete the planned images that are still unused."""
     reviewed = _read_or_exit(plan_file)
@@ -475,7 +479,7 @@ def apply(
         if not typer.confirm(question):
             err.print("aborted; nothing deleted", markup=False)
             raise typer.Exit(EXIT_ERROR)
-    say = _progress(quiet)
+    say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
 
     async def run() -> ApplyResult:
         async with Connections() as connections:
@@ -483,7 +487,8 @@ def apply(
                 reviewed, connections, datetime.now(UTC), say, Journal.beside(plan_file)
             )
 
-    result = anyio.run(run)
+    with say:
+        result = anyio.run(run)
     render.apply(result)
     raise typer.Exit(apply_exit_code(result))
 

@@ -45,6 +45,8 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import build_plan, recheck
 
+# Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
+# current phase (account × regions scanned, images deleted), for a progress bar to follow.
 Progress = Callable[[str], None]
 
 # The usage sources every account × region is read with (each checks whether it is enabled);
@@ -54,10 +56,6 @@ USAGE_AFTER = (RollbackWindow(),)
 
 
 def _quiet(_: str) -> None:
-    pass
-
-
-def _ignore(_: DeleteOutcome) -> None:
     pass
 
 
@@ -76,44 +74,52 @@ async def scan(
     usage: list[UsageScan] = []
     inventory: list[InventoryScan] = []
     gate = anyio.CapacityLimiter(connections.limits.regions_at_once)
+    total = sum(len(t.regions) for t in targets)
+    done = 0
 
     async def one(target: AccountTarget, region: Region) -> None:
+        nonlocal done
         async with gate:
-            api = connections.api(target.account_id, region)
-            try:
-                ecr = await connections.client(target, region, "ecr")
-            except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
-                lines = describe_errors(exc)
-                subject = f"credentials {target.account_id}/{region}"
-                usage.append(
-                    UsageScan(
-                        target.account_id,
-                        region,
-                        errors=tuple(
-                            ScanError("usage", target.account_id, region, subject, line)
-                            for line in lines
-                        ),
-                    )
+            await read(target, region)
+        done += 1
+        progress(f"[{done}/{total}] scanned {target.account_id}/{region}")
+
+    async def read(target: AccountTarget, region: Region) -> None:
+        api = connections.api(target.account_id, region)
+        try:
+            ecr = await connections.client(target, region, "ecr")
+        except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
+            lines = describe_errors(exc)
+            subject = f"credentials {target.account_id}/{region}"
+            usage.append(
+                UsageScan(
+                    target.account_id,
+                    region,
+                    errors=tuple(
+                        ScanError("usage", target.account_id, region, subject, line)
+                        for line in lines
+                    ),
                 )
-                inventory.append(InventoryScan(target.account_id, region))
-                progress(f"{target.account_id}/{region}: cannot connect: {lines[0]}")
-                return
+            )
+            inventory.append(InventoryScan(target.account_id, region))
+            progress(f"{target.account_id}/{region}: cannot connect: {lines[0]}")
+            return
 
-            async def client(service: str) -> Any:
-                return await connections.client(target, region, service)
+        async def client(service: str) -> Any:
+            return await connections.client(target, region, service)
 
-            async def read_usage() -> None:
-                ctx = UsageContext(target, region, api, client, sources, now)
-                usage.append(await scan_usage(ctx, USAGE_SOURCES, USAGE_AFTER, progress))
+        async def read_usage() -> None:
+            ctx = UsageContext(target, region, api, client, sources, now)
+            usage.append(await scan_usage(ctx, USAGE_SOURCES, USAGE_AFTER, progress))
 
-            async def read_inventory() -> None:
-                inventory.append(
-                    await scan_inventory(target, region, ecr, api, progress, read_tags=read_tags)
-                )
+        async def read_inventory() -> None:
+            inventory.append(
+                await scan_inventory(target, region, ecr, api, progress, read_tags=read_tags)
+            )
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(read_usage)
-                tg.start_soon(read_inventory)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_usage)
+            tg.start_soon(read_inventory)
 
     async with anyio.create_task_group() as tg:
         for target in targets:
@@ -201,6 +207,20 @@ async def apply_plan(
         by_repository[decision.repository].append(decision)
     targets = {t.account_id: t for t in reviewed.targets}
 
+    deleted_so_far = 0
+
+    def batch_done(batch: DeleteOutcome) -> None:
+        nonlocal deleted_so_far
+        if journal is not None:
+            journal.record(batch)
+        deleted_so_far += (
+            len(batch.deleted)
+            + len(batch.already_gone)
+            + len(batch.still_referenced)
+            + len(batch.failed)
+        )
+        progress(f"[{deleted_so_far}/{len(to_delete)}] images processed")
+
     async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
         try:
             ecr = await connections.client(targets[key.account_id], key.region, "ecr")
@@ -209,9 +229,7 @@ async def apply_plan(
             outcome.failed.extend((d, why) for d in decisions)
             return
         api = connections.api(key.account_id, key.region)
-        await delete_images(
-            ecr, api, key, decisions, outcome, on_batch=journal.record if journal else _ignore
-        )
+        await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
         progress(f"apply {key}: {len(decisions)} images processed")
 
     async with anyio.create_task_group() as tg:

@@ -5,9 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ecr_sweeper.model import Decision, Plan
@@ -133,3 +144,64 @@ class Renderer:
             f"still referenced {counts['still_referenced']}, failed {counts['failed']}",
             markup=False,
         )
+
+
+STEP = re.compile(r"\[(\d+)/(\d+)\] (.*)")
+
+
+class ProgressDisplay:
+    """Shows the pipeline's progress lines: a rich progress bar on a terminal, plain timestamped
+    lines in CI and pipes, or one JSON object per line with `log_format="json"`. Lines starting
+    with "[k/n] " move the bar."""
+
+    def __init__(self, console: Console, *, quiet: bool = False, log_format: str = "text") -> None:
+        self._console = console
+        self._quiet = quiet
+        self._json = log_format == "json"
+        interactive = console.is_terminal and not os.environ.get("CI")
+        self._bar: Progress | None = (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            if interactive and not quiet and not self._json
+            else None
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, line: str) -> None:
+        step = STEP.fullmatch(line)
+        if self._json:
+            record: dict[str, object] = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "message": step.group(3) if step else line,
+            }
+            if step:
+                record |= {"step": int(step.group(1)), "of": int(step.group(2))}
+            self._console.print(json.dumps(record), markup=False, highlight=False, soft_wrap=True)
+        elif self._quiet:
+            return
+        elif self._bar is not None and step:
+            done, total, text = int(step.group(1)), int(step.group(2)), step.group(3)
+            if self._task is None:
+                self._task = self._bar.add_task(text, total=total)
+            self._bar.update(self._task, completed=done, total=total, description=text)
+        elif self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False, style="dim")
+        else:
+            self._console.print(
+                f"{datetime.now(UTC):%H:%M:%S} {line}", markup=False, highlight=False
+            )
