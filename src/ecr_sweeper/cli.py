@@ -19,9 +19,11 @@ import anyio
 import typer
 from rich.console import Console
 
+from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.config import (
     ConfigError,
+    account_id,
     load_config,
     resolve_policy,
     resolve_sources,
@@ -29,10 +31,12 @@ from ecr_sweeper.config import (
 )
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import (
+    AccountId,
     AccountTarget,
     InventoryScan,
     Plan,
     Policy,
+    Region,
     Sources,
     UsageScan,
 )
@@ -90,6 +94,33 @@ def plan(
     region: Annotated[
         list[str] | None,
         typer.Option("--region", "-r", help="Region to sweep (repeatable); replaces the file's."),
+    ] = None,
+    org: Annotated[
+        bool,
+        typer.Option(
+            "--org",
+            help="Sweep the accounts of the AWS organization the base credentials can read "
+            "(management account or delegated administrator).",
+            rich_help_panel="Organization",
+        ),
+    ] = False,
+    org_unit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --org: only accounts under this OU (or root) id, recursively (repeatable).",
+            rich_help_panel="Organization",
+        ),
+    ] = None,
+    org_tag: Annotated[
+        str | None,
+        typer.Option(
+            help="With --org: only accounts carrying this tag, KEY=VALUE.",
+            rich_help_panel="Organization",
+        ),
+    ] = None,
+    exclude_account: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave this account out (repeatable).", rich_help_panel="Organization"),
     ] = None,
     role_name: Annotated[
         str | None,
@@ -304,11 +335,16 @@ def plan(
         )
     try:
         file_config = load_config(config) if config else None
-        targets = resolve_targets(
-            config=file_config,
-            accounts=account or [],
-            cli_regions=region or [],
-            role_name=role_name,
+        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
+        accounts = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
+        targets = _excluding(
+            resolve_targets(
+                config=file_config,
+                accounts=accounts,
+                cli_regions=region or [],
+                role_name=role_name,
+            ),
+            excluded,
         )
         policy = resolve_policy(
             file_config,
@@ -356,6 +392,59 @@ def plan(
     _finish_plan(
         result, output, output_format, markdown_file, price_per_gb_month, detailed_exit_codes
     )
+
+
+def _accounts_to_sweep(
+    given: list[str],
+    org: bool,
+    units: list[str] | None,
+    tag: str | None,
+    excluded: list[AccountId],
+) -> list[str]:
+    if not org:
+        if units or tag:
+            raise ConfigError("--org-unit and --org-tag need --org")
+        return given
+    return [*given, *_organization_accounts(units, tag, excluded)]
+
+
+def _excluding(
+    targets: tuple[AccountTarget, ...], excluded: list[AccountId]
+) -> tuple[AccountTarget, ...]:
+    kept = tuple(t for t in targets if t.account_id not in excluded)
+    if not kept:
+        raise ConfigError("no accounts left to sweep after --exclude-account")
+    return kept
+
+
+def _organization_accounts(
+    units: list[str] | None, tag: str | None, exclude: list[AccountId]
+) -> list[str]:
+    wanted_tag = None
+    if tag is not None:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--org-tag: expected KEY=VALUE, got {tag!r}")
+        wanted_tag = (key, value)
+
+    async def run() -> list[AccountId]:
+        async with Connections() as connections:
+            organizations = await connections.base_client(
+                "organizations", Region(ORGANIZATIONS_REGION)
+            )
+            api = connections.api(AccountId("organization"), Region(ORGANIZATIONS_REGION))
+            return await discover_accounts(
+                organizations, api, units=units or (), tag=wanted_tag, exclude=exclude
+            )
+
+    try:
+        found = anyio.run(run)
+    except Exception as exc:
+        raise ConfigError(f"--org: cannot list the organization's accounts: {exc}") from exc
+    if not found:
+        raise ConfigError("--org: no ACTIVE account matches")
+    err.print(f"--org: {len(found)} account(s) found", markup=False)
+    return list(found)
 
 
 def _plan_shard(

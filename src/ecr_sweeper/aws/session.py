@@ -147,6 +147,10 @@ class Connections:
                 )
             return self._clients[key]
 
+    async def base_client(self, service: str, region: Region) -> Any:
+        """A client with the base credentials (Organizations, and STS for the roles)."""
+        return await self._base_client(service, region)
+
     async def _base_client(self, service: str, region: Region) -> Any:
         key = (AccountId("base"), region, service)
         if key not in self._clients:

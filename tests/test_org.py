@@ -1,0 +1,82 @@
+"""Accounts from AWS Organizations (`plan --org`): paging with empty pages on the emulator;
+OU and tag filters on moto's server."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import anyio
+import boto3
+import pytest
+
+from awsim import Account, Quotas, Scenario, run_emulator
+from ecr_sweeper.aws.limits import RetryPolicy
+from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
+from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.model import AccountId, Region
+
+
+def discover(**filters: Any) -> list[str]:
+    async def run() -> list[AccountId]:
+        async with Connections(retry=RetryPolicy.instant()) as connections:
+            organizations = await connections.base_client(
+                "organizations", Region(ORGANIZATIONS_REGION)
+            )
+            api = connections.api(AccountId("organization"), Region(ORGANIZATIONS_REGION))
+            return await discover_accounts(organizations, api, **filters)
+
+    return list(anyio.run(run))
+
+
+def test_every_active_account_across_pages_and_empty_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = [f"{100000000000 + n}" for n in range(45)]  # > 2 pages of 20
+    accounts = tuple(
+        Account(i, status="SUSPENDED" if n == 7 else "ACTIVE") for n, i in enumerate(ids)
+    )
+    with run_emulator(Scenario(accounts), quotas=Quotas.unlimited()) as emu:
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            monkeypatch.delenv(name)
+        for name, value in emu.env().items():
+            monkeypatch.setenv(name, value)
+        found = discover(exclude=[ids[3]])
+        pages = emu.call_count(operation="ListAccounts")
+    assert found == sorted(set(ids) - {ids[7], ids[3]})
+    assert pages >= 3
+
+
+@pytest.mark.usefixtures("aws")
+def test_units_and_tags_narrow_the_organization() -> None:
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    prod = organizations.create_organizational_unit(ParentId=root, Name="prod")[
+        "OrganizationalUnit"
+    ]["Id"]
+    eu = organizations.create_organizational_unit(ParentId=prod, Name="eu")["OrganizationalUnit"][
+        "Id"
+    ]
+
+    def account(name: str, parent: str, tags: dict[str, str]) -> str:
+        status = organizations.create_account(
+            Email=f"{name}@example.com",
+            AccountName=name,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )["CreateAccountStatus"]
+        account_id = str(status["AccountId"])
+        organizations.move_account(
+            AccountId=account_id, SourceParentId=root, DestinationParentId=parent
+        )
+        return account_id
+
+    web = account("web", prod, {"sweep": "yes"})
+    shop = account("shop", eu, {"sweep": "yes"})
+    legacy = account("legacy", eu, {"sweep": "no"})
+    other = account("other", root, {"sweep": "yes"})
+
+    assert discover(units=[prod]) == sorted([web, shop, legacy])  # recursive
+    assert discover(units=[prod], tag=("sweep", "yes")) == sorted([web, shop])
+    everything = discover(tag=("sweep", "yes"))
+    assert set(everything) == {web, shop, other}
