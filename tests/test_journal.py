@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -130,6 +131,55 @@ def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> 
         assert counts["earlier"] + counts["deleted"] + counts["skipped"] == IMAGES
         assert counts["earlier"] >= 100
         assert counts["failed"] == 0
+
+
+def test_ctrl_c_finishes_the_batch_in_flight_and_journals_it(tmp_path: Path) -> None:
+    scenario = _one_repository(IMAGES)
+    with run_emulator(scenario, faults=Faults(latency_s=0.4), quotas=Quotas.unlimited()) as emu:
+        env = _env(emu.env())
+        plan_file = tmp_path / "plan.json"
+        write_plan(_plan_with(env), plan_file)
+        journal = plan_file.with_name("plan.json.journal")
+        command = [sys.executable, "-m", "ecr_sweeper", "apply", str(plan_file), "--yes", "-q"]
+        run = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and run.poll() is None:
+            if journal.exists() and len(journal.read_text().splitlines()) > 1:
+                break
+            time.sleep(0.05)
+        assert run.poll() is None, "apply ended before it could be interrupted"
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) != 0
+        deleted = {digest for *_, digest in emu.deleted()}
+        journaled = {
+            json.loads(line)["image_digest"]
+            for line in journal.read_text().splitlines()[1:]
+            if json.loads(line)["outcome"] == "deleted"
+        }
+        assert deleted  # it did delete something before the interrupt...
+        assert len(deleted) < IMAGES  # ...and stopped early...
+        assert journaled == deleted  # ...and every image it deleted is in the journal
+
+
+def _one_repository(count: int) -> Scenario:
+    images = tuple(SimImage(tags=(f"t{n}",), key=f"img-{n}") for n in range(count))
+    region = Region("us-east-1", repositories=(Repository("app", images=images),))
+    return Scenario(accounts=(Account(ACCOUNT, regions=(region,)),))
+
+
+def _env(emulator_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return (
+        env
+        | emulator_env
+        | {
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
 
 
 def _plan_with(env: dict[str, str]) -> Plan:

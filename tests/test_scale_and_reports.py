@@ -243,3 +243,68 @@ def test_progress_as_json_lines_and_as_plain_lines() -> None:
     with ProgressDisplay(Console(file=quiet), quiet=True) as show:
         show("[1/1] scanned")
     assert quiet.getvalue() == ""
+
+
+def test_shard_and_merge_from_the_command_line(tmp_path: Path) -> None:
+    scenario, _ = generate_org_with_truth(
+        accounts=3, regions=1, services_per_region=4, images_total=200, seed=3
+    )
+    ids = [a.id for a in scenario.accounts]
+    with run_emulator(scenario, quotas=Quotas.unlimited()) as emu:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | emu.env()
+        env |= {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        common = [
+            *(f"--account={i}" for i in ids),
+            "--region",
+            next(r.name for a in scenario.accounts for r in a.regions),
+            "--role-name",
+            "EcrSweeper",
+            "--keep-last",
+            "0",
+            "--min-age-days",
+            "0",
+            "--no-schedules",
+            "--no-lambdas",
+            "-q",
+        ]
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "ecr_sweeper", *args],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+                check=False,
+            )
+
+        for index in (1, 2):
+            shard = cli("plan", *common, "--shard", f"{index}/2", "--output", f"s{index}.json")
+            assert shard.returncode == 0, shard.stderr
+        merged = cli(
+            "plan",
+            "--merge",
+            "s1.json",
+            "s2.json",
+            "--output",
+            "plan.json",
+            "--markdown",
+            "report.md",
+            "--detailed-exit-codes",
+        )
+        assert merged.returncode == 5, merged.stderr  # deletions planned
+        assert (tmp_path / "report.md").read_text().startswith("# ecr-sweeper plan")
+        whole = cli("plan", *common, "--output", "whole.json")
+        assert whole.returncode == 0, whole.stderr
+        merged_plan = json.loads((tmp_path / "plan.json").read_text())
+        whole_plan = json.loads((tmp_path / "whole.json").read_text())
+        assert merged_plan["deletions"] == whole_plan["deletions"]
+        assert merged_plan["kept"] == whole_plan["kept"]
+        missing = cli("plan", "--merge", "s1.json", "--output", "x.json")
+        assert missing.returncode == 1
+        assert "shard(s) 2 of 2 missing" in missing.stderr
+        applied = cli("apply", "plan.json", "--yes", "--role-name", "EcrSweeperApply", "-q")
+        assert applied.returncode == 0, applied.stderr
+        assert len(emu.deleted()) == len(merged_plan["deletions"])

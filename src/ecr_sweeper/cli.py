@@ -11,6 +11,7 @@ Exit codes (documented in the README; CI jobs act on them):
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -28,6 +29,7 @@ from ecr_sweeper.config import (
     resolve_policy,
     resolve_sources,
     resolve_targets,
+    role_arn_for,
 )
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import (
@@ -264,12 +266,17 @@ def plan(
         ),
     ] = None,
     merge: Annotated[
-        list[Path] | None,
+        bool,
         typer.Option(
-            help="Plan from the files of every `--shard` run instead of scanning "
-            "(repeatable; all shards 1..N exactly once).",
+            "--merge",
+            help="Plan from SHARD_FILES (every `--shard` run's file, shards 1..N exactly once) "
+            "instead of scanning.",
             rich_help_panel="Scale",
         ),
+    ] = False,
+    shard_files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="With --merge: the shard files.", show_default=False),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the plan file (JSON).")
@@ -316,6 +323,9 @@ def plan(
         err.print("error: --log-format: expected text or json", markup=False)
         raise typer.Exit(EXIT_ERROR)
     say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
+    if shard_files and not merge:
+        err.print("error: shard files are read only with --merge", markup=False)
+        raise typer.Exit(EXIT_ERROR)
     if merge:
         if account or region or config or role_name or shard:
             err.print(
@@ -323,7 +333,7 @@ def plan(
             )
             raise typer.Exit(EXIT_ERROR)
         try:
-            targets, policy, sources, usage, inventory = read_shards(merge)
+            targets, policy, sources, usage, inventory = read_shards(shard_files or [])
         except PlanFileError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(EXIT_ERROR) from exc
@@ -525,6 +535,13 @@ def apply(
         bool,
         typer.Option("--yes", "-y", help="Delete without asking (required without a terminal)."),
     ] = False,
+    role_name: Annotated[
+        str | None,
+        typer.Option(
+            help="Assume this role in every account instead of the one the plan recorded (a "
+            "delete-capable apply role, while plan runs read-only).",
+        ),
+    ] = None,
     max_plan_age_hours: Annotated[
         float,
         typer.Option(min=0, help="Refuse a plan older than this: what was reviewed is stale."),
@@ -534,6 +551,18 @@ def apply(
 ) -> None:
     """Carry out a plan: re-scan usage, then delete the planned images that are still unused."""
     reviewed = _read_or_exit(plan_file)
+    if role_name is not None:
+        try:
+            reviewed = replace(
+                reviewed,
+                targets=tuple(
+                    replace(t, role_arn=role_arn_for(t.account_id, role_name, None, "--role-name"))
+                    for t in reviewed.targets
+                ),
+            )
+        except ConfigError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(EXIT_ERROR) from exc
     age_hours = (datetime.now(UTC) - reviewed.created_at).total_seconds() / 3600
     if age_hours > max_plan_age_hours:
         err.print(

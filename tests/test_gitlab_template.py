@@ -1,0 +1,758 @@
+"""The GitLab CI template (templates/gitlab/delete-images.gitlab-ci.yml).
+
+Structure: parsed with yaml.safe_load, `extends:` resolved the way GitLab does (hashes merge,
+everything else is replaced), checked against the GitLab CI keywords, and its `rules:` evaluated
+for each kind of pipeline. Behaviour: each job's shell (before_script + script) runs under bash
+the way the runner runs it (`set -eo pipefail`), with fake `ecr-sweeper` and `python` on PATH
+that record what they were given and exit with a chosen code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TEMPLATE = Path(__file__).parent.parent / "templates" / "gitlab" / "delete-images.gitlab-ci.yml"
+BASH = shutil.which("bash")
+
+PLAN, SHARD, MERGE, APPLY = (
+    "delete_images:plan",
+    "delete_images:plan-shard",
+    "delete_images:plan-merge",
+    "delete_images:apply",
+)
+STAGES = ["delete-images-plan", "delete-images-merge", "delete-images-apply"]
+PLAN_COMMAND = [
+    "ecr-sweeper",
+    "plan",
+    "--config",
+    "$ECR_SWEEPER_CONFIG",
+    "--output",
+    "plan.json",
+    "--markdown",
+    "report.md",
+    "--detailed-exit-codes",
+]
+MERGE_COMMAND = [
+    "ecr-sweeper",
+    "plan",
+    "--merge",
+    "shard-*.json",
+    "--output",
+    "plan.json",
+    "--markdown",
+    "report.md",
+    "--detailed-exit-codes",
+]
+SHARD_COMMAND = [
+    "ecr-sweeper",
+    "plan",
+    "--config",
+    "$ECR_SWEEPER_CONFIG",
+    "--shard",
+    "${CI_NODE_INDEX}/${CI_NODE_TOTAL}",
+    "--output",
+    "shard-${CI_NODE_INDEX}.json",
+]
+
+# GitLab CI keywords (https://docs.gitlab.com/ci/yaml/).
+GLOBAL_KEYWORDS = {"default", "include", "stages", "variables", "workflow", "spec"}
+JOB_KEYWORDS = {
+    "after_script",
+    "allow_failure",
+    "artifacts",
+    "before_script",
+    "cache",
+    "coverage",
+    "dast_configuration",
+    "dependencies",
+    "environment",
+    "extends",
+    "hooks",
+    "id_tokens",
+    "identity",
+    "image",
+    "inherit",
+    "interruptible",
+    "manual_confirmation",
+    "needs",
+    "pages",
+    "parallel",
+    "release",
+    "resource_group",
+    "retry",
+    "rules",
+    "run",
+    "script",
+    "secrets",
+    "services",
+    "stage",
+    "tags",
+    "timeout",
+    "trigger",
+    "variables",
+    "when",
+}
+RULE_KEYS = {
+    "if",
+    "changes",
+    "exists",
+    "when",
+    "allow_failure",
+    "variables",
+    "needs",
+    "interruptible",
+}
+RULE_WHEN = {"on_success", "on_failure", "always", "never", "manual", "delayed"}
+ARTIFACT_KEYS = {
+    "paths",
+    "exclude",
+    "expire_in",
+    "expose_as",
+    "name",
+    "public",
+    "access",
+    "reports",
+    "untracked",
+    "when",
+}
+ENVIRONMENT_KEYS = {
+    "name",
+    "url",
+    "on_stop",
+    "action",
+    "auto_stop_in",
+    "kubernetes",
+    "deployment_tier",
+}
+ENVIRONMENT_ACTIONS = {"start", "prepare", "stop", "verify", "access"}
+NEEDS_KEYS = {"job", "artifacts", "optional", "project", "ref", "pipeline", "parallel"}
+# The predefined variables the template may use (GitLab sets them in every job).
+PREDEFINED = {
+    "CI_PIPELINE_SOURCE",
+    "CI_PROJECT_ID",
+    "CI_JOB_ID",
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+}
+VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+STATIC_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    loaded = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """GitLab's `extends:` merge: hashes merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolved(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    job = dict(cfg[name])
+    parents = job.pop("extends", [])
+    result: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        result = merge(result, resolved(cfg, parent))
+    return merge(result, job)
+
+
+def job_names(cfg: Mapping[str, Any]) -> list[str]:
+    return [k for k in cfg if k not in GLOBAL_KEYWORDS and not k.startswith(".")]
+
+
+def flatten(steps: object) -> Iterator[str]:
+    """Script lines; GitLab flattens nested arrays (what YAML anchors of step lists produce)."""
+    if isinstance(steps, str):
+        yield steps
+    elif isinstance(steps, list):
+        for step in steps:
+            yield from flatten(step)
+    else:
+        assert steps is None, f"not a script: {steps!r}"
+
+
+def shell(job: Mapping[str, Any]) -> str:
+    return "\n".join([*flatten(job.get("before_script")), *flatten(job.get("script"))])
+
+
+def command_line(job: Mapping[str, Any], prefix: str) -> list[str]:
+    """The one script line that starts with `prefix`, split like the shell would."""
+    lines = [
+        line.strip()
+        for step in flatten(job.get("script"))
+        for line in step.splitlines()
+        if line.strip().startswith(prefix)
+    ]
+    assert len(lines) == 1, lines
+    return shlex.split(lines[0].removesuffix("|| code=$?"))
+
+
+def top_variables(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Declared variables and their default values."""
+    out = {}
+    for name, spec in cfg["variables"].items():
+        out[name] = str(spec["value"] if isinstance(spec, Mapping) else spec)
+    return out
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_stages_and_jobs(config: dict[str, Any]) -> None:
+    assert config["stages"] == STAGES
+    assert set(job_names(config)) == {PLAN, SHARD, MERGE, APPLY}
+    for name in job_names(config):
+        job = resolved(config, name)
+        assert job["stage"] in config["stages"], name
+        assert list(flatten(job["script"])), name
+        assert job["image"] == "$ECR_SWEEPER_IMAGE"
+        assert job["environment"]["name"] == "$ECR_SWEEPER_ENVIRONMENT"
+    # The plan jobs only prepare the environment; the apply job is the deployment.
+    for name in (PLAN, SHARD, MERGE):
+        assert resolved(config, name)["environment"]["action"] == "prepare"
+    assert resolved(config, APPLY)["environment"].get("action", "start") == "start"
+
+
+def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
+    plan, shard = resolved(config, PLAN), resolved(config, SHARD)
+    merge_job, apply = resolved(config, MERGE), resolved(config, APPLY)
+    assert command_line(plan, "ecr-sweeper plan") == PLAN_COMMAND
+    assert command_line(merge_job, "ecr-sweeper plan") == MERGE_COMMAND
+    assert command_line(shard, "ecr-sweeper plan") == SHARD_COMMAND
+    assert command_line(apply, "ecr-sweeper apply") == [
+        "ecr-sweeper",
+        "apply",
+        "plan.json",
+        "--yes",
+        "${ECR_SWEEPER_APPLY_TARGET_ROLE:+--role-name",
+        "$ECR_SWEEPER_APPLY_TARGET_ROLE}",
+    ]
+    assert isinstance(shard["parallel"], int)
+    assert 2 <= shard["parallel"] <= 200
+    install = 'python -m pip install --quiet --disable-pip-version-check "$ECR_SWEEPER_PIP_SPEC"'
+    for job in (plan, shard, merge_job, apply):
+        assert install in shell(job)
+    assert top_variables(config)["ECR_SWEEPER_PIP_SPEC"] == "ecr-sweeper==${ECR_SWEEPER_VERSION}"
+
+
+def test_aws_access_is_oidc_only(config: dict[str, Any]) -> None:
+    roles = {
+        PLAN: "$ECR_SWEEPER_PLAN_ROLE_ARN",
+        SHARD: "$ECR_SWEEPER_PLAN_ROLE_ARN",
+        APPLY: "$ECR_SWEEPER_APPLY_ROLE_ARN",
+    }
+    for name, role in roles.items():
+        job = resolved(config, name)
+        assert job["id_tokens"] == {"ECR_SWEEPER_ID_TOKEN": {"aud": "$ECR_SWEEPER_OIDC_AUDIENCE"}}
+        text = shell(job)
+        assert f'export AWS_ROLE_ARN="{role}"' in text
+        for name_ in ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME"):
+            assert f"export {name_}" in text or re.search(rf"export .*\b{name_}\b", text)
+    # The merge job plans from files: no token, no role.
+    merge_job = resolved(config, MERGE)
+    assert "id_tokens" not in merge_job
+    assert "AWS_ROLE_ARN" not in shell(merge_job)
+    # Static keys are never declared, set or read; the one mention removes stray ones.
+    assert not set(STATIC_KEYS) & set(config["variables"])
+    for name in job_names(config):
+        assert not set(STATIC_KEYS) & set(resolved(config, name).get("variables") or {})
+    for line in TEMPLATE.read_text(encoding="utf-8").splitlines():
+        if any(key in line for key in STATIC_KEYS):
+            assert line.strip().startswith("unset "), line
+
+
+def test_apply_needs_the_plan_artifacts(config: dict[str, Any]) -> None:
+    needs = resolved(config, APPLY)["needs"]
+    by_job = {n["job"]: n for n in needs}
+    assert by_job[PLAN]["artifacts"] is True
+    assert by_job[MERGE]["artifacts"] is True
+    # Exactly one of them is in any pipeline (see the rules test), so both are optional.
+    assert by_job[PLAN]["optional"] is True
+    assert by_job[MERGE]["optional"] is True
+    assert resolved(config, MERGE)["needs"] == [{"job": SHARD, "artifacts": True}]
+
+
+def test_artifacts(config: dict[str, Any]) -> None:
+    for name in (PLAN, MERGE):
+        artifacts = resolved(config, name)["artifacts"]
+        assert {"plan.json", "report.md"} <= set(artifacts["paths"])
+        assert artifacts["reports"]["dotenv"] == "plan.env"
+        # Kept for review even when the plan fails (a blocked plan says why).
+        assert artifacts["when"] == "always"
+        assert re.fullmatch(r"\d+ (days?|weeks?|months?)", artifacts["expire_in"])
+    assert resolved(config, SHARD)["artifacts"]["paths"] == ["shard-*.json"]
+    assert "plan.json.journal" in resolved(config, APPLY)["artifacts"]["paths"]
+
+
+def test_variables_are_declared_with_a_description(config: dict[str, Any]) -> None:
+    for name, spec in config["variables"].items():
+        assert name.startswith("ECR_SWEEPER_"), name
+        assert isinstance(spec, dict), name
+        assert set(spec) == {"description", "value"}, name
+        assert isinstance(spec["description"], str), name
+        assert len(spec["description"]) > 20, name
+        assert isinstance(spec["value"], str), name
+
+
+def used_variables(value: object) -> set[str]:
+    if isinstance(value, str):
+        return set(VARIABLE.findall(value))
+    if isinstance(value, Mapping):
+        return set().union(*(used_variables(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(used_variables(v) for v in value))
+    return set()
+
+
+def shell_assigned(job: Mapping[str, Any]) -> set[str]:
+    """Variables the job's own shell assigns (`NAME=...`, `export NAME=...`)."""
+    return set(re.findall(r"(?:^|[\s;])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=", shell(job), re.M))
+
+
+def dotenv_written(job: Mapping[str, Any]) -> set[str]:
+    return set(re.findall(r'echo "([A-Z_]+)=[^"]*" > plan\.env', shell(job)))
+
+
+def test_every_variable_is_predefined_or_declared(config: dict[str, Any]) -> None:
+    declared = set(config["variables"])
+    assert used_variables(config["variables"]) <= declared
+    for name in job_names(config):
+        job = resolved(config, name)
+        known = declared | PREDEFINED | set(job.get("variables") or {}) | shell_assigned(job)
+        known |= set(job.get("id_tokens") or {})
+        for need in job.get("needs") or []:
+            known |= dotenv_written(resolved(config, need["job"]))
+        unknown = used_variables(job) - known
+        assert not unknown, f"{name} uses undeclared {sorted(unknown)}"
+    # The apply job reads the plan's exit code from the dotenv artifact of whichever plan ran.
+    apply = resolved(config, APPLY)
+    assert "PLAN_EXIT_CODE" in used_variables(apply)
+    assert dotenv_written(resolved(config, PLAN)) == {"PLAN_EXIT_CODE"}
+    assert dotenv_written(resolved(config, MERGE)) == {"PLAN_EXIT_CODE"}
+
+
+def test_keywords_follow_the_gitlab_ci_schema(config: dict[str, Any]) -> None:
+    assert isinstance(config["stages"], list)
+    assert all(isinstance(s, str) for s in config["stages"])
+    for name, job in config.items():
+        if name in GLOBAL_KEYWORDS:
+            continue
+        assert isinstance(job, (dict, list)), name
+        if isinstance(job, list):  # a hidden key holding an anchored list of steps
+            assert name.startswith("."), name
+            assert all(isinstance(s, str) for s in flatten(job)), name
+            continue
+        assert len(name) <= 255
+        assert set(job) <= JOB_KEYWORDS, f"{name}: unknown keys {set(job) - JOB_KEYWORDS}"
+    for name in job_names(config):
+        job = resolved(config, name)
+        assert set(job) <= JOB_KEYWORDS, name
+        for rule in job["rules"]:
+            assert isinstance(rule, dict), f"{name}: a rule is a mapping"
+            assert set(rule) <= RULE_KEYS, f"{name}: {rule}"
+            assert rule.get("when", "on_success") in RULE_WHEN, f"{name}: {rule}"
+            if "if" in rule:
+                assert isinstance(rule["if"], str)
+                evaluate(rule["if"], {})  # parses
+        assert set(job["artifacts"]) <= ARTIFACT_KEYS, name
+        assert set(job["artifacts"].get("reports", {})) <= {"dotenv", "junit"}, name
+        assert set(job["environment"]) <= ENVIRONMENT_KEYS, name
+        assert job["environment"].get("action", "start") in ENVIRONMENT_ACTIONS, name
+        for need in job.get("needs", []):
+            assert isinstance(need, dict), name
+            assert set(need) <= NEEDS_KEYS, name
+            assert need["job"] in job_names(config), name
+        for token in (job.get("id_tokens") or {}).values():
+            assert set(token) == {"aud"}, name
+        for key in ("before_script", "script"):
+            assert all(isinstance(s, str) for s in flatten(job.get(key))), name
+        assert isinstance(job.get("interruptible", False), bool)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+COMPARISON = re.compile(r'^\$(\w+)\s*(==|!=|=~|!~)\s*(?:"([^"]*)"|/(.*)/)$')
+
+
+def evaluate(expression: str, env: Mapping[str, str]) -> bool:
+    """GitLab's `rules:if` for what the template uses: `&&` binds tighter than `||`; a
+    variable that is not set is null (never equal to a string, never matching)."""
+
+    def compare(term: str) -> bool:
+        match = COMPARISON.match(term.strip())
+        assert match, f"unsupported rules:if term {term!r}"
+        name, op, string, pattern = match.groups()
+        value = env.get(name)
+        if op in ("==", "!="):
+            return (value == string) == (op == "==")
+        found = value is not None and re.search(pattern, value) is not None
+        return found == (op == "=~")
+
+    return any(
+        all(compare(term) for term in alternative.split(" && "))
+        for alternative in expression.split(" || ")
+    )
+
+
+def pipeline(cfg: Mapping[str, Any], **overrides: str) -> dict[str, str]:
+    """Which jobs a pipeline gets, and each one's `when` (GitLab: the first matching rule)."""
+    env = top_variables(cfg) | overrides
+    jobs = {}
+    for name in job_names(cfg):
+        for rule in resolved(cfg, name)["rules"]:
+            if "if" not in rule or evaluate(rule["if"], env):
+                if rule.get("when", "on_success") != "never":
+                    jobs[name] = rule.get("when", "on_success")
+                break
+    return jobs
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "schedule"},
+            {PLAN: "on_success", APPLY: "manual"},
+            id="schedule-default-is-manual-apply",
+        ),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "web", "ECR_SWEEPER_APPLY": "manual"},
+            {PLAN: "on_success", APPLY: "manual"},
+            id="web-manual",
+        ),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "api", "ECR_SWEEPER_APPLY": "auto"},
+            {PLAN: "on_success", APPLY: "on_success"},
+            id="api-auto",
+        ),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_APPLY": "Auto"},
+            {PLAN: "on_success", APPLY: "manual"},
+            id="a-misspelt-mode-stays-manual",
+        ),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_SHARDS": "4"},
+            {SHARD: "on_success", MERGE: "on_success", APPLY: "manual"},
+            id="sharded",
+        ),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "web", "ECR_SWEEPER_SHARDS": "12", "ECR_SWEEPER_APPLY": "auto"},
+            {SHARD: "on_success", MERGE: "on_success", APPLY: "on_success"},
+            id="sharded-auto",
+        ),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_SHARDS": "0"},
+            {PLAN: "on_success", APPLY: "manual"},
+            id="zero-shards-is-one-job",
+        ),
+        pytest.param({"CI_PIPELINE_SOURCE": "push"}, {}, id="push"),
+        pytest.param({"CI_PIPELINE_SOURCE": "merge_request_event"}, {}, id="merge-request"),
+        pytest.param({}, {}, id="no-source"),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_ENABLED": "false"}, {}, id="disabled"
+        ),
+    ],
+)
+def test_rules(config: dict[str, Any], variables: dict[str, str], expected: dict[str, str]) -> None:
+    jobs = pipeline(config, **variables)
+    assert jobs == expected
+    # The DAG holds: every need is in the pipeline or optional, and the apply job always has a
+    # plan to apply.
+    for name in jobs:
+        job = resolved(config, name)
+        for need in job.get("needs", []):
+            assert need["job"] in jobs or need.get("optional"), (name, need)
+    if APPLY in jobs:
+        assert (PLAN in jobs) != (MERGE in jobs)
+
+
+# --------------------------------------------------------------------------- behaviour
+
+FAKE_TOOL = """#!/bin/sh
+# Records its arguments and environment; exits with $FAKE_EXIT.
+name=$(basename "$0")
+printf '%s\\n' "$@" > "$FAKE_LOG/$name.args"
+env > "$FAKE_LOG/$name.env"
+if [ -n "${AWS_WEB_IDENTITY_TOKEN_FILE:-}" ]; then
+  cat "$AWS_WEB_IDENTITY_TOKEN_FILE" > "$FAKE_LOG/$name.token"
+fi
+[ "$name" = python ] && exit 0
+exit "${FAKE_EXIT:-0}"
+"""
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwcm9qZWN0X3BhdGg6Z3JvdXAvcHJvamVjdCJ9.c2lnbmF0dXJl"
+
+
+def expand(value: str, env: Mapping[str, str]) -> str:
+    """GitLab expands `$NAME` / `${NAME}` in variable values before the job starts."""
+    return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), value)
+
+
+class Run:
+    def __init__(self, result: subprocess.CompletedProcess[str], log: Path, work: Path) -> None:
+        self.code = result.returncode
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+        self.log = log
+        self.work = work
+
+    def called(self, tool: str) -> bool:
+        return (self.log / f"{tool}.args").exists()
+
+    def args(self, tool: str) -> list[str]:
+        return (self.log / f"{tool}.args").read_text().splitlines()
+
+    def env(self, tool: str) -> dict[str, str]:
+        lines = (self.log / f"{tool}.env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def run_job(
+    cfg: Mapping[str, Any],
+    name: str,
+    tmp_path: Path,
+    *,
+    exit_code: int = 0,
+    **variables: str,
+) -> Run:
+    """Run the job's shell under bash as GitLab's runner would, with fake tools on PATH."""
+    assert BASH is not None
+    job = resolved(cfg, name)
+    bin_dir, log, work = tmp_path / "bin", tmp_path / "log", tmp_path / "work"
+    for d in (bin_dir, log, work):
+        d.mkdir(exist_ok=True)
+    for tool in ("ecr-sweeper", "python"):
+        path = bin_dir / tool
+        path.write_text(FAKE_TOOL)
+        path.chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "FAKE_LOG": str(log),
+        "FAKE_EXIT": str(exit_code),
+        "CI_PIPELINE_SOURCE": "schedule",
+        "CI_PROJECT_ID": "4242",
+        "CI_JOB_ID": "987654",
+        "ECR_SWEEPER_PLAN_ROLE_ARN": "arn:aws:iam::111111111111:role/GitLabEcrSweeperPlan",
+        "ECR_SWEEPER_APPLY_ROLE_ARN": "arn:aws:iam::111111111111:role/GitLabEcrSweeperApply",
+    }
+    for key, value in top_variables(cfg).items():
+        env.setdefault(key, value)
+    env.update(variables)
+    for key in list(env):
+        env[key] = expand(env[key], env)
+    if "id_tokens" in job:
+        env["ECR_SWEEPER_ID_TOKEN"] = TOKEN
+    result = subprocess.run(
+        [BASH, "-e", "-o", "pipefail", "-c", shell(job)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return Run(result, log, work)
+
+
+# Stray static keys (a project-wide variable, say) must not win over the web identity.
+STRAY = {
+    "AWS_ACCESS_KEY_ID": "AKIASTRAYSTRAYSTRAY1",
+    "AWS_SECRET_ACCESS_KEY": "straySECRETstray",
+    "AWS_SESSION_TOKEN": "straytoken",
+    "AWS_PROFILE": "stray",
+}
+
+
+@pytest.mark.parametrize(
+    ("plan_code", "job_code"),
+    [(0, 0), (5, 0), (1, 1), (3, 3), (4, 4), (2, 2)],
+)
+def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
+    config: dict[str, Any], tmp_path: Path, plan_code: int, job_code: int
+) -> None:
+    run = run_job(config, PLAN, tmp_path, exit_code=plan_code, **STRAY)
+    assert run.code == job_code, run.stderr
+    assert (run.work / "plan.env").read_text() == f"PLAN_EXIT_CODE={plan_code}\n"
+    assert run.args("ecr-sweeper") == [
+        "plan",
+        "--config",
+        "accounts.toml",
+        "--output",
+        "plan.json",
+        "--markdown",
+        "report.md",
+        "--detailed-exit-codes",
+    ]
+    assert run.args("python") == [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "ecr-sweeper==0.1.0",
+    ]
+    if job_code:
+        assert f"exit code {plan_code}" in run.stderr
+    # The OIDC glue: botocore's web-identity settings, the token in a private file, no keys.
+    seen = run.env("ecr-sweeper")
+    assert seen["AWS_ROLE_ARN"] == "arn:aws:iam::111111111111:role/GitLabEcrSweeperPlan"
+    assert seen["AWS_ROLE_SESSION_NAME"] == "gitlab-4242-987654"
+    assert seen["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert (run.log / "ecr-sweeper.token").read_text() == TOKEN
+    token_file = Path(seen["AWS_WEB_IDENTITY_TOKEN_FILE"])
+    assert token_file.stat().st_mode & 0o077 == 0
+    assert not set(STRAY) & set(seen)
+    assert TOKEN not in run.stdout + run.stderr
+
+
+def test_plan_job_without_a_role_fails_before_planning(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    run = run_job(config, PLAN, tmp_path, ECR_SWEEPER_PLAN_ROLE_ARN="")
+    assert run.code != 0
+    assert "ECR_SWEEPER_PLAN_ROLE_ARN" in run.stderr
+    assert not run.called("ecr-sweeper")
+
+
+@pytest.mark.parametrize(("plan_code", "job_code"), [(0, 0), (5, 0), (3, 3), (4, 4), (1, 1)])
+def test_merge_job_maps_exit_codes_the_same_way(
+    config: dict[str, Any], tmp_path: Path, plan_code: int, job_code: int
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    for i in (1, 2, 3):
+        (work / f"shard-{i}.json").write_text("{}")
+    run = run_job(config, MERGE, tmp_path, exit_code=plan_code, **STRAY)
+    assert run.code == job_code, run.stderr
+    assert (run.work / "plan.env").read_text() == f"PLAN_EXIT_CODE={plan_code}\n"
+    assert run.args("ecr-sweeper") == [
+        "plan",
+        "--merge",
+        "shard-1.json",
+        "shard-2.json",
+        "shard-3.json",
+        "--output",
+        "plan.json",
+        "--markdown",
+        "report.md",
+        "--detailed-exit-codes",
+    ]
+    assert "AWS_ROLE_ARN" not in run.env("ecr-sweeper")
+
+
+def test_shard_job_plans_its_share(config: dict[str, Any], tmp_path: Path) -> None:
+    run = run_job(
+        config,
+        SHARD,
+        tmp_path,
+        ECR_SWEEPER_SHARDS="4",
+        CI_NODE_INDEX="2",
+        CI_NODE_TOTAL="4",
+    )
+    assert run.code == 0, run.stderr
+    assert run.args("ecr-sweeper") == [
+        "plan",
+        "--config",
+        "accounts.toml",
+        "--shard",
+        "2/4",
+        "--output",
+        "shard-2.json",
+    ]
+    assert run.env("ecr-sweeper")["AWS_ROLE_ARN"].endswith(":role/GitLabEcrSweeperPlan")
+
+
+@pytest.mark.parametrize("code", [1, 3, 4])
+def test_a_failed_shard_fails_its_job(config: dict[str, Any], tmp_path: Path, code: int) -> None:
+    run = run_job(
+        config,
+        SHARD,
+        tmp_path,
+        exit_code=code,
+        ECR_SWEEPER_SHARDS="2",
+        CI_NODE_INDEX="1",
+        CI_NODE_TOTAL="2",
+    )
+    assert run.code == code
+
+
+def test_shard_count_must_match_parallel(config: dict[str, Any], tmp_path: Path) -> None:
+    run = run_job(
+        config,
+        SHARD,
+        tmp_path,
+        ECR_SWEEPER_SHARDS="8",
+        CI_NODE_INDEX="1",
+        CI_NODE_TOTAL="4",
+    )
+    assert run.code == 1
+    assert "parallel: 8" in run.stderr
+    assert not run.called("ecr-sweeper")
+
+
+def test_apply_job_can_assume_a_separate_delete_role_in_the_targets(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    run = run_job(
+        config,
+        APPLY,
+        tmp_path,
+        PLAN_EXIT_CODE="5",
+        ECR_SWEEPER_APPLY_TARGET_ROLE="EcrSweeperDelete",
+    )
+    assert run.code == 0, run.stderr
+    assert run.args("ecr-sweeper") == [
+        "apply",
+        "plan.json",
+        "--yes",
+        "--role-name",
+        "EcrSweeperDelete",
+    ]
+
+
+@pytest.mark.parametrize("plan_code", ["0", "", "garbage"])
+def test_apply_job_does_nothing_when_nothing_was_planned(
+    config: dict[str, Any], tmp_path: Path, plan_code: str
+) -> None:
+    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE=plan_code)
+    assert run.code == 0, run.stderr
+    assert not run.called("ecr-sweeper")
+    assert "nothing to apply" in run.stdout
+
+
+@pytest.mark.parametrize("apply_code", [0, 1, 3, 4])
+def test_apply_job_applies_the_plan_with_the_apply_role(
+    config: dict[str, Any], tmp_path: Path, apply_code: int
+) -> None:
+    run = run_job(config, APPLY, tmp_path, exit_code=apply_code, PLAN_EXIT_CODE="5", **STRAY)
+    assert run.code == apply_code
+    assert run.args("ecr-sweeper") == ["apply", "plan.json", "--yes"]
+    seen = run.env("ecr-sweeper")
+    assert seen["AWS_ROLE_ARN"] == "arn:aws:iam::111111111111:role/GitLabEcrSweeperApply"
+    assert (run.log / "ecr-sweeper.token").read_text() == TOKEN
+    assert not set(STRAY) & set(seen)
