@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import boto3
 import pytest
@@ -44,6 +44,16 @@ def reset_moto(url: str) -> None:
             raise RuntimeError(f"moto reset failed: HTTP {response.status}")
 
 
+def use_only(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
+    """Replace every AWS_* variable by `env` (an emulator's, say), with no config or
+    credentials file and no instance metadata, so nothing can reach real AWS."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    for key, value in {**FAKE_AWS_ENV, **env}.items():
+        monkeypatch.setenv(key, value)
+
+
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh moto state and an AWS_* environment pointing at it only. Yields the endpoint.
@@ -51,12 +61,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     Mirrors `ecr_sweeper.demo.isolate_from_aws`, but reversibly (monkeypatch).
     """
     reset_moto(moto_endpoint)
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    for key, value in FAKE_AWS_ENV.items():
-        monkeypatch.setenv(key, value)
+    use_only(monkeypatch, {"AWS_ENDPOINT_URL": moto_endpoint})
     # boto3's default session caches credentials; start each test from a fresh one.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     from moto_helpers import forget_clients

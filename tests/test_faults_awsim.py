@@ -4,7 +4,6 @@ deleted. Every run is bounded: small orgs, fast retries, deterministic faults (s
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import anyio
@@ -13,6 +12,7 @@ import pytest
 from awsim import Faults, Quotas, generate_org_with_truth, run_emulator
 from awsim.generate import OrgSummary
 from awsim.scenario import Scenario
+from conftest import use_only
 from ecr_sweeper.aws.limits import Limits, RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Region, Sources
@@ -41,17 +41,6 @@ def targets(scenario: Scenario) -> list[AccountTarget]:
     ]
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
-
-
 def sweep(
     scenario: Scenario,
     env: pytest.MonkeyPatch,
@@ -64,8 +53,7 @@ def sweep(
     """Plan (and apply) under `faults`; return the plan, the apply result, what the emulator
     deleted, and how many calls it throttled."""
     with run_emulator(scenario, faults=faults, quotas=quotas or Quotas.unlimited()) as emu:
-        for name, value in emu.env().items():
-            env.setenv(name, value)
+        use_only(env, emu.env())
 
         async def run() -> tuple[Plan, ApplyResult | None]:
             async with Connections(retry=RETRY, limits=limits) as connections:
@@ -93,11 +81,6 @@ def verdicts(plan: Plan) -> tuple[set[Key], set[Key]]:
 def baseline(org: tuple[Scenario, OrgSummary]) -> tuple[set[Key], set[Key]]:
     scenario, _ = org
     with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("AWS_"):
-                env.delenv(name)
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         plan, _, _, _ = sweep(scenario, env, Faults())
     assert not plan.errors
     deletions, kept = verdicts(plan)
@@ -119,11 +102,11 @@ def baseline(org: tuple[Scenario, OrgSummary]) -> tuple[set[Key], set[Key]]:
 def test_plan_under_faults_is_identical_to_the_fault_free_plan(
     org: tuple[Scenario, OrgSummary],
     baseline: tuple[set[Key], set[Key]],
-    clean_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
     faults: Faults,
 ) -> None:
     scenario, summary = org
-    plan, result, deleted, _ = sweep(scenario, clean_env, faults, apply=True)
+    plan, result, deleted, _ = sweep(scenario, monkeypatch, faults, apply=True)
     assert plan.errors == ()
     assert verdicts(plan) == baseline
     assert result is not None
@@ -135,30 +118,30 @@ def test_plan_under_faults_is_identical_to_the_fault_free_plan(
 def test_tight_quotas_are_met_by_slowing_down_not_by_failing(
     org: tuple[Scenario, OrgSummary],
     baseline: tuple[set[Key], set[Key]],
-    clean_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scenario, _ = org
     tight = Quotas.uniform(10, 5)
-    plan, _, _, throttled = sweep(scenario, clean_env, Faults(), tight)
+    plan, _, _, throttled = sweep(scenario, monkeypatch, Faults(), tight)
     assert plan.errors == ()
     assert verdicts(plan) == baseline
     assert throttled > 0  # the quotas did bind
     # With the starting rate at the buckets' own rate, the limiter avoids most throttling.
     paced, _, _, paced_throttled = sweep(
-        scenario, clean_env, Faults(), tight, limits=Limits(initial_rate=10.0)
+        scenario, monkeypatch, Faults(), tight, limits=Limits(initial_rate=10.0)
     )
     assert verdicts(paced) == baseline
     assert paced_throttled < throttled
 
 
 def test_a_disabled_region_fails_closed_and_names_it(
-    org: tuple[Scenario, OrgSummary], clean_env: pytest.MonkeyPatch
+    org: tuple[Scenario, OrgSummary], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scenario, _ = org
     account = scenario.accounts[1].id
     region = scenario.accounts[1].regions[-1].name
     faults = Faults(denied_account_regions=frozenset({(account, region)}))
-    plan, result, deleted, _ = sweep(scenario, clean_env, faults, apply=True)
+    plan, result, deleted, _ = sweep(scenario, monkeypatch, faults, apply=True)
     assert plan.blocked
     assert plan.deletions == ()
     assert any(e.account_id == account and e.region == region for e in plan.errors)

@@ -70,35 +70,10 @@ def test_a_journal_of_another_plan_is_set_aside(tmp_path: Path) -> None:
 
 
 def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> None:
-    scenario = Scenario(
-        accounts=(
-            Account(
-                ACCOUNT,
-                regions=(
-                    Region(
-                        "us-east-1",
-                        repositories=(
-                            Repository(
-                                "app",
-                                images=tuple(
-                                    SimImage(tags=(f"t{n}",), key=f"img-{n}") for n in range(IMAGES)
-                                ),
-                            ),
-                        ),
-                    ),
-                ),
-            ),
-        )
-    )
     # Every call waits 0.4 s, so the kill lands while batches are still going.
     slow = Faults(latency_s=0.4)
-    with run_emulator(scenario, faults=slow, quotas=Quotas.unlimited()) as emu:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env |= emu.env() | {
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+    with run_emulator(_one_repository(IMAGES), faults=slow, quotas=Quotas.unlimited()) as emu:
+        env = _env(emu.env())
         plan_file = tmp_path / "plan.json"
         write_plan(_plan_with(env), plan_file)
         journal = plan_file.with_name("plan.json.journal")

@@ -3,7 +3,6 @@ OU and tag filters on moto's server."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anyio
@@ -11,6 +10,7 @@ import boto3
 import pytest
 
 from awsim import Account, Quotas, Scenario, run_emulator
+from conftest import use_only
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.session import Connections
@@ -37,10 +37,7 @@ def test_every_active_account_across_pages_and_empty_pages(
         Account(i, status="SUSPENDED" if n == 7 else "ACTIVE") for n, i in enumerate(ids)
     )
     with run_emulator(Scenario(accounts), quotas=Quotas.unlimited()) as emu:
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
-            monkeypatch.delenv(name)
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_only(monkeypatch, emu.env())
         found = discover(exclude=[ids[3]])
         pages = emu.call_count(operation="ListAccounts")
     assert found == sorted(set(ids) - {ids[7], ids[3]})

@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from awsim import Quotas, generate_org_with_truth, run_emulator
+from conftest import use_only
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import (
@@ -69,10 +70,7 @@ def test_sharded_and_unsharded_plans_are_byte_identical(
     )
     now = datetime(2026, 11, 1, tzinfo=UTC)
     with run_emulator(scenario, quotas=Quotas.unlimited()) as emu:
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
-            monkeypatch.delenv(name)
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_only(monkeypatch, emu.env())
 
         async def read(
             share: tuple[AccountTarget, ...],

@@ -285,12 +285,8 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
         not isinstance(percent, int | float) or isinstance(percent, bool) or not 0 <= percent <= 100
     ):
         raise ConfigError(f"{origin}: policy.max_delete_percent: expected a number 0-100")
-    return Policy(
-        keep_last=default.keep_last,
-        min_age_days=default.min_age_days,
-        protect_tags=default.protect_tags,
-        keep_pulled_within_days=default.keep_pulled_within_days,
-        untagged=default.untagged,
+    return Policy.with_default(
+        default,
         rules=tuple(rules),
         accepted_accounts=tuple(
             _account_or_star(a, origin, f"policy.accepted_accounts[{i}]")

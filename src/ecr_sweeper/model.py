@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, NewType
+from typing import Any, Literal, NewType
 
 AccountId = NewType("AccountId", str)
 Region = NewType("Region", str)
@@ -199,6 +199,18 @@ class Policy:
     opt_in_tag: tuple[str, str] | None = None  # sweep only repositories with this tag
     max_delete_percent: float | None = None  # per repository
     max_delete_images: int | None = None  # per run
+
+    @classmethod
+    def with_default(cls, default: Retention, **rest: Any) -> Policy:
+        """A policy whose top-level retention is `default`; `rest` sets the other fields."""
+        return cls(
+            keep_last=default.keep_last,
+            min_age_days=default.min_age_days,
+            protect_tags=default.protect_tags,
+            keep_pulled_within_days=default.keep_pulled_within_days,
+            untagged=default.untagged,
+            **rest,
+        )
 
     @property
     def default_retention(self) -> Retention:

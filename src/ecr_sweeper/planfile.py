@@ -71,7 +71,21 @@ def write_plan(plan: Plan, path: Path) -> None:
     `apply` verifies, so an edited or truncated plan is refused."""
     data = plan_to_json(plan)
     data["checksum"] = checksum(data)
-    text = json.dumps(data, indent=2) + "\n"
+    write_atomically(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content; unreadable or not JSON is a PlanFileError naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: a reader never sees half a file."""
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
@@ -79,12 +93,7 @@ def write_plan(plan: Plan, path: Path) -> None:
 
 def read_plan(path: Path) -> Plan:
     """Load a plan file; any problem is a PlanFileError naming the file and the key."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    data = read_json(path)
     if not isinstance(data, dict):
         raise PlanFileError(f"{path}: not a valid plan: expected a JSON object")
     if data.get("version") != PLAN_VERSION:
@@ -186,14 +195,9 @@ def policy_to_json(p: Policy) -> dict[str, Any]:
 
 
 def policy_from_json(d: dict[str, Any]) -> Policy:
-    default = _retention_from_json(d)
     opt_in = d["opt_in_tag"]
-    return Policy(
-        keep_last=default.keep_last,
-        min_age_days=default.min_age_days,
-        protect_tags=default.protect_tags,
-        keep_pulled_within_days=default.keep_pulled_within_days,
-        untagged=default.untagged,
+    return Policy.with_default(
+        _retention_from_json(d),
         rules=tuple(
             RepositoryRule(
                 Patterns(tuple(r["repositories"]["include"]), tuple(r["repositories"]["exclude"])),

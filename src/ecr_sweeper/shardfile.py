@@ -39,9 +39,11 @@ from ecr_sweeper.planfile import (
     error_to_json,
     policy_from_json,
     policy_to_json,
+    read_json,
     sources_from_json,
     target_from_json,
     target_to_json,
+    write_atomically,
 )
 
 SHARD_KIND = "ecr-sweeper-shard"
@@ -86,9 +88,7 @@ def write_shard(
         "usage": [_usage_scan_to_json(s) for s in usage],
         "inventory": [_inventory_to_json(s) for s in inventory],
     }
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_atomically(path, json.dumps(data) + "\n")
 
 
 def read_shards(
@@ -133,12 +133,7 @@ def read_shards(
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("kind") != SHARD_KIND:
         raise PlanFileError(f"{path}: not an ecr-sweeper shard file")
     if data.get("version") != SHARD_VERSION:
