@@ -114,13 +114,19 @@ def test_unreadable_and_invalid_toml_name_the_file(tmp_path: Path) -> None:
         ([], ["us-east-1"], "no accounts to sweep"),
         (["1234"], ["us-east-1"], "--account: value: '1234' is not a 12-digit"),
         (["111111111111"], ["useast1"], "--region: value[0]: 'useast1' is not an AWS region"),
-        (["111111111111"], [], "account 111111111111: no regions"),
     ],
 )
 def test_bad_flags(accounts: list[str], regions: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         resolve_targets(config=None, accounts=accounts, cli_regions=regions, role_name=None)
     assert message in str(caught.value)
+
+
+def test_no_regions_means_every_enabled_region() -> None:
+    [target] = resolve_targets(
+        config=None, accounts=["111111111111"], cli_regions=[], role_name=None
+    )
+    assert target.regions == ()
 
 
 def test_policy_precedence() -> None:

@@ -173,3 +173,15 @@ def test_external_references_protect_images() -> None:
     plan = sweep_plan(TARGETS, NONE, sources)
     assert deleted(plan) == {images["dead"]}
     assert keys(plan.kept) == {(REGISTRY, US, "eks-app", images["live"])}
+
+
+def test_an_account_without_regions_is_swept_in_every_enabled_region() -> None:
+    east = repository(REGISTRY, US, "app", "v1", "v2")
+    west = repository(REGISTRY, "eu-west-1", "app", "v1", seed="west")
+    service(APP, US, "app", {"app": f"{uri(REGISTRY, US, 'app')}:v2"})
+    everywhere = [target(REGISTRY), target(APP)]  # no regions given
+    plan = sweep_plan(everywhere, NONE, SOURCES)
+    assert plan.errors == ()
+    assert deleted(plan) == {east["v1"], west["v1"]}
+    scanned = {(t.account_id, t.regions) for t in plan.targets}
+    assert scanned == {(REGISTRY, ()), (APP, ())}  # apply re-discovers the regions too

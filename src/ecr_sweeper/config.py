@@ -246,11 +246,7 @@ def resolve_targets(
         if target.role_arn is None and role_name is not None:
             role_arn = role_arn_for(target.account_id, role_name, None, "--role-name")
             target = replace(target, role_arn=role_arn)
-        if not target.regions:
-            raise ConfigError(
-                f"account {target.account_id}: no regions: give --region or regions in the file"
-            )
-        targets.append(target)
+        targets.append(target)  # no regions: every region enabled in the account
     return tuple(targets)
 
 

@@ -145,7 +145,8 @@ class AccountTarget:
     """One account to sweep, and how to reach it.
 
     `role_arn` None means: use the base credentials as they are (they must belong to
-    `account_id`, which is checked).
+    `account_id`, which is checked). No `regions` means every region enabled in the account
+    (asked of EC2 DescribeRegions when the run starts).
     """
 
     account_id: AccountId

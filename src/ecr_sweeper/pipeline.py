@@ -22,7 +22,7 @@ import anyio
 
 from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
-from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.aws.usage import UsageContext, scan_usage
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
@@ -74,7 +74,7 @@ async def scan(
     usage: list[UsageScan] = []
     inventory: list[InventoryScan] = []
     gate = anyio.CapacityLimiter(connections.limits.regions_at_once)
-    total = sum(len(t.regions) for t in targets)
+    total = sum(len(t.regions) or 1 for t in targets)  # corrected as enabled regions are found
     done = 0
 
     async def one(target: AccountTarget, region: Region) -> None:
@@ -121,10 +121,32 @@ async def scan(
             tg.start_soon(read_usage)
             tg.start_soon(read_inventory)
 
+    async def account(target: AccountTarget) -> None:
+        nonlocal total
+        regions = target.regions
+        if not regions:
+            try:
+                regions = await enabled_regions(target, connections)
+            except Exception as exc:  # noqa: BLE001 - an account we cannot place is an error value
+                subject = f"regions of {target.account_id}"
+                usage.extend(
+                    UsageScan(
+                        target.account_id,
+                        Region("-"),
+                        errors=(ScanError("usage", target.account_id, None, subject, line),),
+                    )
+                    for line in describe_errors(exc)
+                )
+                return
+            total += len(regions) - 1
+            progress(f"{target.account_id}: {len(regions)} enabled regions")
+        async with anyio.create_task_group() as tg:
+            for region in regions:
+                tg.start_soon(one, target, region)
+
     async with anyio.create_task_group() as tg:
         for target in targets:
-            for region in target.regions:
-                tg.start_soon(one, target, region)
+            tg.start_soon(account, target)
     usage.sort(key=lambda s: (s.account_id, s.region))
     inventory.sort(key=lambda s: (s.account_id, s.region))
     return usage, inventory

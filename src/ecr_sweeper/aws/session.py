@@ -72,6 +72,18 @@ CLIENT_CONFIG = AioConfig(
 )
 
 
+BOOTSTRAP_REGION = Region("us-east-1")  # where to ask an account which regions it has
+
+
+async def enabled_regions(target: AccountTarget, connections: Connections) -> tuple[Region, ...]:
+    """The regions enabled in the target account (EC2 DescribeRegions, opted-in or default)."""
+    ec2 = await connections.client(target, BOOTSTRAP_REGION, "ec2")
+    answer = await connections.api(target.account_id, BOOTSTRAP_REGION).call(
+        ec2.describe_regions, AllRegions=False
+    )
+    return tuple(sorted(Region(r["RegionName"]) for r in answer.get("Regions", [])))
+
+
 class CredentialsError(Exception):
     """The target account cannot be reached with the credentials at hand."""
 
