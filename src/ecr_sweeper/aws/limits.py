@@ -226,6 +226,7 @@ class Api:
         """
         items: list[Any] = []
         token: str | None = None
+        seen: set[str] = set()
         send_as = request_token_key or token_key
         while True:
             page = await self.call(operation, **kwargs, **({send_as: token} if token else {}))
@@ -233,6 +234,9 @@ class Api:
             token = page.get(token_key)
             if not token:
                 return items
+            if token in seen:  # a listing that goes round in circles is not a listing
+                raise RuntimeError(f"{result_key}: the same page token came back twice")
+            seen.add(token)
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:
