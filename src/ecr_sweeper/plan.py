@@ -31,6 +31,7 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -213,7 +214,7 @@ def _decide_repository(
             why = DELETED_WITH[graph.secondary[image.digest]]
             verdicts.append((image, why, True))
         else:
-            verdicts.append((image, _deletion_reason(image, retention), True))
+            verdicts.append((image, _deletion_reason(retention), True))
     return verdicts
 
 
@@ -276,10 +277,11 @@ def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> str | None:
     return None
 
 
-def _deletion_reason(image: Image, retention: Retention) -> str:
-    tags = ", ".join(image.tags) if image.tags else "untagged"
+@functools.cache
+def _deletion_reason(retention: Retention) -> str:
+    """One string per retention (the decision carries the tags): a million deletions share it."""
     return (
-        f"delete: no workload uses this digest ({tags}); older than {retention.min_age_days} "
+        f"delete: no workload uses this digest; older than {retention.min_age_days} "
         f"days and not among the {retention.keep_last} most recently pushed"
     )
 

@@ -12,6 +12,7 @@ manifests they list; every response's `failures` is read.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,11 +144,11 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
                 tags=tuple(sorted(d.get("imageTags", []))),
                 pushed_at=_utc(d.get("imagePushedAt")),
                 size_bytes=int(d.get("imageSizeInBytes", 0)),
-                media_type=manifest.media_type,
+                media_type=sys.intern(manifest.media_type),
                 children=manifest.children,
                 subject=manifest.subject,
                 last_pulled_at=_utc(pulled) if pulled else None,
-                artifact_media_type=d.get("artifactMediaType", ""),
+                artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
             )
         )
     return images
@@ -203,7 +204,9 @@ def _utc(value: datetime | None) -> datetime:
     if value is None:
         # No push time: treat as pushed now, which the min-age rule keeps. Safe by default.
         return datetime.now(UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # botocore gives every timestamp its own tzlocal() object (~170 bytes); one shared UTC
+    # saves hundreds of MB over a million images.
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
