@@ -71,7 +71,9 @@ class RollbackWindow:
             last = family_of(arns[-1]) if arns else None
             if not token or (last is not None and last < lowest):
                 return set()
-            not_passed = {f for f in families if last is None or f >= last}
+            # Newest-first by family, descending: families after `last` are complete; `last`
+            # itself may continue on the next page, and those before it are still to come.
+            not_passed = {f for f in families if last is None or f <= last}
             if pages >= len(not_passed):
                 # Asking family by family is now cheaper; the last family seen may be partial.
                 for family in not_passed:
