@@ -134,3 +134,22 @@ def test_policy_precedence() -> None:
     assert resolve_policy(None, None, None) == Policy()
     assert resolve_policy(config, None, None) == Policy(keep_last=3)
     assert resolve_policy(config, 0, 0) == Policy(keep_last=0, min_age_days=0)
+
+
+def test_external_images_from_a_file_and_stdin(tmp_path: Path) -> None:
+    import io
+
+    from ecr_sweeper.config import resolve_sources
+
+    listed = tmp_path / "images.txt"
+    listed.write_text(
+        "# deploy manifest\n111111111111.dkr.ecr.us-east-1.amazonaws.com/app:v1\n\n", "utf-8"
+    )
+    stdin = io.StringIO("111111111111.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64)
+    sources = resolve_sources(None, external_files=[listed, Path("-")], stdin=stdin)
+    assert sources.external_images == (
+        "111111111111.dkr.ecr.us-east-1.amazonaws.com/app:v1",
+        "111111111111.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64,
+    )
+    with pytest.raises(ConfigError, match=r"<stdin>:1: cannot parse image reference"):
+        resolve_sources(None, external_files=[Path("-")], stdin=io.StringIO("Not An Image\n"))
