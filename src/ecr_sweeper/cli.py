@@ -384,10 +384,12 @@ def plan(
         raise typer.Exit(EXIT_ERROR) from exc
     if share is not None:
         _plan_shard(share, targets, policy, sources, output, say)
+    everywhere = sum(1 for t in targets if not t.regions)
     err.print(
-        f"planning {len(targets)} account(s), "
-        f"{sum(len(t.regions) for t in targets)} account-region(s); policy: keep last "
-        f"{policy.keep_last}, min age {policy.min_age_days} days",
+        f"planning {len(targets)} account(s): {sum(len(t.regions) for t in targets)} "
+        f"account-region(s)"
+        + (f" + every enabled region of {everywhere} account(s)" if everywhere else "")
+        + f"; policy: keep last {policy.keep_last}, min age {policy.min_age_days} days",
         markup=False,
     )
 
