@@ -189,8 +189,22 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     anyio.run(sweep)
     out["wall_s"] = time.perf_counter() - wall0
     out["cpu_s"] = time.process_time() - cpu0
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = _peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
+
+
+def _peak_rss_mb(ru_maxrss_mb: float) -> float:
+    """This process's own peak RSS. Linux keeps ru_maxrss across execve, so a child started by
+    a parent holding a large generated org would report the parent's size; VmHWM belongs to the
+    process's own address space and starts afresh at exec."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return ru_maxrss_mb
 
 
 def run_child(emu: RemoteEmulator, spec: dict[str, Any]) -> dict[str, Any]:
