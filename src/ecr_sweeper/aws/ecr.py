@@ -133,6 +133,10 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
         for image in answer.get("images", []):
             digest = Digest(image["imageId"]["imageDigest"])
             manifests[digest] = _read_manifest(image)
+    # An index read back neither as an image nor as a failure would pass for a plain image
+    # with no children, and its children for unused images: refuse the repository instead.
+    if missing := [d for d in to_read if d not in manifests]:
+        raise RuntimeError(f"BatchGetImage in {key}: no manifest and no failure for {missing[0]}")
     images = []
     for d in details:
         digest = Digest(d["imageDigest"])
