@@ -6,6 +6,7 @@ Exit codes (documented in the README; CI jobs act on them):
   2  command-line usage error (unknown flag, missing argument)
   3  blocked by safety: a usage source could not be read, so nothing is (or was) deleted
   4  incomplete: some repositories could not be listed (plan), or some deletions failed (apply)
+  5  deletions planned (plan --detailed-exit-codes only; 0 then means nothing to delete)
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ app = typer.Typer(
         "usage and deletes what the plan lists and is still unused.\n\n"
         "Exit codes: 0 ok, 1 error/bad input, 2 usage error, 3 blocked by safety (a usage "
         "source could not be read; nothing deleted), 4 incomplete (some repositories "
-        "unreadable or some deletions failed)."
+        "unreadable or some deletions failed), 5 deletions planned (plan "
+        "--detailed-exit-codes only)."
     ),
     no_args_is_help=True,
     add_completion=False,
