@@ -4,6 +4,7 @@ resolved digests), and the rollback window over many ACTIVE revisions across lis
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import pytest
@@ -56,6 +57,12 @@ def sweep(scenario: Scenario, sources: Sources, monkeypatch: pytest.MonkeyPatch)
         return anyio.run(run)
 
 
+def in_one_region(**region: Any) -> Scenario:
+    """An org of one account with one region (US) holding `region`'s clusters, task
+    definitions and repositories."""
+    return Scenario((Account(ACCOUNT, regions=(Region(US, **region),)),))
+
+
 def deleted_tags(plan: Plan) -> set[str]:
     return {tag for d in plan.deletions for tag in d.tags}
 
@@ -79,30 +86,16 @@ def test_recently_stopped_tasks_keep_the_digest_they_ran(monkeypatch: pytest.Mon
         desired_status="STOPPED",
         stopped_at=NOW - timedelta(minutes=30),
     )
-    scenario = Scenario(
-        (
-            Account(
-                ACCOUNT,
-                regions=(
-                    Region(
-                        US,
-                        clusters=(Cluster("batch", tasks=(crashed, finished)),),
-                        task_definitions=(
-                            TaskDefinition(
-                                "jobs",
-                                1,
-                                (
-                                    ContainerDefinition(
-                                        "job", image_uri(ACCOUNT, US, "jobs", tag="old-def")
-                                    ),
-                                ),
-                            ),
-                        ),
-                        repositories=(Repository("jobs", images=(*images.values(), moved)),),
-                    ),
-                ),
+    scenario = in_one_region(
+        clusters=(Cluster("batch", tasks=(crashed, finished)),),
+        task_definitions=(
+            TaskDefinition(
+                "jobs",
+                1,
+                (ContainerDefinition("job", image_uri(ACCOUNT, US, "jobs", tag="old-def")),),
             ),
-        )
+        ),
+        repositories=(Repository("jobs", images=(*images.values(), moved)),),
     )
     plan = sweep(scenario, NO_SCHEDULES_NO_LAMBDA, monkeypatch)
     assert plan.errors == ()
@@ -132,20 +125,10 @@ def test_rollback_window_across_listing_pages(monkeypatch: pytest.MonkeyPatch) -
         for n in range(120)  # families after "web" in DESC order: the listing passes them first
     )
     images = tuple(Image(tags=(f"r{n}",), key=f"r{n}") for n in range(120, 131))
-    scenario = Scenario(
-        (
-            Account(
-                ACCOUNT,
-                regions=(
-                    Region(
-                        US,
-                        clusters=(Cluster("apps", services=(Service("web", "web:130"),)),),
-                        task_definitions=revisions + others,
-                        repositories=(Repository("web", images=images),),
-                    ),
-                ),
-            ),
-        )
+    scenario = in_one_region(
+        clusters=(Cluster("apps", services=(Service("web", "web:130"),)),),
+        task_definitions=revisions + others,
+        repositories=(Repository("web", images=images),),
     )
     window = Sources(schedules=False, lambdas=False, service_revisions=False, rollback_revisions=5)
     plan = sweep(scenario, window, monkeypatch)
@@ -169,20 +152,10 @@ def test_rollback_window_asks_family_by_family_when_the_listing_is_long(
         for n in range(250)  # listed before "aaa": walking to it would take three pages
     )
     images = tuple(Image(tags=(f"r{n}",), key=f"a{n}") for n in range(1, 8))
-    scenario = Scenario(
-        (
-            Account(
-                ACCOUNT,
-                regions=(
-                    Region(
-                        US,
-                        clusters=(Cluster("apps", services=(Service("aaa", "aaa:7"),)),),
-                        task_definitions=used + crowd,
-                        repositories=(Repository("aaa", images=images),),
-                    ),
-                ),
-            ),
-        )
+    scenario = in_one_region(
+        clusters=(Cluster("apps", services=(Service("aaa", "aaa:7"),)),),
+        task_definitions=used + crowd,
+        repositories=(Repository("aaa", images=images),),
     )
     window = Sources(schedules=False, lambdas=False, service_revisions=False, rollback_revisions=5)
     plan = sweep(scenario, window, monkeypatch)
