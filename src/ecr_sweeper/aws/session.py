@@ -24,6 +24,7 @@ from aiobotocore.session import AioSession
 from botocore.httpsession import get_cert_path
 
 from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
+from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
 
 SESSION_NAME = "ecr-sweeper"
@@ -97,8 +98,12 @@ class Connections:
         *,
         limits: Limits | None = None,
         retry: RetryPolicy | None = None,
+        wire: bool = True,
     ) -> None:
         self._base = base or aioboto3.Session()
+        # ECS and ECR calls skip botocore's per-call machinery (see wire.py); False sends
+        # them through botocore too (the benchmark measures both).
+        self._wire = wire
         # One model loader for every session: each assumed role needs its own botocore session
         # (its own credentials), but the service models they load are the same, and parsing
         # them again per account costs seconds of CPU and tens of MB each.
@@ -154,9 +159,11 @@ class Connections:
         async with self._locks[target.account_id]:
             if key not in self._clients:
                 session = await self._session_for(target, region)
-                self._clients[key] = await self._stack.enter_async_context(
+                client = await self._stack.enter_async_context(
                     session.client(service, region_name=region, config=CLIENT_CONFIG)
                 )
+                use_wire = self._wire and service in OPERATIONS
+                self._clients[key] = WireClient(client) if use_wire else client
             return self._clients[key]
 
     async def base_client(self, service: str, region: Region) -> Any:
