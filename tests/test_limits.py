@@ -61,7 +61,7 @@ def test_a_throttled_call_is_retried_and_slows_its_api() -> None:
         return dict(answer)
 
     async def run() -> tuple[dict[str, Any], float]:
-        api = Api(anyio.CapacityLimiter(1), RetryPolicy.instant(), Limits(initial_rate=100.0))
+        api = Api(1, RetryPolicy.instant(), Limits(initial_rate=100.0))
         answer = await api.call(operation)
         return answer, api.rate_for(operation).rate
 
@@ -75,7 +75,7 @@ def test_paging_stops_on_a_token_that_comes_back() -> None:
         return {"items": [kwargs.get("nextToken")], "nextToken": "same"}
 
     async def run() -> list[Any]:
-        api = Api(anyio.CapacityLimiter(1), RetryPolicy.instant())
+        api = Api(1, RetryPolicy.instant())
         return await api.pages(operation, "items")
 
     with pytest.raises(RuntimeError, match="same page token came back twice"):
@@ -93,7 +93,7 @@ def test_empty_pages_with_a_token_are_followed() -> None:
         return pages.pop(0)
 
     async def run() -> list[Any]:
-        return await Api(anyio.CapacityLimiter(1), RetryPolicy.instant()).pages(operation, "items")
+        return await Api(1, RetryPolicy.instant()).pages(operation, "items")
 
     assert anyio.run(run) == [1, 2]
 

@@ -68,7 +68,9 @@ CLIENT_CONFIG = AioConfig(
     parameter_validation=False,
     connect_timeout=10,
     read_timeout=60,
-    max_pool_connections=64,
+    # ECS and ECR clients of every account share one pool per endpoint (see client()), so
+    # it must hold the calls of many accounts at once; the gates in limits.py bound them.
+    max_pool_connections=512,
     user_agent_extra="ecr-sweeper",
 )
 
@@ -132,9 +134,11 @@ class Connections:
         """The call gate for one account × region (shared by every task that calls there)."""
         key = (account_id, region)
         if key not in self._apis:
-            limiter = anyio.CapacityLimiter(self.limits.calls_per_region)
             self._apis[key] = Api(
-                limiter, self.retry, self.limits, lambda started: self._expire(account_id, started)
+                self.limits.calls_per_region,
+                self.retry,
+                self.limits,
+                lambda started: self._expire(account_id, started),
             )
         return self._apis[key]
 
@@ -159,11 +163,16 @@ class Connections:
         async with self._locks[target.account_id]:
             if key not in self._clients:
                 session = await self._session_for(target, region)
-                client = await self._stack.enter_async_context(
-                    session.client(service, region_name=region, config=CLIENT_CONFIG)
-                )
-                use_wire = self._wire and service in OPERATIONS
-                self._clients[key] = WireClient(client) if use_wire else client
+                if self._wire and service in OPERATIONS:
+                    # One botocore client per service × region for every account: its endpoint
+                    # and connection pool; the account's own credentials sign each call.
+                    endpoint = await self._base_client(service, region)
+                    credentials = await session._session.get_credentials()
+                    self._clients[key] = WireClient(endpoint, credentials)
+                else:
+                    self._clients[key] = await self._stack.enter_async_context(
+                        session.client(service, region_name=region, config=CLIENT_CONFIG)
+                    )
             return self._clients[key]
 
     async def base_client(self, service: str, region: Region) -> Any:
@@ -172,10 +181,11 @@ class Connections:
 
     async def _base_client(self, service: str, region: Region) -> Any:
         key = (AccountId("base"), region, service)
-        if key not in self._clients:
-            self._clients[key] = await self._stack.enter_async_context(
-                self._base.client(service, region_name=region, config=CLIENT_CONFIG)
-            )
+        async with self._locks[AccountId("base")]:
+            if key not in self._clients:
+                self._clients[key] = await self._stack.enter_async_context(
+                    self._base.client(service, region_name=region, config=CLIENT_CONFIG)
+                )
         return self._clients[key]
 
     async def _session_for(self, target: AccountTarget, region: Region) -> aioboto3.Session:
@@ -185,7 +195,7 @@ class Connections:
         # Credential calls get a gate of their own: a refresh happens while a call of the
         # account waits to be signed, holding one of the account's slots; if refreshing needed
         # such a slot too, a full gate would wait for itself forever.
-        api = Api(anyio.CapacityLimiter(1), self.retry, self.limits)
+        api = Api(1, self.retry, self.limits)
         self._credential_apis.append(api)
         if target.role_arn is None:
             identity = await api.call(sts.get_caller_identity)

@@ -8,11 +8,12 @@ so that, not AWS, bounded it. ECS and ECR speak AWS JSON 1.1, which is small: a 
 an ``X-Amz-Target`` header, a SigV4 signature. This module does exactly that for the
 operations in `OPERATIONS` and nothing else:
 
-* the request goes through the aiobotocore client's *own* HTTP session, so the connection
-  pool, TLS settings, CA bundle, proxies, timeouts and the mapping of transport failures to
-  botocore's exceptions (which `limits.is_retryable` knows) are the client's;
-* endpoint, region, signing name, target prefix and credentials (refreshable ones included)
-  are read off that client, so they follow every standard AWS setting;
+* the request goes through the HTTP session of an aiobotocore client of the service and region
+  (one per endpoint, shared by every account), so the connection pool, TLS settings, CA
+  bundle, proxies, timeouts and the mapping of transport failures to botocore's exceptions
+  (which `limits.is_retryable` knows) are aiobotocore's;
+* endpoint, region, signing name and target prefix are read off that client, so they follow
+  every standard AWS setting; the credentials are the account's (refreshable ones included);
 * the signature is SigV4 as botocore computes it (tests compare the two, header for header);
 * the answer is the JSON body, with every member the service model calls a timestamp turned
   into an aware datetime, as botocore's parser does; errors raise botocore's ``ClientError``
@@ -197,11 +198,17 @@ def client_error(status: int, headers: dict[str, str], body: bytes, operation: s
 
 
 class WireClient:
-    """Stands in for an aiobotocore ECS or ECR client: the operations in `OPERATIONS` go
-    over the wire directly, every other attribute is the wrapped client's."""
+    """Stands in for an aiobotocore ECS or ECR client of one account: the operations in
+    `OPERATIONS`, signed with that account's `credentials`.
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    `endpoint` is an aiobotocore client of the service in the region, shared by every
+    account: its endpoint, model and HTTP session (so one connection pool per endpoint serves
+    all accounts), never its credentials. Any other operation is an AttributeError, not a call
+    with the endpoint client's credentials.
+    """
+
+    def __init__(self, endpoint: Any, credentials: Any) -> None:
+        client = endpoint
         self.meta = client.meta
         model: ServiceModel = client.meta.service_model
         self._operations = OPERATIONS[model.service_name]
@@ -212,14 +219,15 @@ class WireClient:
         self._region = client.meta.region_name
         self._url = client.meta.endpoint_url.rstrip("/") + "/"
         self._host = host_header(self._url)
-        # The client's own HTTP session and credentials (aiobotocore keeps them private).
-        self._http = client._endpoint.http_session
-        self._credentials = client._request_signer._credentials
+        self._http = client._endpoint.http_session  # aiobotocore keeps it private
+        self._credentials = credentials
 
     def __getattr__(self, name: str) -> Any:
         if name in self._operations:
             return _Operation(self, name, self._api_names[name])
-        return getattr(self._client, name)
+        raise AttributeError(
+            f"{self._service}.{name} is not a call ecr-sweeper sends over the wire"
+        )
 
     async def call(self, api_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """One call: sign, send through the client's HTTP session, parse."""
