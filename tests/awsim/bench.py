@@ -49,6 +49,11 @@ The sequential baseline at full size takes a long time (every call waits its lat
 after the other). ``--sequential-accounts N`` (default 3; 0 = all) runs it on a deterministic
 subset of the accounts (evenly spread, always including the central registry) and scales its
 wall time linearly by the number of calls the full concurrent sweep made; the output says so.
+``--no-baseline`` skips it (for memory curves: ``--images 1000000 --no-baseline``).
+
+``--compare-botocore`` runs the concurrent sweep a second time with ECS and ECR calls through
+botocore's own request machinery (``Connections(wire=False)``, as before aws/wire.py existed),
+so the two transports are compared in one run on the same emulator.
 """
 
 from __future__ import annotations
@@ -174,7 +179,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     async def sweep() -> None:
-        async with Connections(limits=limits) as connections:
+        async with Connections(limits=limits, wire=spec.get("wire", True)) as connections:
             plan = await make_plan(targets, policy, connections, now, sources=sources)
             out["plan_calls"] = connections.calls
             out["deletions"] = len(plan.deletions)
@@ -263,6 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="accounts the sequential baseline sweeps (0 = all); scaled by calls if a subset",
     )
+    p.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the sequential baseline (speedup printed as nan): for memory curves",
+    )
+    p.add_argument(
+        "--compare-botocore",
+        action="store_true",
+        help="also sweep concurrently with ECS/ECR calls through botocore (before aws/wire.py)",
+    )
     p.add_argument("--apply", action="store_true", help="plan and apply (default: plan only)")
     p.add_argument("--revisions", action="store_true", help="read ECS service revisions too")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -292,14 +307,22 @@ def main(argv: list[str] | None = None) -> int:
         emu.reset_stats()
         conc = run_child(emu, {**base_spec, "targets": every, "limits": None})
         stats = emu.stats()
-        time.sleep(3)  # let the token buckets refill before the baseline
+        botocore_run: dict[str, Any] | None = None
+        if args.compare_botocore:
+            time.sleep(3)  # let the token buckets refill
+            spec = {**base_spec, "targets": every, "limits": None, "wire": False}
+            botocore_run = run_child(emu, spec)
 
         seq_accounts = subset(scenario, args.sequential_accounts)
-        emu.reset_stats()
-        seq_targets = [(a, regions) for a in seq_accounts]
-        limits = {"calls_per_region": 1, "regions_at_once": 1}
-        seq = run_child(emu, {**base_spec, "targets": seq_targets, "limits": limits})
-        seq_stats = emu.stats()
+        seq: dict[str, Any] | None = None
+        seq_stats: dict[str, Any] = {}
+        if not args.no_baseline:
+            time.sleep(3)  # let the token buckets refill before the baseline
+            emu.reset_stats()
+            seq_targets = [(a, regions) for a in seq_accounts]
+            limits = {"calls_per_region": 1, "regions_at_once": 1}
+            seq = run_child(emu, {**base_spec, "targets": seq_targets, "limits": limits})
+            seq_stats = emu.stats()
 
     rate_s, bucket, bucket_n = rate_bound(stats)
     chain, chain_where = longest_chain(scenario)
@@ -334,7 +357,19 @@ def main(argv: list[str] | None = None) -> int:
     ratio = conc["wall_s"] / bound if bound > 0 else float("inf")
     print(f"ratio wall / bound: {ratio:.2f}")
 
-    if len(seq_accounts) == len(scenario.accounts):
+    if botocore_run is not None:
+        print(
+            f"same concurrent sweep, ECS/ECR calls through botocore: "
+            f"{botocore_run['wall_s']:.2f}s wall, ratio {botocore_run['wall_s'] / bound:.2f}, "
+            f"{1000 * botocore_run['cpu_s'] / botocore_run['calls']:.2f} ms CPU/call, "
+            f"peak RSS {botocore_run['peak_rss_mb']:.0f} MB, "
+            f"{botocore_run['deletions']} deletions / {botocore_run['kept']} kept"
+        )
+
+    if seq is None:
+        seq_wall = math.nan
+        print("sequential baseline: skipped (--no-baseline)")
+    elif len(seq_accounts) == len(scenario.accounts):
         seq_wall = seq["wall_s"]
         print(
             f"sequential sweep (all {len(seq_accounts)} accounts): {seq_wall:.2f}s wall, "
@@ -354,13 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     speedup = seq_wall / conc["wall_s"]
     print(f"speedup sequential / concurrent: {speedup:.1f}")
     cpu_ms = 1000 * conc["cpu_s"] / conc["calls"]
-    print(
-        f"client CPU: {conc['cpu_s']:.2f}s for {conc['calls']} calls (concurrent sweep); "
-        f"sequential {1000 * seq['cpu_s'] / seq['calls']:.2f} ms/call"
-    )
-    print(
-        f"peak RSS: concurrent {conc['peak_rss_mb']:.0f} MB, sequential {seq['peak_rss_mb']:.0f} MB"
-    )
+    print(f"client CPU: {conc['cpu_s']:.2f}s for {conc['calls']} calls (concurrent sweep)")
+    print(f"peak RSS: concurrent {conc['peak_rss_mb']:.0f} MB")
+    if seq is not None:
+        print(
+            f"sequential: {1000 * seq['cpu_s'] / seq['calls']:.2f} ms CPU/call, "
+            f"peak RSS {seq['peak_rss_mb']:.0f} MB"
+        )
     print(
         f"ratio_to_bound={ratio:.2f} speedup_vs_sequential={speedup:.1f} "
         f"cpu_ms_per_call={cpu_ms:.2f} peak_rss_mb={conc['peak_rss_mb']:.0f}"

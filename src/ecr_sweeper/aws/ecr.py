@@ -208,6 +208,8 @@ def _utc(value: datetime | None) -> datetime:
     if value is None:
         # No push time: treat as pushed now, which the min-age rule keeps. Safe by default.
         return datetime.now(UTC)
+    if value.tzinfo is UTC:  # as aws/wire.py parses them: no copy
+        return value
     # botocore gives every timestamp its own tzlocal() object (~170 bytes); one shared UTC
     # saves hundreds of MB over a million images.
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
