@@ -14,6 +14,7 @@ digest; we keep both the digest and whatever the tag points to, which is the saf
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -50,13 +51,14 @@ class ForeignImage:
     path: str
 
 
+@functools.lru_cache(maxsize=65536)  # a sweep sees the same few references thousands of times
 def parse_image(image: str) -> ImageRef | ForeignImage:
     """Parse `image` into an ECR reference, or recognise it as foreign.
 
     Raises `ImageReferenceError` for anything that is not a valid reference, so that a
     caller can report it instead of silently dropping a usage.
     """
-    if not image or image != image.strip() or any(c.isspace() for c in image):
+    if image.split() != [image]:  # empty, or whitespace anywhere
         raise ImageReferenceError(image, "empty or contains whitespace")
     rest, digest = _split_digest(image)
     host, path = _split_host(rest)

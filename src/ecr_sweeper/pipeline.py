@@ -43,7 +43,7 @@ from ecr_sweeper.model import (
     Sources,
     UsageScan,
 )
-from ecr_sweeper.plan import build_plan, recheck
+from ecr_sweeper.plan import build_plan, drain, recheck
 
 # Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
 # current phase (account × regions scanned, images deleted), for a progress bar to follow.
@@ -171,7 +171,7 @@ async def make_plan(
 
 def plan_from_scans(
     usage: Sequence[UsageScan],
-    inventory: Sequence[InventoryScan],
+    inventory: list[InventoryScan],
     policy: Policy,
     now: datetime,
     *,
@@ -179,9 +179,10 @@ def plan_from_scans(
     sources: Sources,
 ) -> Plan:
     """The barrier: every scan is in (from this process, or from every shard); add the
-    external references and plan."""
+    external references and plan. Consumes `inventory` (emptied as it is planned, so each
+    scan's images are freed once judged)."""
     everything = [*usage, external_usage(sources.external_images)]
-    return build_plan(everything, inventory, policy, now, targets, sources=sources)
+    return build_plan(everything, drain(inventory), policy, now, targets, sources=sources)
 
 
 @dataclass(slots=True)

@@ -71,44 +71,56 @@ COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
 
 def build_plan(
     usage: Sequence[UsageScan],
-    inventory: Sequence[InventoryScan],
+    inventory: Iterable[InventoryScan],
     policy: Policy,
     now: datetime,
     targets: Sequence[AccountTarget] = (),
     *,
     sources: Sources | None = None,
 ) -> Plan:
-    """Decide, for every image of every scanned repository, whether to keep or delete it."""
+    """Decide, for every image of every scanned repository, whether to keep or delete it.
+
+    `inventory` is iterated once, scan by scan: a caller that hands over its only reference
+    (`drain`) lets each scan's images be freed as soon as they are judged, so a million-image
+    run never holds the inventory and the decisions in full at once.
+    """
     errors = [e for scan in usage for e in scan.errors]
-    errors += [e for scan in inventory for e in scan.errors]
-    repositories = [repo for scan in inventory for repo in scan.repositories]
-    in_use = protected_digests((u for scan in usage for u in scan.usages), repositories)
+    uses = _usages_by_repository(u for scan in usage for u in scan.usages)
     blocked = any(e.scope == "usage" for e in errors)
     in_scope = {t.account_id for t in targets} | set(policy.accepted_accounts)
 
     kept: list[Decision] = []
     deletions: list[Decision] = []
-    for repo in sorted(repositories, key=lambda r: r.key):
-        if repo.error is not None:
-            errors.append(
-                ScanError(
-                    "inventory", repo.key.account_id, repo.key.region, str(repo.key), repo.error
+    for scan in inventory:
+        errors.extend(scan.errors)
+        for repo in scan.repositories:
+            if repo.error is not None:
+                subject = str(repo.key)
+                errors.append(
+                    ScanError(
+                        "inventory", repo.key.account_id, repo.key.region, subject, repo.error
+                    )
+                )
+            hold = _repository_hold(repo, policy, in_scope | {repo.key.account_id})
+            verdicts = (
+                [(image, hold, False) for image in repo.images]
+                if hold
+                else _decide_repository(
+                    repo,
+                    _reached(uses.get(repo.key, ()), repo),
+                    policy.retention_for(repo.key.name),
+                    now,
                 )
             )
-        hold = _repository_hold(repo, policy, in_scope | {repo.key.account_id})
-        verdicts = (
-            [(image, hold, False) for image in repo.images]
-            if hold
-            else _decide_repository(
-                repo, in_use.get(repo.key, {}), policy.retention_for(repo.key.name), now
-            )
-        )
-        for image, reason, delete in verdicts:
-            if delete and blocked:
-                kept.append(_decision(repo.key, image, BLOCKED_REASON))
-            else:
-                (deletions if delete else kept).append(_decision(repo.key, image, reason))
+            for image, reason, delete in verdicts:
+                if delete and blocked:
+                    kept.append(_decision(repo.key, image, BLOCKED_REASON))
+                else:
+                    (deletions if delete else kept).append(_decision(repo.key, image, reason))
 
+    # Repository by repository whatever order the scans came in (stable: within a repository
+    # the verdicts are already in digest order).
+    kept.sort(key=lambda d: d.repository)
     deletions.sort(key=deletion_order)
     return Plan(
         created_at=now,
@@ -122,6 +134,13 @@ def build_plan(
     )
 
 
+def drain(items: list[InventoryScan]) -> Iterable[InventoryScan]:
+    """Yield and forget each item, in order: the list gives up its references as it goes."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def protected_digests(
     usages: Iterable[Usage], repositories: Iterable[Repository]
 ) -> dict[RepositoryKey, dict[Digest, str]]:
@@ -130,23 +149,41 @@ def protected_digests(
     Tags resolve against the inventory as it is now; a tag that exists nowhere protects nothing
     (the image could not be pulled either).
     """
-    tag_index: dict[RepositoryKey, dict[str, Digest]] = {
-        repo.key: {tag: image.digest for image in repo.images for tag in image.tags}
-        for repo in repositories
+    inventory = {repo.key: repo for repo in repositories}
+    found = {
+        key: _reached(uses, inventory.get(key))
+        for key, uses in _usages_by_repository(usages).items()
     }
-    found: dict[RepositoryKey, dict[Digest, str]] = defaultdict(dict)
+    return {key: reached for key, reached in found.items() if reached}
+
+
+def _usages_by_repository(usages: Iterable[Usage]) -> dict[RepositoryKey, list[Usage]]:
+    """Usages grouped by the repository they name, each group in one deterministic order (the
+    first usage to reach a digest names the reason)."""
+    grouped: dict[RepositoryKey, list[Usage]] = defaultdict(list)
     for use in sorted(usages, key=lambda u: (u.source, u.image, u.resolved_digest or "")):
-        key = use.ref.repository
+        grouped[use.ref.repository].append(use)
+    return grouped
+
+
+def _reached(uses: Iterable[Usage], repo: Repository | None) -> dict[Digest, str]:
+    """The digests of one repository these usages reach, each with the first usage's why."""
+    found: dict[Digest, str] = {}
+    tag_index: dict[str, Digest] | None = None
+    for use in uses:
         reached: list[tuple[Digest, str]] = []
         if use.ref.digest is not None:
             reached.append((use.ref.digest, f"digest pinned by {use.source}"))
-        if use.ref.tag is not None and (digest := tag_index.get(key, {}).get(use.ref.tag)):
-            reached.append((digest, f"tag {use.ref.tag!r} used by {use.source}"))
+        if use.ref.tag is not None and repo is not None:
+            if tag_index is None:  # built only for repositories some tag reference names
+                tag_index = {tag: image.digest for image in repo.images for tag in image.tags}
+            if digest := tag_index.get(use.ref.tag):
+                reached.append((digest, f"tag {use.ref.tag!r} used by {use.source}"))
         if use.resolved_digest is not None:
             reached.append((use.resolved_digest, f"digest running in {use.source}"))
         for digest, why in reached:
-            found[key].setdefault(digest, f"in use: {why}")
-    return dict(found)
+            found.setdefault(digest, f"in use: {why}")
+    return found
 
 
 def _repository_hold(repo: Repository, policy: Policy, in_scope: set[str]) -> str | None:

@@ -49,6 +49,8 @@ The sequential baseline at full size takes a long time (every call waits its lat
 after the other). ``--sequential-accounts N`` (default 3; 0 = all) runs it on a deterministic
 subset of the accounts (evenly spread, always including the central registry) and scales its
 wall time linearly by the number of calls the full concurrent sweep made; the output says so.
+``--http-floor`` also times as many bare aiohttp POSTs to the emulator as the sweep made calls,
+with as many in flight: what the HTTP round trips alone cost one Python process here.
 ``--no-baseline`` skips it (for memory curves: ``--images 1000000 --no-baseline``).
 
 ``--compare-botocore`` runs the concurrent sweep a second time with ECS and ECR calls through
@@ -150,8 +152,45 @@ def longest_chain(scenario: Scenario) -> tuple[int, str]:
 # --------------------------------------------------------------------------- one sweep (child)
 
 
+def http_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    """`calls` bare aiohttp POSTs to the emulator, `in_flight` at a time: no signing, no
+    botocore, no parsing, no sweep logic. What one Python process on this machine spends on
+    the HTTP round trips alone (the emulator answers them as unsigned requests)."""
+    import resource
+
+    import aiohttp
+    import anyio
+
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.ListClusters",
+    }
+
+    async def run() -> None:
+        gate = anyio.Semaphore(spec["in_flight"], fast_acquire=True)
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> None:
+                async with gate, session.post(spec["url"], data=b"{}", headers=headers) as r:
+                    await r.read()
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(spec["calls"]):
+                    tg.start_soon(one)
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    anyio.run(run)
+    return {
+        "wall_s": time.perf_counter() - wall0,
+        "cpu_s": time.process_time() - cpu0,
+        "peak_rss_mb": _peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one sweep in this process and measure it. Imports the sweeper only here."""
+    if "in_flight" in spec:
+        return http_floor(spec)
     import resource
     from datetime import UTC, datetime
 
@@ -252,7 +291,7 @@ def subset(scenario: Scenario, n: int) -> list[str]:
     return [i for i in ids if i in chosen]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m awsim.bench", description=__doc__.split("\n")[0])
     p.add_argument("--accounts", type=int, default=30)
     p.add_argument("--regions", type=int, default=3)
@@ -278,10 +317,44 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also sweep concurrently with ECS/ECR calls through botocore (before aws/wire.py)",
     )
+    p.add_argument(
+        "--http-floor",
+        action="store_true",
+        help="also time the same number of bare aiohttp POSTs to the emulator (the HTTP floor)",
+    )
     p.add_argument("--apply", action="store_true", help="plan and apply (default: plan only)")
     p.add_argument("--revisions", action="store_true", help="read ECS service revisions too")
     p.add_argument("--child", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def print_comparisons(
+    conc: dict[str, Any],
+    stats: dict[str, Any],
+    bound: float,
+    floor: dict[str, Any] | None,
+    botocore_run: dict[str, Any] | None,
+) -> None:
+    """The optional lines: the HTTP floor and the sweep through botocore."""
+    if floor is not None:
+        print(
+            f"HTTP floor: the same {conc['calls']} calls as bare aiohttp POSTs (no signing, "
+            f"no parsing, no sweep), {stats['max_in_flight']} in flight: "
+            f"{floor['wall_s']:.2f}s wall (ratio {floor['wall_s'] / bound:.2f}), "
+            f"{1000 * floor['cpu_s'] / conc['calls']:.2f} ms CPU/call"
+        )
+    if botocore_run is not None:
+        print(
+            f"same concurrent sweep, ECS/ECR calls through botocore: "
+            f"{botocore_run['wall_s']:.2f}s wall, ratio {botocore_run['wall_s'] / bound:.2f}, "
+            f"{1000 * botocore_run['cpu_s'] / botocore_run['calls']:.2f} ms CPU/call, "
+            f"peak RSS {botocore_run['peak_rss_mb']:.0f} MB, "
+            f"{botocore_run['deletions']} deletions / {botocore_run['kept']} kept"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
@@ -307,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:
         emu.reset_stats()
         conc = run_child(emu, {**base_spec, "targets": every, "limits": None})
         stats = emu.stats()
+        floor: dict[str, Any] | None = None
+        if args.http_floor:
+            time.sleep(1)
+            url = emu.endpoint_url
+            spec = {"calls": conc["calls"], "in_flight": stats["max_in_flight"], "url": url}
+            floor = run_child(emu, spec)
         botocore_run: dict[str, Any] | None = None
         if args.compare_botocore:
             time.sleep(3)  # let the token buckets refill
@@ -357,14 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = conc["wall_s"] / bound if bound > 0 else float("inf")
     print(f"ratio wall / bound: {ratio:.2f}")
 
-    if botocore_run is not None:
-        print(
-            f"same concurrent sweep, ECS/ECR calls through botocore: "
-            f"{botocore_run['wall_s']:.2f}s wall, ratio {botocore_run['wall_s'] / bound:.2f}, "
-            f"{1000 * botocore_run['cpu_s'] / botocore_run['calls']:.2f} ms CPU/call, "
-            f"peak RSS {botocore_run['peak_rss_mb']:.0f} MB, "
-            f"{botocore_run['deletions']} deletions / {botocore_run['kept']} kept"
-        )
+    print_comparisons(conc, stats, bound, floor, botocore_run)
 
     if seq is None:
         seq_wall = math.nan

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import platform
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -74,6 +75,7 @@ USER_AGENT = (
     f"ecr-sweeper/{__version__} botocore/{botocore.__version__} Python/{platform.python_version()}"
 )
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+FROZEN_FOR = 10.0  # seconds a WireClient signs with the same credentials before asking again
 
 
 # --------------------------------------------------------------------------- signing
@@ -221,6 +223,9 @@ class WireClient:
         self._host = host_header(self._url)
         self._http = client._endpoint.http_session  # aiobotocore keeps it private
         self._credentials = credentials
+        self._frozen: Any = None
+        self._frozen_expiry: Any = None
+        self._frozen_until = 0.0
 
     def __getattr__(self, name: str) -> Any:
         if name in self._operations:
@@ -231,9 +236,7 @@ class WireClient:
 
     async def call(self, api_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """One call: sign, send through the client's HTTP session, parse."""
-        if self._credentials is None:
-            raise NoCredentialsError()
-        frozen = await self._credentials.get_frozen_credentials()
+        frozen = await self._frozen_credentials()
         body = json.dumps(params, separators=(",", ":")).encode()
         headers = {
             "Content-Type": self._content_type,
@@ -261,6 +264,24 @@ class WireClient:
         if response.status_code >= 300:
             raise client_error(response.status_code, dict(response.headers), content, api_name)
         return parse_answer(content, self._stamps)
+
+    async def _frozen_credentials(self) -> Any:
+        """The credentials to sign with, asked of botocore at most every `FROZEN_FOR` seconds.
+
+        botocore's check costs a tzlocal() per call (a visible share of the CPU per call). It
+        refreshes assumed-role credentials 15 minutes before they expire, so keys used a few
+        seconds longer are still valid for minutes; and when AWS says they expired
+        (`Connections._expire` moves their expiry), the next call asks botocore again.
+        """
+        if self._credentials is None:
+            raise NoCredentialsError()
+        expiry = getattr(self._credentials, "_expiry_time", None)
+        now = time.monotonic()
+        if self._frozen is None or now >= self._frozen_until or expiry is not self._frozen_expiry:
+            self._frozen = await self._credentials.get_frozen_credentials()
+            self._frozen_expiry = getattr(self._credentials, "_expiry_time", None)
+            self._frozen_until = now + FROZEN_FOR
+        return self._frozen
 
 
 _FACTS: dict[tuple[str, str], tuple[dict[str, str], frozenset[str]]] = {}
