@@ -1,8 +1,12 @@
 """The stages wired together, top to bottom.
 
-    scan (every account × region at once: ECS usage and ECR inventory)
+    place every target in its regions
+    usage (every account × region at once: ECS services, tasks, rollback window, schedules,
+           Lambda)
       ── barrier: the whole run's usage set is known ──
-    plan (pure, plan.py)
+    inventory (every account × region at once: ECR repositories and images), each repository
+           judged by the planner (pure, plan.py) as soon as it is read; only decisions are kept
+    plan
     apply: re-scan and re-plan, delete only what both plans delete, per repository at once
 
 Per-account/region failures become ScanErrors (values), never exceptions that cancel the
@@ -13,17 +17,18 @@ planner then deletes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
-from ecr_sweeper.aws.usage import UsageContext, scan_usage
+from ecr_sweeper.aws.usage import UsageContext
+from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
 from ecr_sweeper.aws.usage.lambdas import Lambdas
@@ -38,12 +43,13 @@ from ecr_sweeper.model import (
     Plan,
     Policy,
     Region,
+    Repository,
     RepositoryKey,
     ScanError,
     Sources,
     UsageScan,
 )
-from ecr_sweeper.plan import build_plan, drain, recheck
+from ecr_sweeper.plan import Planner, build_plan, drain, recheck
 
 # Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
 # current phase (account × regions scanned, images deleted), for a progress bar to follow.
@@ -59,6 +65,9 @@ def _quiet(_: str) -> None:
     pass
 
 
+Place = tuple[AccountTarget, Region]  # one account × region to read
+
+
 async def scan(
     targets: Sequence[AccountTarget],
     connections: Connections,
@@ -68,68 +77,101 @@ async def scan(
     *,
     read_tags: bool = False,
 ) -> tuple[list[UsageScan], list[InventoryScan]]:
-    """Read usage and inventory of every target account × region, concurrently.
+    """Read usage, then inventory, of every target account × region (for `plan --shard`).
     `read_tags` reads repositories' resource tags (for the opt-in mode)."""
+    places, usage = await scan_usage(targets, connections, now, progress, sources)
+    inventory = await scan_inventories(places, connections, progress, read_tags=read_tags)
+    return usage, inventory
+
+
+async def scan_usage(
+    targets: Sequence[AccountTarget],
+    connections: Connections,
+    now: datetime,
+    progress: Progress = _quiet,
+    sources: Sources | None = None,
+) -> tuple[list[Place], list[UsageScan]]:
+    """Place every target in its regions (its own, else every enabled one), and read the
+    usage of each account × region concurrently. Returns the places, for the inventory to
+    read exactly those, and the usage scans (failures as error values, never exceptions)."""
     sources = sources or Sources()
-    usage: list[UsageScan] = []
-    inventory: list[InventoryScan] = []
-    gate = anyio.CapacityLimiter(connections.limits.regions_at_once)
-    total = sum(len(t.regions) or 1 for t in targets)  # corrected as enabled regions are found
-    done = 0
+    places, usage = await _place(targets, connections, progress)
 
-    async def one(target: AccountTarget, region: Region) -> None:
-        nonlocal done
-        async with gate:
-            await read(target, region)
-        done += 1
-        progress(f"[{done}/{total}] scanned {target.account_id}/{region}")
-
-    async def read(target: AccountTarget, region: Region) -> None:
+    async def read(target: AccountTarget, region: Region) -> UsageScan:
         api = connections.api(target.account_id, region)
-        try:
-            ecr = await connections.client(target, region, "ecr")
-        except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
-            lines = describe_errors(exc)
-            subject = f"credentials {target.account_id}/{region}"
-            usage.append(
-                UsageScan(
-                    target.account_id,
-                    region,
-                    errors=tuple(
-                        ScanError("usage", target.account_id, region, subject, line)
-                        for line in lines
-                    ),
-                )
-            )
-            inventory.append(InventoryScan(target.account_id, region))
-            progress(f"{target.account_id}/{region}: cannot connect: {lines[0]}")
-            return
 
         async def client(service: str) -> Any:
             return await connections.client(target, region, service)
 
-        async def read_usage() -> None:
-            ctx = UsageContext(target, region, api, client, sources, now)
-            usage.append(await scan_usage(ctx, USAGE_SOURCES, USAGE_AFTER, progress))
-
-        async def read_inventory() -> None:
-            inventory.append(
-                await scan_inventory(target, region, ecr, api, progress, read_tags=read_tags)
+        try:
+            await client("ecs")  # assumes the role: an unreachable account is one error
+        except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
+            lines = describe_errors(exc)
+            progress(f"{target.account_id}/{region}: cannot connect: {lines[0]}")
+            subject = f"credentials {target.account_id}/{region}"
+            return UsageScan(
+                target.account_id,
+                region,
+                errors=tuple(
+                    ScanError("usage", target.account_id, region, subject, line) for line in lines
+                ),
             )
+        ctx = UsageContext(target, region, api, client, sources, now)
+        return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_usage)
-            tg.start_soon(read_inventory)
+    usage += await _each_place(places, connections, progress, "usage read", read)
+    usage.sort(key=lambda s: (s.account_id, s.region))
+    return places, usage
+
+
+async def scan_inventories(
+    places: Sequence[Place],
+    connections: Connections,
+    progress: Progress = _quiet,
+    *,
+    read_tags: bool = False,
+    judge: Callable[[Repository], None] | None = None,
+) -> list[InventoryScan]:
+    """Read the ECR inventory of each account × region concurrently. With `judge`, each
+    repository goes to it as soon as it is read and is not kept in the scans (which then
+    carry only their errors)."""
+
+    async def read(target: AccountTarget, region: Region) -> InventoryScan:
+        api = connections.api(target.account_id, region)
+        try:
+            ecr = await connections.client(target, region, "ecr")
+        except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
+            subject = f"credentials {target.account_id}/{region}"
+            errors = tuple(
+                ScanError("inventory", target.account_id, region, subject, line)
+                for line in describe_errors(exc)
+            )
+            return InventoryScan(target.account_id, region, (), errors)
+        return await scan_inventory(
+            target, region, ecr, api, progress, read_tags=read_tags, judge=judge
+        )
+
+    inventory = await _each_place(places, connections, progress, "inventory read", read)
+    inventory.sort(key=lambda s: (s.account_id, s.region))
+    return inventory
+
+
+async def _place(
+    targets: Sequence[AccountTarget], connections: Connections, progress: Progress
+) -> tuple[list[Place], list[UsageScan]]:
+    """Every (target, region) to read; an account whose regions cannot be listed is a usage
+    error (its workloads are unknown, so the plan is blocked)."""
+    places: list[Place] = []
+    errors: list[UsageScan] = []
 
     async def account(target: AccountTarget) -> None:
-        nonlocal total
         regions = target.regions
         if not regions:
             try:
                 regions = await enabled_regions(target, connections)
             except Exception as exc:  # noqa: BLE001 - an account we cannot place is an error value
                 subject = f"regions of {target.account_id}"
-                usage.extend(
+                errors.extend(
                     UsageScan(
                         target.account_id,
                         Region("-"),
@@ -138,18 +180,39 @@ async def scan(
                     for line in describe_errors(exc)
                 )
                 return
-            total += len(regions) - 1
             progress(f"{target.account_id}: {len(regions)} enabled regions")
-        async with anyio.create_task_group() as tg:
-            for region in regions:
-                tg.start_soon(one, target, region)
+        places.extend((target, region) for region in regions)
 
     async with anyio.create_task_group() as tg:
         for target in targets:
             tg.start_soon(account, target)
-    usage.sort(key=lambda s: (s.account_id, s.region))
-    inventory.sort(key=lambda s: (s.account_id, s.region))
-    return usage, inventory
+    places.sort(key=lambda p: (p[0].account_id, p[1]))
+    return places, errors
+
+
+T = TypeVar("T")
+
+
+async def _each_place(
+    places: Sequence[Place],
+    connections: Connections,
+    progress: Progress,
+    what: str,
+    read: Callable[[AccountTarget, Region], Awaitable[T]],
+) -> list[T]:
+    """`read` every place, at most `regions_at_once` at a time, counting them off."""
+    gate = anyio.CapacityLimiter(connections.limits.regions_at_once)
+    results: list[T] = []
+
+    async def one(target: AccountTarget, region: Region) -> None:
+        async with gate:
+            results.append(await read(target, region))
+        progress(f"[{len(results)}/{len(places)}] {what} {target.account_id}/{region}")
+
+    async with anyio.create_task_group() as tg:
+        for target, region in places:
+            tg.start_soon(one, target, region)
+    return results
 
 
 async def make_plan(
@@ -161,12 +224,22 @@ async def make_plan(
     *,
     sources: Sources | None = None,
 ) -> Plan:
-    """Scan everything, then plan. Nothing is planned before the whole usage set is known."""
+    """Read the whole run's usage, then judge each repository as the inventory reads it.
+
+    Nothing is judged before the whole usage set is known (services in one account pull from
+    a registry in another); the images of a judged repository are not kept, only decisions.
+    """
     sources = sources or Sources()
-    usage, inventory = await scan(
-        targets, connections, now, progress, sources, read_tags=policy.opt_in_tag is not None
+    places, usage = await scan_usage(targets, connections, now, progress, sources)
+    planner = Planner(_with_external(usage, sources), policy, now, targets, sources)
+    inventory = await scan_inventories(
+        places,
+        connections,
+        progress,
+        read_tags=policy.opt_in_tag is not None,
+        judge=planner.judge,
     )
-    return plan_from_scans(usage, inventory, policy, now, targets=targets, sources=sources)
+    return planner.plan(e for scan in inventory for e in scan.errors)
 
 
 def plan_from_scans(
@@ -178,11 +251,15 @@ def plan_from_scans(
     targets: Sequence[AccountTarget],
     sources: Sources,
 ) -> Plan:
-    """The barrier: every scan is in (from this process, or from every shard); add the
-    external references and plan. Consumes `inventory` (emptied as it is planned, so each
-    scan's images are freed once judged)."""
-    everything = [*usage, external_usage(sources.external_images)]
+    """Plan from every shard's scans. Consumes `inventory` (emptied as it is planned, so
+    each scan's images are freed once judged)."""
+    everything = _with_external(usage, sources)
     return build_plan(everything, drain(inventory), policy, now, targets, sources=sources)
+
+
+def _with_external(usage: Sequence[UsageScan], sources: Sources) -> list[UsageScan]:
+    """The run's usage and the external references (a file or stdin)."""
+    return [*usage, external_usage(sources.external_images)]
 
 
 @dataclass(slots=True)

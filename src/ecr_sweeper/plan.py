@@ -69,6 +69,79 @@ DELETED_WITH: dict[Relation, str] = {
 COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
 
 
+class Planner:
+    """Judges repositories one at a time against the whole run's usage, then assembles the plan.
+
+    The usage (every account and region, external references included) is complete when the
+    planner is made: nothing is judged before the whole usage set is known. Repositories can
+    then come in any order, one at a time, straight from the inventory scan: only their
+    decisions are kept, so a million-image run never holds every image and every decision at
+    once. `build_plan` is the same thing for scans already in hand.
+    """
+
+    def __init__(
+        self,
+        usage: Sequence[UsageScan],
+        policy: Policy,
+        now: datetime,
+        targets: Sequence[AccountTarget] = (),
+        sources: Sources | None = None,
+    ) -> None:
+        self._policy = policy
+        self._now = now
+        self._targets = tuple(targets)
+        self._sources = sources or Sources()
+        self._errors = [e for scan in usage for e in scan.errors]
+        self._uses = _usages_by_repository(u for scan in usage for u in scan.usages)
+        self._blocked = any(e.scope == "usage" for e in self._errors)
+        self._in_scope = {t.account_id for t in targets} | set(policy.accepted_accounts)
+        self._kept: list[Decision] = []
+        self._deletions: list[Decision] = []
+
+    def judge(self, repo: Repository) -> None:
+        """Decide every image of one repository."""
+        if repo.error is not None:
+            subject = str(repo.key)
+            self._errors.append(
+                ScanError("inventory", repo.key.account_id, repo.key.region, subject, repo.error)
+            )
+        hold = _repository_hold(repo, self._policy, self._in_scope | {repo.key.account_id})
+        verdicts = (
+            [(image, hold, False) for image in repo.images]
+            if hold
+            else _decide_repository(
+                repo,
+                _reached(self._uses.get(repo.key, ()), repo),
+                self._policy.retention_for(repo.key.name),
+                self._now,
+            )
+        )
+        for image, reason, delete in verdicts:
+            if delete and self._blocked:
+                self._kept.append(_decision(repo.key, image, BLOCKED_REASON))
+            else:
+                chosen = self._deletions if delete else self._kept
+                chosen.append(_decision(repo.key, image, reason))
+
+    def plan(self, inventory_errors: Iterable[ScanError] = ()) -> Plan:
+        """The plan of everything judged, with the inventory's own errors."""
+        errors = [*self._errors, *inventory_errors]
+        # Repository by repository whatever order they came in (stable: within a repository
+        # the verdicts are already in digest order).
+        kept = sorted(self._kept, key=lambda d: d.repository)
+        deletions = sorted(self._deletions, key=deletion_order)
+        return Plan(
+            created_at=self._now,
+            policy=self._policy,
+            targets=self._targets,
+            deletions=tuple(deletions),
+            kept=tuple(kept),
+            errors=tuple(sorted(errors, key=_error_order)),
+            sources=self._sources,
+            refusals=tuple(_refusals(self._policy, deletions, kept)),
+        )
+
+
 def build_plan(
     usage: Sequence[UsageScan],
     inventory: Iterable[InventoryScan],
@@ -81,57 +154,15 @@ def build_plan(
     """Decide, for every image of every scanned repository, whether to keep or delete it.
 
     `inventory` is iterated once, scan by scan: a caller that hands over its only reference
-    (`drain`) lets each scan's images be freed as soon as they are judged, so a million-image
-    run never holds the inventory and the decisions in full at once.
+    (`drain`) lets each scan's images be freed as soon as they are judged.
     """
-    errors = [e for scan in usage for e in scan.errors]
-    uses = _usages_by_repository(u for scan in usage for u in scan.usages)
-    blocked = any(e.scope == "usage" for e in errors)
-    in_scope = {t.account_id for t in targets} | set(policy.accepted_accounts)
-
-    kept: list[Decision] = []
-    deletions: list[Decision] = []
+    planner = Planner(usage, policy, now, targets, sources)
+    errors: list[ScanError] = []
     for scan in inventory:
         errors.extend(scan.errors)
         for repo in scan.repositories:
-            if repo.error is not None:
-                subject = str(repo.key)
-                errors.append(
-                    ScanError(
-                        "inventory", repo.key.account_id, repo.key.region, subject, repo.error
-                    )
-                )
-            hold = _repository_hold(repo, policy, in_scope | {repo.key.account_id})
-            verdicts = (
-                [(image, hold, False) for image in repo.images]
-                if hold
-                else _decide_repository(
-                    repo,
-                    _reached(uses.get(repo.key, ()), repo),
-                    policy.retention_for(repo.key.name),
-                    now,
-                )
-            )
-            for image, reason, delete in verdicts:
-                if delete and blocked:
-                    kept.append(_decision(repo.key, image, BLOCKED_REASON))
-                else:
-                    (deletions if delete else kept).append(_decision(repo.key, image, reason))
-
-    # Repository by repository whatever order the scans came in (stable: within a repository
-    # the verdicts are already in digest order).
-    kept.sort(key=lambda d: d.repository)
-    deletions.sort(key=deletion_order)
-    return Plan(
-        created_at=now,
-        policy=policy,
-        targets=tuple(targets),
-        deletions=tuple(deletions),
-        kept=tuple(kept),
-        errors=tuple(sorted(errors, key=_error_order)),
-        sources=sources or Sources(),
-        refusals=tuple(_refusals(policy, deletions, kept)),
-    )
+            planner.judge(repo)
+    return planner.plan(errors)
 
 
 def drain(items: list[InventoryScan]) -> Iterable[InventoryScan]:

@@ -60,9 +60,13 @@ async def scan_inventory(
     progress: Callable[[str], None] = lambda _: None,
     *,
     read_tags: bool = False,
+    judge: Callable[[Repository], None] | None = None,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
-    AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`."""
+    AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`.
+
+    With `judge`, each repository is handed to it as soon as it is read (its listing error
+    included) and left out of the scan, so its images can be freed once judged."""
     where = f"{target.account_id}/{region}"
     try:
         listed = await api.pages(ecr.describe_repositories, "repositories")
@@ -77,30 +81,36 @@ async def scan_inventory(
     names = sorted(r["repositoryName"] for r in listed)
     names = [n for n in names if target.repositories.matches(n)]
     repositories: dict[str, Repository] = {}
+    image_count = failed = 0
 
     arns = {r["repositoryName"]: r.get("repositoryArn", "") for r in listed}
 
     async def scan_one(name: str) -> None:
+        nonlocal image_count, failed
         key = RepositoryKey(target.account_id, region, RepositoryName(name))
         try:
             images = await _images(ecr, api, key)
             principals = await _pull_principals(ecr, api, key)
             tags = await _tags(ecr, api, arns[name]) if read_tags else ()
-            repositories[name] = Repository(key, tuple(images), None, principals, tags)
+            repository = Repository(key, tuple(images), None, principals, tags)
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
-            repositories[name] = Repository(key, (), "; ".join(describe_errors(exc)))
+            repository = Repository(key, (), "; ".join(describe_errors(exc)))
+        image_count += len(repository.images)
+        failed += repository.error is not None
+        if judge is None:
+            repositories[name] = repository
+        else:
+            judge(repository)
 
     async with anyio.create_task_group() as tg:
         for name in names:
             tg.start_soon(scan_one, name)
-    result = tuple(repositories[n] for n in names)
-    failed = sum(1 for r in result if r.error)
     progress(
-        f"inventory {where}: {len(result)} repositories, "
-        f"{sum(len(r.images) for r in result)} images"
+        f"inventory {where}: {len(names)} repositories, {image_count} images"
         + (f", {failed} repositories FAILED" if failed else "")
     )
-    return InventoryScan(target.account_id, region, result)
+    kept = tuple(repositories[n] for n in names if n in repositories)
+    return InventoryScan(target.account_id, region, kept)
 
 
 async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
