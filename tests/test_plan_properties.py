@@ -25,7 +25,7 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
-from ecr_sweeper.plan import build_plan, protected_digests
+from ecr_sweeper.plan import Planner, build_plan, protected_digests
 from planning import NOW, OCI_INDEX, OCI_MANIFEST, digest, key, uri, usage_scan, use
 
 # In CI the examples are derived from the test names, so a red run is reproducible by rerunning
@@ -180,6 +180,22 @@ def test_plan_is_deterministic(
     assert build_plan(usage, inventory, policy, NOW) == build_plan(
         shuffled_usage, shuffled_inventory, policy, NOW
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs(), st.randoms(use_true_random=False))
+def test_judging_repositories_one_at_a_time_in_any_order_gives_the_same_plan(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy], rng: random.Random
+) -> None:
+    """make_plan judges each repository as the inventory reads it, in whatever order the
+    reads finish; the plan must be build_plan's."""
+    usage, inventory, policy = org
+    planner = Planner(usage, policy, NOW)
+    repositories = [r for scan in inventory for r in scan.repositories]
+    for repo in rng.sample(repositories, len(repositories)):
+        planner.judge(repo)
+    errors = [e for scan in rng.sample(inventory, len(inventory)) for e in scan.errors]
+    assert planner.plan(errors) == build_plan(usage, inventory, policy, NOW)
 
 
 def apply_locally(plan: Plan, inventory: list[InventoryScan]) -> list[InventoryScan]:

@@ -49,7 +49,7 @@ from awsim import (
     image_uri,
     run_emulator,
 )
-from ecr_sweeper.aws.limits import RetryPolicy
+from ecr_sweeper.aws.limits import Limits, RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Policy, Sources
 from ecr_sweeper.model import Region as RegionName
@@ -115,9 +115,10 @@ def plan(
     *,
     sources: Sources = SOURCES,
     retry: RetryPolicy | None = None,
+    limits: Limits | None = None,
 ) -> Plan:
     async def run() -> Plan:
-        async with Connections(retry=retry or RetryPolicy.instant()) as connections:
+        async with Connections(retry=retry or RetryPolicy.instant(), limits=limits) as connections:
             return await make_plan(
                 tuple(targets), POLICY, connections, NOW, lambda _: None, sources=sources
             )
@@ -461,6 +462,20 @@ def test_a_throttling_storm_gives_the_same_complete_plan(
     assert stormy.errors == ()
     assert stormy.deletions == calm.deletions
     assert stormy.kept == calm.kept
+
+
+def test_one_repository_at_a_time_gives_the_same_plan(emulator: StartEmulator) -> None:
+    """The inventory's memory bound (repositories read at once, run-wide) changes nothing but
+    how many are in flight: every repository is judged, exactly once."""
+    scenario = _throttle_org()
+    targets = [target(a.id, US) for a in scenario.accounts]
+    with emulator(scenario):
+        wide = plan(targets)
+        narrow = plan(targets, limits=Limits(repositories_at_once=1, calls_per_region=2))
+    assert wide.errors == ()
+    assert wide.deletions
+    assert narrow.deletions == wide.deletions
+    assert narrow.kept == wide.kept
 
 
 @pytest.mark.parametrize(

@@ -136,6 +136,8 @@ async def scan_inventories(
     repository goes to it as soon as it is read and is not kept in the scans (which then
     carry only their errors)."""
 
+    repositories = anyio.Semaphore(connections.limits.repositories_at_once, fast_acquire=True)
+
     async def read(target: AccountTarget, region: Region) -> InventoryScan:
         api = connections.api(target.account_id, region)
         try:
@@ -148,7 +150,7 @@ async def scan_inventories(
             )
             return InventoryScan(target.account_id, region, (), errors)
         return await scan_inventory(
-            target, region, ecr, api, progress, read_tags=read_tags, judge=judge
+            target, region, ecr, api, progress, read_tags=read_tags, judge=judge, gate=repositories
         )
 
     inventory = await _each_place(places, connections, progress, "inventory read", read)

@@ -61,12 +61,15 @@ async def scan_inventory(
     *,
     read_tags: bool = False,
     judge: Callable[[Repository], None] | None = None,
+    gate: anyio.Semaphore | None = None,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
     AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`.
 
     With `judge`, each repository is handed to it as soon as it is read (its listing error
-    included) and left out of the scan, so its images can be freed once judged."""
+    included) and left out of the scan, so its images can be freed once judged. `gate`
+    bounds the repositories being read at once (shared by every account × region of a run)."""
+    gate = gate or anyio.Semaphore(1 << 30)
     where = f"{target.account_id}/{region}"
     try:
         listed = await api.pages(ecr.describe_repositories, "repositories")
@@ -86,19 +89,29 @@ async def scan_inventory(
     arns = {r["repositoryName"]: r.get("repositoryArn", "") for r in listed}
 
     async def scan_one(name: str) -> None:
-        nonlocal image_count, failed
         key = RepositoryKey(target.account_id, region, RepositoryName(name))
         try:
-            images = await _images(ecr, api, key)
+            # Policy and tags first: small answers, read outside the gate, which only bounds
+            # the repositories whose images are in memory at once.
             principals = await _pull_principals(ecr, api, key)
             tags = await _tags(ecr, api, arns[name]) if read_tags else ()
-            repository = Repository(key, tuple(images), None, principals, tags)
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
-            repository = Repository(key, (), "; ".join(describe_errors(exc)))
+            _judged(Repository(key, (), "; ".join(describe_errors(exc))))
+            return
+        async with gate:
+            try:
+                images = tuple(await _images(ecr, api, key))
+            except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
+                _judged(Repository(key, (), "; ".join(describe_errors(exc))))
+                return
+            _judged(Repository(key, images, None, principals, tags))
+
+    def _judged(repository: Repository) -> None:
+        nonlocal image_count, failed
         image_count += len(repository.images)
         failed += repository.error is not None
         if judge is None:
-            repositories[name] = repository
+            repositories[repository.key.name] = repository
         else:
             judge(repository)
 

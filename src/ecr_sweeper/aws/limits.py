@@ -117,7 +117,8 @@ class RetryPolicy:
 class Limits:
     """Concurrency bounds and the starting rates of the adaptive limiters.
 
-    `calls_per_region`: calls in flight per account × region; `regions_at_once`: account ×
+    `calls_per_region`: calls in flight per account × region; `repositories_at_once`: ECR
+    repositories read at once in the whole run (memory); `regions_at_once`: account ×
     regions scanned at once. Each API of each account × region starts at `initial_rate` calls/s
     (AWS's documented ECS/ECR buckets refill at 20/s with bursts of 50 or more, so it starts
     above them and learns), drops to 70% on each throttling answer, and climbs back additively
@@ -126,6 +127,9 @@ class Limits:
 
     calls_per_region: int = 16
     regions_at_once: int = 64
+    # Repositories being listed at once, in the whole run: each holds its images' answers in
+    # memory until judged, so this bounds the inventory's memory whatever the org's size.
+    repositories_at_once: int = 128
     initial_rate: float = 50.0
     min_rate: float = 2.0
     max_rate: float = 1000.0
