@@ -109,6 +109,22 @@ def test_repository_pullable_by_an_account_outside_the_sweep_is_not_touched() ->
     assert "--accept-account 444444444444" in reason_of(plan, "v1")
 
 
+def test_a_held_repository_is_listed_in_digest_order_whatever_order_ecr_answers() -> None:
+    images = (image("v1", "v1"), image("v2", "v2"), image("v3", "v3"))
+    plans = [
+        build_plan(
+            [usage_scan()],
+            inventory(Repository(APP, order, pull_principals=("444444444444",))),
+            NONE,
+            NOW,
+            TARGETS,
+        )
+        for order in (images, images[::-1])
+    ]
+    assert plans[0] == plans[1]
+    assert [d.digest for d in plans[0].kept] == sorted(d.digest for d in plans[0].kept)
+
+
 def test_accepted_or_in_scope_accounts_do_not_hold_the_repository() -> None:
     repo = Repository(APP, (image("v1", "v1"),), pull_principals=("444444444444", "111111111111"))
     policy = replace(NONE, accepted_accounts=("444444444444",))

@@ -107,7 +107,7 @@ class Planner:
             )
         hold = _repository_hold(repo, self._policy, self._in_scope | {repo.key.account_id})
         verdicts = (
-            [(image, hold, False) for image in repo.images]
+            [(image, hold, False) for image in sorted(repo.images, key=lambda i: i.digest)]
             if hold
             else _decide_repository(
                 repo,
