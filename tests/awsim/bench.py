@@ -168,7 +168,8 @@ def http_floor(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def run() -> None:
         gate = anyio.Semaphore(spec["in_flight"], fast_acquire=True)
-        async with aiohttp.ClientSession() as session:
+        connector = aiohttp.TCPConnector(limit=spec["in_flight"])  # default pool: only 100
+        async with aiohttp.ClientSession(connector=connector) as session:
 
             async def one() -> None:
                 async with gate, session.post(spec["url"], data=b"{}", headers=headers) as r:
