@@ -14,6 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
@@ -54,6 +55,7 @@ def botocore_authorization(
         ("https://api.ecr.eu-west-1.amazonaws.com/", "api.ecr.eu-west-1.amazonaws.com", None),
         ("https://ecs.us-east-1.amazonaws.com:443/", "ecs.us-east-1.amazonaws.com", "tok/en+=="),
         ("http://127.0.0.1:5000/", "127.0.0.1:5000", "session-token"),
+        ("https://proxy.example.com/aws/ecr/", "proxy.example.com", None),
     ],
 )
 def test_signature_is_the_one_botocore_computes(url: str, host: str, token: str | None) -> None:
@@ -75,6 +77,7 @@ def test_signature_is_the_one_botocore_computes(url: str, host: str, token: str 
         region="eu-west-1",
         service="ecr",
         now=NOW,
+        path=urlsplit(url).path,
     )
     assert ours["Authorization"] == expected
     assert ours["X-Amz-Date"] == "20250304T050607Z"

@@ -33,7 +33,7 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import botocore
 from botocore import xform_name
@@ -110,8 +110,10 @@ def sign(
     region: str,
     service: str,
     now: datetime,
+    path: str = "/",
 ) -> None:
-    """Add ``X-Amz-Date``, the session token and ``Authorization`` (SigV4) to a POST to ``/``.
+    """Add ``X-Amz-Date``, the session token and ``Authorization`` (SigV4) to a POST to
+    `path` (the endpoint's, already URI-encoded; ``/`` for AWS's own endpoints).
 
     Every header present is signed (the request is ours, nothing is added after signing
     except ``User-Agent``, which SigV4 leaves out like botocore does).
@@ -124,7 +126,7 @@ def sign(
     canonical = "\n".join(
         (
             "POST",
-            "/",
+            path,
             "",
             "".join(f"{k}:{v}\n" for k, v in signed),
             ";".join(k for k, _ in signed),
@@ -210,18 +212,18 @@ class WireClient:
     """
 
     def __init__(self, endpoint: Any, credentials: Any) -> None:
-        client = endpoint
-        self.meta = client.meta
-        model: ServiceModel = client.meta.service_model
+        self.meta = endpoint.meta
+        model: ServiceModel = endpoint.meta.service_model
         self._operations = OPERATIONS[model.service_name]
         self._api_names, self._stamps = _model_facts(model)
         self._target = model.metadata["targetPrefix"]
         self._content_type = f"application/x-amz-json-{model.metadata['jsonVersion']}"
         self._service = model.signing_name
-        self._region = client.meta.region_name
-        self._url = client.meta.endpoint_url.rstrip("/") + "/"
+        self._region = endpoint.meta.region_name
+        self._url = endpoint.meta.endpoint_url.rstrip("/") + "/"
         self._host = host_header(self._url)
-        self._http = client._endpoint.http_session  # aiobotocore keeps it private
+        self._path = quote(urlsplit(self._url).path, safe="/~")
+        self._http = endpoint._endpoint.http_session  # aiobotocore keeps it private
         self._credentials = credentials
         self._frozen: Any = None
         self._frozen_expiry: Any = None
@@ -252,6 +254,7 @@ class WireClient:
             region=self._region,
             service=self._service,
             now=datetime.now(UTC),
+            path=self._path,
         )
         headers["User-Agent"] = USER_AGENT
         # aiobotocore's send only iterates the headers: a plain dict spares botocore's
