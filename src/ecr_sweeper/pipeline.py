@@ -46,6 +46,7 @@ from ecr_sweeper.model import (
     Repository,
     RepositoryKey,
     ScanError,
+    ScanScope,
     Sources,
     UsageScan,
 )
@@ -106,16 +107,9 @@ async def scan_usage(
         try:
             await client("ecs")  # assumes the role: an unreachable account is one error
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
-            lines = describe_errors(exc)
-            progress(f"{target.account_id}/{region}: cannot connect: {lines[0]}")
-            subject = f"credentials {target.account_id}/{region}"
-            return UsageScan(
-                target.account_id,
-                region,
-                errors=tuple(
-                    ScanError("usage", target.account_id, region, subject, line) for line in lines
-                ),
-            )
+            errors = _unreachable("usage", target, region, exc)
+            progress(f"{target.account_id}/{region}: cannot connect: {errors[0].message}")
+            return UsageScan(target.account_id, region, errors=errors)
         ctx = UsageContext(target, region, api, client, sources, now)
         return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
@@ -143,11 +137,7 @@ async def scan_inventories(
         try:
             ecr = await connections.client(target, region, "ecr")
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
-            subject = f"credentials {target.account_id}/{region}"
-            errors = tuple(
-                ScanError("inventory", target.account_id, region, subject, line)
-                for line in describe_errors(exc)
-            )
+            errors = _unreachable("inventory", target, region, exc)
             return InventoryScan(target.account_id, region, (), errors)
         return await scan_inventory(
             target, region, ecr, api, progress, read_tags=read_tags, judge=judge, gate=repositories
@@ -156,6 +146,16 @@ async def scan_inventories(
     inventory = await _each_place(places, connections, progress, "inventory read", read)
     inventory.sort(key=lambda s: (s.account_id, s.region))
     return inventory
+
+
+def _unreachable(
+    scope: ScanScope, target: AccountTarget, region: Region, exc: Exception
+) -> tuple[ScanError, ...]:
+    """The errors of an account × region whose client cannot be made (role not assumable…)."""
+    subject = f"credentials {target.account_id}/{region}"
+    return tuple(
+        ScanError(scope, target.account_id, region, subject, line) for line in describe_errors(exc)
+    )
 
 
 async def _place(

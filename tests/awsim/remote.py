@@ -24,6 +24,7 @@ from typing import Any
 
 from .faults import Faults
 from .scenario import Scenario
+from .server import emulator_env
 
 _TESTS_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -57,13 +58,7 @@ class RemoteEmulator:
             return json.loads(r.read())
 
     def env(self, region: str = "us-east-1") -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": region,
-            "AWS_REGION": region,
-        }
+        return emulator_env(self.endpoint_url, region)
 
     def stats(self) -> dict[str, Any]:
         return dict(self._get("stats"))

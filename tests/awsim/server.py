@@ -392,6 +392,17 @@ class AwsimServer:
         self.max_items.clear()
 
 
+def emulator_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
+    """Environment variables that point boto3/aioboto3 at an emulator (base credentials)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+
+
 def faults_from_json(d: dict[str, Any]) -> Faults:
     """Faults from a JSON object (sets become lists in JSON)."""
     kw: dict[str, Any] = {}
@@ -476,13 +487,7 @@ class Emulator:
     # -- environment ----------------------------------------------------------------------
     def env(self, region: str = "us-east-1") -> dict[str, str]:
         """Environment variables that point boto3/aioboto3 at the emulator (base credentials)."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": region,
-            "AWS_REGION": region,
-        }
+        return emulator_env(self.endpoint_url, region)
 
     # -- configuration --------------------------------------------------------------------
     def set_faults(self, faults: Faults) -> None:

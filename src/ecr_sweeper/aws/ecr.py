@@ -96,13 +96,13 @@ async def scan_inventory(
             principals = await _pull_principals(ecr, api, key)
             tags = await _tags(ecr, api, arns[name]) if read_tags else ()
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
-            _judged(Repository(key, (), "; ".join(describe_errors(exc))))
+            _judged(_unreadable(key, exc))
             return
         async with gate:
             try:
                 images = tuple(await _images(ecr, api, key))
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
-                _judged(Repository(key, (), "; ".join(describe_errors(exc))))
+                _judged(_unreadable(key, exc))
                 return
             _judged(Repository(key, images, None, principals, tags))
 
@@ -124,6 +124,11 @@ async def scan_inventory(
     )
     kept = tuple(repositories[n] for n in names if n in repositories)
     return InventoryScan(target.account_id, region, kept)
+
+
+def _unreadable(key: RepositoryKey, exc: Exception) -> Repository:
+    """A repository whose listing failed: its error holds every image in it."""
+    return Repository(key, (), "; ".join(describe_errors(exc)))
 
 
 async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:

@@ -1,5 +1,6 @@
 """Credentials and clients: the base session, assumed roles, one client per account × region ×
-service for the whole run.
+service for the whole run (for ECS and ECR a `WireClient` with the account's credentials, all
+accounts sharing one aiobotocore client per service × region for its endpoint and pool).
 
 The base credentials come from the standard AWS chain (environment, profile, web identity,
 instance role). In each target account we assume the target's role; the assumed credentials
@@ -166,7 +167,7 @@ class Connections:
                 if self._wire and service in OPERATIONS:
                     # One botocore client per service × region for every account: its endpoint
                     # and connection pool; the account's own credentials sign each call.
-                    endpoint = await self._base_client(service, region)
+                    endpoint = await self.base_client(service, region)
                     credentials = await session._session.get_credentials()
                     self._clients[key] = WireClient(endpoint, credentials)
                 else:
@@ -176,10 +177,8 @@ class Connections:
             return self._clients[key]
 
     async def base_client(self, service: str, region: Region) -> Any:
-        """A client with the base credentials (Organizations, and STS for the roles)."""
-        return await self._base_client(service, region)
-
-    async def _base_client(self, service: str, region: Region) -> Any:
+        """A client with the base credentials (Organizations, STS for the roles, and the
+        shared endpoint of the ECS and ECR wire clients)."""
         key = (AccountId("base"), region, service)
         async with self._locks[AccountId("base")]:
             if key not in self._clients:
@@ -191,7 +190,7 @@ class Connections:
     async def _session_for(self, target: AccountTarget, region: Region) -> aioboto3.Session:
         if target.account_id in self._sessions:
             return self._sessions[target.account_id]
-        sts = await self._base_client("sts", region)
+        sts = await self.base_client("sts", region)
         # Credential calls get a gate of their own: a refresh happens while a call of the
         # account waits to be signed, holding one of the account's slots; if refreshing needed
         # such a slot too, a full gate would wait for itself forever.
