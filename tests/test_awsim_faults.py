@@ -1,5 +1,5 @@
 """Quotas (token buckets) and injected faults: throttling, 5xx, dropped connections, expired
-credentials, access denied, latency -- plus aioboto3 through ``AWS_ENDPOINT_URL``."""
+credentials, access denied, latency -- plus aiobotocore through ``AWS_ENDPOINT_URL``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 
-import aioboto3
 import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
@@ -208,7 +207,7 @@ def test_latency(emu: Emulator) -> None:
     assert 0.15 <= time.monotonic() - t < 1.5
 
 
-def test_aioboto3_via_aws_endpoint_url_concurrently(
+def test_aiobotocore_via_aws_endpoint_url_concurrently(
     emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """200 concurrent calls with 200 ms latency finish in well under the serial 40 s."""
@@ -217,19 +216,21 @@ def test_aioboto3_via_aws_endpoint_url_concurrently(
     emu.set_faults(Faults(latency_s=0.2))
 
     async def main() -> list[int]:
-        session = aioboto3.Session()
-        async with session.client("sts") as sts:
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import AioSession
+
+        session = AioSession()
+        async with session.create_client("sts") as sts:
             c = (await sts.assume_role(RoleArn=f"arn:aws:iam::{WL}:role/x", RoleSessionName="aio"))[
                 "Credentials"
             ]
-        s2 = aioboto3.Session(
+        async with session.create_client(
+            "ecr",
             aws_access_key_id=c["AccessKeyId"],
             aws_secret_access_key=c["SecretAccessKey"],
             aws_session_token=c["SessionToken"],
-        )
-        from aiobotocore.config import AioConfig
-
-        async with s2.client("ecr", config=AioConfig(max_pool_connections=200)) as ecr:
+            config=AioConfig(max_pool_connections=200),
+        ) as ecr:
             rs = await asyncio.gather(
                 *(ecr.describe_images(repositoryName="team/app") for _ in range(200))
             )

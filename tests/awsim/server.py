@@ -393,7 +393,7 @@ class AwsimServer:
 
 
 def emulator_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
-    """Environment variables that point boto3/aioboto3 at an emulator (base credentials)."""
+    """Environment variables that point boto3/aiobotocore at an emulator (base credentials)."""
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -486,7 +486,7 @@ class Emulator:
 
     # -- environment ----------------------------------------------------------------------
     def env(self, region: str = "us-east-1") -> dict[str, str]:
-        """Environment variables that point boto3/aioboto3 at the emulator (base credentials)."""
+        """Environment variables that point boto3/aiobotocore at the emulator (base credentials)."""
         return emulator_env(self.endpoint_url, region)
 
     # -- configuration --------------------------------------------------------------------

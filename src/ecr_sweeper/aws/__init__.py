@@ -1,1 +1,1 @@
-"""The AWS shell: the only package that imports aioboto3/aiobotocore/botocore."""
+"""The AWS shell: the only package that imports aiobotocore/botocore."""

@@ -15,14 +15,11 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import aioboto3
-import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
-from botocore.httpsession import get_cert_path
 
 from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
@@ -42,22 +39,15 @@ class SharedTLSSession(AIOHTTPSession):
 
     _contexts: ClassVar[dict[object, Any]] = {}
 
-    def _create_connector(self, proxy_url: str | None) -> Any:
+    def _build_ssl_contexts(self, proxy_url: str | None) -> Any:
         this: Any = self  # aiobotocore's private attributes are not in its type stubs
-        if proxy_url or not this._verify:
-            parent: Any = super()
-            return parent._create_connector(proxy_url)
+        parent: Any = super()
+        if proxy_url:
+            return parent._build_ssl_contexts(proxy_url)
         key = (this._verify, this._cert_file, this._key_file)
         if key not in self._contexts:
-            context = this._get_ssl_context()
-            if this._cert_file:
-                context.load_cert_chain(this._cert_file, this._key_file)
-            if ca_certs := get_cert_path(this._verify):
-                context.load_verify_locations(ca_certs, None, None)
-            self._contexts[key] = context
-        return aiohttp.TCPConnector(
-            limit=this._max_pool_connections, ssl=self._contexts[key], **this._connector_args
-        )
+            self._contexts[key] = parent._build_ssl_contexts(None)
+        return self._contexts[key]
 
 
 # botocore retries are off: Api.call retries (see limits.py), so attempts never multiply.
@@ -74,6 +64,12 @@ CLIENT_CONFIG = AioConfig(
     max_pool_connections=512,
     user_agent_extra="ecr-sweeper",
 )
+
+
+def _create_client(session: AioSession, service: str, region: Region) -> Any:
+    """The client context of `service` (its stubs type each service by a literal name)."""
+    create: Any = session.create_client
+    return create(service, region_name=region, config=CLIENT_CONFIG)
 
 
 BOOTSTRAP_REGION = Region("us-east-1")  # where to ask an account which regions it has
@@ -97,24 +93,24 @@ class Connections:
 
     def __init__(
         self,
-        base: aioboto3.Session | None = None,
+        base: AioSession | None = None,
         *,
         limits: Limits | None = None,
         retry: RetryPolicy | None = None,
         wire: bool = True,
     ) -> None:
-        self._base = base or aioboto3.Session()
+        self._base = base or AioSession()
         # ECS and ECR calls skip botocore's per-call machinery (see wire.py); False sends
         # them through botocore too (the benchmark measures both).
         self._wire = wire
         # One model loader for every session: each assumed role needs its own botocore session
         # (its own credentials), but the service models they load are the same, and parsing
         # them again per account costs seconds of CPU and tens of MB each.
-        self._loader = self._base._session.get_component("data_loader")
+        self._loader = self._base.get_component("data_loader")
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()
         self._stack = AsyncExitStack()
-        self._sessions: dict[AccountId, aioboto3.Session] = {}
+        self._sessions: dict[AccountId, AioSession] = {}
         self._credentials: dict[AccountId, AioRefreshableCredentials] = {}
         self._refreshed_at: dict[AccountId, float] = {}  # anyio clock of the last refresh
         self._credential_apis: list[Api] = []
@@ -168,11 +164,11 @@ class Connections:
                     # One botocore client per service × region for every account: its endpoint
                     # and connection pool; the account's own credentials sign each call.
                     endpoint = await self.base_client(service, region)
-                    credentials = await session._session.get_credentials()
+                    credentials = await session.get_credentials()
                     self._clients[key] = WireClient(endpoint, credentials)
                 else:
                     self._clients[key] = await self._stack.enter_async_context(
-                        session.client(service, region_name=region, config=CLIENT_CONFIG)
+                        _create_client(session, service, region)
                     )
             return self._clients[key]
 
@@ -183,11 +179,11 @@ class Connections:
         async with self._locks[AccountId("base")]:
             if key not in self._clients:
                 self._clients[key] = await self._stack.enter_async_context(
-                    self._base.client(service, region_name=region, config=CLIENT_CONFIG)
+                    _create_client(self._base, service, region)
                 )
         return self._clients[key]
 
-    async def _session_for(self, target: AccountTarget, region: Region) -> aioboto3.Session:
+    async def _session_for(self, target: AccountTarget, region: Region) -> AioSession:
         if target.account_id in self._sessions:
             return self._sessions[target.account_id]
         sts = await self.base_client("sts", region)
@@ -209,7 +205,7 @@ class Connections:
         self._sessions[target.account_id] = session
         return session
 
-    async def _assume(self, sts: Any, api: Api, target: AccountTarget) -> aioboto3.Session:
+    async def _assume(self, sts: Any, api: Api, target: AccountTarget) -> AioSession:
         role_arn = target.role_arn
         extra = {"ExternalId": target.external_id} if target.external_id else {}
 
@@ -239,4 +235,4 @@ class Connections:
         # Refreshable credentials go on the session itself: aiobotocore has no public setter
         # for them (set_credentials takes static keys), and this is how its own providers do it.
         botocore_session._credentials = credentials  # type: ignore[attr-defined]
-        return aioboto3.Session(botocore_session=botocore_session)
+        return botocore_session
