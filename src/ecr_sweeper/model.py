@@ -75,14 +75,37 @@ class ScanError:
 
 
 @dataclass(frozen=True, slots=True)
+class CensusEntry:
+    """One consumer kind (ECS, Lambda, Batch, EKS…) in one account × region: whether any
+    consumer of that kind exists there, and whether the run read what it uses.
+
+    A kind that is present (or whose census call failed: `present is None`) and was not read is
+    a consumer the plan knows nothing about: the planner holds every image it could pull.
+    """
+
+    kind: str
+    account_id: AccountId
+    region: Region
+    present: bool | None  # None: the census call failed, so presence is unknown
+    read: bool  # every reader of this kind was on and read it without error
+    detail: str = ""  # what was found, or why it was not read ("switched off (--no-batch)")
+
+    @property
+    def unread(self) -> bool:
+        """A consumer that exists (or may exist) here and whose usage the run did not read."""
+        return self.present is not False and not self.read
+
+
+@dataclass(frozen=True, slots=True)
 class UsageScan:
-    """What one account × region's ECS workloads use."""
+    """What one account × region's workloads use, and the census of its consumer kinds."""
 
     account_id: AccountId
     region: Region
     usages: tuple[Usage, ...] = ()
     errors: tuple[ScanError, ...] = ()
     foreign_images: int = 0  # references outside private ECR (Docker Hub, public.ecr.aws…)
+    census: tuple[CensusEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

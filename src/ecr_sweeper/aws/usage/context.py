@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,6 +13,7 @@ from ecr_sweeper.aws.limits import Api, describe_errors
 from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
 from ecr_sweeper.model import (
     AccountTarget,
+    CensusEntry,
     Digest,
     Region,
     ScanError,
@@ -49,6 +50,7 @@ class UsageContext:
     task_definitions: dict[str, tuple[str, str]] = field(default_factory=dict)
     families: set[str] = field(default_factory=set)  # families in use (for the rollback window)
     errors: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # names of the sources that raised
     counts: dict[str, int] = field(default_factory=dict)
     _clusters: list[str] | None = None
     _clusters_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -77,12 +79,25 @@ class UsageContext:
 
 
 class UsageSource(Protocol):
-    """One kind of "in use". `collect` reports into the context; it may raise (fail closed)."""
+    """One reader of one consumer kind. `collect` reports into the context; it may raise (fail
+    closed). `present` is the census: a cheap call that says whether any consumer of the kind
+    exists in the account × region, whether or not the run reads it; it may raise (presence is
+    then unknown, which counts as present)."""
 
     name: str
+    @property
+    def kind(self) -> str | None:
+        """The consumer kind this source reads ("ecs", "lambda", "batch", "eks"…); several
+        sources may read one kind (the kind is read when all of them are on and none failed).
+        None: the source only widens another's reading (the rollback window), no census."""
+        ...
 
     def enabled(self, sources: Sources) -> bool:
-        """Whether the run reads this source."""
+        """Whether the run reads this source (False for a kind the tool has no reader for)."""
+        ...
+
+    async def present(self, ctx: UsageContext) -> bool:
+        """Whether any consumer of this kind exists in the context's account × region."""
         ...
 
     async def collect(self, ctx: UsageContext) -> None:
@@ -99,15 +114,20 @@ async def scan_usage(
     """Run `sources` concurrently, then `after` (which build on what they found, like the
     rollback window), then describe every task definition named. Never raises."""
     where = f"{ctx.target.account_id}/{ctx.region}"
+    presence: dict[str, tuple[bool | None, str]] = {}
     try:
         for stage in (sources, after):
             async with anyio.create_task_group() as tg:
+                if stage is sources:
+                    tg.start_soon(_take_census, [*sources, *after], ctx, presence)
                 for source in stage:
                     if source.enabled(ctx.sources):
                         tg.start_soon(_collect, source, ctx)
         await describe_task_definitions(ctx)
     except Exception as exc:  # noqa: BLE001 - every failure must become a fail-closed error
         ctx.errors.extend(describe_errors(exc))
+        ctx.failed.add("task definitions")
+    census = _census_entries(ctx, [*sources, *after], presence)
 
     usages: list[Usage] = []
     foreign = 0
@@ -131,14 +151,71 @@ async def scan_usage(
         f"usage {where}: {counted or 'nothing running'}; {len(usages)} ECR image references, "
         f"{foreign} outside ECR" + (f", {len(errors)} ERRORS" if errors else "")
     )
-    return UsageScan(ctx.target.account_id, ctx.region, tuple(usages), errors, foreign)
+    return UsageScan(ctx.target.account_id, ctx.region, tuple(usages), errors, foreign, census)
 
 
 async def _collect(source: UsageSource, ctx: UsageContext) -> None:
     try:
         await source.collect(ctx)
     except Exception as exc:  # noqa: BLE001 - recorded per source so every failure is named
+        ctx.failed.add(source.name)
         ctx.errors.extend(f"{source.name}: {line}" for line in describe_errors(exc))
+
+
+async def _take_census(
+    sources: Sequence[UsageSource],
+    ctx: UsageContext,
+    presence: dict[str, tuple[bool | None, str]],
+) -> None:
+    """Ask each consumer kind (once, by its first source) whether it exists here. Never
+    raises: a census call that fails leaves presence unknown, with the error as the detail."""
+
+    async def ask(kind: str, source: UsageSource) -> None:
+        try:
+            presence[kind] = (await source.present(ctx), "")
+        except Exception as exc:  # noqa: BLE001 - an unanswered census counts as present
+            presence[kind] = (None, "; ".join(describe_errors(exc)))
+
+    first: dict[str, UsageSource] = {}
+    for source in sources:
+        if source.kind is not None:
+            first.setdefault(source.kind, source)
+    async with anyio.create_task_group() as tg:
+        for kind, source in first.items():
+            tg.start_soon(ask, kind, source)
+
+
+def _census_entries(
+    ctx: UsageContext,
+    sources: Sequence[UsageSource],
+    presence: Mapping[str, tuple[bool | None, str]],
+) -> tuple[CensusEntry, ...]:
+    """One entry per consumer kind: present or not, and read completely or not (and why)."""
+    by_kind: dict[str, list[UsageSource]] = {}
+    for source in sources:
+        if source.kind is not None:
+            by_kind.setdefault(source.kind, []).append(source)
+    entries: list[CensusEntry] = []
+    for kind, readers in sorted(by_kind.items()):
+        present, census_error = presence.get(kind, (None, "census not taken"))
+        off = [s.name for s in readers if not s.enabled(ctx.sources)]
+        failed = [s.name for s in readers if s.name in ctx.failed]
+        if "task definitions" in ctx.failed:
+            failed.append("task definitions")
+        if off:
+            detail = f"not read: {', '.join(off)} off or without a reader"
+        elif failed:
+            detail = f"read failed: {', '.join(failed)}"
+        elif census_error:
+            detail = f"census failed: {census_error}"
+        else:
+            detail = ""
+        entries.append(
+            CensusEntry(
+                kind, ctx.target.account_id, ctx.region, present, not off and not failed, detail
+            )
+        )
+    return tuple(entries)
 
 
 async def describe_task_definitions(ctx: UsageContext) -> None:

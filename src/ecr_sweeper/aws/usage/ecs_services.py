@@ -33,9 +33,13 @@ class EcsServices:
     """Services, their deployments and task sets (and their service revisions)."""
 
     name = "ecs services"
+    kind = "ecs"
 
     def enabled(self, sources: Sources) -> bool:  # noqa: ARG002 - always read
         return True
+
+    async def present(self, ctx: UsageContext) -> bool:
+        return bool(await ctx.clusters())
 
     async def collect(self, ctx: UsageContext) -> None:
         ecs = await ctx.client("ecs")

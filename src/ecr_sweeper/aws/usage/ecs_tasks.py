@@ -23,9 +23,13 @@ class EcsTasks:
     """Running tasks, and recently stopped ones."""
 
     name = "ecs tasks"
+    kind = "ecs"
 
     def enabled(self, sources: Sources) -> bool:  # noqa: ARG002 - always read
         return True
+
+    async def present(self, ctx: UsageContext) -> bool:
+        return bool(await ctx.clusters())
 
     async def collect(self, ctx: UsageContext) -> None:
         ecs = await ctx.client("ecs")

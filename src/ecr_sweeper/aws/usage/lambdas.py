@@ -15,9 +15,15 @@ class Lambdas:
     """Image-packaged Lambda functions, every version."""
 
     name = "lambda"
+    kind = "lambda"
 
     def enabled(self, sources: Sources) -> bool:
         return sources.lambdas
+
+    async def present(self, ctx: UsageContext) -> bool:
+        client = await ctx.client("lambda")
+        answer = await ctx.api.call(client.list_functions, MaxItems=1)
+        return bool(answer.get("Functions"))
 
     async def collect(self, ctx: UsageContext) -> None:
         client = await ctx.client("lambda")

@@ -26,9 +26,13 @@ class RollbackWindow:
     """The newest `rollback_revisions` ACTIVE revisions of each family in use."""
 
     name = "rollback window"
+    kind = None  # widens the ECS reading; no consumer kind of its own
 
     def enabled(self, sources: Sources) -> bool:
         return sources.rollback_revisions > 0
+
+    async def present(self, ctx: UsageContext) -> bool:  # noqa: ARG002 - no census (kind None)
+        return False
 
     async def collect(self, ctx: UsageContext) -> None:
         ecs = await ctx.client("ecs")

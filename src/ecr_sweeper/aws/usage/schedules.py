@@ -17,9 +17,23 @@ class Schedules:
     """EventBridge rule targets and Scheduler schedules that run ECS tasks."""
 
     name = "schedules"
+    kind = "schedules"
 
     def enabled(self, sources: Sources) -> bool:
         return sources.schedules
+
+    async def present(self, ctx: UsageContext) -> bool:
+        """Any Scheduler schedule, or any rule on any event bus (each may start a task)."""
+        scheduler = await ctx.client("scheduler")
+        if (await ctx.api.call(scheduler.list_schedules, MaxResults=1)).get("Schedules"):
+            return True
+        events = await ctx.client("events")
+        buses = await ctx.api.pages(events.list_event_buses, "EventBuses", "NextToken")
+        for bus in buses:
+            answer = await ctx.api.call(events.list_rules, EventBusName=bus["Name"], Limit=1)
+            if answer.get("Rules"):
+                return True
+        return False
 
     async def collect(self, ctx: UsageContext) -> None:
         async with anyio.create_task_group() as tg:
