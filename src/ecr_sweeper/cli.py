@@ -26,6 +26,7 @@ from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.config import (
     ConfigError,
     account_id,
+    kubeconfig_sources,
     load_config,
     resolve_policy,
     resolve_sources,
@@ -259,6 +260,30 @@ def plan(
             rich_help_panel="Usage sources",
         ),
     ] = None,
+    eks: Annotated[
+        bool | None,
+        typer.Option(
+            "--eks/--no-eks",
+            help="Read the pods and pod templates of every EKS cluster through its API "
+            "(default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    kubeconfig: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Also read the clusters of this kubeconfig (its current context, or each "
+            "--kube-context), with its own auth (repeatable).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    kube_context: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --kubeconfig: read this context (repeatable).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -379,6 +404,8 @@ def plan(
             stopped_within_hours=stopped_within_hours,
             schedules=schedules,
             lambdas=lambdas,
+            eks=eks,
+            kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
         )
         share = parse_shard(shard) if shard else None
     except (ConfigError, ValueError) as exc:

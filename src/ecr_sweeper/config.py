@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
+    KubeconfigSource,
     Patterns,
     Policy,
     Region,
@@ -52,6 +53,8 @@ _SOURCES_KEYS = {
     "schedules",
     "lambdas",
     "external_images",
+    "eks",
+    "kubeconfigs",
 }
 _PATTERN_KEYS = {"include", "exclude"}
 
@@ -333,7 +336,7 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     _no_unknown(table, _SOURCES_KEYS, origin, "sources.")
     base = Sources()
     flags = {}
-    for key in ("service_revisions", "schedules", "lambdas"):
+    for key in ("service_revisions", "schedules", "lambdas", "eks"):
         value = table.get(key, getattr(base, key))
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: sources.{key}: expected true or false")
@@ -360,7 +363,37 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
         external_images=tuple(
             image for path in files for image in read_external_images(Path(path))
         ),
+        eks=flags["eks"],
+        kubeconfigs=_kubeconfigs(table.get("kubeconfigs", []), origin),
     )
+
+
+def _kubeconfigs(value: object, origin: str) -> tuple[KubeconfigSource, ...]:
+    """`[[sources.kubeconfigs]]`: `path` (relative to the working folder) and `contexts`."""
+    where = "sources.kubeconfigs"
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{origin}: {where}: expected an array of tables ([[{where}]])")
+    found = []
+    for index, entry in enumerate(value):
+        _no_unknown(entry, {"path", "contexts"}, origin, f"{where}[{index}].")
+        path = entry.get("path")
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f"{origin}: {where}[{index}].path: expected a file path")
+        contexts = _str_list(
+            entry.get("contexts", []), origin, f"{where}[{index}].contexts", allow_empty=True
+        )
+        found.append(KubeconfigSource(path, contexts))
+    return tuple(found)
+
+
+def kubeconfig_sources(
+    files: Sequence[Path], contexts: Sequence[str]
+) -> tuple[KubeconfigSource, ...]:
+    """`--kubeconfig FILE` (repeatable) with `--kube-context NAME` (repeatable, for every
+    file given; none: each file's current context)."""
+    if contexts and not files:
+        raise ConfigError("--kube-context: needs --kubeconfig FILE")
+    return tuple(KubeconfigSource(str(f), tuple(contexts)) for f in files)
 
 
 def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:
@@ -476,4 +509,10 @@ def resolve_sources(
         )
     ]
     given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(sources, **given, external_images=sources.external_images + tuple(external))
+    kubeconfigs = tuple(given.pop("kubeconfigs", ()))
+    return replace(
+        sources,
+        **given,
+        external_images=sources.external_images + tuple(external),
+        kubeconfigs=sources.kubeconfigs + kubeconfigs,
+    )

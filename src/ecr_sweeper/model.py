@@ -255,6 +255,14 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class KubeconfigSource:
+    """A kubeconfig file and the contexts of it to read (none: its current context)."""
+
+    path: str
+    contexts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Sources:
     """Which usage sources are read, and how far back. Stored in the plan so `apply` re-reads
     the same ones."""
@@ -265,6 +273,9 @@ class Sources:
     schedules: bool = True  # EventBridge rules and Scheduler schedules targeting ECS
     lambdas: bool = True  # Lambda functions packaged as images, every version
     external_images: tuple[str, ...] = ()  # image URIs from --external-images files
+    eks: bool = True  # EKS clusters of every target account × region, read through their API
+    # other Kubernetes clusters, read with a kubeconfig's own auth (--kubeconfig)
+    kubeconfigs: tuple[KubeconfigSource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,11 +31,13 @@ from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
+from ecr_sweeper.aws.usage.eks import EksClusters
 from ecr_sweeper.aws.usage.lambdas import Lambdas
 from ecr_sweeper.aws.usage.rollback import RollbackWindow
 from ecr_sweeper.aws.usage.schedules import Schedules
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
+from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import (
     AccountTarget,
     Decision,
@@ -58,7 +60,7 @@ Progress = Callable[[str], None]
 
 # The usage sources every account × region is read with (each checks whether it is enabled);
 # the rollback window runs after the others, on the families they found.
-USAGE_SOURCES = (EcsServices(), EcsTasks(), Schedules(), Lambdas())
+USAGE_SOURCES = (EcsServices(), EcsTasks(), Schedules(), Lambdas(), EksClusters())
 USAGE_AFTER = (RollbackWindow(),)
 
 
@@ -114,6 +116,7 @@ async def scan_usage(
         return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
     usage += await _each_place(places, connections, progress, "usage read", read)
+    usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
     usage.sort(key=lambda s: (s.account_id, s.region))
     return places, usage
 

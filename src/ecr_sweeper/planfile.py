@@ -24,6 +24,7 @@ from ecr_sweeper.model import (
     AccountTarget,
     Decision,
     Digest,
+    KubeconfigSource,
     Patterns,
     Plan,
     Policy,
@@ -222,6 +223,12 @@ def sources_from_json(d: dict[str, Any]) -> Sources:
         schedules=bool(d["schedules"]),
         lambdas=bool(d["lambdas"]),
         external_images=tuple(str(i) for i in d["external_images"]),
+        # absent from plans written before the Kubernetes reader: EKS on, no kubeconfig
+        eks=bool(d.get("eks", True)),
+        kubeconfigs=tuple(
+            KubeconfigSource(str(k["path"]), tuple(str(c) for c in k["contexts"]))
+            for k in d.get("kubeconfigs", [])
+        ),
     )
 
 

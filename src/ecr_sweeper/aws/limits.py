@@ -184,6 +184,11 @@ class Api:
         self.on_expired = on_expired
         self.calls = 0
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of this gate (other clients of the run, like Kubernetes, use it)."""
+        return self._retry
+
     def rate_for(self, operation: Callable[..., Any]) -> AdaptiveRate:
         """The pacing of one API (keyed by service and operation name)."""
         client = getattr(operation, "__self__", None)

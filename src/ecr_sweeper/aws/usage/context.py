@@ -51,6 +51,9 @@ class UsageContext:
     families: set[str] = field(default_factory=set)  # families in use (for the rollback window)
     errors: list[str] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)  # names of the sources that raised
+    # consumer kind → why part of it could not be read (a cluster that denies access…): the
+    # kind is unread for the census, without failing the run's usage (see `unread`)
+    unread_details: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     _clusters: list[str] | None = None
     _clusters_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -74,6 +77,12 @@ class UsageContext:
         self.task_definitions.setdefault(arn, (used_by, kind))
         self.families.add(family_of(arn))
 
+    def unread(self, kind: str, detail: str) -> None:
+        """Record that some consumers of `kind` here could not be read (one line: which, and
+        what to grant). The census then says the kind is present and unread, and the planner
+        holds what it could pull, instead of the whole run's usage failing."""
+        self.unread_details.setdefault(kind, []).append(detail)
+
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
 
@@ -85,6 +94,7 @@ class UsageSource(Protocol):
     then unknown, which counts as present)."""
 
     name: str
+
     @property
     def kind(self) -> str | None:
         """The consumer kind this source reads ("ecs", "lambda", "batch", "eks"…); several
@@ -149,7 +159,13 @@ async def scan_usage(
     counted = ", ".join(f"{n} {what}" for what, n in sorted(ctx.counts.items()))
     progress(
         f"usage {where}: {counted or 'nothing running'}; {len(usages)} ECR image references, "
-        f"{foreign} outside ECR" + (f", {len(errors)} ERRORS" if errors else "")
+        f"{foreign} outside ECR"
+        + (f", {len(errors)} ERRORS" if errors else "")
+        + "".join(
+            f"; UNREAD {kind}: {line}"
+            for kind, lines in sorted(ctx.unread_details.items())
+            for line in sorted(lines)
+        )
     )
     return UsageScan(ctx.target.account_id, ctx.region, tuple(usages), errors, foreign, census)
 
@@ -202,17 +218,26 @@ def _census_entries(
         failed = [s.name for s in readers if s.name in ctx.failed]
         if "task definitions" in ctx.failed:
             failed.append("task definitions")
+        unread = sorted(ctx.unread_details.get(kind, []))
         if off:
             detail = f"not read: {', '.join(off)} off or without a reader"
         elif failed:
             detail = f"read failed: {', '.join(failed)}"
+        elif unread:
+            detail = "unread: " + "; ".join(unread)
         elif census_error:
             detail = f"census failed: {census_error}"
         else:
             detail = ""
         entries.append(
             CensusEntry(
-                kind, ctx.target.account_id, ctx.region, present, not off and not failed, detail
+                kind,
+                ctx.target.account_id,
+                ctx.region,
+                # a consumer found unreadable exists, whatever the census call said
+                True if unread else present,
+                not off and not failed and not unread,
+                detail,
             )
         )
     return tuple(entries)
