@@ -30,9 +30,10 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from . import ops_ecr, ops_ecs, ops_sts
+from . import ops_ecr, ops_ecs, ops_eks, ops_sts
 from .context import Ctx, Handler
 from .faults import Faults, unit_random
+from .kube import KubeCluster, KubeFake
 from .quotas import Quotas, TokenBucket
 from .scenario import Repository, Scenario, Service, Task, TaskDefinition
 from .state import OrgState
@@ -64,6 +65,7 @@ _THROTTLE = {
     "ecs": ("ThrottlingException", "Rate exceeded"),
     "ecr": ("ThrottlingException", "Rate exceeded"),
     "sts": ("Throttling", "Rate exceeded"),
+    "eks": ("ThrottlingException", "Rate exceeded"),
     "organizations": (
         "TooManyRequestsException",
         "AWS Organizations can't complete your request "
@@ -74,6 +76,7 @@ _SERVER_ERROR = {
     "ecs": "ServerException",
     "ecr": "ServerException",
     "sts": "InternalFailure",
+    "eks": "ServerException",
     "organizations": "ServiceException",
 }
 
@@ -130,6 +133,18 @@ class AwsimServer:
         # (service, operation, parameter) -> the longest list ever sent in that parameter, so
         # tests can check a client's batching (recorded before the server rejects a long one).
         self.max_items: dict[tuple[str, str, str], int] = {}
+        # EKS clusters and their Kubernetes APIs (kube.py), authenticated by these sessions
+        self.kube = KubeFake(self._session_secret)
+
+    def _session_secret(self, akid: str) -> tuple[str, str, str] | None:
+        sess = self.sessions.get(akid)
+        if sess is None or time.time() >= sess.expires_at:
+            return None
+        return (
+            sess.secret_access_key,
+            sess.session_token,
+            f"arn:aws:iam::{sess.account}:role/{sess.role}",
+        )
 
     # -- credentials ----------------------------------------------------------------------
     def issue_session(self, account: str, role: str, name: str, duration: int) -> Session | None:
@@ -165,6 +180,7 @@ class AwsimServer:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("GET", "/_awsim/{what}", self._admin_get)
         app.router.add_route("POST", "/_awsim/{what}", self._admin_post)
+        app.router.add_route("*", "/_kube/{account}/{region}/{cluster}/{tail:.*}", self.kube.handle)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 
@@ -176,10 +192,12 @@ class AwsimServer:
         finally:
             self.in_flight -= 1
 
-    async def _handle_inner(self, request: web.Request) -> web.StreamResponse:
+    async def _handle_inner(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
         body = await request.read()
         target = request.headers.get("X-Amz-Target")
         scope = parse_authorization(request.headers.get("Authorization"))
+        if scope is not None and scope.service == "eks":
+            return await self._handle_eks(request, scope)
         params: dict[str, Any]
         if target:
             prefix, _, op = target.partition(".")
@@ -240,6 +258,30 @@ class AwsimServer:
             body=json.dumps(result).encode(),
             headers={"Content-Type": JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id()},
         )
+
+    async def _handle_eks(self, request: web.Request, scope: Any) -> web.StreamResponse:
+        """EKS is REST-JSON: the operation is the method and path (ops_eks.route)."""
+        routed = ops_eks.route(request.method, request.path)
+        if routed is None:
+            return self._error("json", AwsError("UnknownOperationException", request.path, 404))
+        op, params = routed
+        account, caller_arn, sess = self._identity(scope.access_key_id)
+        key = CallKey(account, scope.region, "eks", op)
+        self.calls[key] += 1
+        try:
+            self._admit(request, key, self.calls[key], sess, "json", caller_arn)
+            result = ops_eks.answer(
+                self.kube,
+                account,
+                scope.region,
+                op,
+                params,
+                request.query,
+                f"{request.scheme}://{request.host}",
+            )
+        except AwsError as e:
+            return self._error("json", e)
+        return web.json_response(result, headers={"x-amzn-RequestId": request_id()})
 
     def _admit(
         self,
@@ -588,6 +630,10 @@ class Emulator:
 
     def delete_repository(self, account: str, region: str, repo: str) -> None:
         self._call(lambda: self.server.state.region(account, region).repos.pop(repo))
+
+    def add_eks_cluster(self, account: str, region: str, cluster: KubeCluster) -> None:
+        """An EKS cluster (ListClusters, DescribeCluster) with its Kubernetes API (kube.py)."""
+        self._call(lambda: self.server.kube.add_cluster(account, region, cluster))
 
     def register_task_definition(self, account: str, region: str, td: TaskDefinition) -> None:
         self._call(lambda: self.server.state.region(account, region).add_task_definition(td))

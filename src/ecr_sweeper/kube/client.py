@@ -264,7 +264,9 @@ def _status_message(status: int, body: bytes) -> str:
     except (ValueError, TypeError):
         return f"{status} {reason}"
     message = answer.get("message")
-    return f"{status} {reason}: {message}" if isinstance(message, str) and message else reason
+    if not isinstance(message, str) or not message or message == reason:
+        return f"{status} {reason}"
+    return f"{status} {reason}: {message}"
 
 
 def _connection_message(exc: BaseException) -> str:

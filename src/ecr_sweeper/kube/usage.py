@@ -60,7 +60,7 @@ async def kubeconfig_usage(
             error(subject, f"{label}: cannot be read: {exc}")
             return
         for failure in read.failures:
-            error(subject, f"{label}: {failure.message}; {GRANT}")
+            error(subject, f"{label}: GET {failure.path}: {failure.message}; {GRANT}")
         for use in read.uses:
             where = f"{use.where} ({label})"
             try:

@@ -54,7 +54,8 @@ class EksClusters:
         try:
             eks = await ctx.client("eks")
             names = await list_clusters(eks, ctx.api)
-            sts = await ctx.client("sts")
+            # the tokens' signer, made only where there are clusters to read
+            sts = await ctx.client("sts") if names else None
         except Exception as exc:  # noqa: BLE001 - unread for the census, with the reason
             why = "; ".join(describe_errors(exc))
             ctx.unread(self.kind, f"clusters cannot be listed ({why}); grant eks:ListClusters")
@@ -106,7 +107,7 @@ def unread_line(cluster: EksCluster, failures: list[Failure]) -> str:
     """What failed, and what to grant or change so that it can be read."""
     first = failures[0]
     more = f" (and {len(failures) - 1} more lists)" if len(failures) > 1 else ""
-    what = f"{first.message}{more}"
+    what = f"GET {first.path}: {first.message}{more}"
     if first.status is None:
         hint = (
             "its endpoint is private-only: run the plan inside the cluster's VPC, or allow "
