@@ -98,7 +98,10 @@ def plan_with(emu: Emulator, clusters: list[KubeCluster], monkeypatch: pytest.Mo
 
 
 def usage_of(
-    emu: Emulator, clusters: list[KubeCluster], monkeypatch: pytest.MonkeyPatch
+    emu: Emulator,
+    clusters: list[KubeCluster],
+    monkeypatch: pytest.MonkeyPatch,
+    sources: Sources = EKS_ONLY,
 ) -> UsageScan:
     """The usage scan of APP/EU alone."""
     for c in clusters:
@@ -107,7 +110,7 @@ def usage_of(
 
     async def run() -> UsageScan:
         async with Connections(retry=RetryPolicy.instant()) as connections:
-            _, scans = await scan_usage([target(APP)], connections, NOW, sources=EKS_ONLY)
+            _, scans = await scan_usage([target(APP)], connections, NOW, sources=sources)
             return scans[0]
 
     return anyio.run(run)
@@ -435,3 +438,31 @@ def test_census_without_clusters_is_absent_and_no_eks_is_off(
         scan = usage_of(emu, [], monkeypatch)
     entry = eks_census(scan)
     assert (entry.present, entry.read, entry.unread) == (False, True, False)
+
+
+def test_throttled_calls_are_retried_and_slow_the_cluster_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    busy = cluster(
+        "prod-eks", k.pod("p", "api-1", [("api", uri("payments/api", "v1"))]), throttle=5
+    )
+    with run_emulator(org(), quotas=Quotas.unlimited()) as emu:
+        scan = usage_of(emu, [busy], monkeypatch)
+    assert eks_census(scan).read
+    assert busy.list_calls() == 9 + 5  # every list and discovery once, and the 5 throttled
+    assert {u.ref.tag for u in scan.usages} == {"v1"}
+
+
+def test_no_eks_leaves_the_kind_unread_where_clusters_exist(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    present = cluster("prod-eks", k.pod("p", "api-1", [("api", uri("payments/api", "v1"))]))
+    with run_emulator(org(), quotas=Quotas.unlimited()) as emu:
+        scan = usage_of(emu, [present], monkeypatch, replace(EKS_ONLY, eks=False))
+    entry = eks_census(scan)
+    assert (entry.present, entry.read) == (True, False)
+    assert "eks off" in entry.detail
+    assert scan.usages == ()
+    assert present.list_calls() == 0

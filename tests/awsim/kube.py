@@ -76,6 +76,7 @@ class KubeCluster:
     forbidden_namespaces: set[str] = field(default_factory=set)
     failing: dict[str, int] = field(default_factory=dict)  # path → HTTP status to answer
     expire_continue: int = 0  # answer 410 to this many continue tokens
+    throttle: int = 0  # answer 429 (API priority and fairness) to this many calls
     extra_groups: dict[str, list[str]] = field(default_factory=dict)  # group → versions served
     status: str = "ACTIVE"
     endpoint: str | None = None  # DescribeCluster's endpoint, when not this fake (unreachable)
@@ -132,6 +133,9 @@ class KubeFake:
         if who is None:
             return _status(401, "Unauthorized", "Unauthorized")
         cluster.identities.append(who)
+        if cluster.throttle > 0:
+            cluster.throttle -= 1
+            return _status(429, "TooManyRequests", "Too many requests, please try again later.")
         if path in cluster.failing:
             code = cluster.failing[path]
             return _status(code, "InternalError", f"Internal error occurred: {path} is failing")

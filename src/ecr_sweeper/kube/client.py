@@ -63,6 +63,9 @@ class ClusterAccess:
     server: str
     auth: Auth
     ssl_context: ssl.SSLContext | None = None  # None: the system's trust store (or plain HTTP)
+    server_hostname: str | None = (
+        None  # the name to check the certificate against, if not the URL's
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,12 @@ class KubeClient:
             await self._pace.wait_turn()
             self.calls += 1
             try:
-                async with self._session.get(url, params=params, headers=headers) as response:
+                async with self._session.get(
+                    url,
+                    params=params,
+                    headers=headers,
+                    server_hostname=self.access.server_hostname,
+                ) as response:
                     body = await response.read()
                     status = response.status
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:

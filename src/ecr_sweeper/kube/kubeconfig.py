@@ -3,11 +3,11 @@
 Supported, as kubectl reads them: the server and its CA (`certificate-authority` file or
 `-data`, `insecure-skip-tls-verify`, `tls-server-name`), a bearer `token` or `tokenFile`, a
 client certificate (`client-certificate`/`client-key`, file or `-data`), and exec credential
-plugins (`client.authentication.k8s.io/v1` and `v1beta1`: `aws eks get-token`, `gke-gcloud-
-auth-plugin`, `kubelogin`…), run non-interactively, their token reused until its
+plugins (`client.authentication.k8s.io/v1` and `v1beta1`: `aws eks get-token`,
+`gke-gcloud-auth-plugin`, `kubelogin`…), run non-interactively, their token reused until its
 `expirationTimestamp` and asked for again after a 401. Relative paths are relative to the
-kubeconfig's folder. The deprecated `auth-provider` and basic auth are refused with a message.
-"""
+kubeconfig's folder. Refused with a message: the deprecated `auth-provider`, basic auth,
+`proxy-url`, and exec plugins that answer with a client certificate."""
 
 from __future__ import annotations
 
@@ -178,7 +178,16 @@ def _access(
         raise KubeconfigError(f"{where}: cluster.server: expected an http(s) URL")
     base = path.parent
     context_ssl = _ssl_context(cluster, user, base, where) if server.startswith("https") else None
-    return ClusterAccess(f"{context} ({server})", server, _auth(user, base, where), context_ssl)
+    if cluster.get("proxy-url"):
+        raise KubeconfigError(f"{where}: cluster.proxy-url is not supported")
+    hostname = cluster.get("tls-server-name")
+    return ClusterAccess(
+        f"{context} ({server})",
+        server,
+        _auth(user, base, where),
+        context_ssl,
+        str(hostname) if hostname else None,
+    )
 
 
 def _ssl_context(
