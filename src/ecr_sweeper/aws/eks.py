@@ -16,6 +16,7 @@ import binascii
 import ssl
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -130,6 +131,14 @@ def cluster_access(cluster: EksCluster, sts: Any, label: str) -> ClusterAccess:
         raise ClusterUnavailableError(
             f"status {cluster.status or 'unknown'}, endpoint {cluster.endpoint or 'none'}"
         )
+    aws_endpoint = str(getattr(getattr(sts, "meta", None), "endpoint_url", "") or "")
+    if _on_aws(cluster.endpoint) and not _on_aws(aws_endpoint):
+        # An emulator (AWS_ENDPOINT_URL) answered with a real AWS host (moto makes one up):
+        # never contact AWS from a run pointed elsewhere.
+        raise ClusterUnavailableError(
+            f"its endpoint {cluster.endpoint} is on AWS, but this run's AWS endpoint is "
+            f"{aws_endpoint}: not contacted"
+        )
     context: ssl.SSLContext | None = None
     if cluster.endpoint.startswith("https://"):
         try:
@@ -139,3 +148,8 @@ def cluster_access(cluster: EksCluster, sts: Any, label: str) -> ClusterAccess:
             why = f"its certificate authority cannot be used: {exc}"
             raise ClusterUnavailableError(why) from exc
     return ClusterAccess(label, cluster.endpoint, EksAuth(sts, cluster.name), context)
+
+
+def _on_aws(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
