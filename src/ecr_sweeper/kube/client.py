@@ -1,9 +1,10 @@
 """A read-only Kubernetes API client: paged `list` calls over aiohttp, nothing else.
 
 Every call is a GET of a list endpoint (or of API discovery). Lists are paged with `limit` and
-`continue`; a `410 Gone` (the continue token expired) restarts that list from the start, at
-most `KubeLimits.list_restarts` times, keeping what the earlier attempts saw (an object seen
-once is evidence of use). Calls per cluster are bounded (`calls_at_once`) and paced by the same
+`continue`, and each page is handed over as it arrives (only a page per list is in memory); a
+`410 Gone` (the continue token expired) restarts that list from the start, at most
+`KubeLimits.list_restarts` times, keeping what the earlier attempts saw (an object seen once is
+evidence of use). Calls per cluster are bounded (`calls_at_once`) and paced by the same
 AIMD limiter as AWS calls (a 429 slows it down); 429, 5xx and dropped connections are retried
 with the run's retry policy; a 401 makes the credentials refresh once before it counts.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -201,18 +202,24 @@ class KubeClient:
         return answer
 
     async def list_items(self, path: str) -> list[dict[str, Any]]:
-        """Every item of a list endpoint, page by page. A 410 (expired continue token)
-        restarts the list; a token that comes back twice is a list that cannot complete."""
+        """Every item of a list endpoint (in memory at once: for small lists and tests)."""
         items: list[dict[str, Any]] = []
+        await self.each_page(path, items.extend)
+        return items
+
+    async def each_page(self, path: str, handle: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Hand every page of a list endpoint's items to `handle`, page by page. A 410
+        (expired continue token) restarts the list (pages already handled stay handled); a
+        token that comes back twice is a list that cannot complete."""
         for _ in range(self.limits.list_restarts + 1):
-            if await self._list_once(path, items):
-                return items
+            if await self._list_once(path, handle):
+                return
         raise KubeError(
             path, 410, f"the list expired {self.limits.list_restarts + 1} times before it ended"
         )
 
-    async def _list_once(self, path: str, items: list[dict[str, Any]]) -> bool:
-        """One pass over a list, adding to `items`; False when its continue token expired."""
+    async def _list_once(self, path: str, handle: Callable[[list[dict[str, Any]]], None]) -> bool:
+        """One pass over a list, page by page; False when its continue token expired."""
         token: str | None = None
         seen: set[str] = set()
         while True:
@@ -225,7 +232,7 @@ class KubeClient:
                 if exc.status == 410 and token is not None:
                     return False
                 raise
-            items.extend(_items(page, path))
+            handle(_items(page, path))
             token = _continue_token(page, path)
             if not token:
                 return True

@@ -118,7 +118,9 @@ class ExecPlugin:
         if not isinstance(token, str) or not token:
             raise KubeconfigError(f"exec plugin {self._argv[0]}: empty status.token")
         expires = status.get("expirationTimestamp")
-        when = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
+        when = datetime.fromisoformat(str(expires).replace("Z", "+00:00")) if expires else None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
         return token, when
 
 

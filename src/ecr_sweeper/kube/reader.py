@@ -82,18 +82,19 @@ async def read_cluster(client: KubeClient) -> ClusterRead:
     read = ClusterRead()
 
     async def one(kind: str, path: str) -> None:
+        def page(items: list[dict[str, Any]]) -> None:
+            read.objects[kind] = read.objects.get(kind, 0) + len(items)
+            for item in items:
+                try:
+                    read.uses.extend(images_of(kind, item))
+                except ObjectShapeError as exc:
+                    label = _safe_label(kind, item)
+                    read.failures.append(Failure(path, 200, f"{label}: {exc}"))
+
         try:
-            items = await client.list_items(path)
+            await client.each_page(path, page)
         except KubeError as exc:
             read.failures.append(Failure(exc.path, exc.status, exc.message))
-            return
-        read.objects[kind] = read.objects.get(kind, 0) + len(items)
-        for item in items:
-            try:
-                read.uses.extend(images_of(kind, item))
-            except ObjectShapeError as exc:
-                label = _safe_label(kind, item)
-                read.failures.append(Failure(path, 200, f"{label}: {exc}"))
 
     async with anyio.create_task_group() as tg:
         for kind, path in BUILTIN:
