@@ -418,13 +418,15 @@ def test_2000_pods_across_pages(
         started = time.perf_counter()
         scan = usage_of(emu, [big], monkeypatch)
         elapsed = time.perf_counter() - started
+        eks_calls = emu.call_count(service="eks")
     assert eks_census(scan).read
     assert {u.resolved_digest for u in scan.usages if u.resolved_digest} == set(digests)
     assert big.calls["/api/v1/pods"] == 4
     with capsys.disabled():
         print(
             f"\n2,000 pods: usage of the account x region read in {elapsed:.2f} s, "
-            f"{big.list_calls()} Kubernetes API calls ({big.calls['/api/v1/pods']} pod pages)"
+            f"{big.list_calls()} Kubernetes API calls ({big.calls['/api/v1/pods']} pod pages), "
+            f"{eks_calls} EKS calls"
         )
 
 
