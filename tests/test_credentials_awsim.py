@@ -220,10 +220,11 @@ def test_plan_with_gitlab_web_identity_and_no_keys(
     assert emu.call_count(operation="AssumeRole") == 1
     assert emu.call_count(operation="AssumeRole", account=MGMT) == 1  # as the CI role
     assert emu.call_count(operation="GetCallerIdentity") == 0
-    # Every ECS and ECR call ran as the target account's role.
+    # Every ECS, ECR and EKS call ran as the target account's role.
     assert emu.call_count(service="ecr", account=TEAM) > 0
     assert emu.call_count(service="ecs", account=TEAM) > 0
-    assert emu.call_count(service="ecr") + emu.call_count(service="ecs") == emu.call_count(
+    assert emu.call_count(service="eks", account=TEAM) > 0  # the census of EKS clusters
+    assert sum(emu.call_count(service=s) for s in ("ecr", "ecs", "eks")) == emu.call_count(
         account=TEAM
     )
     # Nothing was deleted by a plan, and the token was not echoed anywhere.
