@@ -22,6 +22,7 @@ from conftest import use_only
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.cli import EXIT_BLOCKED, plan_exit_code
+from ecr_sweeper.kube.client import KubeLimits
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
@@ -468,3 +469,11 @@ def test_no_eks_leaves_the_kind_unread_where_clusters_exist(
     assert "eks off" in entry.detail
     assert scan.usages == ()
     assert present.list_calls() == 0
+
+
+def test_calls_to_one_cluster_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = cluster("prod-eks", *k.pods("p", "api", 1500, uri("payments/api", "v1")), latency_s=0.3)
+    with run_emulator(org(), quotas=Quotas.unlimited()) as emu:
+        scan = usage_of(emu, [slow], monkeypatch)
+    assert eks_census(scan).read
+    assert slow.max_in_flight == KubeLimits().calls_at_once  # 9 lists wanted at once

@@ -22,6 +22,7 @@ Objects are built by ``tests/awsim/kube_objects.py`` as ``kubectl get -o json`` 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -77,6 +78,9 @@ class KubeCluster:
     failing: dict[str, int] = field(default_factory=dict)  # path → HTTP status to answer
     expire_continue: int = 0  # answer 410 to this many continue tokens
     throttle: int = 0  # answer 429 (API priority and fairness) to this many calls
+    latency_s: float = 0.0  # each answer waits this long (to see how many calls overlap)
+    in_flight: int = 0
+    max_in_flight: int = 0
     extra_groups: dict[str, list[str]] = field(default_factory=dict)  # group → versions served
     status: str = "ACTIVE"
     endpoint: str | None = None  # DescribeCluster's endpoint, when not this fake (unreachable)
@@ -116,7 +120,7 @@ class KubeFake:
     def in_region(self, account: str, region: str) -> list[KubeCluster]:
         return [c for (a, r, _), c in sorted(self.clusters.items()) if (a, r) == (account, region)]
 
-    async def handle(self, request: web.Request) -> web.Response:  # noqa: PLR0911 - one per answer
+    async def handle(self, request: web.Request) -> web.Response:
         key = (
             request.match_info["account"],
             request.match_info["region"],
@@ -129,6 +133,16 @@ class KubeFake:
         if request.method != "GET":
             return _status(405, "MethodNotAllowed", "this fake serves reads only")
         cluster.calls[path] += 1
+        cluster.in_flight += 1
+        cluster.max_in_flight = max(cluster.max_in_flight, cluster.in_flight)
+        try:
+            if cluster.latency_s:
+                await asyncio.sleep(cluster.latency_s)
+            return self._answer(cluster, path, request)
+        finally:
+            cluster.in_flight -= 1
+
+    def _answer(self, cluster: KubeCluster, path: str, request: web.Request) -> web.Response:
         who = self._authenticate(cluster, request)
         if who is None:
             return _status(401, "Unauthorized", "Unauthorized")
