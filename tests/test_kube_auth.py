@@ -344,3 +344,46 @@ def test_kubeconfig_client_certificate_over_tls(
     refused = scan(Sources(kubeconfigs=(KubeconfigSource(str(path), ("anonymous",)),)))
     assert refused.usages == ()
     assert "cannot connect" in refused.errors[0].message
+
+
+def test_cli_reads_a_kubeconfig_and_checks_its_flags(emu: Emulator, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    from awsim import Image
+    from awsim import Repository as Repo
+
+    emu.create_repository(APP, EU, Repo("payments/api", (Image(tags=("v1",)), Image(tags=("v0",)))))
+    local = with_pod("onprem", tokens={"cli-token"})
+    local.objects["Pod"][0]["spec"]["containers"][0]["image"] = (
+        f"{APP}.dkr.ecr.{EU}.amazonaws.com/payments/api:v1"
+    )
+    emu.add_eks_cluster(APP, EU, local)
+    path = kubeconfig(tmp_path, base(emu, "onprem"), {"ops": {"token": "cli-token"}})
+    common = ["--account", APP, "--region", EU, "--role-name", "EcrSweeper"]
+    retention = ["--min-age-days", "0", "--keep-last", "0", "--quiet", "--no-eks"]
+    retention += ["--no-lambdas", "--no-schedules", "--no-service-revisions"]  # not emulated
+
+    def sweeper(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ecr_sweeper", "plan", *common, *retention, *args],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    done = sweeper("--kubeconfig", str(path), "--kube-context", "ops", "--output", "plan.json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    (kept,) = plan["kept"]
+    assert kept["image_tags"] == ["v1"]
+    assert kept["reason"].startswith("in use: tag 'v1' used by pod payments/api-1 container api")
+    assert plan["sources"]["kubeconfigs"] == [{"path": str(path), "contexts": ["ops"]}]
+    wrong = sweeper("--kube-context", "ops")
+    assert wrong.returncode == 1
+    assert "--kube-context: needs --kubeconfig" in wrong.stderr
