@@ -131,6 +131,7 @@ class KubeClient:
                 total=self.limits.timeout_seconds, sock_connect=self.limits.connect_seconds
             ),
             raise_for_status=False,
+            trust_env=True,  # HTTPS_PROXY / NO_PROXY, as botocore honours them for AWS calls
         )
         return self
 
