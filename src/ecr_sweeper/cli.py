@@ -21,7 +21,7 @@ import anyio
 import typer
 from rich.console import Console
 
-from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
+from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts, organization_id
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.config import (
     ConfigError,
@@ -348,7 +348,7 @@ def plan(
     try:
         file_config = load_config(config) if config else None
         excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
-        accounts = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
+        accounts, organization = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
         targets = _excluding(
             resolve_targets(
                 config=file_config,
@@ -369,6 +369,7 @@ def plan(
             accepted_accounts=tuple(accept_account or ()),
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
+            organization=organization,
         )
         sources = resolve_sources(
             file_config,
@@ -414,12 +415,16 @@ def _accounts_to_sweep(
     units: list[str] | None,
     tag: str | None,
     excluded: list[AccountId],
-) -> list[str]:
+) -> tuple[list[str], str | None]:
+    """The accounts to sweep, and the organization every account of which is among them
+    (`--org` with no filter; a repository policy granting that organization is then swept)."""
     if not org:
         if units or tag:
             raise ConfigError("--org-unit and --org-tag need --org")
-        return given
-    return [*given, *_organization_accounts(units, tag, excluded)]
+        return given, None
+    found, organization = _organization_accounts(units, tag, excluded)
+    whole = not (units or tag or excluded)
+    return [*given, *found], organization if whole else None
 
 
 def _excluding(
@@ -433,7 +438,7 @@ def _excluding(
 
 def _organization_accounts(
     units: list[str] | None, tag: str | None, exclude: list[AccountId]
-) -> list[str]:
+) -> tuple[list[str], str | None]:
     wanted_tag = None
     if tag is not None:
         key, sep, value = tag.partition("=")
@@ -441,24 +446,25 @@ def _organization_accounts(
             raise ConfigError(f"--org-tag: expected KEY=VALUE, got {tag!r}")
         wanted_tag = (key, value)
 
-    async def run() -> list[AccountId]:
+    async def run() -> tuple[list[AccountId], str | None]:
         async with Connections() as connections:
             organizations = await connections.base_client(
                 "organizations", Region(ORGANIZATIONS_REGION)
             )
             api = connections.api(AccountId("organization"), Region(ORGANIZATIONS_REGION))
-            return await discover_accounts(
+            accounts = await discover_accounts(
                 organizations, api, units=units or (), tag=wanted_tag, exclude=exclude
             )
+            return accounts, await organization_id(organizations, api)
 
     try:
-        found = anyio.run(run)
+        found, organization = anyio.run(run)
     except Exception as exc:
         raise ConfigError(f"--org: cannot list the organization's accounts: {exc}") from exc
     if not found:
         raise ConfigError("--org: no ACTIVE account matches")
     err.print(f"--org: {len(found)} account(s) found", markup=False)
-    return list(found)
+    return list(found), organization
 
 
 def _plan_shard(

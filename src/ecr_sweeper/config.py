@@ -395,7 +395,10 @@ def _whole(value: object, origin: str, where: str) -> int | None:
 
 
 def _account_or_star(value: str, origin: str, where: str) -> str:
-    return value if value == "*" else _account_id(value, origin, where)
+    """An account id, `*` (anyone) or an organization id (`o-…`, every account of it)."""
+    if value == "*" or re.fullmatch(r"o-[a-z0-9]{10,32}", value):
+        return value
+    return _account_id(value, origin, where)
 
 
 def _with_account(defaults: AccountTarget | None, account: AccountId) -> AccountTarget:

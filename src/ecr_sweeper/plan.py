@@ -221,11 +221,25 @@ def _repository_hold(repo: Repository, policy: Policy, in_scope: set[str]) -> st
     """Why nothing in this repository may be deleted, or None."""
     if repo.error is not None:
         return f"not deleted: inventory incomplete ({repo.error})"
-    outsiders = sorted(p for p in repo.pull_principals if p not in in_scope)
-    if outsiders:
-        who = "anyone / a whole organization ('*')" if outsiders == ["*"] else ", ".join(outsiders)
+    access = repo.pull_access
+    if access.anyone and "*" not in in_scope:
         return (
-            f"kept: the repository policy lets {who} pull, outside this sweep; "
+            f"kept: the repository policy lets anyone pull, outside this sweep "
+            f"({'; '.join(access.anyone)}); accept with --accept-account '*'"
+        )
+    outsiders = sorted(a for a in access.accounts if a not in in_scope)
+    organizations = sorted(
+        o for o in access.organizations if o not in in_scope and o != policy.organization
+    )
+    if organizations:
+        return (
+            f"kept: the repository policy lets the accounts of organization "
+            f"{', '.join(organizations)} pull, and this run does not sweep every account of it "
+            f"(--org with no filter does); accept with --accept-account {organizations[0]}"
+        )
+    if outsiders:
+        return (
+            f"kept: the repository policy lets {', '.join(outsiders)} pull, outside this sweep; "
             f"accept with --accept-account {outsiders[0]}"
         )
     if policy.opt_in_tag is not None and policy.opt_in_tag not in repo.tags:

@@ -191,6 +191,7 @@ def policy_to_json(p: Policy) -> dict[str, Any]:
         "opt_in_tag": list(p.opt_in_tag) if p.opt_in_tag else None,
         "max_delete_percent": p.max_delete_percent,
         "max_delete_images": p.max_delete_images,
+        "organization": p.organization,
     }
 
 
@@ -211,6 +212,7 @@ def policy_from_json(d: dict[str, Any]) -> Policy:
             None if d["max_delete_percent"] is None else float(d["max_delete_percent"])
         ),
         max_delete_images=None if d["max_delete_images"] is None else int(d["max_delete_images"]),
+        organization=None if d.get("organization") is None else str(d["organization"]),
     )
 
 

@@ -25,6 +25,7 @@ from ecr_sweeper.model import (
     ImageRef,
     InventoryScan,
     Policy,
+    PullAccess,
     Region,
     Repository,
     RepositoryKey,
@@ -175,7 +176,12 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
             {
                 "name": r.key.name,
                 "error": r.error,
-                "pull_principals": list(r.pull_principals),
+                "pull_access": {
+                    "accounts": list(r.pull_access.accounts),
+                    "organizations": list(r.pull_access.organizations),
+                    "anyone": list(r.pull_access.anyone),
+                    "services": list(r.pull_access.services),
+                },
                 "tags": [list(t) for t in r.tags],
                 "images": [
                     [
@@ -223,7 +229,7 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 RepositoryKey(account, region, RepositoryName(r["name"])),
                 images,
                 r["error"],
-                tuple(r["pull_principals"]),
+                PullAccess(**{k: tuple(v) for k, v in r["pull_access"].items()}),
                 tuple((k, v) for k, v in r["tags"]),
             )
         )

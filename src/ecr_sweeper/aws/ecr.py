@@ -30,13 +30,14 @@ from ecr_sweeper.model import (
     Digest,
     Image,
     InventoryScan,
+    PullAccess,
     Region,
     Repository,
     RepositoryKey,
     RepositoryName,
     ScanError,
 )
-from ecr_sweeper.repopolicy import pull_principals
+from ecr_sweeper.repopolicy import pull_access
 
 DESCRIBE_IMAGES_PAGE = 1000
 BATCH_GET_IMAGE_MAX = 100
@@ -93,7 +94,7 @@ async def scan_inventory(
         try:
             # Policy and tags first: small answers, read outside the gate, which only bounds
             # the repositories whose images are in memory at once.
-            principals = await _pull_principals(ecr, api, key)
+            access = await _pull_access(ecr, api, key)
             tags = await _tags(ecr, api, arns[name]) if read_tags else ()
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
             _judged(_unreadable(key, exc))
@@ -104,7 +105,7 @@ async def scan_inventory(
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 _judged(_unreadable(key, exc))
                 return
-            _judged(Repository(key, images, None, principals, tags))
+            _judged(Repository(key, images, None, access, tags))
 
     def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
@@ -196,7 +197,7 @@ def _must_read(detail: dict[str, Any]) -> bool:
     )
 
 
-async def _pull_principals(ecr: Any, api: Api, key: RepositoryKey) -> tuple[str, ...]:
+async def _pull_access(ecr: Any, api: Api, key: RepositoryKey) -> PullAccess:
     """Who the repository policy lets pull (no policy: nobody beyond the account)."""
     try:
         answer = await api.call(
@@ -204,9 +205,9 @@ async def _pull_principals(ecr: Any, api: Api, key: RepositoryKey) -> tuple[str,
         )
     except ClientError as exc:
         if error_code(exc) == "RepositoryPolicyNotFoundException":
-            return ()
+            return PullAccess()
         raise
-    return pull_principals(answer.get("policyText") or "{}")
+    return pull_access(answer.get("policyText") or "{}")
 
 
 async def _tags(ecr: Any, api: Api, arn: str) -> tuple[tuple[str, str], ...]:
