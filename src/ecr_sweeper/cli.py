@@ -347,16 +347,16 @@ def plan(
         )
     try:
         file_config = load_config(config) if config else None
-        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
-        accounts, organization = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
-        targets = _excluding(
-            resolve_targets(
-                config=file_config,
-                accounts=accounts,
-                cli_regions=region or [],
-                role_name=role_name,
-            ),
-            excluded,
+        # Every local input is checked before the first AWS call (--org lists the accounts).
+        sources = resolve_sources(
+            file_config,
+            external_files=external_images or [],
+            stdin=sys.stdin,
+            service_revisions=service_revisions,
+            rollback_revisions=rollback_revisions,
+            stopped_within_hours=stopped_within_hours,
+            schedules=schedules,
+            lambdas=lambdas,
         )
         policy = resolve_policy(
             file_config,
@@ -369,17 +369,18 @@ def plan(
             accepted_accounts=tuple(accept_account or ()),
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
-            organization=organization,
         )
-        sources = resolve_sources(
-            file_config,
-            external_files=external_images or [],
-            stdin=sys.stdin,
-            service_revisions=service_revisions,
-            rollback_revisions=rollback_revisions,
-            stopped_within_hours=stopped_within_hours,
-            schedules=schedules,
-            lambdas=lambdas,
+        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
+        accounts, organization = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
+        policy = replace(policy, organization=organization) if organization else policy
+        targets = _excluding(
+            resolve_targets(
+                config=file_config,
+                accounts=accounts,
+                cli_regions=region or [],
+                role_name=role_name,
+            ),
+            excluded,
         )
         share = parse_shard(shard) if shard else None
     except (ConfigError, ValueError) as exc:

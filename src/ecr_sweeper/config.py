@@ -364,26 +364,38 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
 
 
 def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:
-    """Image URIs, one per line (blank lines and `#` comments ignored). Each is validated, so a
-    typo is an error here rather than a reference that silently protects nothing."""
-    from ecr_sweeper.imageref import ImageReferenceError, parse_image
+    """Image URIs, one per line (blank lines and `#` comments ignored). Each must be a private
+    ECR reference or a foreign one with its registry host written out, so a typo or a bare
+    `team/app:v3` is an error here rather than a reference that silently protects nothing."""
+    from ecr_sweeper.external import external_reference_problem
 
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        text = _text_of(path, data)
     images = []
     for number, line in enumerate(text.splitlines(), start=1):
         image = line.split("#", 1)[0].strip()
         if not image:
             continue
-        try:
-            parse_image(image)
-        except ImageReferenceError as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from exc
+        if problem := external_reference_problem(image):
+            raise ConfigError(f"{path}:{number}: {problem}")
         images.append(image)
     return tuple(images)
+
+
+def _text_of(path: Path, data: bytes) -> str:
+    """A list file's text: UTF-8 (a byte-order mark allowed), never a binary file."""
+    if b"\0" in data:
+        raise ConfigError(f"{path}: a binary file, not a list of image URIs (one per line)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}): expected image URIs, one per line"
+        ) from exc
 
 
 def _whole(value: object, origin: str, where: str) -> int | None:
@@ -460,6 +472,16 @@ def _checked_patterns(patterns: Sequence[str], origin: str) -> tuple[str, ...]:
     return tuple(patterns)
 
 
+def _read_stdin(stdin: TextIO) -> str:
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:  # the bytes, checked as a file's are
+        return _text_of(Path("<stdin>"), buffer.read())
+    try:
+        return stdin.read()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"<stdin>: not UTF-8 text (byte {exc.start})") from exc
+
+
 def resolve_sources(
     config: FileConfig | None,
     *,
@@ -473,7 +495,7 @@ def resolve_sources(
         image
         for path in external_files
         for image in (
-            read_external_images(Path("<stdin>"), stdin.read())
+            read_external_images(Path("<stdin>"), _read_stdin(stdin))
             if str(path) == "-"
             else read_external_images(path)
         )
