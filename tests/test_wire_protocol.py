@@ -37,7 +37,8 @@ from botocore.parsers import JSONParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecr_sweeper.aws.wire import OPERATIONS, MalformedAnswerError, WireClient, parse_answer
+from ecr_sweeper.aws.answers import MalformedAnswerError
+from ecr_sweeper.aws.wire import OPERATIONS, WireClient, parse_answer
 from loopback import Answer, Request, loopback
 
 PROTOCOLS = (

@@ -20,9 +20,9 @@ operations in `OPERATIONS` and nothing else:
   members dropped, timestamps where the shape says timestamp and nowhere else (a docker label
   named ``createdAt`` stays a string), documents untouched; errors raise botocore's
   ``ClientError`` with the code, message, status and modeled members botocore would give;
-  a success status whose body is not a JSON object raises `MalformedAnswerError` (botocore
-  would give an empty answer). tests/test_wire_protocol.py runs the AWS JSON 1.1 protocol
-  tests through it.
+  a success status whose body is not the operation's JSON answer raises
+  `answers.MalformedAnswerError` (botocore would give an empty answer).
+  tests/test_wire_protocol.py runs the AWS JSON 1.1 protocol tests through it.
 
 Every other service and operation (STS, Organizations, EC2, Lambda, EventBridge, Scheduler)
 still goes through aiobotocore unchanged.
@@ -54,6 +54,7 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.utils import parse_timestamp, parse_to_aware_datetime
 
 from ecr_sweeper import __version__
+from ecr_sweeper.aws.answers import MalformedAnswerError, answer_problem
 
 # The calls a sweep makes (snake_case, as botocore names them). Anything else goes to botocore.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -163,23 +164,6 @@ Convert = Callable[[Any], Any]
 # converts is refused when the walk is built, so an operation with such a member cannot be
 # added to `OPERATIONS` without teaching this module to parse it.
 _AS_IS = frozenset({"string", "integer", "long", "boolean", "double", "float"})
-
-
-class MalformedAnswerError(ClientError):
-    """A success status whose body is not a JSON object of the operation's output: a proxy,
-    load balancer or captive portal answering in AWS's place. botocore would read it as an
-    empty answer ("no functions", "no images"), which protects nothing; this is an error."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes, operation: str) -> None:
-        excerpt = body[:200].decode("utf-8", "replace").strip()
-        response: Any = {
-            "Error": {
-                "Code": "MalformedAnswer",
-                "Message": f"HTTP {status} answer that is not a JSON object: {excerpt!r}",
-            },
-            "ResponseMetadata": _metadata(status, headers),
-        }
-        super().__init__(response, operation)
 
 
 def output_walk(shape: Shape | None) -> Convert:
@@ -424,10 +408,13 @@ class WireClient:
         answer_headers = {k.lower(): v for k, v in response.headers.items()}
         if status >= 301:  # as botocore: 300 itself is read as a success
             raise client_error(status, answer_headers, content, api_name, self._facts.error_walk)
+        if why := answer_problem("json", facts.operation, content):
+            raise MalformedAnswerError(status, answer_headers, content, api_name, why)
         try:
             return parse_answer(content, facts.output)
-        except (ValueError, TypeError) as exc:  # not JSON, or not the operation's output
-            raise MalformedAnswerError(status, answer_headers, content, api_name) from exc
+        except (ValueError, TypeError) as exc:  # JSON, but not the operation's output
+            why = f"that is not a {api_name} answer ({exc})"
+            raise MalformedAnswerError(status, answer_headers, content, api_name, why) from exc
 
     async def _frozen_credentials(self) -> Any:
         """The credentials to sign with, asked of botocore at most every `FROZEN_FOR` seconds.
@@ -451,6 +438,7 @@ class WireClient:
 @dataclass(frozen=True, slots=True)
 class _OperationFacts:
     api_name: str
+    operation: OperationModel
     input_shape: Shape | None
     output: Convert
 
@@ -487,7 +475,10 @@ def _model_facts(model: ServiceModel, wanted: frozenset[str]) -> _ModelFacts:
             if name in wanted:
                 operation: OperationModel = model.operation_model(api_name)
                 operations[name] = _OperationFacts(
-                    api_name, operation.input_shape, output_walk(operation.output_shape)
+                    api_name,
+                    operation,
+                    operation.input_shape,
+                    output_walk(operation.output_shape),
                 )
         by_api_name = {facts.api_name: facts for facts in operations.values()}
         _FACTS[key] = _ModelFacts(model, operations, by_api_name)
