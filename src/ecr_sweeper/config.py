@@ -160,8 +160,17 @@ def regions(values: object, origin: str, where: str) -> tuple[Region, ...]:
 
 
 def _account_id(value: object, origin: str, where: str) -> AccountId:
+    """A 12-digit account id, written as a string. A TOML integer is taken only when it has
+    12 digits (no leading zero it could have lost); any other integer is an error: padding
+    `12345678901` to `012345678901` would name a different account."""
     if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value:012d}"
+        if not 10**11 <= value < 10**12:
+            raise ConfigError(
+                f"{origin}: {where}: {value} is a TOML integer, not a 12-digit account id: "
+                f'quote it, with every digit (e.g. "{value:012d}" if that is the account); '
+                f"an integer loses leading zeros"
+            )
+        value = str(value)
     if not isinstance(value, str) or not ACCOUNT_ID.fullmatch(value):
         raise ConfigError(f"{origin}: {where}: {value!r} is not a 12-digit AWS account id")
     return AccountId(value)
@@ -284,17 +293,7 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
     return Policy.with_default(
         default,
         rules=tuple(rules),
-        accepted_accounts=tuple(
-            _account_or_star(a, origin, f"policy.accepted_accounts[{i}]")
-            for i, a in enumerate(
-                _str_list(
-                    table.get("accepted_accounts", []),
-                    origin,
-                    "policy.accepted_accounts",
-                    allow_empty=True,
-                )
-            )
-        ),
+        accepted_accounts=_accepted_accounts(table.get("accepted_accounts", []), origin),
         opt_in_tag=opt_in,
         max_delete_percent=None if percent is None else float(percent),
         max_delete_images=_whole(
@@ -406,9 +405,16 @@ def _whole(value: object, origin: str, where: str) -> int | None:
     return value
 
 
-def _account_or_star(value: str, origin: str, where: str) -> str:
+def _accepted_accounts(value: object, origin: str) -> tuple[str, ...]:
+    where = "policy.accepted_accounts"
+    if not isinstance(value, list):
+        raise ConfigError(f"{origin}: {where}: expected a list of account ids")
+    return tuple(_account_or_star(a, origin, f"{where}[{i}]") for i, a in enumerate(value))
+
+
+def _account_or_star(value: object, origin: str, where: str) -> str:
     """An account id, `*` (anyone) or an organization id (`o-…`, every account of it)."""
-    if value == "*" or re.fullmatch(r"o-[a-z0-9]{10,32}", value):
+    if isinstance(value, str) and (value == "*" or re.fullmatch(r"o-[a-z0-9]{10,32}", value)):
         return value
     return _account_id(value, origin, where)
 
