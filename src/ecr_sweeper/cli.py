@@ -11,6 +11,7 @@ Exit codes (documented in the README; CI jobs act on them):
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from ecr_sweeper.config import (
     resolve_targets,
     role_arn_for,
 )
+from ecr_sweeper.interrupt import restore_default_handlers, run_until_signalled
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import (
     AccountId,
@@ -609,15 +611,24 @@ def apply(
             err.print("aborted; nothing deleted", markup=False)
             raise typer.Exit(EXIT_ERROR)
     say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
+    journal = Journal.beside(plan_file)
 
-    async def run() -> ApplyResult:
+    async def run() -> ApplyResult | signal.Signals:
         async with Connections() as connections:
-            return await apply_plan(
-                reviewed, connections, datetime.now(UTC), say, Journal.beside(plan_file)
+            return await run_until_signalled(
+                lambda: apply_plan(reviewed, connections, datetime.now(UTC), say, journal)
             )
 
+    restore_default_handlers()  # an inherited "ignore" must not make apply unstoppable
     with say:
         result = anyio.run(run)
+    if isinstance(result, signal.Signals):
+        err.print(
+            f"apply stopped by {result.name}: {journal.deleted} images deleted (journaled in "
+            f"{journal.path}); run `ecr-sweeper apply {plan_file}` again to resume",
+            markup=False,
+        )
+        raise typer.Exit(128 + result.value)
     render.apply(result)
     raise typer.Exit(apply_exit_code(result))
 
