@@ -5,9 +5,6 @@ line), raised before any AWS call."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import use_only
 from ecr_sweeper.config import ConfigError, read_external_images, resolve_sources
 from ecr_sweeper.external import external_usage
+from test_cli import sweeper
 
 HOST = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
 
@@ -129,29 +128,17 @@ def endpoint() -> Iterator[tuple[str, list[str]]]:
 
 @pytest.mark.parametrize("extra", [[], ["--org"]], ids=["accounts", "org"])
 def test_plan_refuses_a_bad_list_before_any_aws_call(
-    tmp_path: Path, endpoint: tuple[str, list[str]], extra: list[str]
+    tmp_path: Path,
+    endpoint: tuple[str, list[str]],
+    extra: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, calls = endpoint
     (tmp_path / "images.txt").write_text(f"{HOST}/app:1\next/app:v3\n", "utf-8")
+    use_only(monkeypatch, {"AWS_ENDPOINT_URL": url})
     accounts = [] if extra else ["--account", "111111111111"]
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
     args = [*accounts, *extra, "--region", "us-east-1", "--external-images", "images.txt"]
-    result = subprocess.run(
-        [sys.executable, "-m", "ecr_sweeper", "plan", *args, "--output", "plan.json"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = sweeper("plan", *args, "--output", "plan.json", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "images.txt:2: 'ext/app:v3' names no registry host" in result.stderr
     assert calls == []

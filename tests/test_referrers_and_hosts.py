@@ -12,9 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ import pytest
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import AioSession
 
+from conftest import use_only
 from ecr_sweeper.aws.ecr import _images
 from ecr_sweeper.aws.limits import Api, RetryPolicy
 from ecr_sweeper.aws.wire import WireClient
@@ -41,6 +39,7 @@ from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan
 from loopback import Answer, Request, loopback
 from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
+from test_cli import sweeper
 
 NONE = Policy(keep_last=0, min_age_days=0)
 TARGETS = [AccountTarget(AccountId("111111111111"), (Region("us-east-1"),))]
@@ -288,24 +287,12 @@ def test_a_plan_created_at_without_time_zone_is_one_clear_error(tmp_path: Path) 
     )
 
 
-def test_apply_refuses_it_without_a_traceback(tmp_path: Path) -> None:
+def test_apply_refuses_it_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _naive_plan_file(tmp_path, "2026-11-01T12:00:00")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "ecr_sweeper", "apply", "plan.json", "--yes"],
-        cwd=tmp_path,
-        env={
-            **env,
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-            "AWS_ACCESS_KEY_ID": "x",
-            "AWS_SECRET_ACCESS_KEY": "x",
-        },
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    use_only(monkeypatch, {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})  # nothing listens there
+    result = sweeper("apply", "plan.json", "--yes", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "created_at: '2026-11-01T12:00:00' has no time zone" in result.stderr

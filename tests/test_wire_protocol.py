@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecr_sweeper.aws.answers import MalformedAnswerError
-from ecr_sweeper.aws.wire import OPERATIONS, WireClient, parse_answer
+from ecr_sweeper.aws.wire import OPERATIONS, WireClient, output_walk, parse_answer
 from loopback import Answer, Request, loopback
 
 PROTOCOLS = (
@@ -429,14 +429,8 @@ def answers(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
 
 
 def _walk_of(service: str, api: str) -> Any:
-    endpoint = SimpleNamespace(
-        meta=SimpleNamespace(
-            service_model=_MODELS[service], region_name="us-east-1", endpoint_url="http://x"
-        ),
-        _endpoint=SimpleNamespace(http_session=None),
-    )
-    client = WireClient(endpoint, CREDENTIALS)
-    return client._facts.by_api_name[api].output
+    """The walk wire.py builds for the operation (as each WireClient does, once)."""
+    return output_walk(_MODELS[service].operation_model(api).output_shape)
 
 
 def _without_metadata(parsed: dict[str, Any]) -> dict[str, Any]:
