@@ -296,3 +296,15 @@ def test_apply_refuses_it_without_a_traceback(
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "created_at: '2026-11-01T12:00:00' has no time zone" in result.stderr
+
+
+def test_a_signature_of_a_signature_kept_elsewhere_is_kept() -> None:
+    """Repository C signs the signature in B, which signs the image in A: C waits for B."""
+    app, signatures = repos(image("sig", cosign("live")))
+    chain = Repository(key("chain"), (image("sig2", cosign("sig")),))
+    for order in (1, -1):
+        plan = plan_of(*(app, signatures, chain)[::order])
+        assert not verdict(plan, "sig")[0]
+        deleted, reason = verdict(plan, "sig2")
+        assert not deleted
+        assert "itself a referrer of an image in another repository" in reason

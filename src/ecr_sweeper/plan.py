@@ -161,18 +161,31 @@ class Planner:
     def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:
         """Decide the cosign referrers whose subject is in another repository of their
         registry (account × region), now that every repository has been judged."""
+        wanted = {e.subject for e in self._elsewhere}  # only these: a run has millions
         kept: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
         gone: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
         for found, decisions in ((kept, self._kept), (gone, self._deletions)):
             for d in decisions:
-                found[(d.repository.account_id, d.repository.region)].setdefault(
-                    d.digest, d.repository
-                )
+                if d.digest in wanted:
+                    found[(d.repository.account_id, d.repository.region)].setdefault(
+                        d.digest, d.repository
+                    )
+        # A subject that is itself waiting here (a signature of a signature kept in another
+        # repository) is not decided yet: what refers to it is kept.
+        undecided = {
+            (e.key.account_id, e.key.region, e.image.digest): e.key for e in self._elsewhere
+        }
         unread = _partly_read_registries(self._targets, errors)
         for item in sorted(self._elsewhere, key=lambda e: (e.key, e.image.digest)):
             registry = (item.key.account_id, item.key.region)
             if (where := kept[registry].get(item.subject)) is not None:
                 reason, delete = f"kept: {item.what} of kept image {item.subject} in {where}", False
+            elif (where := undecided.get((*registry, item.subject))) is not None:
+                reason, delete = (
+                    f"kept: {item.what} of image {item.subject} in {where}, itself a referrer "
+                    f"of an image in another repository",
+                    False,
+                )
             elif (where := gone[registry].get(item.subject)) is not None:
                 reason, delete = (
                     f"delete: {item.what} of image {item.subject}, deleted from {where}",
