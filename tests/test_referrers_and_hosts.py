@@ -20,6 +20,8 @@ import anyio
 import pytest
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import AioSession
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import use_only
 from ecr_sweeper.aws.ecr import _images
@@ -28,18 +30,21 @@ from ecr_sweeper.aws.wire import WireClient
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
+    Digest,
     Patterns,
     Plan,
     Policy,
     Region,
     Repository,
     ScanError,
+    Usage,
 )
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan
 from loopback import Answer, Request, loopback
 from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
 from test_cli import sweeper
+from test_plan_properties import repositories
 
 NONE = Policy(keep_last=0, min_age_days=0)
 TARGETS = [AccountTarget(AccountId("111111111111"), (Region("us-east-1"),))]
@@ -308,3 +313,49 @@ def test_a_signature_of_a_signature_kept_elsewhere_is_kept() -> None:
         deleted, reason = verdict(plan, "sig2")
         assert not deleted
         assert "itself a referrer of an image in another repository" in reason
+
+
+@st.composite
+def _registries(draw: st.DrawFn) -> tuple[list[Repository], list[Usage], Policy]:
+    """Repositories A (and one in another region) and a signature repository B whose cosign
+    tags name digests of A, of the other region, or of nothing."""
+    a = draw(repositories(key("a")))
+    west = draw(repositories(key("a", region="eu-west-1")))
+    subjects = [i.digest for i in (*a.images, *west.images)] + [digest("nowhere")]
+    chosen = draw(st.lists(st.sampled_from(subjects), max_size=6, unique=True))
+    b = Repository(
+        key("b"),
+        tuple(
+            image(f"sig-{n}", f"sha256-{s.removeprefix('sha256:')}.sig")
+            for n, s in enumerate(chosen)
+        ),
+    )
+    tags = [t for i in a.images for t in i.tags]
+    usages = [use(uri(a.key, f":{t}")) for t in draw(st.lists(st.sampled_from(tags or ["x"])))]
+    policy = Policy(keep_last=draw(st.integers(0, 3)), min_age_days=draw(st.integers(0, 30)))
+    return [a, west, b], usages, policy
+
+
+@settings(max_examples=100, deadline=None)
+@given(_registries(), st.randoms(use_true_random=False))
+def test_cosign_referrers_follow_their_subject_across_repositories(
+    registry: tuple[list[Repository], list[Usage], Policy], rng: Any
+) -> None:
+    repos_, usages, policy = registry
+    targets = [AccountTarget(AccountId("111111111111"), (Region("us-east-1"), Region("eu-west-1")))]
+    shuffled = list(repos_)
+    rng.shuffle(shuffled)
+    plans = [
+        build_plan([usage_scan(*usages)], inventory(*order), policy, NOW, targets)
+        for order in (repos_, shuffled)
+    ]
+    assert plans[0] == plans[1]  # whatever order the repositories are judged in
+    plan = plans[0]
+    east = {(d.digest, d.repository.region) for d in plan.kept if d.repository.name == "a"}
+    east_all = {i.digest for i in repos_[0].images}
+    for d in plan.deletions:
+        if d.repository.name != "b":
+            continue
+        subject = Digest("sha256:" + d.tags[0].removeprefix("sha256-").removesuffix(".sig"))
+        assert (subject, "us-east-1") not in east  # never the signature of a kept image
+        assert subject not in east_all or "deleted from" in d.reason
