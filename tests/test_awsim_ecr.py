@@ -185,6 +185,8 @@ def test_describe_images_fields(ecr: Any) -> None:
         == "application/vnd.dev.cosign.artifact.sig.v1+json"
     )
     assert json.loads(SIG.manifest)["subject"]["digest"] == PLAIN.digest
+    assert details[SIG.digest]["subjectManifestDigest"] == PLAIN.digest
+    assert all("subjectManifestDigest" not in d for k, d in details.items() if k != SIG.digest)
 
 
 def test_describe_images_by_ids(ecr: Any) -> None:

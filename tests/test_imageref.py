@@ -60,6 +60,9 @@ HOST = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
             None,
         ),
         (f"{HOST}/a_b.c-d__e:T_1.x-y", "111111111111", "us-east-1", "a_b.c-d__e", "T_1.x-y", None),
+        # An explicit :443 (the port ECR serves on) is the same registry, never foreign.
+        (f"{HOST}:443/app:1", "111111111111", "us-east-1", "app", "1", None),
+        (f"{HOST.upper()}:443/app@{D}", "111111111111", "us-east-1", "app", None, D),
     ],
 )
 def test_parses_private_ecr_forms(
@@ -115,6 +118,8 @@ def test_recognises_images_outside_private_ecr(image: str, host: str) -> None:
         f"{HOST}/",
         f"{HOST}//app",
         "@" + D,
+        f"{HOST}:5000/app:1",  # ECR serves on 443 only: an error, not "outside ECR"
+        f"{HOST}:/app:1",
     ],
 )
 def test_rejects_what_is_not_a_reference(image: str) -> None:

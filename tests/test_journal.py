@@ -108,16 +108,33 @@ def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> 
         assert counts["failed"] == 0
 
 
-def test_ctrl_c_finishes_the_batch_in_flight_and_journals_it(tmp_path: Path) -> None:
+# The child starts with SIGINT and SIGTERM at their defaults, whatever this process inherited
+# (a background job of a non-interactive shell has SIGINT ignored: `bash -c 'pytest … & wait'`).
+_WITH_DISPOSITION = (
+    "import os, signal, sys; "
+    "[signal.signal(s, getattr(signal, sys.argv[1])) for s in (signal.SIGINT, signal.SIGTERM)]; "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+def _interrupted(
+    tmp_path: Path, signum: signal.Signals, disposition: str = "SIG_DFL"
+) -> tuple[int, str, set[str], set[str]]:
+    """Start apply, send `signum` once a batch is journaled: (exit code, stderr, deleted,
+    journaled as deleted). After SIGTERM, a second apply must finish the job."""
     scenario = _one_repository(IMAGES)
     with run_emulator(scenario, faults=Faults(latency_s=0.4), quotas=Quotas.unlimited()) as emu:
         env = _env(emu.env())
         plan_file = tmp_path / "plan.json"
         write_plan(_plan_with(env), plan_file)
         journal = plan_file.with_name("plan.json.journal")
-        command = [sys.executable, "-m", "ecr_sweeper", "apply", str(plan_file), "--yes", "-q"]
+        command = ["-m", "ecr_sweeper", "apply", str(plan_file), "--yes", "-q"]
         run = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, "-c", _WITH_DISPOSITION, disposition, *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and run.poll() is None:
@@ -125,17 +142,55 @@ def test_ctrl_c_finishes_the_batch_in_flight_and_journals_it(tmp_path: Path) -> 
                 break
             time.sleep(0.05)
         assert run.poll() is None, "apply ended before it could be interrupted"
-        run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=60) != 0
+        run.send_signal(signum)
+        _, stderr = run.communicate(timeout=60)
         deleted = {digest for *_, digest in emu.deleted()}
         journaled = {
             json.loads(line)["image_digest"]
             for line in journal.read_text().splitlines()[1:]
             if json.loads(line)["outcome"] == "deleted"
         }
-        assert deleted  # it did delete something before the interrupt...
-        assert len(deleted) < IMAGES  # ...and stopped early...
-        assert journaled == deleted  # ...and every image it deleted is in the journal
+        if signum is signal.SIGTERM:  # and running it again resumes, deleting each image once
+            again = subprocess.run(
+                [sys.executable, *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert len(emu.deleted()) == len(set(emu.deleted())) == IMAGES
+    return run.returncode, stderr, deleted, journaled
+
+
+def _assert_stopped_politely(
+    signum: signal.Signals, code: int, stderr: str, deleted: set[str], journaled: set[str]
+) -> None:
+    assert code == 128 + signum.value, stderr
+    assert deleted  # it did delete something before the signal...
+    assert len(deleted) < IMAGES  # ...and stopped early...
+    assert journaled == deleted  # ...and every image it deleted is in the journal
+    assert "Traceback" not in stderr
+    assert f"apply stopped by {signum.name}: {len(deleted)} images deleted (journaled in " in stderr
+    assert "again to resume" in stderr
+
+
+def test_ctrl_c_finishes_the_batch_in_flight_and_journals_it(tmp_path: Path) -> None:
+    code, stderr, deleted, journaled = _interrupted(tmp_path, signal.SIGINT)
+    _assert_stopped_politely(signal.SIGINT, code, stderr, deleted, journaled)
+
+
+def test_sigterm_finishes_the_batch_in_flight_journals_it_and_apply_resumes(
+    tmp_path: Path,
+) -> None:
+    code, stderr, deleted, journaled = _interrupted(tmp_path, signal.SIGTERM)
+    _assert_stopped_politely(signal.SIGTERM, code, stderr, deleted, journaled)
+
+
+def test_an_inherited_ignored_sigint_does_not_make_apply_unstoppable(tmp_path: Path) -> None:
+    code, stderr, deleted, journaled = _interrupted(tmp_path, signal.SIGINT, "SIG_IGN")
+    _assert_stopped_politely(signal.SIGINT, code, stderr, deleted, journaled)
 
 
 def _one_repository(count: int) -> Scenario:

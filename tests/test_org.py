@@ -77,3 +77,28 @@ def test_units_and_tags_narrow_the_organization() -> None:
     assert discover(units=[prod], tag=("sweep", "yes")) == sorted([web, shop])
     everything = discover(tag=("sweep", "yes"))
     assert set(everything) == {web, shop, other}
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_run_knows_its_organization_only_when_it_sweeps_all_of_it() -> None:
+    """A repository policy granting the organization (aws:PrincipalOrgID) is swept only by a
+    run that sweeps every account of that organization (issue 11 §1)."""
+    from ecr_sweeper.cli import _accounts_to_sweep
+
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    unit = organizations.create_organizational_unit(ParentId=root, Name="prod")
+    unit_id = unit["OrganizationalUnit"]["Id"]
+    status = organizations.create_account(Email="web@example.com", AccountName="web")
+    web = str(status["CreateAccountStatus"]["AccountId"])
+    organizations.move_account(AccountId=web, SourceParentId=root, DestinationParentId=unit_id)
+
+    accounts, organization = _accounts_to_sweep([], True, None, None, [])
+    assert web in accounts
+    assert len(accounts) > 1
+    assert organization == org_id
+    # An account of it left out: its grant reaches outside the run.
+    assert _accounts_to_sweep([], True, None, None, [AccountId(web)])[1] is None
+    assert _accounts_to_sweep([], True, [unit_id], None, []) == ([web], None)
+    assert _accounts_to_sweep(["111111111111"], False, None, None, []) == (["111111111111"], None)

@@ -15,6 +15,7 @@ from ecr_sweeper.model import (
     Patterns,
     Plan,
     Policy,
+    PullAccess,
     Region,
     Repository,
     RepositoryRule,
@@ -102,7 +103,7 @@ def test_first_matching_repository_rule_wins_over_defaults() -> None:
 
 
 def test_repository_pullable_by_an_account_outside_the_sweep_is_not_touched() -> None:
-    repo = Repository(APP, (image("v1", "v1"),), pull_principals=("444444444444",))
+    repo = Repository(APP, (image("v1", "v1"),), pull_access=PullAccess(accounts=("444444444444",)))
     plan = build_plan([usage_scan()], inventory(repo), NONE, NOW, TARGETS)
     assert deleted(plan) == set()
     assert "lets 444444444444 pull" in reason_of(plan, "v1")
@@ -114,7 +115,7 @@ def test_a_held_repository_is_listed_in_digest_order_whatever_order_ecr_answers(
     plans = [
         build_plan(
             [usage_scan()],
-            inventory(Repository(APP, order, pull_principals=("444444444444",))),
+            inventory(Repository(APP, order, pull_access=PullAccess(accounts=("444444444444",)))),
             NONE,
             NOW,
             TARGETS,
@@ -126,17 +127,21 @@ def test_a_held_repository_is_listed_in_digest_order_whatever_order_ecr_answers(
 
 
 def test_accepted_or_in_scope_accounts_do_not_hold_the_repository() -> None:
-    repo = Repository(APP, (image("v1", "v1"),), pull_principals=("444444444444", "111111111111"))
+    repo = Repository(
+        APP, (image("v1", "v1"),), pull_access=PullAccess(accounts=("111111111111", "444444444444"))
+    )
     policy = replace(NONE, accepted_accounts=("444444444444",))
     plan = build_plan([usage_scan()], inventory(repo), policy, NOW, TARGETS)
     assert deleted(plan) == {digest("v1")}
 
 
 def test_a_wildcard_principal_holds_the_repository() -> None:
-    repo = Repository(APP, (image("v1", "v1"),), pull_principals=("*",))
+    access = PullAccess(anyone=("statement 'Open' (Principal '*'): no condition narrows it",))
+    repo = Repository(APP, (image("v1", "v1"),), pull_access=access)
     plan = build_plan([usage_scan()], inventory(repo), NONE, NOW, TARGETS)
     assert deleted(plan) == set()
-    assert "anyone / a whole organization" in reason_of(plan, "v1")
+    assert "lets anyone pull" in reason_of(plan, "v1")
+    assert "statement 'Open'" in reason_of(plan, "v1")
 
 
 def test_opt_in_mode_sweeps_only_tagged_repositories() -> None:

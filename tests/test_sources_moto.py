@@ -154,6 +154,31 @@ def test_repository_pullable_by_an_outside_account_is_left_alone() -> None:
     assert deleted(accepted) == {images["v1"]}
 
 
+def test_a_negated_service_grant_holds_the_repository_naming_the_statement() -> None:
+    """Issue 11 §1: "every account but an in-sweep one" is not "only the in-sweep one"."""
+    images = repository(REGISTRY, US, "shared", "v1")
+    policy: dict[str, Any] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CodeBuildPull",
+                "Effect": "Allow",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {"StringNotEquals": {"aws:SourceAccount": APP}},
+            }
+        ],
+    }
+    client(REGISTRY, US, "ecr").set_repository_policy(
+        repositoryName="shared", policyText=json.dumps(policy)
+    )
+    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    assert deleted(plan) == set()
+    reason = verdict(plan, "shared", images["v1"])
+    assert "lets anyone pull" in reason
+    assert "statement 'CodeBuildPull'" in reason
+
+
 def test_opt_in_mode_reads_repository_tags() -> None:
     registry = client(REGISTRY, US, "ecr")
     opted = repository(REGISTRY, US, "opted", "v1")

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -25,7 +26,14 @@ from botocore.exceptions import ClientError
 
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.aws.wire import OPERATIONS, WireClient, client_error, parse_answer, sign
+from ecr_sweeper.aws.wire import (
+    OPERATIONS,
+    WireClient,
+    client_error,
+    output_walk,
+    parse_answer,
+    sign,
+)
 from ecr_sweeper.model import Region
 from moto_helpers import REGISTRY, US, ecr, repository, service, target, uri
 
@@ -105,25 +113,54 @@ def test_a_different_body_gets_a_different_signature() -> None:
 # --------------------------------------------------------------------------- answers, errors
 
 
-def test_timestamps_become_aware_datetimes_and_nothing_else_changes() -> None:
+def _walk_of(service: str, operation: str) -> Any:
+    model = botocore.session.get_session().get_service_model(service)
+    return output_walk(model.operation_model(operation).output_shape)
+
+
+def test_timestamps_are_parsed_where_the_shape_says_and_nowhere_else() -> None:
+    """Issue 11 §2: user data (docker labels, log options) can carry any key."""
+    labels = {"createdAt": "ci-pipeline", "registeredAt": "1700000000", "deregisteredAt": "x"}
     body = json.dumps(
         {
-            "imageDetails": [
-                {"imagePushedAt": 1700000000.5, "imageSizeInBytes": 1700000000, "tags": ["x"]},
-                {"lastRecordedPullTime": "2024-01-02T03:04:05Z"},
-            ],
-            # ECS has a structure member named createdAt too: only numbers and strings convert.
-            "createdAt": {"nested": 1},
+            "taskDefinition": {
+                "family": "api",
+                "registeredAt": 1700000000.5,
+                "containerDefinitions": [
+                    {
+                        "name": "app",
+                        "dockerLabels": labels,
+                        "logConfiguration": {"logDriver": "awslogs", "options": labels},
+                    }
+                ],
+                "unmodeledMember": {"createdAt": 1},
+                "revision": None,
+            },
+            "tags": [{"key": "createdAt", "value": "2024-01-02T03:04:05Z"}],
         }
     ).encode()
-    stamps = frozenset({"imagePushedAt", "lastRecordedPullTime", "createdAt"})
-    answer = parse_answer(body, stamps)
-    first, second = answer["imageDetails"]
-    assert first["imagePushedAt"] == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)
-    assert first["imageSizeInBytes"] == 1700000000
-    assert second["lastRecordedPullTime"] == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert answer["createdAt"] == {"nested": 1}
-    assert parse_answer(b"", stamps) == {}
+    answer = parse_answer(body, _walk_of("ecs", "DescribeTaskDefinition"))
+    definition = answer["taskDefinition"]
+    assert definition["registeredAt"] == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)
+    assert definition["containerDefinitions"][0]["dockerLabels"] == labels
+    assert definition["containerDefinitions"][0]["logConfiguration"]["options"] == labels
+    assert "unmodeledMember" not in definition  # botocore keeps modeled members only
+    assert "revision" not in definition  # null members are dropped
+    assert answer["tags"] == [{"key": "createdAt", "value": "2024-01-02T03:04:05Z"}]
+    assert parse_answer(b"", _walk_of("ecs", "DescribeTaskDefinition")) == {}
+
+
+def test_string_timestamps_become_utc_datetimes() -> None:
+    body = b'{"imageDetails": [{"imagePushedAt": "2024-01-02T04:04:05+01:00"}]}'
+    pushed = parse_answer(body, _walk_of("ecr", "DescribeImages"))["imageDetails"][0]
+    assert pushed["imagePushedAt"] == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert pushed["imagePushedAt"].tzinfo is UTC
+
+
+@pytest.mark.parametrize("body", [b"<html>ok</html>", b"[]", b'"x"', b'{"imageDetails": 1}'])
+def test_an_answer_that_is_not_the_operations_json_raises(body: bytes) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        parse_answer(body, _walk_of("ecr", "DescribeImages"))
 
 
 @pytest.mark.parametrize(
@@ -150,7 +187,23 @@ def test_timestamps_become_aware_datetimes_and_nothing_else_changes() -> None:
             "AccessDeniedException",
             "",
         ),
-        (502, {}, b"<html>Bad Gateway</html>", "502", ""),
+        (502, {}, b"<html>Bad Gateway</html>", "502", "Bad Gateway"),
+        (503, {}, b"", "503", "Service Unavailable"),
+        (  # a proxy's or load balancer's own words are kept
+            429,
+            {},
+            b"Rate exceeded, slow down",
+            "429",
+            "Rate exceeded, slow down",
+        ),
+        (
+            400,
+            {},
+            b'{"code":"aws.protocoltests#FooError:http://x/","message":"m"}',
+            "FooError",
+            "m",
+        ),
+        (400, {}, b'{"__type":"A","code":"B"}', "A", ""),
     ],
 )
 def test_error_answers_raise_the_client_error_botocore_would(

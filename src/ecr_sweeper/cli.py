@@ -11,6 +11,7 @@ Exit codes (documented in the README; CI jobs act on them):
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ import anyio
 import typer
 from rich.console import Console
 
-from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
+from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts, organization_id
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.config import (
     ConfigError,
@@ -33,6 +34,7 @@ from ecr_sweeper.config import (
     resolve_targets,
     role_arn_for,
 )
+from ecr_sweeper.interrupt import restore_default_handlers, run_until_signalled
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import (
     AccountId,
@@ -372,16 +374,18 @@ def plan(
         )
     try:
         file_config = load_config(config) if config else None
-        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
-        accounts = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
-        targets = _excluding(
-            resolve_targets(
-                config=file_config,
-                accounts=accounts,
-                cli_regions=region or [],
-                role_name=role_name,
-            ),
-            excluded,
+        # Every local input is checked before the first AWS call (--org lists the accounts).
+        sources = resolve_sources(
+            file_config,
+            external_files=external_images or [],
+            stdin=sys.stdin,
+            service_revisions=service_revisions,
+            rollback_revisions=rollback_revisions,
+            stopped_within_hours=stopped_within_hours,
+            schedules=schedules,
+            lambdas=lambdas,
+            eks=eks,
+            kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
         )
         policy = resolve_policy(
             file_config,
@@ -395,17 +399,17 @@ def plan(
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
         )
-        sources = resolve_sources(
-            file_config,
-            external_files=external_images or [],
-            stdin=sys.stdin,
-            service_revisions=service_revisions,
-            rollback_revisions=rollback_revisions,
-            stopped_within_hours=stopped_within_hours,
-            schedules=schedules,
-            lambdas=lambdas,
-            eks=eks,
-            kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
+        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
+        accounts, organization = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
+        policy = replace(policy, organization=organization) if organization else policy
+        targets = _excluding(
+            resolve_targets(
+                config=file_config,
+                accounts=accounts,
+                cli_regions=region or [],
+                role_name=role_name,
+            ),
+            excluded,
         )
         share = parse_shard(shard) if shard else None
     except (ConfigError, ValueError) as exc:
@@ -441,12 +445,16 @@ def _accounts_to_sweep(
     units: list[str] | None,
     tag: str | None,
     excluded: list[AccountId],
-) -> list[str]:
+) -> tuple[list[str], str | None]:
+    """The accounts to sweep, and the organization every account of which is among them
+    (`--org` with no filter; a repository policy granting that organization is then swept)."""
     if not org:
         if units or tag:
             raise ConfigError("--org-unit and --org-tag need --org")
-        return given
-    return [*given, *_organization_accounts(units, tag, excluded)]
+        return given, None
+    found, organization = _organization_accounts(units, tag, excluded)
+    whole = not (units or tag or excluded)
+    return [*given, *found], organization if whole else None
 
 
 def _excluding(
@@ -460,7 +468,7 @@ def _excluding(
 
 def _organization_accounts(
     units: list[str] | None, tag: str | None, exclude: list[AccountId]
-) -> list[str]:
+) -> tuple[list[str], str | None]:
     wanted_tag = None
     if tag is not None:
         key, sep, value = tag.partition("=")
@@ -468,24 +476,25 @@ def _organization_accounts(
             raise ConfigError(f"--org-tag: expected KEY=VALUE, got {tag!r}")
         wanted_tag = (key, value)
 
-    async def run() -> list[AccountId]:
+    async def run() -> tuple[list[AccountId], str | None]:
         async with Connections() as connections:
             organizations = await connections.base_client(
                 "organizations", Region(ORGANIZATIONS_REGION)
             )
             api = connections.api(AccountId("organization"), Region(ORGANIZATIONS_REGION))
-            return await discover_accounts(
+            accounts = await discover_accounts(
                 organizations, api, units=units or (), tag=wanted_tag, exclude=exclude
             )
+            return accounts, await organization_id(organizations, api)
 
     try:
-        found = anyio.run(run)
+        found, organization = anyio.run(run)
     except Exception as exc:
         raise ConfigError(f"--org: cannot list the organization's accounts: {exc}") from exc
     if not found:
         raise ConfigError("--org: no ACTIVE account matches")
     err.print(f"--org: {len(found)} account(s) found", markup=False)
-    return list(found)
+    return list(found), organization
 
 
 def _plan_shard(
@@ -629,15 +638,24 @@ def apply(
             err.print("aborted; nothing deleted", markup=False)
             raise typer.Exit(EXIT_ERROR)
     say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
+    journal = Journal.beside(plan_file)
 
-    async def run() -> ApplyResult:
+    async def run() -> ApplyResult | signal.Signals:
         async with Connections() as connections:
-            return await apply_plan(
-                reviewed, connections, datetime.now(UTC), say, Journal.beside(plan_file)
+            return await run_until_signalled(
+                lambda: apply_plan(reviewed, connections, datetime.now(UTC), say, journal)
             )
 
+    restore_default_handlers()  # an inherited "ignore" must not make apply unstoppable
     with say:
         result = anyio.run(run)
+    if isinstance(result, signal.Signals):
+        err.print(
+            f"apply stopped by {result.name}: {journal.deleted} images deleted (journaled in "
+            f"{journal.path}); run `ecr-sweeper apply {plan_file}` again to resume",
+            markup=False,
+        )
+        raise typer.Exit(128 + result.value)
     render.apply(result)
     raise typer.Exit(apply_exit_code(result))
 

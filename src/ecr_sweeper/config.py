@@ -163,8 +163,17 @@ def regions(values: object, origin: str, where: str) -> tuple[Region, ...]:
 
 
 def _account_id(value: object, origin: str, where: str) -> AccountId:
+    """A 12-digit account id, written as a string. A TOML integer is taken only when it has
+    12 digits (no leading zero it could have lost); any other integer is an error: padding
+    `12345678901` to `012345678901` would name a different account."""
     if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value:012d}"
+        if not 10**11 <= value < 10**12:
+            raise ConfigError(
+                f"{origin}: {where}: {value} is a TOML integer, not a 12-digit account id: "
+                f'quote it, with every digit (e.g. "{value:012d}" if that is the account); '
+                f"an integer loses leading zeros"
+            )
+        value = str(value)
     if not isinstance(value, str) or not ACCOUNT_ID.fullmatch(value):
         raise ConfigError(f"{origin}: {where}: {value!r} is not a 12-digit AWS account id")
     return AccountId(value)
@@ -287,17 +296,7 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
     return Policy.with_default(
         default,
         rules=tuple(rules),
-        accepted_accounts=tuple(
-            _account_or_star(a, origin, f"policy.accepted_accounts[{i}]")
-            for i, a in enumerate(
-                _str_list(
-                    table.get("accepted_accounts", []),
-                    origin,
-                    "policy.accepted_accounts",
-                    allow_empty=True,
-                )
-            )
-        ),
+        accepted_accounts=_accepted_accounts(table.get("accepted_accounts", []), origin),
         opt_in_tag=opt_in,
         max_delete_percent=None if percent is None else float(percent),
         max_delete_images=_whole(
@@ -397,26 +396,38 @@ def kubeconfig_sources(
 
 
 def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:
-    """Image URIs, one per line (blank lines and `#` comments ignored). Each is validated, so a
-    typo is an error here rather than a reference that silently protects nothing."""
-    from ecr_sweeper.imageref import ImageReferenceError, parse_image
+    """Image URIs, one per line (blank lines and `#` comments ignored). Each must be a private
+    ECR reference or a foreign one with its registry host written out, so a typo or a bare
+    `team/app:v3` is an error here rather than a reference that silently protects nothing."""
+    from ecr_sweeper.external import external_reference_problem
 
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        text = _text_of(path, data)
     images = []
     for number, line in enumerate(text.splitlines(), start=1):
         image = line.split("#", 1)[0].strip()
         if not image:
             continue
-        try:
-            parse_image(image)
-        except ImageReferenceError as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from exc
+        if problem := external_reference_problem(image):
+            raise ConfigError(f"{path}:{number}: {problem}")
         images.append(image)
     return tuple(images)
+
+
+def _text_of(path: Path, data: bytes) -> str:
+    """A list file's text: UTF-8 (a byte-order mark allowed), never a binary file."""
+    if b"\0" in data:
+        raise ConfigError(f"{path}: a binary file, not a list of image URIs (one per line)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}): expected image URIs, one per line"
+        ) from exc
 
 
 def _whole(value: object, origin: str, where: str) -> int | None:
@@ -427,8 +438,18 @@ def _whole(value: object, origin: str, where: str) -> int | None:
     return value
 
 
-def _account_or_star(value: str, origin: str, where: str) -> str:
-    return value if value == "*" else _account_id(value, origin, where)
+def _accepted_accounts(value: object, origin: str) -> tuple[str, ...]:
+    where = "policy.accepted_accounts"
+    if not isinstance(value, list):
+        raise ConfigError(f"{origin}: {where}: expected a list of account ids")
+    return tuple(_account_or_star(a, origin, f"{where}[{i}]") for i, a in enumerate(value))
+
+
+def _account_or_star(value: object, origin: str, where: str) -> str:
+    """An account id, `*` (anyone) or an organization id (`o-…`, every account of it)."""
+    if isinstance(value, str) and (value == "*" or re.fullmatch(r"o-[a-z0-9]{10,32}", value)):
+        return value
+    return _account_id(value, origin, where)
 
 
 def _with_account(defaults: AccountTarget | None, account: AccountId) -> AccountTarget:
@@ -490,6 +511,16 @@ def _checked_patterns(patterns: Sequence[str], origin: str) -> tuple[str, ...]:
     return tuple(patterns)
 
 
+def _read_stdin(stdin: TextIO) -> str:
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:  # the bytes, checked as a file's are
+        return _text_of(Path("<stdin>"), buffer.read())
+    try:
+        return stdin.read()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"<stdin>: not UTF-8 text (byte {exc.start})") from exc
+
+
 def resolve_sources(
     config: FileConfig | None,
     *,
@@ -503,7 +534,7 @@ def resolve_sources(
         image
         for path in external_files
         for image in (
-            read_external_images(Path("<stdin>"), stdin.read())
+            read_external_images(Path("<stdin>"), _read_stdin(stdin))
             if str(path) == "-"
             else read_external_images(path)
         )

@@ -8,6 +8,8 @@ lives on Docker Hub. A private ECR host names the registry account and region:
 - ``<acct>.dkr.ecr-fips.<region>.amazonaws.com`` (FIPS)
 - ``<acct>.dkr-ecr.<region>.on.aws`` and ``<acct>.dkr-ecr-fips.<region>.on.aws`` (dual-stack)
 
+each optionally with ``:443``, the port ECR serves on (another port is an error).
+
 A reference with neither tag nor digest means ``:latest``. With both, the runtime pulls the
 digest; we keep both the digest and whatever the tag points to, which is the safe reading.
 """
@@ -71,7 +73,7 @@ def parse_image(image: str) -> ImageRef | ForeignImage:
             raise ImageReferenceError(image, f"invalid tag {tag!r}")
     if not path or not all(_PATH_COMPONENT.fullmatch(c) for c in path.split("/")):
         raise ImageReferenceError(image, f"invalid repository name {path!r}")
-    ecr = _ECR_HOST.fullmatch(host.lower()) if host != DOCKER_HUB else None
+    ecr = _ecr_host(image, host)
     if ecr is None:
         if digest is not None and not _DIGEST.fullmatch(digest) and ":" not in digest:
             raise ImageReferenceError(image, f"invalid digest {digest!r}")
@@ -82,6 +84,16 @@ def parse_image(image: str) -> ImageRef | ForeignImage:
         tag = "latest"
     key = RepositoryKey(AccountId(ecr["account"]), Region(ecr["region"]), RepositoryName(path))
     return ImageRef(repository=key, tag=tag, digest=Digest(digest) if digest else None)
+
+
+def _ecr_host(image: str, host: str) -> re.Match[str] | None:
+    """The private ECR host `host` names (an explicit `:443`, the port it serves on, is the
+    same registry; any other port is an error, never "outside ECR"), or None."""
+    name, colon, port = host.lower().partition(":")
+    ecr = _ECR_HOST.fullmatch(name)
+    if ecr is not None and colon and port != "443":
+        raise ImageReferenceError(image, f"ECR registry {name} serves on port 443, not {port}")
+    return ecr
 
 
 def _split_digest(image: str) -> tuple[str, str | None]:

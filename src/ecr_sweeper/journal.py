@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ class Journal:
     """Append-only record of apply outcomes for one plan."""
 
     path: Path
+    deleted: int = field(default=0, compare=False)  # images this run recorded as deleted
 
     @classmethod
     def beside(cls, plan_file: Path) -> Journal:
@@ -66,6 +67,7 @@ class Journal:
             entries += [_entry(d, name) for d in decisions]
         entries += [{**_entry(d, "failed"), "why": why} for d, why in outcome.failed]
         self._append(entries)
+        self.deleted += len(outcome.deleted)
 
     def _append(self, entries: list[dict[str, Any]]) -> None:
         if not entries:

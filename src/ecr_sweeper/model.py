@@ -128,14 +128,32 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class PullAccess:
+    """Who a repository policy lets pull (repopolicy.pull_access reads it).
+
+    `accounts` and the accounts of `organizations` may pull; `anyone` not empty means anyone
+    may, each line naming the statement (Sid or index) and why nothing narrows it. `services`
+    are the service principals granted pull, however narrowed (kinds of consumer)."""
+
+    accounts: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()  # "o-…": every account of the organization
+    anyone: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    @property
+    def principals(self) -> tuple[str, ...]:
+        """Accounts, organizations and "*" (anyone), sorted."""
+        return tuple(sorted({*self.accounts, *self.organizations, *("*" * bool(self.anyone))}))
+
+
+@dataclass(frozen=True, slots=True)
 class Repository:
     """A repository and its images. `error` set means the listing is incomplete."""
 
     key: RepositoryKey
     images: tuple[Image, ...]
     error: str | None = None
-    # Principals the repository policy lets pull: account ids, or "*" for anyone / a whole org.
-    pull_principals: tuple[str, ...] = ()
+    pull_access: PullAccess = field(default_factory=PullAccess)  # who the policy lets pull
     tags: tuple[tuple[str, str], ...] = ()  # resource tags (read only for the opt-in mode)
 
 
@@ -221,6 +239,9 @@ class Policy:
     # Accounts outside the sweep that may pull from a swept repository without protecting it.
     accepted_accounts: tuple[str, ...] = ()
     opt_in_tag: tuple[str, str] | None = None  # sweep only repositories with this tag
+    # The organization ("o-…") every account of which this run sweeps (`--org` with no
+    # filter): a repository policy that lets that organization pull lets no one outside pull.
+    organization: str | None = None
     max_delete_percent: float | None = None  # per repository
     max_delete_images: int | None = None  # per run
 

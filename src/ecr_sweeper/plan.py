@@ -13,6 +13,9 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    referrers (signatures, SBOMs, attestations, SOCI indexes; OCI `subject` or cosign's
    `sha256-<hex>.sig|.att|.sbom` tags) of a kept image are kept, transitively. When an image
    goes, its untagged children and its referrers go with it unless something else keeps them.
+   A cosign tag may name a subject in another repository of the same registry
+   (`COSIGN_REPOSITORY`): it follows that subject once every repository is judged, and when no
+   repository this run read holds it, it is deleted only if the run read the whole registry.
 5. Nothing is deleted from a repository whose inventory is incomplete, that a principal outside
    the sweep may pull from (its repository policy says so) unless that principal is accepted,
    or that is not opted in when the policy sweeps only opted-in repositories.
@@ -45,6 +48,7 @@ from ecr_sweeper.model import (
     Digest,
     Image,
     InventoryScan,
+    Patterns,
     Plan,
     Policy,
     Repository,
@@ -97,6 +101,8 @@ class Planner:
         self._in_scope = {t.account_id for t in targets} | set(policy.accepted_accounts)
         self._kept: list[Decision] = []
         self._deletions: list[Decision] = []
+        # Cosign referrers whose subject is in another repository: decided in plan().
+        self._elsewhere: list[_Elsewhere] = []
 
     def judge(self, repo: Repository) -> None:
         """Decide every image of one repository."""
@@ -106,29 +112,40 @@ class Planner:
                 ScanError("inventory", repo.key.account_id, repo.key.region, subject, repo.error)
             )
         hold = _repository_hold(repo, self._policy, self._in_scope | {repo.key.account_id})
-        verdicts = (
-            [(image, hold, False) for image in sorted(repo.images, key=lambda i: i.digest)]
-            if hold
-            else _decide_repository(
+        verdicts: list[tuple[Image, str, bool]] = []
+        if hold:
+            verdicts = [
+                (image, hold, False) for image in sorted(repo.images, key=lambda i: i.digest)
+            ]
+        else:
+            verdicts, elsewhere = _decide_repository(
                 repo,
                 _reached(self._uses.get(repo.key, ()), repo),
                 self._policy.retention_for(repo.key.name),
                 self._now,
             )
-        )
+            self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
         for image, reason, delete in verdicts:
-            if delete and self._blocked:
-                self._kept.append(_decision(repo.key, image, BLOCKED_REASON))
-            else:
-                chosen = self._deletions if delete else self._kept
-                chosen.append(_decision(repo.key, image, reason))
+            self._record(repo.key, image, reason, delete=delete)
+
+    def _record(self, key: RepositoryKey, image: Image, reason: str, *, delete: bool) -> None:
+        if delete and self._blocked:
+            self._kept.append(_decision(key, image, BLOCKED_REASON))
+        else:
+            chosen = self._deletions if delete else self._kept
+            chosen.append(_decision(key, image, reason))
 
     def plan(self, inventory_errors: Iterable[ScanError] = ()) -> Plan:
         """The plan of everything judged, with the inventory's own errors."""
         errors = [*self._errors, *inventory_errors]
+        resolved = bool(self._elsewhere)
+        if resolved:
+            self._decide_elsewhere(errors)
         # Repository by repository whatever order they came in (stable: within a repository
-        # the verdicts are already in digest order).
-        kept = sorted(self._kept, key=lambda d: d.repository)
+        # the verdicts are already in digest order, unless referrers were decided last).
+        kept = sorted(
+            self._kept, key=(lambda d: (d.repository, d.digest)) if resolved else _by_repository
+        )
         deletions = sorted(self._deletions, key=deletion_order)
         return Plan(
             created_at=self._now,
@@ -140,6 +157,89 @@ class Planner:
             sources=self._sources,
             refusals=tuple(_refusals(self._policy, deletions, kept)),
         )
+
+    def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:
+        """Decide the cosign referrers whose subject is in another repository of their
+        registry (account × region), now that every repository has been judged."""
+        wanted = {e.subject for e in self._elsewhere}  # only these: a run has millions
+        kept: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
+        gone: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
+        for found, decisions in ((kept, self._kept), (gone, self._deletions)):
+            for d in decisions:
+                if d.digest in wanted:
+                    found[(d.repository.account_id, d.repository.region)].setdefault(
+                        d.digest, d.repository
+                    )
+        # A subject that is itself waiting here (a signature of a signature kept in another
+        # repository) is not decided yet: what refers to it is kept.
+        undecided = {
+            (e.key.account_id, e.key.region, e.image.digest): e.key for e in self._elsewhere
+        }
+        unread = _partly_read_registries(self._targets, errors)
+        for item in sorted(self._elsewhere, key=lambda e: (e.key, e.image.digest)):
+            registry = (item.key.account_id, item.key.region)
+            if (where := kept[registry].get(item.subject)) is not None:
+                reason, delete = f"kept: {item.what} of kept image {item.subject} in {where}", False
+            elif (where := undecided.get((*registry, item.subject))) is not None:
+                reason, delete = (
+                    f"kept: {item.what} of image {item.subject} in {where}, itself a referrer "
+                    f"of an image in another repository",
+                    False,
+                )
+            elif (where := gone[registry].get(item.subject)) is not None:
+                reason, delete = (
+                    f"delete: {item.what} of image {item.subject}, deleted from {where}",
+                    True,
+                )
+            elif registry in unread or item.key.account_id in unread:
+                reason, delete = (
+                    f"kept: {item.what} of image {item.subject}, which may be in a repository "
+                    f"of this registry that this run did not read",
+                    False,
+                )
+            else:
+                reason, delete = (
+                    f"delete: {item.what} of image {item.subject}, which no repository of this "
+                    f"registry holds",
+                    True,
+                )
+            if item.parent is not None:  # follows the referrer it hangs off
+                reason = (
+                    KEPT_WITH[item.relation].format(parent=item.parent)
+                    if not delete
+                    else DELETED_WITH[item.relation]
+                )
+            self._record(item.key, item.image, reason, delete=delete)
+        self._elsewhere.clear()
+
+
+def _by_repository(decision: Decision) -> RepositoryKey:
+    return decision.repository
+
+
+def _partly_read_registries(
+    targets: Sequence[AccountTarget], errors: Sequence[ScanError]
+) -> set[object]:
+    """Registries ((account, region)) and whole accounts whose repositories were not all read:
+    a repository filter, or an inventory error there."""
+    partly: set[object] = {t.account_id for t in targets if t.repositories != Patterns()}
+    for e in errors:
+        if e.scope == "inventory":
+            partly.add((e.account_id, e.region) if e.region else e.account_id)
+    return partly
+
+
+@dataclass(frozen=True, slots=True)
+class _Elsewhere:
+    """A cosign referrer whose subject is not in its repository (or something hanging off
+    such a referrer, with `parent` set): decided once every repository is judged."""
+
+    key: RepositoryKey
+    image: Image
+    subject: Digest
+    parent: Digest | None
+    relation: Relation
+    what: str = "cosign referrer (signature, SBOM, attestation)"
 
 
 def build_plan(
@@ -221,11 +321,25 @@ def _repository_hold(repo: Repository, policy: Policy, in_scope: set[str]) -> st
     """Why nothing in this repository may be deleted, or None."""
     if repo.error is not None:
         return f"not deleted: inventory incomplete ({repo.error})"
-    outsiders = sorted(p for p in repo.pull_principals if p not in in_scope)
-    if outsiders:
-        who = "anyone / a whole organization ('*')" if outsiders == ["*"] else ", ".join(outsiders)
+    access = repo.pull_access
+    if access.anyone and "*" not in in_scope:
         return (
-            f"kept: the repository policy lets {who} pull, outside this sweep; "
+            f"kept: the repository policy lets anyone pull, outside this sweep "
+            f"({'; '.join(access.anyone)}); accept with --accept-account '*'"
+        )
+    outsiders = sorted(a for a in access.accounts if a not in in_scope)
+    organizations = sorted(
+        o for o in access.organizations if o not in in_scope and o != policy.organization
+    )
+    if organizations:
+        return (
+            f"kept: the repository policy lets the accounts of organization "
+            f"{', '.join(organizations)} pull, and this run does not sweep every account of it "
+            f"(--org with no filter does); accept with --accept-account {organizations[0]}"
+        )
+    if outsiders:
+        return (
+            f"kept: the repository policy lets {', '.join(outsiders)} pull, outside this sweep; "
             f"accept with --accept-account {outsiders[0]}"
         )
     if policy.opt_in_tag is not None and policy.opt_in_tag not in repo.tags:
@@ -241,12 +355,14 @@ class _Graph:
     by_digest: dict[Digest, Image]
     dependents: dict[Digest, tuple[Digest, ...]]  # index → children; subject → referrers
     secondary: dict[Digest, Relation]  # digest → how it hangs off another image
+    elsewhere: dict[Digest, Digest]  # cosign referrer → its subject, in another repository
 
     @classmethod
     def of(cls, repo: Repository) -> _Graph:
         by_digest = {image.digest: image for image in repo.images}
         dependents: dict[Digest, set[Digest]] = defaultdict(set)
         secondary: dict[Digest, Relation] = {}
+        elsewhere: dict[Digest, Digest] = {}
         for image in sorted(repo.images, key=lambda i: i.digest):
             for child in image.children:
                 dependents[image.digest].add(child)
@@ -258,7 +374,11 @@ class _Graph:
                 secondary.setdefault(image.digest, "referrer")
                 if subject in by_digest:
                     dependents[subject].add(image.digest)
-        return cls(by_digest, {k: tuple(sorted(v)) for k, v in dependents.items()}, secondary)
+                elif image.subject is None:  # a cosign tag may name another repository's
+                    elsewhere[image.digest] = subject
+        return cls(
+            by_digest, {k: tuple(sorted(v)) for k, v in dependents.items()}, secondary, elsewhere
+        )
 
 
 def _cosign_subject(tags: Sequence[str]) -> Digest | None:
@@ -270,20 +390,45 @@ def _cosign_subject(tags: Sequence[str]) -> Digest | None:
 
 def _decide_repository(
     repo: Repository, in_use: Mapping[Digest, str], retention: Retention, now: datetime
-) -> list[tuple[Image, str, bool]]:
-    """Verdicts for one repository's images: (image, reason, delete?)."""
+) -> tuple[list[tuple[Image, str, bool]], list[tuple[Image, Digest, Digest | None, Relation]]]:
+    """Verdicts for one repository's images: (image, reason, delete?); and the images that
+    wait for another repository (a cosign referrer whose subject is elsewhere, and what hangs
+    off it): (image, subject, parent it follows or None, relation)."""
     graph = _Graph.of(repo)
     keep = _keep_reasons(repo, graph, in_use, retention, now)
+    waiting = _waiting(graph, keep)
     verdicts: list[tuple[Image, str, bool]] = []
     for image in sorted(repo.images, key=lambda i: i.digest):
         if image.digest in keep:
             verdicts.append((image, keep[image.digest], False))
+        elif image.digest in waiting:
+            continue
         elif image.digest in graph.secondary:
             why = DELETED_WITH[graph.secondary[image.digest]]
             verdicts.append((image, why, True))
         else:
             verdicts.append((image, _deletion_reason(retention), True))
-    return verdicts
+    elsewhere = [(graph.by_digest[d], *waiting[d]) for d in sorted(waiting)]
+    return verdicts, elsewhere
+
+
+def _waiting(
+    graph: _Graph, keep: Mapping[Digest, str]
+) -> dict[Digest, tuple[Digest, Digest | None, Relation]]:
+    """Unkept cosign referrers whose subject is in another repository, and (transitively) the
+    unkept images hanging off them: digest → (subject, parent or None, relation)."""
+    waiting: dict[Digest, tuple[Digest, Digest | None, Relation]] = {
+        d: (subject, None, "referrer") for d, subject in graph.elsewhere.items() if d not in keep
+    }
+    pending = deque(waiting)
+    while pending:
+        parent = pending.popleft()
+        for dependent in graph.dependents.get(parent, ()):
+            if dependent not in keep and dependent not in waiting:
+                relation = graph.secondary.get(dependent, "child")
+                waiting[dependent] = (waiting[parent][0], parent, relation)
+                pending.append(dependent)
+    return waiting
 
 
 def _keep_reasons(

@@ -108,8 +108,24 @@ def read_plan(path: Path) -> Plan:
         )
     try:
         return plan_from_json(data)
+    except NaiveTimeError as exc:
+        raise PlanFileError(f"{path}: not a valid plan: {exc}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{path}: not a valid plan: {exc!r}") from exc
+
+
+class NaiveTimeError(ValueError):
+    """A time without a time zone: which instant it means is unknown."""
+
+
+def aware_time(value: object, key: str) -> datetime:
+    """An ISO 8601 time with its time zone (as `plan` writes them), else a clear error."""
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise NaiveTimeError(
+            f"{key}: {value!r} has no time zone (expected e.g. {moment.isoformat()}+00:00)"
+        )
+    return moment
 
 
 def plan_from_json(data: dict[str, Any]) -> Plan:
@@ -117,7 +133,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
     if data.get("version") != PLAN_VERSION:
         raise ValueError(f"version {data.get('version')!r}, expected {PLAN_VERSION}")
     return Plan(
-        created_at=datetime.fromisoformat(data["created_at"]),
+        created_at=aware_time(data["created_at"], "created_at"),
         policy=policy_from_json(data["policy"]),
         sources=sources_from_json(data["sources"]),
         refusals=tuple(str(r) for r in data["refusals"]),
@@ -192,6 +208,7 @@ def policy_to_json(p: Policy) -> dict[str, Any]:
         "opt_in_tag": list(p.opt_in_tag) if p.opt_in_tag else None,
         "max_delete_percent": p.max_delete_percent,
         "max_delete_images": p.max_delete_images,
+        "organization": p.organization,
     }
 
 
@@ -212,6 +229,7 @@ def policy_from_json(d: dict[str, Any]) -> Policy:
             None if d["max_delete_percent"] is None else float(d["max_delete_percent"])
         ),
         max_delete_images=None if d["max_delete_images"] is None else int(d["max_delete_images"]),
+        organization=None if d.get("organization") is None else str(d["organization"]),
     )
 
 
@@ -254,7 +272,7 @@ def _decision_from_json(d: dict[str, Any]) -> Decision:
         digest=Digest(d["image_digest"]),
         tags=tuple(d["image_tags"]),
         size_bytes=int(d["size_bytes"]),
-        pushed_at=datetime.fromisoformat(d["pushed_at"]),
+        pushed_at=aware_time(d["pushed_at"], "pushed_at"),
         media_type=d["media_type"],
         reason=d["reason"],
     )

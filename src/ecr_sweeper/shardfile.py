@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from ecr_sweeper.model import (
     ImageRef,
     InventoryScan,
     Policy,
+    PullAccess,
     Region,
     Repository,
     RepositoryKey,
@@ -35,6 +35,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.planfile import (
     PlanFileError,
+    aware_time,
     error_from_json,
     error_to_json,
     policy_from_json,
@@ -175,7 +176,12 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
             {
                 "name": r.key.name,
                 "error": r.error,
-                "pull_principals": list(r.pull_principals),
+                "pull_access": {
+                    "accounts": list(r.pull_access.accounts),
+                    "organizations": list(r.pull_access.organizations),
+                    "anyone": list(r.pull_access.anyone),
+                    "services": list(r.pull_access.services),
+                },
                 "tags": [list(t) for t in r.tags],
                 "images": [
                     [
@@ -206,12 +212,12 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
             Image(
                 digest=Digest(digest),
                 tags=tuple(tags),
-                pushed_at=datetime.fromisoformat(pushed),
+                pushed_at=aware_time(pushed, "pushed_at"),
                 size_bytes=int(size),
                 media_type=media,
                 children=tuple(Digest(c) for c in children),
                 subject=Digest(subject) if subject else None,
-                last_pulled_at=datetime.fromisoformat(pulled) if pulled else None,
+                last_pulled_at=aware_time(pulled, "last_pulled_at") if pulled else None,
                 artifact_media_type=artifact,
             )
             for digest, tags, pushed, size, media, children, subject, pulled, artifact in r[
@@ -223,7 +229,7 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 RepositoryKey(account, region, RepositoryName(r["name"])),
                 images,
                 r["error"],
-                tuple(r["pull_principals"]),
+                PullAccess(**{k: tuple(v) for k, v in r["pull_access"].items()}),
                 tuple((k, v) for k, v in r["tags"]),
             )
         )

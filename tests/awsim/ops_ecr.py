@@ -156,6 +156,8 @@ def _detail(repo: RepoState, rec: ImageRecord) -> dict[str, Any]:
     amt = img.artifact_media_type
     if amt:
         d["artifactMediaType"] = amt
+    if img.subject is not None:  # ECR names an OCI referrer's subject (botocore 1.43's model)
+        d["subjectManifestDigest"] = img.subject.digest
     if img.last_pull is not None:
         d["lastRecordedPullTime"] = to_epoch(img.last_pull)
     return d

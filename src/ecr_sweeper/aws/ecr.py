@@ -30,13 +30,14 @@ from ecr_sweeper.model import (
     Digest,
     Image,
     InventoryScan,
+    PullAccess,
     Region,
     Repository,
     RepositoryKey,
     RepositoryName,
     ScanError,
 )
-from ecr_sweeper.repopolicy import pull_principals
+from ecr_sweeper.repopolicy import pull_access
 
 DESCRIBE_IMAGES_PAGE = 1000
 BATCH_GET_IMAGE_MAX = 100
@@ -44,6 +45,7 @@ BATCH_DELETE_MAX = 100
 IMAGE_CONFIGS = frozenset(
     {"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"}
 )
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ACCEPTED_MEDIA_TYPES = [
     *sorted(INDEX_MEDIA_TYPES),
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -93,7 +95,7 @@ async def scan_inventory(
         try:
             # Policy and tags first: small answers, read outside the gate, which only bounds
             # the repositories whose images are in memory at once.
-            principals = await _pull_principals(ecr, api, key)
+            access = await _pull_access(ecr, api, key)
             tags = await _tags(ecr, api, arns[name]) if read_tags else ()
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
             _judged(_unreadable(key, exc))
@@ -104,7 +106,7 @@ async def scan_inventory(
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 _judged(_unreadable(key, exc))
                 return
-            _judged(Repository(key, images, None, principals, tags))
+            _judged(Repository(key, images, None, access, tags))
 
     def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
@@ -140,8 +142,8 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
         maxResults=DESCRIBE_IMAGES_PAGE,
     )
     # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
-    # index…) to learn its subject. A manifest of unknown type is read too: guessing "not an
-    # index" could orphan-delete the children of an index.
+    # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
+    # type is read too: guessing "not an index" could orphan-delete the children of an index.
     to_read = [Digest(d["imageDigest"]) for d in details if _must_read(d)]
     manifests: dict[Digest, _Manifest] = {}
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):
@@ -169,6 +171,8 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
     for d in details:
         digest = Digest(d["imageDigest"])
         manifest = manifests.get(digest, _Manifest(d.get("imageManifestMediaType", "")))
+        reported = d.get("subjectManifestDigest")
+        subject = manifest.subject or (Digest(reported) if reported else None)
         pulled = d.get("lastRecordedPullTime")
         images.append(
             Image(
@@ -178,7 +182,7 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
                 size_bytes=int(d.get("imageSizeInBytes", 0)),
                 media_type=sys.intern(manifest.media_type),
                 children=manifest.children,
-                subject=manifest.subject,
+                subject=subject,
                 last_pulled_at=_utc(pulled) if pulled else None,
                 artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
             )
@@ -187,16 +191,21 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
 
 
 def _must_read(detail: dict[str, Any]) -> bool:
-    media_type = detail.get("imageManifestMediaType", "")
-    artifact = detail.get("artifactMediaType", "")
-    return (
-        not media_type
-        or media_type in INDEX_MEDIA_TYPES
-        or bool(artifact and artifact not in IMAGE_CONFIGS)
-    )
+    """Whether DescribeImages leaves out what the plan needs: an index's children, or the
+    subject of a manifest that can carry one (an OCI manifest that is not known to be a plain
+    runnable image: an artifact type or config that is not an image's, or none reported)."""
+    media_type = str(detail.get("imageManifestMediaType", ""))
+    artifact = str(detail.get("artifactMediaType", ""))
+    if not media_type or media_type in INDEX_MEDIA_TYPES:
+        return True
+    if detail.get("subjectManifestDigest"):
+        return False  # the subject, as ECR read it from the manifest
+    if artifact:
+        return artifact not in IMAGE_CONFIGS
+    return media_type == OCI_MANIFEST  # no artifact media type: it could be a referrer
 
 
-async def _pull_principals(ecr: Any, api: Api, key: RepositoryKey) -> tuple[str, ...]:
+async def _pull_access(ecr: Any, api: Api, key: RepositoryKey) -> PullAccess:
     """Who the repository policy lets pull (no policy: nobody beyond the account)."""
     try:
         answer = await api.call(
@@ -204,9 +213,9 @@ async def _pull_principals(ecr: Any, api: Api, key: RepositoryKey) -> tuple[str,
         )
     except ClientError as exc:
         if error_code(exc) == "RepositoryPolicyNotFoundException":
-            return ()
+            return PullAccess()
         raise
-    return pull_principals(answer.get("policyText") or "{}")
+    return pull_access(answer.get("policyText") or "{}")
 
 
 async def _tags(ecr: Any, api: Api, arn: str) -> tuple[tuple[str, str], ...]:

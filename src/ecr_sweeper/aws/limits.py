@@ -32,12 +32,18 @@ T = TypeVar("T")
 THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
+        "ThrottleException",  # the ECR user guide's wording
         "Throttling",
         "ThrottledException",
         "RequestThrottled",
         "RequestThrottledException",
         "TooManyRequestsException",
         "RequestLimitExceeded",
+        "EC2ThrottledException",
+        "BandwidthLimitExceeded",
+        "PriorRequestNotComplete",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
         "SlowDown",
     }
 )
@@ -69,19 +75,39 @@ def describe_errors(exc: BaseException) -> list[str]:
     return [f"{type(exc).__name__}: {exc}"]
 
 
+def retry_reason(status: int, code: str | None) -> str | None:
+    """Why an error answer is worth another try, or None. The one table of it, first match:
+
+    | status  | code                                     | retried | why                     |
+    |---------|------------------------------------------|---------|-------------------------|
+    | any     | a throttling code (THROTTLING_CODES)     | yes     | throttled               |
+    | any     | expired credentials (EXPIRED_CODES)      | yes     | refreshed, then retried |
+    | any     | a transient server code (TRANSIENT_CODES)| yes     | server error            |
+    | 429     | any other (a proxy's bare 429 included)  | yes     | throttled               |
+    | 5xx     | any other                                | yes     | server error            |
+    | 4xx     | any other                                | no      | the request is wrong    |
+    | 2xx/3xx | any other (MalformedAnswer: see answers) | no      | not AWS's answer        |
+    """
+    if code in THROTTLING_CODES:
+        return "throttled"
+    if code in EXPIRED_CODES:
+        return "credentials expired"
+    if code in TRANSIENT_CODES:
+        return "server error"
+    if status == 429:  # HTTP Too Many Requests
+        return "throttled"
+    if status >= 500:  # HTTP server errors
+        return "server error"
+    return None
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """Throttling, server errors and broken connections are worth another try."""
+    """Throttling, server errors and broken connections are worth another try (retry_reason)."""
     if isinstance(exc, _CONNECTION_ERRORS):
         return True
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        code = error_code(exc)
-        return (
-            code in THROTTLING_CODES
-            or code in TRANSIENT_CODES
-            or code in EXPIRED_CODES
-            or status >= 500
-        )
+        return retry_reason(int(status or 0), error_code(exc)) is not None
     return False
 
 

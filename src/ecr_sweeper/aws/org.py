@@ -50,6 +50,17 @@ async def discover_accounts(
     return [AccountId(i) for i in ids]
 
 
+async def organization_id(organizations: Any, api: Api) -> str | None:
+    """The organization's id ("o-…"), or None when it cannot be read: repositories whose
+    policy lets an organization pull are then held, as for an organization outside the run."""
+    try:
+        answer = await api.call(organizations.describe_organization)
+    except Exception:  # noqa: BLE001 - unknown organization: the safe reading holds
+        return None
+    found = answer.get("Organization", {}).get("Id")
+    return found if isinstance(found, str) else None
+
+
 async def _under(organizations: Any, api: Api, parent: str) -> list[dict[str, Any]]:
     """Accounts under `parent` (an OU or the root), recursively."""
     accounts = await api.pages(

@@ -5,7 +5,9 @@ accounts sharing one aiobotocore client per service × region for its endpoint a
 The base credentials come from the standard AWS chain (environment, profile, web identity,
 instance role). In each target account we assume the target's role; the assumed credentials
 refresh themselves before they expire. Endpoints follow the standard AWS settings, so
-`AWS_ENDPOINT_URL` points every client at moto's server or the emulator.
+`AWS_ENDPOINT_URL` points every client at moto's server or the emulator. Every botocore client
+refuses a success answer that is not its operation's (aws/answers.py): botocore would read a
+proxy's HTML page as an empty answer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
 
+from ecr_sweeper.aws.answers import guard_answers
 from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
@@ -167,8 +170,10 @@ class Connections:
                     credentials = await session.get_credentials()
                     self._clients[key] = WireClient(endpoint, credentials)
                 else:
-                    self._clients[key] = await self._stack.enter_async_context(
-                        _create_client(session, service, region)
+                    self._clients[key] = guard_answers(
+                        await self._stack.enter_async_context(
+                            _create_client(session, service, region)
+                        )
                     )
             return self._clients[key]
 
@@ -178,8 +183,10 @@ class Connections:
         key = (AccountId("base"), region, service)
         async with self._locks[AccountId("base")]:
             if key not in self._clients:
-                self._clients[key] = await self._stack.enter_async_context(
-                    _create_client(self._base, service, region)
+                self._clients[key] = guard_answers(
+                    await self._stack.enter_async_context(
+                        _create_client(self._base, service, region)
+                    )
                 )
         return self._clients[key]
 

@@ -15,9 +15,14 @@ operations in `OPERATIONS` and nothing else:
 * endpoint, region, signing name and target prefix are read off that client, so they follow
   every standard AWS setting; the credentials are the account's (refreshable ones included);
 * the signature is SigV4 as botocore computes it (tests compare the two, header for header);
-* the answer is the JSON body, with every member the service model calls a timestamp turned
-  into an aware datetime, as botocore's parser does; errors raise botocore's ``ClientError``
-  with the code, message and HTTP status botocore would give.
+* the request body and the answer follow the operation's shapes as botocore's serializer and
+  parser do (the walk of each output shape is built once): modeled members only, `null`
+  members dropped, timestamps where the shape says timestamp and nowhere else (a docker label
+  named ``createdAt`` stays a string), documents untouched; errors raise botocore's
+  ``ClientError`` with the code, message, status and modeled members botocore would give;
+  a success status whose body is not the operation's JSON answer raises
+  `answers.MalformedAnswerError` (botocore would give an empty answer).
+  tests/test_wire_protocol.py runs the AWS JSON 1.1 protocol tests through it.
 
 Every other service and operation (STS, Organizations, EC2, Lambda, EventBridge, Scheduler)
 still goes through aiobotocore unchanged.
@@ -25,11 +30,17 @@ still goes through aiobotocore unchanged.
 
 from __future__ import annotations
 
+import base64
+import calendar
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -39,10 +50,11 @@ import botocore
 from botocore import xform_name
 from botocore.awsrequest import AWSPreparedRequest, HTTPHeaders
 from botocore.exceptions import ClientError, NoCredentialsError
-from botocore.model import ServiceModel
-from botocore.utils import parse_timestamp
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+from botocore.utils import parse_timestamp, parse_to_aware_datetime
 
 from ecr_sweeper import __version__
+from ecr_sweeper.aws.answers import MalformedAnswerError, answer_problem
 
 # The calls a sweep makes (snake_case, as botocore names them). Anything else goes to botocore.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -147,55 +159,181 @@ def sign(
 
 # --------------------------------------------------------------------------- answers
 
-
-def timestamp_members(model: ServiceModel) -> frozenset[str]:
-    """Member names the model types as timestamps in any structure of the service."""
-    names: set[str] = set()
-    for shape_name in model.shape_names:
-        shape: Any = model.shape_for(shape_name)
-        if shape.type_name == "structure":
-            names.update(m for m, s in shape.members.items() if s.type_name == "timestamp")
-    return frozenset(names)
+Convert = Callable[[Any], Any]
+# Shape types a walk leaves as JSON gives them. A type it knows neither as these nor as one it
+# converts is refused when the walk is built, so an operation with such a member cannot be
+# added to `OPERATIONS` without teaching this module to parse it.
+_AS_IS = frozenset({"string", "integer", "long", "boolean", "double", "float"})
 
 
-def parse_answer(body: bytes, stamps: frozenset[str]) -> dict[str, Any]:
-    """The JSON answer, timestamps as aware datetimes (AWS sends epoch seconds)."""
+def output_walk(shape: Shape | None) -> Convert:
+    """The conversion of a JSON answer to what botocore's parser makes of it for `shape`,
+    built once (per operation): only modeled members are kept (under their model names),
+    `null` members are dropped, timestamps become aware UTC datetimes where the shape says
+    timestamp and nowhere else, documents are left as they are, an unknown union member is
+    reported as botocore does (`SDK_UNKNOWN_MEMBER`)."""
+    if shape is None:
+        return lambda _: {}
+    walk = _walk(shape, {})
+    if walk is None:
+        raise TypeError(f"output shape {shape.name} is not a structure")
+    return walk
+
+
+def _walk(shape: Shape, built: dict[str, Convert]) -> Convert | None:
+    """The conversion of one shape's JSON value; None where it is the value itself."""
+    kind = shape.type_name
+    if kind in _AS_IS or (kind == "structure" and cast("Any", shape).is_document_type):
+        return None
+    if kind in _SCALAR_WALKS:
+        return _SCALAR_WALKS[kind]
+    if kind == "structure":
+        return _structure(cast("StructureShape", shape), built)
+    if kind not in ("list", "map"):
+        raise NotImplementedError(f"wire.py does not parse {kind} members ({shape.name})")
+    inner = _walk(cast("Any", shape).member if kind == "list" else cast("Any", shape).value, built)
+    if inner is None:
+        return None
+    if kind == "list":
+        return lambda value: [None if v is None else inner(v) for v in value]
+    return lambda value: {k: None if v is None else inner(v) for k, v in value.items()}
+
+
+def _structure(shape: StructureShape, built: dict[str, Convert]) -> Convert:
+    if shape.name in built:  # a recursive shape: the walk being built
+        return built[shape.name]
+    members: dict[str, tuple[str, Convert | None]] = {}
+    union = shape.is_tagged_union
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"{shape.name}: expected a JSON object, got {type(value).__name__}")
+        if union and (unknown := _unknown_union_member(shape.name, value, members)):
+            return {"SDK_UNKNOWN_MEMBER": {"name": unknown}}
+        parsed: dict[str, Any] = {}
+        for key, raw in value.items():
+            member = members.get(key)
+            if member is not None and raw is not None:
+                name, walk = member
+                parsed[name] = raw if walk is None else walk(raw)
+        return parsed
+
+    built[shape.name] = convert
+    for name, member_shape in shape.members.items():
+        wire_name = member_shape.serialization.get("name", name)
+        members[wire_name] = (name, _walk(member_shape, built))
+    return convert
+
+
+def _unknown_union_member(name: str, value: dict[str, Any], members: dict[str, Any]) -> str | None:
+    """The tag of a union answer whose member this model does not know, else None."""
+    set_members = [k for k, v in value.items() if k != "__type" and v is not None]
+    if len(set_members) != 1:
+        raise ValueError(f"{name}: a union answer must have exactly one member set")
+    return None if set_members[0] in members else set_members[0]
+
+
+def _timestamp(value: Any) -> datetime:
+    """An aware UTC datetime, from epoch seconds (what AWS sends) or a string form."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    parsed: datetime = parse_timestamp(value)
+    return parsed.astimezone(UTC)
+
+
+_SCALAR_WALKS: dict[str, Convert] = {"timestamp": _timestamp, "blob": base64.b64decode}
+
+
+def parse_answer(body: bytes, walk: Convert) -> dict[str, Any]:
+    """A success answer, parsed by its output shape's walk. An empty body is an empty answer;
+    a body that is not JSON raises ValueError, one that is not the output's TypeError."""
     if not body:
         return {}
-
-    def hook(obj: dict[str, Any]) -> dict[str, Any]:
-        for key in stamps.intersection(obj):
-            value = obj[key]
-            if isinstance(value, int | float):
-                obj[key] = datetime.fromtimestamp(value, UTC)
-            elif isinstance(value, str):
-                obj[key] = parse_timestamp(value)
-        return obj
-
-    answer: dict[str, Any] = json.loads(body, object_hook=hook)
-    return answer
+    answer = json.loads(body)
+    if not isinstance(answer, dict):
+        raise TypeError(f"expected a JSON object, got {type(answer).__name__}")
+    parsed: dict[str, Any] = walk(answer)
+    return parsed
 
 
-def client_error(status: int, headers: dict[str, str], body: bytes, operation: str) -> ClientError:
-    """The ClientError botocore raises for a JSON-protocol error answer."""
-    try:
-        parsed = json.loads(body) if body else {}
-    except ValueError:
-        parsed = {}
-    if not isinstance(parsed, dict):
-        parsed = {}
-    code = str(parsed.get("__type") or headers.get("x-amzn-errortype") or status)
-    code = code.split(":", 1)[0].rsplit("#", 1)[-1]
-    message = parsed.get("message", parsed.get("Message", ""))
-    response: Any = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {
-            "RequestId": headers.get("x-amzn-requestid", ""),
-            "HTTPStatusCode": status,
-            "HTTPHeaders": headers,
-        },
+def _metadata(status: int, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "RequestId": headers.get("x-amzn-requestid", ""),
+        "HTTPStatusCode": status,
+        "HTTPHeaders": headers,
     }
+
+
+def _error_code(body: dict[str, Any], headers: dict[str, str]) -> str | None:
+    """`__type` (as botocore reads it), else the `x-amzn-errortype` header, else a `code`
+    member (where the AWS JSON protocol also puts it), without namespace or URI."""
+    for found in (body.get("__type"), headers.get("x-amzn-errortype"), body.get("code")):
+        if isinstance(found, str) and found:
+            return found.split(":", 1)[0].rsplit("#", 1)[-1]
+    return None
+
+
+def client_error(
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    operation: str,
+    modeled: Callable[[str], Convert | None] = lambda _: None,
+) -> ClientError:
+    """The ClientError botocore raises for an AWS JSON error answer (`headers` with lower-case
+    names). A body that is not JSON keeps its text as the message (a proxy's, a load
+    balancer's); a 5xx with an empty or HTML body gets the status and its reason phrase.
+    `modeled` gives the walk of an error code's own shape: its members join the response,
+    as botocore adds them."""
+    parsed: dict[str, Any] = {}
+    text = body.decode("utf-8", "replace")
+    if body:
+        try:
+            loaded = json.loads(body)
+        except ValueError:
+            loaded = {"message": text}
+        parsed = loaded if isinstance(loaded, dict) else {}
+    code = _error_code(parsed, headers)
+    generic = not text.strip() or text.strip().startswith("<html>")
+    if code is None and status >= 500 and generic:
+        code, message = str(status), http.client.responses.get(status, "")
+    else:
+        message = parsed.get("message", parsed.get("Message", ""))
+    response: Any = {
+        "Error": {"Code": code or str(status), "Message": message},
+        "ResponseMetadata": _metadata(status, headers),
+    }
+    if code is not None and (walk := modeled(code)) is not None:
+        # A body that does not fit the error's shape: its code and message still stand.
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            response.update(walk(parsed))
     return ClientError(response, operation)
+
+
+def serialize(params: dict[str, Any], shape: Shape | None) -> bytes:
+    """The JSON body of a request, by its input shape: `None` members left out, timestamps
+    as epoch seconds (AWS JSON's default; whole seconds as an integer, as botocore sends)."""
+    return json.dumps(_serialized(params, shape) if shape else {}, separators=(",", ":")).encode()
+
+
+def _serialized(value: Any, shape: Shape) -> Any:
+    kind = shape.type_name
+    if kind == "structure" and not cast("Any", shape).is_document_type:
+        members = cast("StructureShape", shape).members
+        return {
+            k: _serialized(v, members[k]) if k in members else v
+            for k, v in value.items()
+            if v is not None
+        }
+    if kind == "list":
+        return [_serialized(v, cast("Any", shape).member) for v in value]
+    if kind == "map":
+        return {k: _serialized(v, cast("Any", shape).value) for k, v in value.items()}
+    if kind == "timestamp":
+        moment = parse_to_aware_datetime(value)
+        seconds = calendar.timegm(moment.timetuple())
+        return (seconds * 10**6 + moment.microsecond) / 10**6 if moment.microsecond else seconds
+    return value
 
 
 # --------------------------------------------------------------------------- the client
@@ -203,7 +341,7 @@ def client_error(status: int, headers: dict[str, str], body: bytes, operation: s
 
 class WireClient:
     """Stands in for an aiobotocore ECS or ECR client of one account: the operations in
-    `OPERATIONS`, signed with that account's `credentials`.
+    `OPERATIONS` (or `operations`), signed with that account's `credentials`.
 
     `endpoint` is an aiobotocore client of the service in the region, shared by every
     account: its endpoint, model and HTTP session (so one connection pool per endpoint serves
@@ -211,11 +349,12 @@ class WireClient:
     with the endpoint client's credentials.
     """
 
-    def __init__(self, endpoint: Any, credentials: Any) -> None:
+    def __init__(
+        self, endpoint: Any, credentials: Any, operations: frozenset[str] | None = None
+    ) -> None:
         self.meta = endpoint.meta
         model: ServiceModel = endpoint.meta.service_model
-        self._operations = OPERATIONS[model.service_name]
-        self._api_names, self._stamps = _model_facts(model)
+        self._facts = _model_facts(model, operations or OPERATIONS[model.service_name])
         self._target = model.metadata["targetPrefix"]
         self._content_type = f"application/x-amz-json-{model.metadata['jsonVersion']}"
         self._service = model.signing_name
@@ -230,16 +369,17 @@ class WireClient:
         self._frozen_until = 0.0
 
     def __getattr__(self, name: str) -> Any:
-        if name in self._operations:
-            return _Operation(self, name, self._api_names[name])
+        if name in self._facts.operations:
+            return _Operation(self, name, self._facts.operations[name].api_name)
         raise AttributeError(
             f"{self._service}.{name} is not a call ecr-sweeper sends over the wire"
         )
 
     async def call(self, api_name: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One call: sign, send through the client's HTTP session, parse."""
+        """One call: serialize and sign, send through the client's HTTP session, parse."""
+        facts = self._facts.by_api_name[api_name]
         frozen = await self._frozen_credentials()
-        body = json.dumps(params, separators=(",", ":")).encode()
+        body = serialize(params, facts.input_shape)
         headers = {
             "Content-Type": self._content_type,
             "Host": self._host,
@@ -264,9 +404,17 @@ class WireClient:
         )
         response = await self._http.send(request)
         content: bytes = await response.content
-        if response.status_code >= 300:
-            raise client_error(response.status_code, dict(response.headers), content, api_name)
-        return parse_answer(content, self._stamps)
+        status: int = response.status_code
+        answer_headers = {k.lower(): v for k, v in response.headers.items()}
+        if status >= 301:  # as botocore: 300 itself is read as a success
+            raise client_error(status, answer_headers, content, api_name, self._facts.error_walk)
+        if why := answer_problem("json", facts.operation, content):
+            raise MalformedAnswerError(status, answer_headers, content, api_name, why)
+        try:
+            return parse_answer(content, facts.output)
+        except (ValueError, TypeError) as exc:  # JSON, but not the operation's output
+            why = f"that is not a {api_name} answer ({exc})"
+            raise MalformedAnswerError(status, answer_headers, content, api_name, why) from exc
 
     async def _frozen_credentials(self) -> Any:
         """The credentials to sign with, asked of botocore at most every `FROZEN_FOR` seconds.
@@ -287,20 +435,53 @@ class WireClient:
         return self._frozen
 
 
-_FACTS: dict[tuple[str, str], tuple[dict[str, str], frozenset[str]]] = {}
+@dataclass(frozen=True, slots=True)
+class _OperationFacts:
+    api_name: str
+    operation: OperationModel
+    input_shape: Shape | None
+    output: Convert
 
 
-def _model_facts(model: ServiceModel) -> tuple[dict[str, str], frozenset[str]]:
-    """(snake_case name -> API name for `OPERATIONS`, timestamp members), once per service
-    model version: each client has its own model object, the facts are the same."""
-    key = (model.service_name, model.api_version)
+@dataclass(slots=True)
+class _ModelFacts:
+    """What a service's wire operations need, built once per service model version."""
+
+    model: ServiceModel
+    operations: dict[str, _OperationFacts]  # by snake_case name
+    by_api_name: dict[str, _OperationFacts]
+    errors: dict[str, Convert | None] = field(default_factory=dict)
+
+    def error_walk(self, code: str) -> Convert | None:
+        """The walk of the shape the model gives error `code`, or None (built on first use)."""
+        if code not in self.errors:
+            lookup: Any = self.model.shape_for_error_code  # typed as taking an int, takes a code
+            shape = lookup(code)
+            self.errors[code] = output_walk(shape) if shape is not None else None
+        return self.errors[code]
+
+
+_FACTS: dict[tuple[str, str, frozenset[str]], _ModelFacts] = {}
+
+
+def _model_facts(model: ServiceModel, wanted: frozenset[str]) -> _ModelFacts:
+    """The facts of `wanted` operations, once per service model version: each client has its
+    own model object, the facts are the same."""
+    key = (model.service_name, model.api_version, wanted)
     if key not in _FACTS:
-        wanted = OPERATIONS[model.service_name]
-        api_names = {xform_name(api): api for api in model.operation_names}
-        _FACTS[key] = (
-            {n: a for n, a in api_names.items() if n in wanted},
-            timestamp_members(model),
-        )
+        operations = {}
+        for api_name in model.operation_names:
+            name = xform_name(api_name)
+            if name in wanted:
+                operation: OperationModel = model.operation_model(api_name)
+                operations[name] = _OperationFacts(
+                    api_name,
+                    operation,
+                    operation.input_shape,
+                    output_walk(operation.output_shape),
+                )
+        by_api_name = {facts.api_name: facts for facts in operations.values()}
+        _FACTS[key] = _ModelFacts(model, operations, by_api_name)
     return _FACTS[key]
 
 
