@@ -243,7 +243,6 @@ INPUT_FILES = {
     "array.json": "[]",
     "unknown-key.toml": f'[[accounts]]\nid = "{REGISTRY}"\nregions = ["{US}"]\ncolour = "blue"\n',
     "bad-id.toml": f'[[accounts]]\nid = "1234"\nregions = ["{US}"]\n',
-    "no-accounts.toml": f'[defaults]\nregions = ["{US}"]\nrole_name = "{ROLE}"\n',
 }
 
 
@@ -259,16 +258,6 @@ INPUT_FILES = {
             ["plan", "--account", REGISTRY, "--region", "us-east", "--role-name", ROLE],
             ["--region", "'us-east'", "region"],
             id="bad-region",
-        ),
-        pytest.param(
-            ["plan", "--region", US, "--role-name", ROLE],
-            ["no accounts to sweep"],
-            id="no-accounts",
-        ),
-        pytest.param(
-            ["plan", "--config", "no-accounts.toml"],
-            ["no accounts to sweep"],
-            id="accounts-file-without-accounts",
         ),
         pytest.param(
             ["plan", "--config", "unknown-key.toml"],

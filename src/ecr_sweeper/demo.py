@@ -410,7 +410,7 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
                     policy,
                     connections,
                     datetime.now(UTC),
-                    lambda line: render.err.print(line, markup=False),
+                    render.log,
                     sources=sources,
                 )
 
@@ -434,7 +434,7 @@ def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
                     plan,
                     connections,
                     datetime.now(UTC),
-                    lambda line: render.err.print(line, markup=False),
+                    render.log,
                 )
 
         result = anyio.run(apply_it)

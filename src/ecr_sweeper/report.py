@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecr_sweeper.model import Decision, Plan, RepositoryKey
+from ecr_sweeper.model import AccountId, Decision, Plan, RepositoryKey, ScanError
 
 if TYPE_CHECKING:
     from ecr_sweeper.pipeline import ApplyResult
@@ -37,6 +37,44 @@ def repository_rows(plan: Plan) -> list[RepositoryRow]:
         RepositoryRow(key, kept[key] + deleted[key], kept[key], deleted[key], reclaimed[key])
         for key in sorted(set(kept) | set(deleted))
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """What a plan deletes in one account (every region)."""
+
+    account_id: AccountId
+    repositories: int
+    to_delete: int
+    bytes_reclaimed: int
+
+
+def account_rows(plan: Plan) -> list[AccountRow]:
+    """Per account with something to delete: repositories touched, images, bytes."""
+    by_account: dict[AccountId, list[RepositoryRow]] = defaultdict(list)
+    for row in repository_rows(plan):
+        if row.to_delete:
+            by_account[row.repository.account_id].append(row)
+    return [
+        AccountRow(
+            account,
+            len(rows),
+            sum(r.to_delete for r in rows),
+            sum(r.bytes_reclaimed for r in rows),
+        )
+        for account, rows in sorted(by_account.items())
+    ]
+
+
+def error_line(error: ScanError) -> str:
+    """`[scope] account/region subject: message`, without saying a word twice (the subject
+    often repeats the scope and the place: "usage 111111111111/us-east-1")."""
+    where = f"{error.account_id}/{error.region}" if error.region else error.account_id
+    words = [w for w in error.subject.split() if w not in (where, error.scope)]
+    if words and words[-1] == "of":
+        words.pop()
+    subject = " ".join(words)
+    return f"[{error.scope}] {where}" + (f" {subject}" if subject else "") + f": {error.message}"
 
 
 def totals(plan: Plan) -> dict[str, Any]:
@@ -148,10 +186,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
         lines += ["", "## Refused", "", *(f"- {r}" for r in plan.refusals)]
     if plan.errors:
         lines += ["", "## Errors", ""]
-        lines += [
-            f"- [{e.scope}] {e.account_id}/{e.region or '-'} {e.subject}: {e.message}"
-            for e in plan.errors
-        ]
+        lines += [f"- {error_line(e)}" for e in plan.errors]
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
+from ecr_sweeper.words import plural
 
 ClientFor = Callable[[str], Awaitable[Any]]  # service name → the run's client for it
 
@@ -85,6 +86,7 @@ class UsageSource(Protocol):
     then unknown, which counts as present)."""
 
     name: str
+
     @property
     def kind(self) -> str | None:
         """The consumer kind this source reads ("ecs", "lambda", "batch", "eks"…); several
@@ -146,10 +148,11 @@ async def scan_usage(
         ScanError("usage", ctx.target.account_id, ctx.region, f"usage {where}", message)
         for message in ctx.errors
     )
-    counted = ", ".join(f"{n} {what}" for what, n in sorted(ctx.counts.items()))
+    counted = ", ".join(plural(n, what) for what, n in sorted(ctx.counts.items()))
     progress(
-        f"usage {where}: {counted or 'nothing running'}; {len(usages)} ECR image references, "
-        f"{foreign} outside ECR" + (f", {len(errors)} ERRORS" if errors else "")
+        f"usage {where}: {counted or 'nothing running'}; "
+        f"{plural(len(usages), 'ECR image references')}, {foreign} outside ECR"
+        + (f", {plural(len(errors), 'ERRORS')}" if errors else "")
     )
     return UsageScan(ctx.target.account_id, ctx.region, tuple(usages), errors, foreign, census)
 
