@@ -437,14 +437,7 @@ def plan(
     if merge:
         if account or region or config or role_name or shard or org:
             _usage_error("--merge plans from shard files only: no account options")
-        try:
-            targets, policy, sources, usage, inventory = read_shards(shard_files or [])
-        except PlanFileError as exc:
-            _fail(str(exc))
-        result = plan_from_scans(
-            usage, inventory, policy, datetime.now(UTC), targets=targets, sources=sources
-        )
-        _finish_plan(result, show, detailed_exit_codes)
+        _plan_merge(shard_files or [], show, detailed_exit_codes)
     check_regions(region or [], "--region")
     try:
         file_config = load_config(config) if config else None
@@ -453,6 +446,8 @@ def plan(
         excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
         for given in account or []:
             account_id(given)
+        if role_name is not None:  # checked now; resolve_targets applies it after the call
+            role_arn_for(AccountId("000000000000"), role_name, None, "--role-name")
         policy = resolve_policy(
             file_config,
             keep_last,
@@ -517,6 +512,18 @@ def plan(
 
     with log:
         result = anyio.run(run)
+    _finish_plan(result, show, detailed_exit_codes)
+
+
+def _plan_merge(shard_files: list[Path], show: Shown, detailed_exit_codes: bool) -> NoReturn:
+    """`plan --merge`: the plan from every shard's scans (no AWS call)."""
+    try:
+        targets, policy, sources, usage, inventory = read_shards(shard_files)
+    except PlanFileError as exc:
+        _fail(str(exc))
+    result = plan_from_scans(
+        usage, inventory, policy, datetime.now(UTC), targets=targets, sources=sources
+    )
     _finish_plan(result, show, detailed_exit_codes)
 
 

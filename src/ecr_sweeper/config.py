@@ -85,9 +85,13 @@ def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
     """Validate a parsed accounts file. `origin` names it in errors; every unknown key of the
     file is named in one error, before any value is checked."""
     unknown = unknown_keys(data)
+    if len(unknown) == 1:
+        key, expected = unknown[0]
+        raise ConfigError(f"{origin}: {key}: unknown key {expected}")
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown key{'s' if len(unknown) > 1 else ''}: " + "; ".join(unknown)
+            f"{origin}: {len(unknown)} unknown keys: "
+            + "; ".join(f"{key} {expected}" for key, expected in unknown)
         )
     defaults = _table(data, "defaults", origin, "")
     _no_unknown(defaults, _DEFAULT_KEYS, origin, "defaults.")
@@ -213,16 +217,16 @@ def _table(data: dict[str, Any], key: str, origin: str, prefix: str) -> dict[str
     return value
 
 
-def unknown_keys(data: dict[str, Any]) -> list[str]:
-    """Every key of an accounts file that no table takes, each with what its table takes,
-    e.g. `accounts[0].colour (expected one of: clusters, external_id, …)`."""
-    found: list[str] = []
+def unknown_keys(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every key of an accounts file that no table takes, each with what its table takes:
+    `("accounts[0].colour", "(expected one of: clusters, external_id, …)")`."""
+    found: list[tuple[str, str]] = []
 
     def check(table: object, allowed: set[str], prefix: str) -> None:
         if not isinstance(table, dict):
             return  # a table of the wrong type is reported with its value
         found.extend(
-            f"{prefix}{key} (expected one of: {', '.join(sorted(allowed))})"
+            (f"{prefix}{key}", f"(expected one of: {', '.join(sorted(allowed))})")
             for key in sorted(set(table) - allowed)
         )
         for key in ("clusters", "repositories"):

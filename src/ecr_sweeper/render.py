@@ -36,6 +36,7 @@ from ecr_sweeper.report import (
     repository_rows,
     totals,
 )
+from ecr_sweeper.words import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,8 @@ class Renderer:
         for row in account_rows(result):
             name = f" ({names[row.account_id]})" if names.get(row.account_id) else ""
             self.out.print(
-                f"  {row.account_id}{name}: {row.to_delete} images in {row.repositories} "
-                f"repositories, {human_bytes(row.bytes_reclaimed)}",
+                f"  {row.account_id}{name}: {plural(row.to_delete, 'images')} in "
+                f"{plural(row.repositories, 'repositories')}, {human_bytes(row.bytes_reclaimed)}",
                 markup=False,
             )
         biggest = sorted(
@@ -150,7 +151,8 @@ class Renderer:
         for biggest_row in biggest:
             key = biggest_row.repository
             self.out.print(
-                f"  {key.account_id}/{key.region} {key.name}: {biggest_row.to_delete} images, "
+                f"  {key.account_id}/{key.region} {key.name}: "
+                f"{plural(biggest_row.to_delete, 'images')}, "
                 f"{human_bytes(biggest_row.bytes_reclaimed)}",
                 markup=False,
             )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ecr_sweeper.model import AccountId, Decision, Plan, RepositoryKey, ScanError
+from ecr_sweeper.words import plural
 
 if TYPE_CHECKING:
     from ecr_sweeper.pipeline import ApplyResult
@@ -157,7 +158,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
         if plan.refusals
         else "Nothing to delete."
         if not plan.deletions
-        else f"{summary['to_delete']} images to delete."
+        else f"{plural(summary['to_delete'], 'images')} to delete."
     )
     saving = monthly_savings(summary["bytes_reclaimed"], price_per_gb_month)
     lines = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_SINGULAR = {"families": "family", "images": "image", "buses": "bus"}
+_SINGULAR = {"families": "family", "repositories": "repository", "buses": "bus"}
 
 
 def plural(count: int, noun: str) -> str:
