@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ecr_sweeper import __version__
+
 TEMPLATE = Path(__file__).parent.parent / "templates" / "gitlab" / "delete-images.gitlab-ci.yml"
 BASH = shutil.which("bash")
 
@@ -143,6 +145,7 @@ PREDEFINED = {
     "CI_JOB_ID",
     "CI_NODE_INDEX",
     "CI_NODE_TOTAL",
+    "CI_REGISTRY",
 }
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 STATIC_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -227,7 +230,8 @@ def test_stages_and_jobs(config: dict[str, Any]) -> None:
         job = resolved(config, name)
         assert job["stage"] in config["stages"], name
         assert list(flatten(job["script"])), name
-        assert job["image"] == "$ECR_SWEEPER_IMAGE"
+        # The project's image, with a shell for the runner (its entrypoint is ecr-sweeper).
+        assert job["image"] == {"name": "$ECR_SWEEPER_IMAGE", "entrypoint": [""]}
         assert job["environment"]["name"] == "$ECR_SWEEPER_ENVIRONMENT"
     # The plan jobs only prepare the environment; the apply job is the deployment.
     for name in (PLAN, SHARD, MERGE):
@@ -254,7 +258,14 @@ def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
     install = 'python -m pip install --quiet --disable-pip-version-check "$ECR_SWEEPER_PIP_SPEC"'
     for job in (plan, shard, merge_job, apply):
         assert install in shell(job)
-    assert top_variables(config)["ECR_SWEEPER_PIP_SPEC"] == "ecr-sweeper==${ECR_SWEEPER_VERSION}"
+    # Never a default install source the project does not control: the project's own image,
+    # and pip only when asked to.
+    variables = top_variables(config)
+    assert variables["ECR_SWEEPER_PIP_SPEC"] == ""
+    assert variables["ECR_SWEEPER_IMAGE"] == (
+        "${CI_REGISTRY}/${ECR_SWEEPER_PROJECT}:${ECR_SWEEPER_VERSION}"
+    )
+    assert variables["ECR_SWEEPER_VERSION"] == f"v{__version__}"
 
 
 def test_aws_access_is_oidc_only(config: dict[str, Any]) -> None:
@@ -337,7 +348,7 @@ def dotenv_written(job: Mapping[str, Any]) -> set[str]:
 
 def test_every_variable_is_predefined_or_declared(config: dict[str, Any]) -> None:
     declared = set(config["variables"])
-    assert used_variables(config["variables"]) <= declared
+    assert used_variables(config["variables"]) <= declared | PREDEFINED
     for name in job_names(config):
         job = resolved(config, name)
         known = declared | PREDEFINED | set(job.get("variables") or {}) | shell_assigned(job)
@@ -608,14 +619,7 @@ def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
         "report.md",
         "--detailed-exit-codes",
     ]
-    assert run.args("python") == [
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "ecr-sweeper==0.1.0",
-    ]
+    assert not run.called("python")  # the image has ecr-sweeper: nothing installed
     if job_code:
         assert f"exit code {plan_code}" in run.stderr
     # The OIDC glue: botocore's web-identity settings, the token in a private file, no keys.
@@ -628,6 +632,20 @@ def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
     assert token_file.stat().st_mode & 0o077 == 0
     assert not set(STRAY) & set(seen)
     assert TOKEN not in run.stdout + run.stderr
+
+
+def test_the_pip_route_installs_what_it_is_given(config: dict[str, Any], tmp_path: Path) -> None:
+    spec = "git+https://gitlab.example.com/platform/ecr-sweeper.git@v0.1.0"
+    run = run_job(config, PLAN, tmp_path, ECR_SWEEPER_PIP_SPEC=spec)
+    assert run.code == 0, run.stderr
+    assert run.args("python") == [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        spec,
+    ]
 
 
 def test_plan_job_without_a_role_fails_before_planning(
