@@ -477,3 +477,16 @@ def test_a_failing_service_revisions_read_names_its_source_and_switch() -> None:
         and "--no-service-revisions" in m
         for m in messages
     ), messages
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_shard_that_could_not_read_everything_fails_its_own_job(tmp_path: Path) -> None:
+    repository(REGISTRY, US, API, "v1")
+    service(APP, US, "broken", {"broken": "Not A Valid Image!"})
+    shard = [*PLAN, "--shard", "1/1", "--output", "shard-1.json"]
+    result = sweeper(*shard, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "error: shard 1/1: 1 usage error" in result.stderr
+    assert (tmp_path / "shard-1.json").exists()  # written for the record
+    merged = sweeper("plan", "--merge", "shard-1.json", cwd=tmp_path)
+    assert merged.returncode == 3
