@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -886,6 +887,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.exit_code
     except typer.Abort:
         log.error("error: aborted")  # noqa: TRY400 - one line, no traceback
+        code = EXIT_ERROR
+    except Exception as exc:
+        if not log.json:
+            raise  # a bug: the traceback, as Python prints it
+        # Even a bug is one JSON line: the traceback goes in its own field.
+        log.error(  # noqa: TRY400 - the traceback is a field of the one line
+            f"error: unexpected {type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)),
+        )
         code = EXIT_ERROR
     code = code if isinstance(code, int) else EXIT_OK
     if argv is None:

@@ -274,9 +274,9 @@ class ProgressDisplay:
         """Something not done, and why (shown with --quiet too)."""
         self._emit("warning", message)
 
-    def error(self, message: str) -> None:
-        """Something wrong (shown with --quiet too)."""
-        self._emit("error", message)
+    def error(self, message: str, **fields: object) -> None:
+        """Something wrong (shown with --quiet too); `fields` go in the JSON object only."""
+        self._emit("error", message, fields)
 
     def _emit(self, level: str, message: str, extra: dict[str, object] | None = None) -> None:
         if self._json:
