@@ -854,9 +854,11 @@ def test_apply_job_can_assume_a_separate_delete_role_in_the_targets(
 def test_apply_job_does_nothing_when_nothing_was_planned(
     config: dict[str, Any], tmp_path: Path, plan_code: str
 ) -> None:
-    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE=plan_code)
+    # Before the apply role is even assumed: a scheduled run with nothing to delete passes.
+    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE=plan_code, ECR_SWEEPER_APPLY_ROLE_ARN="")
     assert run.code == 0, run.stderr
     assert not run.called("ecr-sweeper")
+    assert not run.called("python")
     assert "nothing to apply" in run.stdout
 
 
