@@ -18,6 +18,7 @@ Exit codes (documented in the README; CI jobs act on them):
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import sys
 import traceback
@@ -39,7 +40,12 @@ from typer.core import TyperArgument, TyperOption
 from ecr_sweeper import __version__
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.regions import unknown_region
-from ecr_sweeper.aws.session import Connections, CredentialsError, caller_account
+from ecr_sweeper.aws.session import (
+    Connections,
+    CredentialsError,
+    base_session,
+    caller_account,
+)
 from ecr_sweeper.config import (
     ConfigError,
     FileConfig,
@@ -188,11 +194,25 @@ def check_regions(names: Sequence[str], origin: str) -> None:
             _fail(f"{origin}: {why}")
 
 
+class _Base:
+    """The base credentials' session of this command: checked once up front, then used by
+    its Connections, so a web identity is exchanged once. Made when first needed (the
+    environment of the command, not of the import)."""
+
+    session: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.session is None:
+            cls.session = base_session()
+        return cls.session
+
+
 def check_credentials() -> AccountId:
     """The account of the base credentials; missing credentials or a dead endpoint is one
     line and exit 1 within seconds, before anything is scanned or written."""
     try:
-        return anyio.run(caller_account)
+        return anyio.run(caller_account, _Base.get())
     except CredentialsError as exc:
         _fail(str(exc))
 
@@ -505,7 +525,7 @@ def plan(
     )
 
     async def run() -> Plan:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
             connections.on_retry = log
             return await make_plan(
                 targets, policy, connections, datetime.now(UTC), log, sources=sources
@@ -579,7 +599,7 @@ def _organization_accounts(
         wanted_tag = (key, value)
 
     async def run() -> list[AccountId]:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
             organizations = await connections.base_client(
                 "organizations", Region(ORGANIZATIONS_REGION)
             )
@@ -610,7 +630,7 @@ def _plan_shard(
     log.info(f"shard {index}/{count}: scanning {len(mine)} of {plural(len(targets), 'accounts')}")
 
     async def run() -> tuple[list[UsageScan], list[InventoryScan]]:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
             connections.on_retry = log
             return await scan(
                 mine,
@@ -753,7 +773,7 @@ def apply(
             _fail("aborted; nothing deleted")
 
     async def run() -> ApplyResult:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
             connections.on_retry = log
             return await apply_plan(reviewed, connections, datetime.now(UTC), log, journal)
 
@@ -870,12 +890,30 @@ def _usage_line(exc: click.ClickException) -> str:
     return f"{message} (see `{command} --help`)"
 
 
+class _LogLines(logging.Handler):
+    """Warnings the libraries log (Python's logging) as one line of the display each, so
+    `--log-format json` holds for them too. botocore's credential warnings are left out: a
+    credentials failure is reported once, by the up-front check or as the account's error."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[-1] == "credentials" and "botocore" in record.name:
+            return
+        first, *_ = record.getMessage().splitlines() or [""]
+        log.warning(f"warning: {record.name}: {first}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: every error one line on stderr (JSON with --log-format
     json), parser errors included. Returns the exit code when `argv` is given (the demo)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args):
         log.configure(log_format="json")
+    root = logging.getLogger()
+    if not any(isinstance(h, _LogLines) for h in root.handlers):
+        root.addHandler(_LogLines())
     command = typer.main.get_command(app)
     _plain_metavars(command)
     try:

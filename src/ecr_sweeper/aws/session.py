@@ -110,6 +110,13 @@ PREFLIGHT_CONFIG = AioConfig(
 )
 
 
+def base_session() -> AioSession:
+    """A session with the base credentials (the standard AWS chain). A command makes one and
+    gives it to `caller_account` and then `Connections`, so the credentials (a web identity
+    exchange, say) are resolved once."""
+    return AioSession()
+
+
 async def caller_account(base: AioSession | None = None) -> AccountId:
     """The account of the base credentials (sts:GetCallerIdentity), or a CredentialsError
     that says in one line what is wrong: no credentials, an endpoint that cannot be reached
@@ -135,15 +142,13 @@ async def caller_account(base: AioSession | None = None) -> AccountId:
             "no AWS credentials found (environment, AWS_PROFILE, web identity, instance role)"
         ) from exc
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        detail = (
-            error.get("Message")
-            or f"HTTP {exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')}"
-        )
-        raise CredentialsError(
-            f"the base credentials were refused by sts:GetCallerIdentity: "
-            f"{error.get('Code', 'error')}: {detail}"
-        ) from exc
+        # GetCallerIdentity itself, or the exchange behind the credentials (web identity, a
+        # profile's role): str() names the operation and carries AWS's message.
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        detail = str(exc).rstrip(": ")
+        if not exc.response.get("Error", {}).get("Message"):
+            detail += f" (HTTP {status}, no message)"
+        raise CredentialsError(f"the base credentials were refused: {detail}") from exc
     except BotoCoreError as exc:
         raise CredentialsError(f"cannot check the base credentials: {exc}") from exc
     return AccountId(str(identity["Account"]))
