@@ -241,7 +241,6 @@ class Api:
     ) -> dict[str, Any]:
         """One API call, paced, retried on throttling and transient failures."""
         pace = self.rate_for(operation)
-        name = api_name(operation)
         # Most calls succeed at once: the first attempt skips building tenacity's controller
         # (a measurable share of the CPU per call). A failure is handed to tenacity as its own
         # first attempt, so the retry decisions and waits are exactly the policy's.
@@ -249,7 +248,8 @@ class Api:
             return await self._attempt(pace, operation, kwargs)
         except Exception as exc:  # noqa: BLE001 - tenacity decides below, and re-raises
             first_failure: Exception | None = exc
-        retrying = self._retry.retrying(self._unreachable, partial(self._report_retry, name))
+        report = partial(self._report_retry, api_name(operation))  # named on failures only
+        retrying = self._retry.retrying(self._unreachable, report)
         async for attempt in retrying:
             with attempt:
                 if first_failure is not None:
