@@ -123,3 +123,20 @@ def test_the_prompt_shows_per_account_and_largest_repository_totals(tmp_path: Pa
     assert f"{REGISTRY}/{US} {API}: 2 images" in before
     assert "Delete up to 3 images" in before
     assert not (tmp_path / "plan.json.journal").exists()
+
+
+def test_a_blocked_markdown_report_says_why_first_and_has_no_table() -> None:
+    from dataclasses import replace
+
+    from ecr_sweeper.report import markdown
+    from test_scale_and_reports import sample_plan
+
+    error = ScanError(
+        "usage", AccountId("111111111111"), Region("us-east-1"), "usage 111111111111/us-east-1", "x"
+    )
+    text = markdown(replace(sample_plan(), errors=(error,)))  # a usage error: blocked
+    assert text.splitlines()[2].startswith("**BLOCKED**")
+    assert "## Errors" in text
+    assert "- [usage] 111111111111/us-east-1: x" in text
+    assert "| account |" not in text
+    assert "for 0 accounts;" in text  # the sample plan has no targets

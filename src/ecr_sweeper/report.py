@@ -164,10 +164,15 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
     lines = [
         "# ecr-sweeper plan",
         "",
-        f"{status} Created {plan.created_at:%Y-%m-%d %H:%M} UTC for {len(plan.targets)} "
-        f"account(s); policy: keep last {plan.policy.keep_last}, "
-        f"min age {plan.policy.min_age_days} days.",
+        f"{status} Created {plan.created_at:%Y-%m-%d %H:%M} UTC for "
+        f"{plural(len(plan.targets), 'accounts')}; policy: keep last {plan.policy.keep_last}, "
+        f"min age {plural(plan.policy.min_age_days, 'days')}.",
         "",
+    ]
+    if plan.blocked:  # why first, and no table: it deletes nothing
+        lines += ["## Errors", "", *(f"- {error_line(e)}" for e in plan.errors)]
+        return "\n".join(lines) + "\n"
+    lines += [
         f"**{summary['images']}** images in **{summary['repositories']}** repositories: keep "
         f"**{summary['kept']}**, delete **{summary['to_delete']}**, reclaiming "
         f"**{human_bytes(summary['bytes_reclaimed'])}** (about **${saving:,.2f}/month** at "
