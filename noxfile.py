@@ -1,4 +1,4 @@
-"""Developer workflows: `nox -s lint typing tests`, `nox -s demo`, `nox -s bench`."""
+"""Developer workflows: `nox -s lint typing tests`, `nox -s demo`, `nox -s bench`, `nox -s iam`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ def demo(session: nox.Session) -> None:
     """Plan and apply a sweep on an embedded moto server seeded with a small organization."""
     session.install(".[demo]")
     session.run("ecr-sweeper", "demo", *session.posargs)
+
+
+@nox.session
+def iam(session: nox.Session) -> None:
+    """Regenerate docs/iam.md's policies (and the README's) from ecr_sweeper/aws/iam.py's list
+    of IAM actions; fails naming any action the code calls that the list lacks."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ecr_sweeper.aws.iam", "--write")
 
 
 @nox.session

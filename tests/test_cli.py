@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -243,7 +244,6 @@ INPUT_FILES = {
     "array.json": "[]",
     "unknown-key.toml": f'[[accounts]]\nid = "{REGISTRY}"\nregions = ["{US}"]\ncolour = "blue"\n',
     "bad-id.toml": f'[[accounts]]\nid = "1234"\nregions = ["{US}"]\n',
-    "no-accounts.toml": f'[defaults]\nregions = ["{US}"]\nrole_name = "{ROLE}"\n',
 }
 
 
@@ -259,16 +259,6 @@ INPUT_FILES = {
             ["plan", "--account", REGISTRY, "--region", "us-east", "--role-name", ROLE],
             ["--region", "'us-east'", "region"],
             id="bad-region",
-        ),
-        pytest.param(
-            ["plan", "--region", US, "--role-name", ROLE],
-            ["no accounts to sweep"],
-            id="no-accounts",
-        ),
-        pytest.param(
-            ["plan", "--config", "no-accounts.toml"],
-            ["no accounts to sweep"],
-            id="accounts-file-without-accounts",
         ),
         pytest.param(
             ["plan", "--config", "unknown-key.toml"],
@@ -379,3 +369,19 @@ def test_demo_passes_all_its_checks(tmp_path: Path) -> None:
     result = sweeper("demo", cwd=tmp_path, timeout=240)
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
     assert "all checks passed" in result.stdout
+    # The path a user takes: `plan` to a file, then `apply FILE --yes` with its journal,
+    # through the CLI's own progress display (timestamped lines off a terminal).
+    plan_line = next(line for line in result.stdout.splitlines() if "$ ecr-sweeper plan" in line)
+    plan_file = Path(plan_line.split("--output ")[1].split()[0])
+    assert f"$ ecr-sweeper apply {plan_file} --yes" in result.stdout
+    assert "plan.json.journal has 12 lines" in result.stdout  # one per image, and its header
+    assert re.search(r"^\d\d:\d\d:\d\d \[\d+/\d+\] usage read ", result.stderr, re.M)
+    assert f"plan written to {plan_file}" in result.stderr
+    # Why each deleted image goes.
+    goes = result.stdout.split("why each image goes:")[1].split("why each kept image")[0]
+    reasons = [line for line in goes.splitlines() if line.strip()]
+    assert len(reasons) == 11
+    assert all(": delete: " in line for line in reasons), reasons
+    # Its temporary folder is gone.
+    assert f"temporary folder {plan_file.parent} removed" in result.stdout
+    assert not plan_file.parent.exists()

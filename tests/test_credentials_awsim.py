@@ -219,7 +219,9 @@ def test_plan_with_gitlab_web_identity_and_no_keys(
     assert emu.call_count(operation="AssumeRoleWithWebIdentity") == 1
     assert emu.call_count(operation="AssumeRole") == 1
     assert emu.call_count(operation="AssumeRole", account=MGMT) == 1  # as the CI role
-    assert emu.call_count(operation="GetCallerIdentity") == 0
+    # One up-front check of the base credentials (the web identity session), no more: the
+    # token was exchanged once, for the check and the run.
+    assert emu.call_count(operation="GetCallerIdentity") == 1
     # Every ECS, ECR and EKS call ran as the target account's role.
     assert emu.call_count(service="ecr", account=TEAM) > 0
     assert emu.call_count(service="ecs", account=TEAM) > 0
@@ -240,7 +242,8 @@ def test_web_identity_denied_is_a_clear_error_without_the_token(
     emu: Emulator, sts_calls: list[StsCall], tmp_path: Path
 ) -> None:
     """A CI role that does not trust the token (here: a role in an account that denies it):
-    the plan is blocked (fail closed) and names the role, and prints no token."""
+    a configuration error (exit 1) in one line, before any scan, that names the exchange and
+    the role, prints no token and writes no plan."""
     token_file = tmp_path / "id_token"
     token_file.write_text(ID_TOKEN, encoding="utf-8")
     denied_role = f"arn:aws:iam::{DENIED}:role/GitLabSweeper"
@@ -253,14 +256,14 @@ def test_web_identity_denied_is_a_clear_error_without_the_token(
 
     result = sweeper(env, tmp_path, *plan_args(TEAM))
 
-    assert result.returncode == 3, result.stderr
-    assert "AssumeRoleWithWebIdentity" in result.stderr
-    assert denied_role in flat(result.stderr)
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the base credentials were refused")
+    assert "AssumeRoleWithWebIdentity" in line
+    assert denied_role in line
     assert {c[0] for c in sts_calls} == {"AssumeRoleWithWebIdentity"}  # never got further
-    assert digests(tmp_path / "plan.json", "deletions") == set()
-    assert_no_secrets(
-        [ID_TOKEN], {"stdout": result.stdout, "stderr": result.stderr}, [tmp_path / "plan.json"]
-    )
+    assert not (tmp_path / "plan.json").exists()
+    assert_no_secrets([ID_TOKEN], {"stdout": result.stdout, "stderr": result.stderr}, [])
 
 
 # --------------------------------------------------------------------------- no secrets in logs

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ecr_sweeper import __version__
+
 TEMPLATE = Path(__file__).parent.parent / "templates" / "gitlab" / "delete-images.gitlab-ci.yml"
 BASH = shutil.which("bash")
 
@@ -30,7 +32,8 @@ PLAN, SHARD, MERGE, APPLY = (
     "delete_images:plan-merge",
     "delete_images:apply",
 )
-STAGES = ["delete-images-plan", "delete-images-merge", "delete-images-apply"]
+# GitLab's stages when a pipeline declares none (.pre and .post are always there).
+DEFAULT_STAGES = ["build", "test", "deploy"]
 PLAN_COMMAND = [
     "ecr-sweeper",
     "plan",
@@ -143,6 +146,7 @@ PREDEFINED = {
     "CI_JOB_ID",
     "CI_NODE_INDEX",
     "CI_NODE_TOTAL",
+    "CI_REGISTRY",
 }
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 STATIC_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -221,18 +225,113 @@ def top_variables(cfg: Mapping[str, Any]) -> dict[str, str]:
 
 
 def test_stages_and_jobs(config: dict[str, Any]) -> None:
-    assert config["stages"] == STAGES
+    # No `stages:`: an included file's list would replace the user's default stages.
+    assert "stages" not in config
     assert set(job_names(config)) == {PLAN, SHARD, MERGE, APPLY}
     for name in job_names(config):
         job = resolved(config, name)
-        assert job["stage"] in config["stages"], name
+        assert job["stage"] == "deploy", name  # a default stage; `needs:` orders the jobs
         assert list(flatten(job["script"])), name
-        assert job["image"] == "$ECR_SWEEPER_IMAGE"
+        # The project's image, with a shell for the runner (its entrypoint is ecr-sweeper).
+        assert job["image"] == {"name": "$ECR_SWEEPER_IMAGE", "entrypoint": [""]}
         assert job["environment"]["name"] == "$ECR_SWEEPER_ENVIRONMENT"
+    # The plan jobs start at once, whatever the user's pipeline runs in earlier stages.
+    assert resolved(config, PLAN)["needs"] == []
+    assert resolved(config, SHARD)["needs"] == []
     # The plan jobs only prepare the environment; the apply job is the deployment.
     for name in (PLAN, SHARD, MERGE):
         assert resolved(config, name)["environment"]["action"] == "prepare"
     assert resolved(config, APPLY)["environment"].get("action", "start") == "start"
+
+
+def included(config: Mapping[str, Any], user: str) -> dict[str, Any]:
+    """The pipeline GitLab builds from a user's file that includes the template: the user's
+    keys merged over the included file's (hashes merge, anything else, `stages:` included,
+    is replaced)."""
+    own = yaml.safe_load(user)
+    assert isinstance(own, dict)
+    return merge(config, {k: v for k, v in own.items() if k != "include"})
+
+
+def stage_errors(pipeline: Mapping[str, Any]) -> list[str]:
+    """GitLab's "chosen stage does not exist" check, for every job of the merged pipeline."""
+    stages = [".pre", *pipeline.get("stages", DEFAULT_STAGES), ".post"]
+    return [
+        f"{name}: chosen stage {resolved(pipeline, name).get('stage', 'test')} does not exist"
+        for name in job_names(pipeline)
+        if resolved(pipeline, name).get("stage", "test") not in stages
+    ]
+
+
+INCLUDE = """
+include:
+  - project: platform/ecr-sweeper
+    ref: v0.1.0
+    file: templates/gitlab/delete-images.gitlab-ci.yml
+"""
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        pytest.param(
+            INCLUDE + "build:\n  stage: build\n  script: [make]\n"
+            "unit:\n  script: [make test]\n",  # no stage: GitLab's `test`
+            id="no-stages-line",
+        ),
+        pytest.param(
+            INCLUDE + "stages: [build, test, deploy]\nbuild:\n  stage: build\n  script: [make]\n",
+            id="own-stages-with-deploy",
+        ),
+        pytest.param(
+            INCLUDE + "stages: [lint, build, deploy, verify]\n"
+            "lint:\n  stage: lint\n  script: [make lint]\n"
+            "verify:\n  stage: verify\n  script: [make verify]\n",
+            id="own-stages-in-another-order",
+        ),
+    ],
+)
+def test_included_into_a_pipeline_every_job_has_its_stage(
+    config: dict[str, Any], user: str
+) -> None:
+    pipeline = included(config, user)
+    assert stage_errors(pipeline) == []
+    # The user's own jobs keep theirs (the template replaced no `stages:`).
+    assert {PLAN, SHARD, MERGE, APPLY} <= set(job_names(pipeline))
+
+
+def test_own_stages_without_deploy_are_caught_as_gitlab_would(config: dict[str, Any]) -> None:
+    pipeline = included(config, INCLUDE + "stages: [build, test]\n")
+    assert stage_errors(pipeline) == [
+        f"{name}: chosen stage deploy does not exist" for name in (PLAN, SHARD, MERGE, APPLY)
+    ]
+
+
+def test_a_manual_apply_does_not_block_the_pipeline(config: dict[str, Any]) -> None:
+    manual = [r for r in resolved(config, APPLY)["rules"] if r.get("when") == "manual"]
+    assert manual == [{"when": "manual", "allow_failure": True}]
+
+
+def test_the_plan_age_is_a_template_variable_documented_next_to_the_schedule(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    assert top_variables(config)["ECR_SWEEPER_MAX_PLAN_AGE_HOURS"] == "72"
+    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE="5", ECR_SWEEPER_MAX_PLAN_AGE_HOURS="96")
+    assert run.code == 0, run.stderr
+    assert run.args("ecr-sweeper")[3:5] == ["--max-plan-age-hours", "96"]
+    docs = (TEMPLATE.parent.parent.parent / "docs" / "gitlab.md").read_text(encoding="utf-8")
+    schedule = docs[docs.index("**Schedule**") :].split("\n6. ")[0]
+    assert "ECR_SWEEPER_MAX_PLAN_AGE_HOURS" in schedule
+    assert "Friday" in schedule
+
+
+def test_the_documented_stages_line_is_the_one_tested(config: dict[str, Any]) -> None:
+    docs = (TEMPLATE.parent.parent.parent / "docs" / "gitlab.md").read_text(encoding="utf-8")
+    template = TEMPLATE.read_text(encoding="utf-8")
+    line = "stages: [build, test, deploy]"
+    assert line in docs
+    assert line in template
+    assert stage_errors(included(config, INCLUDE + line + "\n")) == []
 
 
 def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
@@ -246,6 +345,8 @@ def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
         "apply",
         "plan.json",
         "--yes",
+        "--max-plan-age-hours",
+        "$ECR_SWEEPER_MAX_PLAN_AGE_HOURS",
         "${ECR_SWEEPER_APPLY_TARGET_ROLE:+--role-name",
         "$ECR_SWEEPER_APPLY_TARGET_ROLE}",
     ]
@@ -254,7 +355,14 @@ def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
     install = 'python -m pip install --quiet --disable-pip-version-check "$ECR_SWEEPER_PIP_SPEC"'
     for job in (plan, shard, merge_job, apply):
         assert install in shell(job)
-    assert top_variables(config)["ECR_SWEEPER_PIP_SPEC"] == "ecr-sweeper==${ECR_SWEEPER_VERSION}"
+    # Never a default install source the project does not control: the project's own image,
+    # and pip only when asked to.
+    variables = top_variables(config)
+    assert variables["ECR_SWEEPER_PIP_SPEC"] == ""
+    assert variables["ECR_SWEEPER_IMAGE"] == (
+        "${CI_REGISTRY}/${ECR_SWEEPER_PROJECT}:${ECR_SWEEPER_VERSION}"
+    )
+    assert variables["ECR_SWEEPER_VERSION"] == f"v{__version__}"
 
 
 def test_aws_access_is_oidc_only(config: dict[str, Any]) -> None:
@@ -337,7 +445,7 @@ def dotenv_written(job: Mapping[str, Any]) -> set[str]:
 
 def test_every_variable_is_predefined_or_declared(config: dict[str, Any]) -> None:
     declared = set(config["variables"])
-    assert used_variables(config["variables"]) <= declared
+    assert used_variables(config["variables"]) <= declared | PREDEFINED
     for name in job_names(config):
         job = resolved(config, name)
         known = declared | PREDEFINED | set(job.get("variables") or {}) | shell_assigned(job)
@@ -354,8 +462,6 @@ def test_every_variable_is_predefined_or_declared(config: dict[str, Any]) -> Non
 
 
 def test_keywords_follow_the_gitlab_ci_schema(config: dict[str, Any]) -> None:
-    assert isinstance(config["stages"], list)
-    assert all(isinstance(s, str) for s in config["stages"])
     for name, job in config.items():
         if name in GLOBAL_KEYWORDS:
             continue
@@ -608,14 +714,7 @@ def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
         "report.md",
         "--detailed-exit-codes",
     ]
-    assert run.args("python") == [
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "ecr-sweeper==0.1.0",
-    ]
+    assert not run.called("python")  # the image has ecr-sweeper: nothing installed
     if job_code:
         assert f"exit code {plan_code}" in run.stderr
     # The OIDC glue: botocore's web-identity settings, the token in a private file, no keys.
@@ -628,6 +727,20 @@ def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
     assert token_file.stat().st_mode & 0o077 == 0
     assert not set(STRAY) & set(seen)
     assert TOKEN not in run.stdout + run.stderr
+
+
+def test_the_pip_route_installs_what_it_is_given(config: dict[str, Any], tmp_path: Path) -> None:
+    spec = "git+https://gitlab.example.com/platform/ecr-sweeper.git@v0.1.0"
+    run = run_job(config, PLAN, tmp_path, ECR_SWEEPER_PIP_SPEC=spec)
+    assert run.code == 0, run.stderr
+    assert run.args("python") == [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        spec,
+    ]
 
 
 def test_plan_job_without_a_role_fails_before_planning(
@@ -730,6 +843,8 @@ def test_apply_job_can_assume_a_separate_delete_role_in_the_targets(
         "apply",
         "plan.json",
         "--yes",
+        "--max-plan-age-hours",
+        "72",
         "--role-name",
         "EcrSweeperDelete",
     ]
@@ -739,9 +854,11 @@ def test_apply_job_can_assume_a_separate_delete_role_in_the_targets(
 def test_apply_job_does_nothing_when_nothing_was_planned(
     config: dict[str, Any], tmp_path: Path, plan_code: str
 ) -> None:
-    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE=plan_code)
+    # Before the apply role is even assumed: a scheduled run with nothing to delete passes.
+    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE=plan_code, ECR_SWEEPER_APPLY_ROLE_ARN="")
     assert run.code == 0, run.stderr
     assert not run.called("ecr-sweeper")
+    assert not run.called("python")
     assert "nothing to apply" in run.stdout
 
 
@@ -751,7 +868,7 @@ def test_apply_job_applies_the_plan_with_the_apply_role(
 ) -> None:
     run = run_job(config, APPLY, tmp_path, exit_code=apply_code, PLAN_EXIT_CODE="5", **STRAY)
     assert run.code == apply_code
-    assert run.args("ecr-sweeper") == ["apply", "plan.json", "--yes"]
+    assert run.args("ecr-sweeper") == ["apply", "plan.json", "--yes", "--max-plan-age-hours", "72"]
     seen = run.env("ecr-sweeper")
     assert seen["AWS_ROLE_ARN"] == "arn:aws:iam::111111111111:role/GitLabEcrSweeperApply"
     assert (run.log / "ecr-sweeper.token").read_text() == TOKEN

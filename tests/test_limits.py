@@ -101,3 +101,66 @@ def test_empty_pages_with_a_token_are_followed() -> None:
 def test_chunks_respect_aws_batch_limits() -> None:
     assert [len(c) for c in chunks(list(range(250)), 100)] == [100, 100, 50]
     assert chunks([], 10) == []
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def calls_to_a_closed_port(retry: RetryPolicy, calls: int = 1) -> tuple[int, list[str]]:
+    """ECS ListClusters (a real client, over TCP) against a loopback port nothing listens on:
+    the attempts made, and the retry lines reported."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from ecr_sweeper.aws.session import Connections
+    from ecr_sweeper.model import AccountId, Region
+
+    lines: list[str] = []
+
+    async def run() -> int:
+        async with Connections(retry=retry) as connections:
+            connections.on_retry = lines.append
+            region = Region("us-east-1")
+            ecs = await connections.base_client("ecs", region)
+            api = connections.api(AccountId("111111111111"), region)
+            for _ in range(calls):
+                with pytest.raises(EndpointConnectionError):
+                    await api.call(ecs.list_clusters)
+            return api.calls
+
+    return anyio.run(run), lines
+
+
+@pytest.fixture
+def dead_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import use_only
+
+    use_only(monkeypatch, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"})
+
+
+@pytest.mark.usefixtures("dead_endpoint")
+def test_an_unreachable_account_region_stops_retrying() -> None:
+    patient = RetryPolicy(attempts=4, wait=False, unreachable_seconds=float("inf"))
+    assert calls_to_a_closed_port(patient)[0] == 4
+    # Unreachable at once: the first failure is the last attempt, for this call and the next.
+    bounded = RetryPolicy(attempts=4, wait=False, unreachable_seconds=0.0)
+    assert calls_to_a_closed_port(bounded, calls=2)[0] == 2
+
+
+@pytest.mark.usefixtures("dead_endpoint")
+def test_retries_are_reported_in_rate_limited_lines() -> None:
+    every = RetryPolicy(
+        attempts=4, wait=False, unreachable_seconds=float("inf"), report_every_seconds=0.0
+    )
+    _, lines = calls_to_a_closed_port(every)
+    assert lines == [
+        f"retrying ecs:list_clusters in 111111111111/us-east-1 (attempt {k}/4: "
+        "EndpointConnectionError)"
+        for k in (2, 3, 4)
+    ]
+    limited = RetryPolicy(attempts=4, wait=False, unreachable_seconds=float("inf"))
+    assert len(calls_to_a_closed_port(limited)[1]) == 1

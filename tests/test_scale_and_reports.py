@@ -156,7 +156,7 @@ def sample_plan(created_at: datetime = NOW) -> Plan:
 
 def test_markdown_report_has_rows_totals_and_savings() -> None:
     text = markdown(sample_plan(), price_per_gb_month=0.10)
-    assert "1 images to delete." in text
+    assert "1 image to delete." in text
     assert "| 111111111111 | us-east-1 | `app` | 2 | 1 | 1 | 2.8 GiB | 0.30 |" in text
     assert "about **$0.30/month** at $0.1/GB-month" in text
 

@@ -1,9 +1,15 @@
 """The `ecr-sweeper` command: parse, build the run, `anyio.run`, render. No logic of its own.
 
+Every bad input fails before any AWS call but one (`sts:GetCallerIdentity`, the up-front check
+of the base credentials), in one line on stderr: `error: <flag, file or key>: <what is wrong>`.
+
 Exit codes (documented in the README; CI jobs act on them):
   0  success (plan written / apply finished; there may be nothing to do)
-  1  error: bad input (flags, accounts file, plan file) or an unexpected failure
-  2  command-line usage error (unknown flag, missing argument)
+  1  error: bad input (accounts file, plan file, an output path that cannot be written, an
+     unknown region, missing credentials, an endpoint that cannot be reached) or an
+     unexpected failure
+  2  command-line usage error (unknown flag, missing argument, a value out of range or not
+     one of the choices)
   3  blocked by safety: a usage source could not be read, so nothing is (or was) deleted
   4  incomplete: some repositories could not be listed (plan), or some deletions failed (apply)
   5  deletions planned (plan --detailed-exit-codes only; 0 then means nothing to delete)
@@ -11,21 +17,39 @@ Exit codes (documented in the README; CI jobs act on them):
 
 from __future__ import annotations
 
+import itertools
+import logging
+import os
 import signal
 import sys
-from dataclasses import replace
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import anyio
 import typer
 from rich.console import Console
 
+# typer 0.29 carries its own copy of click: its parser errors are these classes.
+from typer._click import exceptions as click
+from typer.core import TyperArgument, TyperOption
+
+from ecr_sweeper import __version__
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts, organization_id
-from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.aws.regions import unknown_region
+from ecr_sweeper.aws.session import (
+    Connections,
+    CredentialsError,
+    base_session,
+    caller_account,
+)
 from ecr_sweeper.config import (
     ConfigError,
+    FileConfig,
     account_id,
     kubeconfig_sources,
     load_config,
@@ -51,13 +75,16 @@ from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
 from ecr_sweeper.render import ProgressDisplay, Renderer
 from ecr_sweeper.report import ECR_PRICE_PER_GB_MONTH, find_decisions, human_bytes, markdown, totals
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
+from ecr_sweeper.words import plural
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_BLOCKED = 3
 EXIT_INCOMPLETE = 4
 EXIT_DELETIONS = 5  # with --detailed-exit-codes only
 FORMATS = ("table", "json", "markdown", "csv")
+LOG_FORMATS = ("text", "json")
 
 app = typer.Typer(
     name="ecr-sweeper",
@@ -74,17 +101,123 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-# Off a terminal (CI logs, pipes) rich would wrap at 80 columns; plan tables need more.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
-render = Renderer(out, err)
+# Off a terminal (CI logs, pipes) rich would wrap at 80 columns: tables are as wide as their
+# content and messages are never wrapped (soft_wrap), so a log line stays one line.
+UNWRAPPED = 100_000
+out = Console(highlight=False, width=None if sys.stdout.isatty() else UNWRAPPED)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else UNWRAPPED)
+log = ProgressDisplay(err)  # every stderr line; each command sets --quiet and --log-format
+render = Renderer(out, log)
 
 
+# Options shared by several commands, in one style: a metavar for every value (flags get
+# none: see _plain_metavars), choices through click.Choice so a wrong one is a usage error.
 LogFormat = Annotated[
-    str,
-    typer.Option("--log-format", help="Progress and log lines: text, or json (one object a line)."),
+    Literal["text", "json"],
+    typer.Option(
+        "--log-format",
+        help="stderr lines: text, or json (every line one JSON object).",
+    ),
 ]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress or information lines; errors only.")
+]
+OutputFormat = Annotated[
+    Literal["table", "json", "markdown", "csv"],
+    typer.Option(
+        "--format",
+        help="How to print the plan: table, json, markdown or csv.",
+        rich_help_panel="Output",
+    ),
+]
+EveryRepository = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="The table lists every repository (default: those with something to delete).",
+        rich_help_panel="Output",
+    ),
+]
+PlanFile = Annotated[
+    Path, typer.Argument(metavar="PLAN_FILE", help="A plan file written by `plan`.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"ecr-sweeper {__version__}", markup=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Delete the ECR images no ECS workload uses (see the commands)."""
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """One line on stderr, then exit: `error: <what is at fault>: <why>`."""
+    log.error(f"error: {message}")
+    raise typer.Exit(code)
+
+
+def _usage_error(message: str) -> NoReturn:
+    """A command-line mistake the parser cannot see (exit 2, the parser's own style)."""
+    _fail(message, EXIT_USAGE)
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Fail now, before any scan, if `path` cannot be written: a missing folder, a folder in
+    its place, no permission. The plan file is written next to it first (`.partial`)."""
+    folder = path.parent
+    if path.is_dir():
+        _fail(f"{flag}: {path} is a folder, not a file")
+    if not folder.exists():
+        _fail(f"{flag}: {path}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        _fail(f"{flag}: {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        _fail(f"{flag}: {path}: no permission to write in {folder}")
+    if path.exists() and not os.access(path, os.W_OK):
+        _fail(f"{flag}: {path}: no permission to overwrite it")
+
+
+def check_regions(names: Sequence[str], origin: str) -> None:
+    """Every region must be one botocore knows (a typo fails now, not after retries)."""
+    for name in names:
+        if (why := unknown_region(name)) is not None:
+            _fail(f"{origin}: {why}")
+
+
+class _Base:
+    """The base credentials' session of this command: checked once up front, then used by
+    its Connections, so a web identity is exchanged once. Made when first needed (the
+    environment of the command, not of the import)."""
+
+    session: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.session is None:
+            cls.session = base_session()
+        return cls.session
+
+
+def check_credentials() -> AccountId:
+    """The account of the base credentials; missing credentials or a dead endpoint is one
+    line and exit 1 within seconds, before anything is scanned or written."""
+    try:
+        return anyio.run(caller_account, _Base.get())
+    except CredentialsError as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -174,7 +307,7 @@ def plan(
         ),
     ] = None,
     untagged: Annotated[
-        str | None,
+        Literal["delete", "keep"] | None,
         typer.Option(
             help="Untagged images nothing references: delete (default) or keep.",
             rich_help_panel="Retention",
@@ -310,14 +443,8 @@ def plan(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the plan file (JSON).")
     ] = Path("plan.json"),
-    output_format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="How to print the plan: table, json, markdown or csv.",
-            rich_help_panel="Output",
-        ),
-    ] = "table",
+    output_format: OutputFormat = "table",
+    every_repository: EveryRepository = False,
     markdown_file: Annotated[
         Path | None,
         typer.Option(
@@ -341,37 +468,25 @@ def plan(
             rich_help_panel="Output",
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Quiet = False,
     log_format: LogFormat = "text",
 ) -> None:
-    """Scan usage and inventory (read-only) and write a plan of what to delete, with reasons."""
-    if output_format not in FORMATS:
-        err.print(f"error: --format: expected one of {', '.join(FORMATS)}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
-    if log_format not in ("text", "json"):
-        err.print("error: --log-format: expected text or json", markup=False)
-        raise typer.Exit(EXIT_ERROR)
-    say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
+    """Scan usage and inventory (read-only) and write a plan of what to delete, with reasons.
+
+    Without --account, --config accounts or --org, sweeps the account of the base
+    credentials."""
+    log.configure(quiet=quiet, log_format=log_format)
+    show = Shown(output, output_format, markdown_file, price_per_gb_month, every_repository)
+    check_writable(output, "--output")
+    if markdown_file is not None:
+        check_writable(markdown_file, "--markdown")
     if shard_files and not merge:
-        err.print("error: shard files are read only with --merge", markup=False)
-        raise typer.Exit(EXIT_ERROR)
+        _usage_error("shard files are read only with --merge")
     if merge:
-        if account or region or config or role_name or shard:
-            err.print(
-                "error: --merge plans from shard files only: no account options", markup=False
-            )
-            raise typer.Exit(EXIT_ERROR)
-        try:
-            targets, policy, sources, usage, inventory = read_shards(shard_files or [])
-        except PlanFileError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(EXIT_ERROR) from exc
-        result = plan_from_scans(
-            usage, inventory, policy, datetime.now(UTC), targets=targets, sources=sources
-        )
-        _finish_plan(
-            result, output, output_format, markdown_file, price_per_gb_month, detailed_exit_codes
-        )
+        if account or region or config or role_name or shard or org:
+            _usage_error("--merge plans from shard files only: no account options")
+        _plan_merge(shard_files or [], show, detailed_exit_codes)
+    check_regions(region or [], "--region")
     try:
         file_config = load_config(config) if config else None
         # Every local input is checked before the first AWS call (--org lists the accounts).
@@ -387,6 +502,13 @@ def plan(
             eks=eks,
             kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
         )
+        if file_config is not None:
+            _check_file_regions(file_config, config)
+        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
+        for given in account or []:
+            account_id(given)
+        if role_name is not None:  # checked now; resolve_targets applies it after the call
+            role_arn_for(AccountId("000000000000"), role_name, None, "--role-name")
         policy = resolve_policy(
             file_config,
             keep_last,
@@ -399,9 +521,19 @@ def plan(
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
         )
-        excluded = [account_id(a, "--exclude-account") for a in exclude_account or []]
+        share = parse_shard(shard) if shard else None
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+    if not org and (org_unit or org_tag):
+        _usage_error("--org-unit and --org-tag need --org")
+    # Everything local is checked: now the one call that checks the credentials.
+    caller = check_credentials()
+    try:
         accounts, organization = _accounts_to_sweep(account or [], org, org_unit, org_tag, excluded)
         policy = replace(policy, organization=organization) if organization else policy
+        if not accounts and not (file_config and file_config.targets):
+            log.info(f"no --account given: sweeping the account of the base credentials, {caller}")
+            accounts = [caller]
         targets = _excluding(
             resolve_targets(
                 config=file_config,
@@ -411,32 +543,59 @@ def plan(
             ),
             excluded,
         )
-        share = parse_shard(shard) if shard else None
-    except (ConfigError, ValueError) as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR) from exc
+    except ConfigError as exc:
+        _fail(str(exc))
     if share is not None:
-        _plan_shard(share, targets, policy, sources, output, say)
+        _plan_shard(share, targets, policy, sources, output)
     everywhere = sum(1 for t in targets if not t.regions)
-    err.print(
-        f"planning {len(targets)} account(s): {sum(len(t.regions) for t in targets)} "
-        f"account-region(s)"
-        + (f" + every enabled region of {everywhere} account(s)" if everywhere else "")
-        + f"; policy: keep last {policy.keep_last}, min age {policy.min_age_days} days",
-        markup=False,
+    log.info(
+        f"planning {plural(len(targets), 'accounts')}: "
+        f"{plural(sum(len(t.regions) for t in targets), 'account-regions')}"
+        + (f" + every enabled region of {plural(everywhere, 'accounts')}" if everywhere else "")
+        + f"; policy: keep last {policy.keep_last}, min age {plural(policy.min_age_days, 'days')}"
     )
 
     async def run() -> Plan:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
+            connections.on_retry = log
             return await make_plan(
-                targets, policy, connections, datetime.now(UTC), say, sources=sources
+                targets, policy, connections, datetime.now(UTC), log, sources=sources
             )
 
-    with say:
+    with log:
         result = anyio.run(run)
-    _finish_plan(
-        result, output, output_format, markdown_file, price_per_gb_month, detailed_exit_codes
+    _finish_plan(result, show, detailed_exit_codes)
+
+
+def _plan_merge(shard_files: list[Path], show: Shown, detailed_exit_codes: bool) -> NoReturn:
+    """`plan --merge`: the plan from every shard's scans (no AWS call)."""
+    try:
+        targets, policy, sources, usage, inventory = read_shards(shard_files)
+    except PlanFileError as exc:
+        _fail(str(exc))
+    result = plan_from_scans(
+        usage, inventory, policy, datetime.now(UTC), targets=targets, sources=sources
     )
+    _finish_plan(result, show, detailed_exit_codes)
+
+
+def _check_file_regions(file_config: FileConfig, path: Path | None) -> None:
+    """The accounts file's regions, each a region botocore knows."""
+    for index, target in enumerate(file_config.targets):
+        check_regions(target.regions, f"{path}: accounts[{index}].regions")
+    if file_config.defaults is not None:
+        check_regions(file_config.defaults.regions, f"{path}: defaults.regions")
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Where and how a plan is written and printed (plan's output options)."""
+
+    output: Path
+    output_format: str
+    markdown_file: Path | None
+    price_per_gb_month: float
+    every_repository: bool
 
 
 def _accounts_to_sweep(
@@ -477,7 +636,7 @@ def _organization_accounts(
         wanted_tag = (key, value)
 
     async def run() -> tuple[list[AccountId], str | None]:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
             organizations = await connections.base_client(
                 "organizations", Region(ORGANIZATIONS_REGION)
             )
@@ -493,7 +652,7 @@ def _organization_accounts(
         raise ConfigError(f"--org: cannot list the organization's accounts: {exc}") from exc
     if not found:
         raise ConfigError("--org: no ACTIVE account matches")
-    err.print(f"--org: {len(found)} account(s) found", markup=False)
+    log.info(f"--org: {plural(len(found), 'accounts')} found")
     return list(found), organization
 
 
@@ -503,26 +662,24 @@ def _plan_shard(
     policy: Policy,
     sources: Sources,
     output: Path,
-    say: ProgressDisplay,
 ) -> NoReturn:
     index, count = share
     mine = shard_targets(targets, index, count)
-    err.print(
-        f"shard {index}/{count}: scanning {len(mine)} of {len(targets)} account(s)", markup=False
-    )
+    log.info(f"shard {index}/{count}: scanning {len(mine)} of {plural(len(targets), 'accounts')}")
 
     async def run() -> tuple[list[UsageScan], list[InventoryScan]]:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
+            connections.on_retry = log
             return await scan(
                 mine,
                 connections,
                 datetime.now(UTC),
-                say,
+                log,
                 sources,
                 read_tags=policy.opt_in_tag is not None,
             )
 
-    with say:
+    with log:
         usage, inventory = anyio.run(run)
     write_shard(
         output,
@@ -534,27 +691,39 @@ def _plan_shard(
         usage=usage,
         inventory=inventory,
     )
-    errors = sum(len(s.errors) for s in usage) + sum(len(s.errors) for s in inventory)
-    out.print(
-        f"shard {index}/{count} written to {output} ({errors} errors; `plan --merge` reports them)",
-        markup=False,
+    usage_errors = sum(len(s.errors) for s in usage)
+    errors = usage_errors + sum(len(s.errors) for s in inventory)
+    log.info(
+        f"shard {index}/{count} written to {output} "
+        f"({plural(errors, 'errors')}; `plan --merge` reports them)"
     )
+    # A shard that could not read everything fails its own job (the merge would be blocked
+    # or incomplete anyway): 3 when usage is missing, 4 when only repositories are.
+    if usage_errors:
+        log.error(f"error: shard {index}/{count}: {plural(usage_errors, 'usage errors')}")
+        raise typer.Exit(EXIT_BLOCKED)
+    if errors:
+        log.error(f"error: shard {index}/{count}: {plural(errors, 'inventory errors')}")
+        raise typer.Exit(EXIT_INCOMPLETE)
     raise typer.Exit(EXIT_OK)
 
 
-def _finish_plan(
-    result: Plan,
-    output: Path,
-    output_format: str,
-    markdown_file: Path | None,
-    price_per_gb_month: float,
-    detailed_exit_codes: bool,
-) -> NoReturn:
-    write_plan(result, output)
-    if markdown_file is not None:
-        markdown_file.write_text(markdown(result, price_per_gb_month), encoding="utf-8")
-    render.plan_as(result, output_format, price_per_gb_month)
-    err.print(f"plan written to {output}", markup=False)
+def _finish_plan(result: Plan, show: Shown, detailed_exit_codes: bool) -> NoReturn:
+    try:
+        write_plan(result, show.output)
+        if show.markdown_file is not None:
+            show.markdown_file.write_text(
+                markdown(result, show.price_per_gb_month), encoding="utf-8"
+            )
+    except OSError as exc:  # checked up front; this is the disk filling up, or a race
+        _fail(f"cannot write {exc.filename}: {exc.strerror}")
+    render.plan_as(
+        result,
+        show.output_format,
+        show.price_per_gb_month,
+        every_repository=show.every_repository,
+    )
+    log.info(f"plan written to {show.output}")
     raise typer.Exit(plan_exit_code(result, detailed=detailed_exit_codes))
 
 
@@ -570,7 +739,7 @@ def plan_exit_code(result: Plan, *, detailed: bool = False) -> int:
 
 @app.command()
 def apply(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
+    plan_file: PlanFile,
     yes: Annotated[
         bool,
         typer.Option("--yes", "-y", help="Delete without asking (required without a terminal)."),
@@ -578,18 +747,24 @@ def apply(
     role_name: Annotated[
         str | None,
         typer.Option(
+            metavar="ROLE_NAME",
             help="Assume this role in every account instead of the one the plan recorded (a "
             "delete-capable apply role, while plan runs read-only).",
         ),
     ] = None,
     max_plan_age_hours: Annotated[
         float,
-        typer.Option(min=0, help="Refuse a plan older than this: what was reviewed is stale."),
+        typer.Option(
+            min=0,
+            metavar="HOURS",
+            help="Refuse a plan older than this: what was reviewed is stale.",
+        ),
     ] = 72.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Quiet = False,
     log_format: LogFormat = "text",
 ) -> None:
     """Carry out a plan: re-scan usage, then delete the planned images that are still unused."""
+    log.configure(quiet=quiet, log_format=log_format)
     reviewed = _read_or_exit(plan_file)
     if role_name is not None:
         try:
@@ -601,59 +776,54 @@ def apply(
                 ),
             )
         except ConfigError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(EXIT_ERROR) from exc
+            _fail(str(exc))
     age_hours = (datetime.now(UTC) - reviewed.created_at).total_seconds() / 3600
     if age_hours > max_plan_age_hours:
-        err.print(
-            f"error: {plan_file} is {age_hours:.0f} hours old, older than "
-            f"--max-plan-age-hours {max_plan_age_hours:g}; make a new plan",
-            markup=False,
+        _fail(
+            f"{plan_file} is {age_hours:.0f} hours old, older than "
+            f"--max-plan-age-hours {max_plan_age_hours:g}; make a new plan"
         )
-        raise typer.Exit(EXIT_ERROR)
     if reviewed.blocked:
+        log.error("error: this plan is blocked (fail closed); it deletes nothing")
         render.errors(reviewed)
-        err.print("error: this plan is blocked (fail closed); it deletes nothing", markup=False)
         raise typer.Exit(EXIT_BLOCKED)
     if reviewed.refusals:
+        log.error("error: this plan exceeds a safety cap; nothing deleted")
         render.refusals(reviewed)
-        err.print("error: this plan exceeds a safety cap; nothing deleted", markup=False)
         raise typer.Exit(EXIT_BLOCKED)
     if not reviewed.deletions:
         out.print("nothing to delete", markup=False)
         raise typer.Exit(EXIT_OK)
-    summary = totals(reviewed)
-    question = (
-        f"Delete up to {summary['to_delete']} images "
-        f"({human_bytes(summary['bytes_reclaimed'])}) in {len(reviewed.targets)} account(s)?"
-    )
-    if not yes:
-        if not sys.stdin.isatty():
-            err.print(
-                "error: refusing to delete without confirmation: no terminal; pass --yes",
-                markup=False,
-            )
-            raise typer.Exit(EXIT_ERROR)
-        if not typer.confirm(question):
-            err.print("aborted; nothing deleted", markup=False)
-            raise typer.Exit(EXIT_ERROR)
-    say = ProgressDisplay(err, quiet=quiet, log_format=log_format)
     journal = Journal.beside(plan_file)
+    check_writable(journal.path, "the apply journal")
+    if not yes and not sys.stdin.isatty():
+        _fail("refusing to delete without confirmation: no terminal; pass --yes")
+    check_credentials()
+    if not yes:
+        summary = totals(reviewed)
+        render.confirmation_summary(reviewed)
+        question = (
+            f"Delete up to {summary['to_delete']} images "
+            f"({human_bytes(summary['bytes_reclaimed'])}) in "
+            f"{plural(len(reviewed.targets), 'accounts')}?"
+        )
+        if not typer.confirm(question):
+            _fail("aborted; nothing deleted")
 
     async def run() -> ApplyResult | signal.Signals:
-        async with Connections() as connections:
+        async with Connections(_Base.get()) as connections:
+            connections.on_retry = log
             return await run_until_signalled(
-                lambda: apply_plan(reviewed, connections, datetime.now(UTC), say, journal)
+                lambda: apply_plan(reviewed, connections, datetime.now(UTC), log, journal)
             )
 
     restore_default_handlers()  # an inherited "ignore" must not make apply unstoppable
-    with say:
+    with log:
         result = anyio.run(run)
     if isinstance(result, signal.Signals):
-        err.print(
-            f"apply stopped by {result.name}: {journal.deleted} images deleted (journaled in "
-            f"{journal.path}); run `ecr-sweeper apply {plan_file}` again to resume",
-            markup=False,
+        log.warning(
+            f"apply stopped by {result.name}: {plural(journal.deleted, 'images')} deleted "
+            f"(journaled in {journal.path}); run `ecr-sweeper apply {plan_file}` again to resume"
         )
         raise typer.Exit(128 + result.value)
     render.apply(result)
@@ -669,32 +839,29 @@ def apply_exit_code(result: ApplyResult) -> int:
 
 @app.command()
 def show(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
+    plan_file: PlanFile,
     details: Annotated[
         bool, typer.Option("--details", "-d", help="Every image with its verdict and reason.")
     ] = False,
-    output_format: Annotated[
-        str, typer.Option("--format", help="table, json, markdown or csv.")
-    ] = "table",
+    output_format: OutputFormat = "table",
+    every_repository: EveryRepository = False,
 ) -> None:
     """Print the summary of a saved plan (and, with --details, every verdict)."""
     saved = _read_or_exit(plan_file)
-    if output_format not in FORMATS:
-        err.print(f"error: --format: expected one of {', '.join(FORMATS)}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
-    render.plan_as(saved, output_format, ECR_PRICE_PER_GB_MONTH)
+    render.plan_as(saved, output_format, ECR_PRICE_PER_GB_MONTH, every_repository=every_repository)
     if details:
         render.decisions(saved, list(saved.kept) + list(saved.deletions))
 
 
 @app.command()
 def explain(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.")],
+    plan_file: PlanFile,
     image: Annotated[
         str,
         typer.Argument(
+            metavar="IMAGE",
             help="A digest (or its first characters), a tag, or an image URI "
-            "(repo:tag or repo@sha256:...)."
+            "(repo:tag or repo@sha256:...).",
         ),
     ],
 ) -> None:
@@ -702,8 +869,7 @@ def explain(
     saved = _read_or_exit(plan_file)
     matches = find_decisions(saved, image)
     if not matches:
-        err.print(f"error: no image in {plan_file} matches {image!r}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
+        _fail(f"no image in {plan_file} matches {image!r}")
     render.decisions(saved, matches)
 
 
@@ -711,8 +877,7 @@ def _read_or_exit(plan_file: Path) -> Plan:
     try:
         return read_plan(plan_file)
     except PlanFileError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR) from exc
+        _fail(str(exc))
 
 
 @app.command()
@@ -721,12 +886,103 @@ def demo(
         bool, typer.Option(help="Leave moto's server running until Ctrl-C after the demo.")
     ] = False,
 ) -> None:
-    """Run a plan and an apply against an embedded moto server seeded with a small org."""
+    """Plan and apply, as `plan` and `apply` do, on an embedded moto server (no AWS needed).
+
+    It seeds a small organization, runs `plan` to a plan file and `apply` with its journal,
+    then checks every image in use survived; its temporary folder is removed."""
     from ecr_sweeper.demo import run_demo
 
     raise typer.Exit(run_demo(render, keep_server=keep_server))
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def _plain_metavars(command: Any) -> None:
+    """Help in one style, for every option of every command (those added later too): flags
+    show no `<bool>`, values their metavar (the option's own, else its name in capitals),
+    arguments their name in capitals (`PLAN_FILE`, not typer's `{plan_file}`)."""
+    for param in command.params:
+        if isinstance(param, TyperOption) and (param.is_flag or param.count):
+            param.metavar = ""
+        elif isinstance(param, TyperArgument):
+            name = param.metavar or (param.name or "value").upper()
+            param.metavar = name
+            shown = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
+            # typer 0.29 has no setting for the usage line's `{name}`: this instance's own.
+            param._usage_display_name = partial(str, shown)  # type: ignore[method-assign]
+        elif param.metavar is None and not param.type_descriptor.is_choice:  # choices: a|b
+            param.metavar = (param.name or "value").upper()
+    own_help_option = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = own_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def _usage_line(exc: click.ClickException) -> str:
+    """A parser error in the style of every other: `error: --flag: why (see --help)`."""
+    message = exc.format_message()
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        hint = exc.param_hint or " / ".join(getattr(exc.param, "opts", []) or [exc.param.name])
+        hint = hint if isinstance(hint, str) else " / ".join(hint)
+        message = f"{hint.strip(chr(39))}: {exc.message.removeprefix('Value error, ')}"
+    elif isinstance(exc, click.UsageError):
+        message = message[0].lower() + message[1:] if message else message
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "ecr-sweeper"
+    return f"{message} (see `{command} --help`)"
+
+
+class _LogLines(logging.Handler):
+    """Warnings the libraries log (Python's logging) as one line of the display each, so
+    `--log-format json` holds for them too. botocore's credential warnings are left out: a
+    credentials failure is reported once, by the up-front check or as the account's error."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[-1] == "credentials" and "botocore" in record.name:
+            return
+        first, *_ = record.getMessage().splitlines() or [""]
+        log.warning(f"warning: {record.name}: {first}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: every error one line on stderr (JSON with --log-format
+    json), parser errors included. Returns the exit code when `argv` is given (the demo)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args):
+        log.configure(log_format="json")
+    root = logging.getLogger()
+    if not any(isinstance(h, _LogLines) for h in root.handlers):
+        root.addHandler(_LogLines())
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
+    try:
+        code = command.main(args, prog_name="ecr-sweeper", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        code = exc.exit_code  # the help was printed
+    except click.ClickException as exc:
+        log.error(f"error: {_usage_line(exc)}")  # noqa: TRY400 - one line, no traceback
+        code = exc.exit_code
+    except typer.Abort:
+        log.error("error: aborted")  # noqa: TRY400 - one line, no traceback
+        code = EXIT_ERROR
+    except Exception as exc:
+        if not log.json:
+            raise  # a bug: the traceback, as Python prints it
+        # Even a bug is one JSON line: the traceback goes in its own field.
+        log.error(  # noqa: TRY400 - the traceback is a field of the one line
+            f"error: unexpected {type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        code = EXIT_ERROR
+    code = code if isinstance(code, int) else EXIT_OK
+    if argv is None:
+        sys.exit(code)
+    return code

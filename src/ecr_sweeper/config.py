@@ -85,8 +85,17 @@ def load_config(path: Path) -> FileConfig:
 
 
 def parse_config(data: dict[str, Any], origin: str) -> FileConfig:
-    """Validate a parsed accounts file. `origin` names it in errors."""
-    _no_unknown(data, {"defaults", "policy", "sources", "accounts"}, origin, "")
+    """Validate a parsed accounts file. `origin` names it in errors; every unknown key of the
+    file is named in one error, before any value is checked."""
+    unknown = unknown_keys(data)
+    if len(unknown) == 1:
+        key, expected = unknown[0]
+        raise ConfigError(f"{origin}: {key}: unknown key {expected}")
+    if unknown:
+        raise ConfigError(
+            f"{origin}: {len(unknown)} unknown keys: "
+            + "; ".join(f"{key} {expected}" for key, expected in unknown)
+        )
     defaults = _table(data, "defaults", origin, "")
     _no_unknown(defaults, _DEFAULT_KEYS, origin, "defaults.")
     # Checked here too, so a mistake in [defaults] is named as such even with no accounts.
@@ -145,7 +154,9 @@ def role_arn_for(
     if role_name is None:
         return None
     if not isinstance(role_name, str) or not ROLE_NAME.fullmatch(role_name):
-        raise ConfigError(f"{origin}: {where}role_name: {role_name!r} is not an IAM role name")
+        # A flag (`--role-name`) is its own key: name it once.
+        key = "" if origin.startswith("--") and not where else f"{where}role_name: "
+        raise ConfigError(f"{origin}: {key}{role_name!r} is not an IAM role name")
     return f"arn:aws:iam::{account_id}:role/{role_name.strip('/')}"
 
 
@@ -216,6 +227,38 @@ def _table(data: dict[str, Any], key: str, origin: str, prefix: str) -> dict[str
     if not isinstance(value, dict):
         raise ConfigError(f"{origin}: {prefix}{key}: expected a table")
     return value
+
+
+def unknown_keys(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every key of an accounts file that no table takes, each with what its table takes:
+    `("accounts[0].colour", "(expected one of: clusters, external_id, …)")`."""
+    found: list[tuple[str, str]] = []
+
+    def check(table: object, allowed: set[str], prefix: str) -> None:
+        if not isinstance(table, dict):
+            return  # a table of the wrong type is reported with its value
+        found.extend(
+            (f"{prefix}{key}", f"(expected one of: {', '.join(sorted(allowed))})")
+            for key in sorted(set(table) - allowed)
+        )
+        for key in ("clusters", "repositories"):
+            if key in allowed and isinstance(table.get(key), dict):
+                check(table[key], _PATTERN_KEYS, f"{prefix}{key}.")
+
+    def each(tables: object, allowed: set[str], prefix: str) -> None:
+        if isinstance(tables, list):
+            for index, table in enumerate(tables):
+                check(table, allowed, f"{prefix}[{index}].")
+
+    check(data, {"defaults", "policy", "sources", "accounts"}, "")
+    check(data.get("defaults", {}), _DEFAULT_KEYS, "defaults.")
+    check(data.get("sources", {}), _SOURCES_KEYS, "sources.")
+    policy = data.get("policy", {})
+    check(policy, _POLICY_KEYS, "policy.")
+    if isinstance(policy, dict):
+        each(policy.get("rules", []), _RETENTION_KEYS | {"repositories"}, "policy.rules")
+    each(data.get("accounts", []), _ACCOUNT_KEYS, "accounts")
+    return found
 
 
 def _no_unknown(data: dict[str, Any], allowed: set[str], origin: str, prefix: str) -> None:

@@ -17,6 +17,16 @@ The organization (role EcrSweeper in each account; regions us-east-1 and eu-west
   `worker` repository with no tag (so `latest`). A `worker` repository of the same name in
   us-east-1 is used by nothing.
 - 333333333333 "staging" (eu-west-1): api pinned by digest to platform/api v3, proxy on nginx 1.25.
+
+The demo runs what a user runs: `ecr-sweeper plan … --output <tmp>/plan.json` and
+`ecr-sweeper apply <tmp>/plan.json --yes` (with its journal), through the same entry point and
+progress display, in a temporary folder removed at the end.
+
+More consumers come as seed functions (`SEEDS`): each seeds one part of the organization on
+the endpoint, records in the `DemoOrg` which images must survive and which must go, and adds
+the plan flags it needs (`org.plan_flags`, e.g. `--accept-unread` after an EKS cluster that
+blocks the census). `seed_demo_org(seeds)` runs them in order; later seeds may use what
+earlier ones recorded (`org.digests`).
 """
 
 from __future__ import annotations
@@ -26,21 +36,19 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 import boto3
 
-from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region, Sources
-from ecr_sweeper.pipeline import apply_plan, make_plan
-from ecr_sweeper.planfile import write_plan
+from ecr_sweeper.model import AccountId, Region
+from ecr_sweeper.planfile import read_plan
 from ecr_sweeper.render import Renderer
 
 ROLE_NAME = "EcrSweeper"
@@ -192,59 +200,104 @@ REGISTRY, PROD, STAGING = (
 US, EU = Region("us-east-1"), Region("eu-west-1")
 
 
+Where = tuple[str, str, str, str]  # (account, region, repository, digest)
+
+
 @dataclass(slots=True)
 class DemoOrg:
-    """What was seeded, and what must survive (label → (account, region, repo, digest))."""
+    """What was seeded: what must survive and what must go (label → where), the digests
+    seeds share (label → digest), and the plan flags the seeds need."""
 
-    must_keep: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
-    must_delete: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    must_keep: dict[str, Where] = field(default_factory=dict)
+    must_delete: dict[str, Where] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    plan_flags: list[str] = field(default_factory=list)
 
 
-def seed_demo_org() -> DemoOrg:  # noqa: PLR0915 - the demo org reads best as one script
-    """Create the demo organization (module docstring) on the current endpoint."""
-    org = DemoOrg()
-    registry = account_session(REGISTRY, US)
-    ecr = registry.client("ecr")
-    host = f"{REGISTRY}.dkr.ecr.{US}.amazonaws.com"
+Seed = Callable[[DemoOrg], None]
+HOST = f"{REGISTRY}.dkr.ecr.{US}.amazonaws.com"  # the central registry
 
+
+def seed_registry(org: DemoOrg) -> None:
+    """111111111111's repositories and images (what each must become is recorded by the seeds
+    of their consumers, and here for what nothing uses)."""
+    ecr = account_session(REGISTRY, US).client("ecr")
     ecr.create_repository(repositoryName="platform/api")
-    api = {
-        v: push(ecr, "platform/api", image_manifest(f"api-{v}"), (v,))
-        for v in ("v1", "v2", "v3", "v4", "v5", "release-2025.10")
-    }
+    for v in ("v1", "v2", "v3", "v4", "v5", "release-2025.10"):
+        org.digests[f"platform/api:{v}"] = push(
+            ecr, "platform/api", image_manifest(f"api-{v}"), (v,)
+        )
     # cosign signatures, linked to their image by cosign's tag scheme
-    signatures = {
-        v: push(ecr, "platform/api", image_manifest(f"sig-{v}", size=600), (cosign_tag(api[v]),))
-        for v in ("v1", "v5")
-    }
+    for v in ("v1", "v5"):
+        digest = org.digests[f"platform/api:{v}"]
+        org.digests[f"signature of platform/api:{v}"] = push(
+            ecr, "platform/api", image_manifest(f"sig-{v}", size=600), (cosign_tag(digest),)
+        )
     ecr.create_repository(repositoryName="jobs")
-    jobs = {t: push(ecr, "jobs", image_manifest(f"jobs-{t}"), (t,)) for t in ("v0", "v1", "report")}
+    for t in ("v0", "v1", "report"):
+        org.digests[f"jobs:{t}"] = push(ecr, "jobs", image_manifest(f"jobs-{t}"), (t,))
     ecr.create_repository(repositoryName="web")
-    web_old = push_index(ecr, "web", "web-1.0", ("1.0",))
-    web_new = push_index(ecr, "web", "web-2.0", ("2.0",))
+    for version in ("1.0", "2.0"):
+        index, *children = push_index(ecr, "web", f"web-{version}", (version,))
+        org.digests[f"web:{version}"] = index
+        for n, child in enumerate(children):
+            org.digests[f"web:{version} child manifest {n + 1}"] = child
     ecr.create_repository(repositoryName="docker-hub/library/nginx")
-    nginx = {
-        v: push(ecr, "docker-hub/library/nginx", image_manifest(f"nginx-{v}"), (v,))
-        for v in ("1.24", "1.25")
-    }
+    for v in ("1.24", "1.25"):
+        org.digests[f"docker-hub/library/nginx:{v}"] = push(
+            ecr, "docker-hub/library/nginx", image_manifest(f"nginx-{v}"), (v,)
+        )
 
+    def where(label: str) -> Where:
+        return (
+            REGISTRY,
+            US,
+            label.split(":", maxsplit=1)[0].rsplit(" ", maxsplit=1)[-1],
+            org.digests[label],
+        )
+
+    org.must_keep["platform/api:release-2025.10 (protected tag)"] = where(
+        "platform/api:release-2025.10"
+    )
+    for label in (
+        "jobs:v0",
+        "platform/api:v1",
+        "platform/api:v2",
+        "web:1.0",
+        "web:1.0 child manifest 1",
+        "web:1.0 child manifest 2",
+        "docker-hub/library/nginx:1.24",
+    ):
+        org.must_delete[label] = where(label)
+    org.must_delete["signature of platform/api:v1"] = (
+        REGISTRY,
+        US,
+        "platform/api",
+        org.digests["signature of platform/api:v1"],
+    )
+    org.plan_flags += ["--protect-tag", "release-*"]
+
+
+def seed_prod(org: DemoOrg) -> None:
+    """222222222222: ECS services, a Lambda function and an EventBridge schedule in us-east-1
+    (on the registry's images), and a worker on its own repository in eu-west-1."""
     prod_us = account_session(PROD, US)
     ecs = prod_us.client("ecs")
     ecs.create_cluster(clusterName="prod")
     # prod-api:1 ran v4 before the current prod-api:2: the rollback window keeps it
     ecs.register_task_definition(
         family="prod-api",
-        containerDefinitions=[{"name": "api", "image": f"{host}/platform/api:v4", "memory": 256}],
+        containerDefinitions=[{"name": "api", "image": f"{HOST}/platform/api:v4", "memory": 256}],
     )
-    run_service(ecs, "prod", "api", {"api": f"{host}/platform/api:v5"})
-    run_lambda(prod_us, "nightly-export", f"{host}/jobs:v1")
-    schedule_task(prod_us, "weekly-report", f"{host}/jobs:report")
+    run_service(ecs, "prod", "api", {"api": f"{HOST}/platform/api:v5"})
+    run_lambda(prod_us, "nightly-export", f"{HOST}/jobs:v1")
+    schedule_task(prod_us, "weekly-report", f"{HOST}/jobs:report")
     run_service(
         ecs,
         "prod",
         "web",
         {
-            "web": f"{host}/web:2.0",
+            "web": f"{HOST}/web:2.0",
             "agent": "datadog/agent:7",
             "proxy": "public.ecr.aws/nginx/nginx:stable",
         },
@@ -267,55 +320,62 @@ def seed_demo_org() -> DemoOrg:  # noqa: PLR0915 - the demo org reads best as on
         ecs_eu, "prod-eu", "worker", {"worker": f"{PROD}.dkr.ecr.{EU}.amazonaws.com/worker"}
     )
 
-    staging = account_session(STAGING, EU).client("ecs")
-    staging.create_cluster(clusterName="staging")
-    run_service(staging, "staging", "api", {"api": f"{host}/platform/api@{api['v3']}"})
-    run_service(staging, "staging", "proxy", {"proxy": f"{host}/docker-hub/library/nginx:1.25"})
+    def registry(label: str) -> Where:
+        repository = label.split(":", maxsplit=1)[0].removeprefix("signature of ")
+        return (REGISTRY, US, repository, org.digests[label])
 
-    keep, delete = org.must_keep, org.must_delete
-    keep["platform/api:v5 (used cross-account by prod)"] = (REGISTRY, US, "platform/api", api["v5"])
-    keep["platform/api@v3 digest (pinned by staging)"] = (REGISTRY, US, "platform/api", api["v3"])
-    keep["web:2.0 multi-arch index"] = (REGISTRY, US, "web", web_new[0])
-    for n, d in enumerate(web_new[1:]):
-        keep[f"web:2.0 child manifest {n + 1}"] = (REGISTRY, US, "web", d)
-    keep["docker-hub/library/nginx:1.25"] = (
-        REGISTRY,
-        US,
-        "docker-hub/library/nginx",
-        nginx["1.25"],
-    )
+    keep = org.must_keep
+    keep["platform/api:v5 (used cross-account by prod)"] = registry("platform/api:v5")
+    keep["signature of platform/api:v5"] = registry("signature of platform/api:v5")
+    keep["platform/api:v4 (rollback window of prod-api)"] = registry("platform/api:v4")
+    keep["web:2.0 multi-arch index"] = registry("web:2.0")
+    for n in (1, 2):
+        keep[f"web:2.0 child manifest {n}"] = registry(f"web:2.0 child manifest {n}")
+    keep["jobs:v1 (Lambda nightly-export)"] = registry("jobs:v1")
+    keep["jobs:report (EventBridge schedule)"] = registry("jobs:report")
     keep["worker (implicit latest, eu-west-1)"] = (PROD, EU, "worker", worker_eu["latest"])
-    keep["platform/api:v4 (rollback window of prod-api)"] = (
-        REGISTRY,
-        US,
-        "platform/api",
-        api["v4"],
-    )
-    keep["platform/api:release-2025.10 (protected tag)"] = (
-        REGISTRY,
-        US,
-        "platform/api",
-        api["release-2025.10"],
-    )
-    keep["signature of platform/api:v5"] = (REGISTRY, US, "platform/api", signatures["v5"])
-    keep["jobs:v1 (Lambda nightly-export)"] = (REGISTRY, US, "jobs", jobs["v1"])
-    keep["jobs:report (EventBridge schedule)"] = (REGISTRY, US, "jobs", jobs["report"])
-    delete["jobs:v0"] = (REGISTRY, US, "jobs", jobs["v0"])
-    delete["signature of platform/api:v1"] = (REGISTRY, US, "platform/api", signatures["v1"])
-    for v in ("v1", "v2"):
-        delete[f"platform/api:{v}"] = (REGISTRY, US, "platform/api", api[v])
-    delete["web:1.0 index"] = (REGISTRY, US, "web", web_old[0])
-    for n, d in enumerate(web_old[1:]):
-        delete[f"web:1.0 child manifest {n + 1}"] = (REGISTRY, US, "web", d)
-    delete["docker-hub/library/nginx:1.24"] = (
-        REGISTRY,
-        US,
-        "docker-hub/library/nginx",
-        nginx["1.24"],
-    )
+    delete = org.must_delete
     delete["worker:build-41 (eu-west-1)"] = (PROD, EU, "worker", worker_eu["build-41"])
     delete["worker:latest (us-east-1, same name, unused)"] = (PROD, US, "worker", worker_us[1])
     delete["worker:build-40 (us-east-1)"] = (PROD, US, "worker", worker_us[0])
+
+
+def seed_staging(org: DemoOrg) -> None:
+    """333333333333 (eu-west-1): api pinned by digest to platform/api v3, proxy on nginx."""
+    staging = account_session(STAGING, EU).client("ecs")
+    staging.create_cluster(clusterName="staging")
+    v3 = org.digests["platform/api:v3"]
+    run_service(staging, "staging", "api", {"api": f"{HOST}/platform/api@{v3}"})
+    run_service(staging, "staging", "proxy", {"proxy": f"{HOST}/docker-hub/library/nginx:1.25"})
+    org.must_keep["platform/api@v3 digest (pinned by staging)"] = (
+        REGISTRY,
+        US,
+        "platform/api",
+        v3,
+    )
+    org.must_keep["docker-hub/library/nginx:1.25"] = (
+        REGISTRY,
+        US,
+        "docker-hub/library/nginx",
+        org.digests["docker-hub/library/nginx:1.25"],
+    )
+
+
+def seed_moto_limits(org: DemoOrg) -> None:
+    """moto's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks the
+    plan: on moto that source is switched off, as a user would."""
+    org.plan_flags.append("--no-service-revisions")
+
+
+# In order: the registry first (its digests are what the others use).
+SEEDS: tuple[Seed, ...] = (seed_registry, seed_prod, seed_staging, seed_moto_limits)
+
+
+def seed_demo_org(seeds: Sequence[Seed] = SEEDS) -> DemoOrg:
+    """Create the demo organization (module docstring) on the current endpoint."""
+    org = DemoOrg()
+    for seed in seeds:
+        seed(org)
     return org
 
 
@@ -374,77 +434,62 @@ def remaining(account: str, region: str, repository: str) -> set[str]:
     return {d["imageDigest"] for page in pages for d in page["imageDetails"]}
 
 
-def demo_targets() -> tuple[AccountTarget, ...]:
-    """The three accounts, both regions, role EcrSweeper."""
-    return tuple(
-        AccountTarget(
-            account_id=a, regions=(US, EU), role_arn=f"arn:aws:iam::{a}:role/{ROLE_NAME}", name=name
-        )
-        for a, name in ((REGISTRY, "registry"), (PROD, "prod"), (STAGING, "staging"))
-    )
+def demo_plan_arguments(org: DemoOrg, plan_path: Path) -> list[str]:
+    """The `ecr-sweeper plan` command line of the demo: the three accounts, both regions,
+    role EcrSweeper, no retention (delete everything unused), and the seeds' flags."""
+    accounts = [arg for account in (REGISTRY, PROD, STAGING) for arg in ("--account", account)]
+    return [
+        "plan",
+        *accounts,
+        *("--region", US, "--region", EU),
+        *("--role-name", ROLE_NAME, "--keep-last", "0", "--min-age-days", "0"),
+        *org.plan_flags,
+        *("--output", str(plan_path)),
+    ]
 
 
-def run_demo(render: Renderer, *, keep_server: bool = False) -> int:
-    """Seed, plan, apply, verify. Returns the exit code (0 when every check passes)."""
+def run_demo(render: Renderer, *, keep_server: bool = False, seeds: Sequence[Seed] = SEEDS) -> int:
+    """Seed, then `plan` to a file and `apply FILE --yes` as a user would, then verify.
+    Returns the exit code (0 when every check passes)."""
+    from ecr_sweeper.cli import main  # the CLI imports this module lazily, for `demo`
+
     out = render.out
-    with moto_server() as url:
+    with moto_server() as url, tempfile.TemporaryDirectory(prefix="ecr-sweeper-demo-") as tmp:
         isolate_from_aws(url)
         out.print(f"[bold]moto server[/bold] on {url}; seeding a 3-account organization…")
-        org = seed_demo_org()
-        targets = demo_targets()
-        policy = Policy(keep_last=0, min_age_days=0, protect_tags=("release-*",))
-        # moto's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks
-        # the plan; on moto that source is switched off, as `--no-service-revisions` does.
-        sources = Sources(service_revisions=False)
-        out.print(
-            "\n[bold]$ ecr-sweeper plan[/bold] --account 111111111111 --account 222222222222 "
-            "--account 333333333333 --region us-east-1 --region eu-west-1 "
-            "--role-name EcrSweeper --keep-last 0 --min-age-days 0 --protect-tag 'release-*' "
-            "--no-service-revisions"
-        )
-
-        async def plan_it() -> Any:
-            async with Connections() as connections:
-                return await make_plan(
-                    targets,
-                    policy,
-                    connections,
-                    datetime.now(UTC),
-                    lambda line: render.err.print(line, markup=False),
-                    sources=sources,
-                )
-
-        plan = anyio.run(plan_it)
-        plan_path = Path(tempfile.mkdtemp(prefix="ecr-sweeper-demo-")) / "plan.json"
-        write_plan(plan, plan_path)
-        render.plan(plan)
-        out.print(f"plan written to {plan_path}\n\n[bold]why each kept image is kept:[/bold]")
+        org = seed_demo_org(seeds)
+        plan_path = Path(tmp) / "plan.json"
+        plan_args = demo_plan_arguments(org, plan_path)
+        out.print(f"\n[bold]$ ecr-sweeper {shlex.join(plan_args)}[/bold]", markup=True)
+        if (code := main(plan_args)) != 0:
+            out.print(f"demo: plan exited {code}", markup=False)
+            return code
+        plan = read_plan(plan_path)
+        out.print("\n[bold]why each image goes:[/bold]")
+        for decision in plan.deletions:
+            out.print(f"  {_label(decision)}: {decision.reason}", markup=False)
+        out.print("\n[bold]why each kept image is kept:[/bold]")
         for decision in plan.kept:
-            out.print(
-                f"  {decision.repository} {','.join(decision.tags) or '(untagged)'} "
-                f"{decision.digest[:19]}…: {decision.reason}",
-                markup=False,
-            )
+            out.print(f"  {_label(decision)}: {decision.reason}", markup=False)
 
-        out.print(f"\n[bold]$ ecr-sweeper apply {plan_path} --yes[/bold]")
-
-        async def apply_it() -> Any:
-            async with Connections() as connections:
-                return await apply_plan(
-                    plan,
-                    connections,
-                    datetime.now(UTC),
-                    lambda line: render.err.print(line, markup=False),
-                )
-
-        result = anyio.run(apply_it)
-        render.apply(result)
-        failures = verify(render, org)
+        apply_args = ["apply", str(plan_path), "--yes"]
+        out.print(f"\n[bold]$ ecr-sweeper {shlex.join(apply_args)}[/bold]")
+        applied = main(apply_args)
+        journal = plan_path.with_name(plan_path.name + ".journal")
+        entries = len(journal.read_text(encoding="utf-8").splitlines()) if journal.exists() else 0
+        out.print(f"apply exited {applied}; its journal {journal.name} has {entries} lines")
+        failures = verify(render, org) + (applied != 0)
         if keep_server:
             out.print(f"moto server still on {url}; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):
                 anyio.run(anyio.sleep_forever)
-        return 1 if failures else 0
+    out.print(f"temporary folder {tmp} removed", markup=False)
+    return 1 if failures else 0
+
+
+def _label(decision: Any) -> str:
+    tags = ",".join(decision.tags) or "(untagged)"
+    return f"{decision.repository} {tags} {decision.digest[:19]}…"
 
 
 def verify(render: Renderer, org: DemoOrg) -> int:

@@ -53,6 +53,7 @@ from ecr_sweeper.model import (
     UsageScan,
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, recheck
+from ecr_sweeper.words import plural
 
 # Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
 # current phase (account × regions scanned, images deleted), for a progress bar to follow.
@@ -185,7 +186,7 @@ async def _place(
                     for line in describe_errors(exc)
                 )
                 return
-            progress(f"{target.account_id}: {len(regions)} enabled regions")
+            progress(f"{target.account_id}: {plural(len(regions), 'enabled regions')}")
         places.extend((target, region) for region in regions)
 
     async with anyio.create_task_group() as tg:
@@ -307,6 +308,15 @@ async def apply_plan(
     )
     to_delete, skipped = recheck(reviewed, fresh)
     outcome = DeleteOutcome()
+    # A planned image the re-check's inventory no longer has, where that inventory was read
+    # without error (its repository, or just the image, was deleted since): already gone.
+    gone = _vanished([d for d, _ in skipped], fresh)
+    if gone:
+        outcome.already_gone.extend(gone)
+        if journal is not None:
+            journal.record(DeleteOutcome(already_gone=gone))
+        gone_now = set(gone)
+        skipped = [(d, why) for d, why in skipped if d not in gone_now]
     by_repository: dict[RepositoryKey, list[Decision]] = defaultdict(list)
     for decision in to_delete:
         by_repository[decision.repository].append(decision)
@@ -335,12 +345,28 @@ async def apply_plan(
             return
         api = connections.api(key.account_id, key.region)
         await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
-        progress(f"apply {key}: {len(decisions)} images processed")
+        progress(f"apply {key}: {plural(len(decisions), 'images')} processed")
 
     async with anyio.create_task_group() as tg:
         for key, decisions in sorted(by_repository.items()):
             tg.start_soon(delete_in, key, decisions)
     return ApplyResult(fresh, outcome, skipped, previously_done)
+
+
+def _vanished(decisions: Sequence[Decision], fresh: Plan) -> list[Decision]:
+    """Those of `decisions` the re-check did not see, in an account × region it read
+    without error."""
+    if fresh.blocked:
+        return []
+    unread = {(e.account_id, e.region) for e in fresh.errors}
+    seen = {(d.repository, d.digest) for d in (*fresh.kept, *fresh.deletions)}
+    return [
+        d
+        for d in decisions
+        if (d.repository, d.digest) not in seen
+        and (d.repository.account_id, d.repository.region) not in unread
+        and (d.repository.account_id, None) not in unread
+    ]
 
 
 def _key(d: Decision) -> JournalKey:

@@ -88,8 +88,12 @@ def read_json(path: Path) -> Any:
 def write_atomically(path: Path, text: str) -> None:
     """Write through a temporary file and a rename: a reader never sees half a file."""
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # never leave half a plan behind
+        raise
 
 
 def read_plan(path: Path) -> Plan:

@@ -26,30 +26,62 @@ from ecr_sweeper.pipeline import ApplyResult
 from ecr_sweeper.planfile import plan_to_json
 from ecr_sweeper.report import (
     CSV_COLUMNS,
+    RepositoryRow,
+    account_rows,
     apply_totals,
     csv_rows,
+    error_line,
     human_bytes,
     markdown,
     repository_rows,
     totals,
 )
+from ecr_sweeper.words import plural
 
 
 @dataclass(frozen=True, slots=True)
 class Renderer:
-    """Summaries to `out`; errors and per-image problems to `err`."""
+    """Summaries to `out`; errors and per-image problems to `log` (every stderr line goes
+    through it, so `--log-format json` and `--quiet` hold for all of them)."""
 
     out: Console
-    err: Console
+    log: ProgressDisplay
 
-    def plan(self, result: Plan) -> None:
-        """Per repository: images, kept, to delete, bytes reclaimed; then the errors."""
+    def plan(self, result: Plan, *, every_repository: bool = False) -> None:
+        """The reason first when blocked (and no table then: it deletes nothing); else per
+        repository with something to delete (every repository with `every_repository`):
+        images, kept, to delete, bytes reclaimed; a total line; then the errors."""
+        summary = totals(result)
+        if result.blocked:
+            self.errors(result)
+            self.out.print(
+                f"total: {summary['images']} images in {summary['repositories']} repositories; "
+                "blocked: nothing is deleted",
+                markup=False,
+            )
+            return
+        rows = [r for r in repository_rows(result) if every_repository or r.to_delete]
+        if rows:
+            self._table(rows)
+        self.out.print(
+            f"total: {summary['images']} images in {summary['repositories']} repositories; "
+            f"keep {summary['kept']}, delete {summary['to_delete']} "
+            f"({human_bytes(summary['bytes_reclaimed'])})"
+            + (
+                "" if every_repository or not summary["repositories"] else "; --all lists every one"
+            ),
+            markup=False,
+        )
+        self.errors(result)
+        self.refusals(result)
+
+    def _table(self, rows: list[RepositoryRow]) -> None:
         table = Table(title="ecr-sweeper plan", title_justify="left")
         for column in ("account", "region", "repository"):
             table.add_column(column)
         for column in ("images", "kept", "to delete", "reclaimed"):
             table.add_column(column, justify="right")
-        for row in repository_rows(result):
+        for row in rows:
             key = row.repository
             table.add_row(
                 key.account_id,
@@ -61,34 +93,28 @@ class Renderer:
                 human_bytes(row.bytes_reclaimed),
             )
         self.out.print(table)
-        summary = totals(result)
-        self.out.print(
-            f"total: {summary['images']} images in {summary['repositories']} repositories; "
-            f"keep {summary['kept']}, delete {summary['to_delete']} "
-            f"({human_bytes(summary['bytes_reclaimed'])})",
-            markup=False,
-        )
-        self.errors(result)
-        self.refusals(result)
 
     def errors(self, result: Plan) -> None:
         """The plan's errors, and what they block."""
         if not result.errors:
             return
         if result.blocked:
-            self.err.print(
-                "BLOCKED: a usage source could not be read, so this plan deletes nothing:",
-                markup=False,
+            self.log.error(
+                "BLOCKED: a usage source could not be read, so this plan deletes nothing:"
             )
         else:
-            self.err.print(
-                "some repositories could not be read; nothing is deleted in them:", markup=False
-            )
+            self.log.warning("some repositories could not be read; nothing is deleted in them:")
         for e in result.errors:
-            where = f"{e.account_id}/{e.region}" if e.region else e.account_id
-            self.err.print(f"  [{e.scope}] {where} {e.subject}: {e.message}", markup=False)
+            self.log.error(f"  {error_line(e)}")
 
-    def plan_as(self, result: Plan, output_format: str, price_per_gb_month: float) -> None:
+    def plan_as(
+        self,
+        result: Plan,
+        output_format: str,
+        price_per_gb_month: float,
+        *,
+        every_repository: bool = False,
+    ) -> None:
         """The plan on stdout in `output_format`: table (with errors on stderr), json, markdown
         or csv."""
         if output_format == "json":
@@ -104,12 +130,37 @@ class Renderer:
             writer.writerows(csv_rows(result))
             self.out.print(buffer.getvalue(), markup=False, highlight=False, soft_wrap=True, end="")
         else:
-            self.plan(result)
+            self.plan(result, every_repository=every_repository)
+
+    def confirmation_summary(self, result: Plan, largest: int = 5) -> None:
+        """What `apply` is about to delete, per account and in its largest repositories."""
+        names = {t.account_id: t.name for t in result.targets}
+        self.out.print("to delete, per account:", markup=False)
+        for row in account_rows(result):
+            name = f" ({names[row.account_id]})" if names.get(row.account_id) else ""
+            self.out.print(
+                f"  {row.account_id}{name}: {plural(row.to_delete, 'images')} in "
+                f"{plural(row.repositories, 'repositories')}, {human_bytes(row.bytes_reclaimed)}",
+                markup=False,
+            )
+        biggest = sorted(
+            (r for r in repository_rows(result) if r.to_delete),
+            key=lambda r: (-r.bytes_reclaimed, -r.to_delete, r.repository),
+        )[:largest]
+        self.out.print(f"largest repositories ({len(biggest)}):", markup=False)
+        for biggest_row in biggest:
+            key = biggest_row.repository
+            self.out.print(
+                f"  {key.account_id}/{key.region} {key.name}: "
+                f"{plural(biggest_row.to_delete, 'images')}, "
+                f"{human_bytes(biggest_row.bytes_reclaimed)}",
+                markup=False,
+            )
 
     def refusals(self, result: Plan) -> None:
         """The safety caps the plan exceeds."""
         for refusal in result.refusals:
-            self.err.print(f"  REFUSED: {refusal}", markup=False)
+            self.log.error(f"  REFUSED: {refusal}")
 
     def decisions(self, result: Plan, decisions: list[Decision]) -> None:
         """One line per image: where, tags, digest, verdict and the rule that decided it."""
@@ -126,16 +177,13 @@ class Renderer:
         self.errors(result.fresh)
         outcome = result.outcome
         for decision, why in result.skipped:
-            self.err.print(
-                f"  skipped {decision.repository}@{decision.digest}: {why}", markup=False
-            )
+            self.log.warning(f"  skipped {decision.repository}@{decision.digest}: {why}")
         for decision in outcome.still_referenced:
-            self.err.print(
-                f"  kept {decision.repository}@{decision.digest}: still listed by an image index",
-                markup=False,
+            self.log.warning(
+                f"  kept {decision.repository}@{decision.digest}: still listed by an image index"
             )
         for decision, why in outcome.failed:
-            self.err.print(f"  FAILED {decision.repository}@{decision.digest}: {why}", markup=False)
+            self.log.error(f"  FAILED {decision.repository}@{decision.digest}: {why}")
         self.out.print(
             f"apply: deleted {counts['deleted']} ({human_bytes(counts['bytes_reclaimed'])}), "
             f"deleted by an earlier run {counts['deleted_earlier']}, "
@@ -150,28 +198,41 @@ STEP = re.compile(r"\[(\d+)/(\d+)\] (.*)")
 
 
 class ProgressDisplay:
-    """Shows the pipeline's progress lines: a rich progress bar on a terminal, plain timestamped
-    lines in CI and pipes, or one JSON object per line with `log_format="json"`. Lines starting
-    with "[k/n] " move the bar."""
+    """Every line for stderr: progress, information, warnings and errors. A rich progress bar
+    on a terminal, plain lines in CI and pipes (never hard-wrapped), or one JSON object per
+    line with `log_format="json"` (`time`, `level`, `message`; progress adds `step`, `of`).
+    `quiet` drops progress and information, never warnings or errors. Progress lines
+    starting with "[k/n] " move the bar."""
 
     def __init__(self, console: Console, *, quiet: bool = False, log_format: str = "text") -> None:
         self._console = console
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self.configure(quiet=quiet, log_format=log_format)
+
+    def configure(self, *, quiet: bool = False, log_format: str = "text") -> None:
+        """Set the mode (each command does, from its --quiet and --log-format)."""
         self._quiet = quiet
         self._json = log_format == "json"
-        interactive = console.is_terminal and not os.environ.get("CI")
-        self._bar: Progress | None = (
+        interactive = self._console.is_terminal and not os.environ.get("CI")
+        self._bar = (
             Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=console,
+                console=self._console,
                 transient=True,
             )
             if interactive and not quiet and not self._json
             else None
         )
-        self._task: TaskID | None = None
+        self._task = None
+
+    @property
+    def json(self) -> bool:
+        """Whether lines are JSON objects."""
+        return self._json
 
     def __enter__(self) -> ProgressDisplay:
         if self._bar is not None:
@@ -183,25 +244,52 @@ class ProgressDisplay:
             self._bar.stop()
 
     def __call__(self, line: str) -> None:
+        """A progress line (the pipeline's `Progress`)."""
         step = STEP.fullmatch(line)
-        if self._json:
-            record: dict[str, object] = {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "message": step.group(3) if step else line,
-            }
-            if step:
-                record |= {"step": int(step.group(1)), "of": int(step.group(2))}
-            self._console.print(json.dumps(record), markup=False, highlight=False, soft_wrap=True)
-        elif self._quiet:
+        if self._quiet:
             return
+        if self._json:
+            extra: dict[str, object] = (
+                {"step": int(step.group(1)), "of": int(step.group(2))} if step else {}
+            )
+            self._emit("progress", step.group(3) if step else line, extra)
         elif self._bar is not None and step:
             done, total, text = int(step.group(1)), int(step.group(2)), step.group(3)
             if self._task is None:
                 self._task = self._bar.add_task(text, total=total)
             self._bar.update(self._task, completed=done, total=total, description=text)
         elif self._bar is not None:
-            self._bar.console.print(line, markup=False, highlight=False, style="dim")
-        else:
-            self._console.print(
-                f"{datetime.now(UTC):%H:%M:%S} {line}", markup=False, highlight=False
+            self._bar.console.print(
+                line, markup=False, highlight=False, style="dim", soft_wrap=True
             )
+        else:
+            self._text(f"{datetime.now(UTC):%H:%M:%S} {line}")
+
+    def info(self, message: str) -> None:
+        """A line a person wants unless --quiet: what the run does, where it wrote."""
+        if not self._quiet:
+            self._emit("info", message)
+
+    def warning(self, message: str) -> None:
+        """Something not done, and why (shown with --quiet too)."""
+        self._emit("warning", message)
+
+    def error(self, message: str, **fields: object) -> None:
+        """Something wrong (shown with --quiet too); `fields` go in the JSON object only."""
+        self._emit("error", message, fields)
+
+    def _emit(self, level: str, message: str, extra: dict[str, object] | None = None) -> None:
+        if self._json:
+            record: dict[str, object] = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "level": level,
+                "message": message.strip(),
+                **(extra or {}),
+            }
+            self._text(json.dumps(record))
+        else:
+            self._text(message)
+
+    def _text(self, line: str) -> None:
+        console = self._bar.console if self._bar is not None else self._console
+        console.print(line, markup=False, highlight=False, soft_wrap=True)

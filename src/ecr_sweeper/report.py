@@ -6,7 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecr_sweeper.model import Decision, Plan, RepositoryKey
+from ecr_sweeper.model import AccountId, Decision, Plan, RepositoryKey, ScanError
+from ecr_sweeper.words import plural
 
 if TYPE_CHECKING:
     from ecr_sweeper.pipeline import ApplyResult
@@ -37,6 +38,44 @@ def repository_rows(plan: Plan) -> list[RepositoryRow]:
         RepositoryRow(key, kept[key] + deleted[key], kept[key], deleted[key], reclaimed[key])
         for key in sorted(set(kept) | set(deleted))
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """What a plan deletes in one account (every region)."""
+
+    account_id: AccountId
+    repositories: int
+    to_delete: int
+    bytes_reclaimed: int
+
+
+def account_rows(plan: Plan) -> list[AccountRow]:
+    """Per account with something to delete: repositories touched, images, bytes."""
+    by_account: dict[AccountId, list[RepositoryRow]] = defaultdict(list)
+    for row in repository_rows(plan):
+        if row.to_delete:
+            by_account[row.repository.account_id].append(row)
+    return [
+        AccountRow(
+            account,
+            len(rows),
+            sum(r.to_delete for r in rows),
+            sum(r.bytes_reclaimed for r in rows),
+        )
+        for account, rows in sorted(by_account.items())
+    ]
+
+
+def error_line(error: ScanError) -> str:
+    """`[scope] account/region subject: message`, without saying a word twice (the subject
+    often repeats the scope and the place: "usage 111111111111/us-east-1")."""
+    where = f"{error.account_id}/{error.region}" if error.region else error.account_id
+    words = [w for w in error.subject.split() if w not in (where, error.scope)]
+    if words and words[-1] == "of":
+        words.pop()
+    subject = " ".join(words)
+    return f"[{error.scope}] {where}" + (f" {subject}" if subject else "") + f": {error.message}"
 
 
 def totals(plan: Plan) -> dict[str, Any]:
@@ -119,16 +158,21 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
         if plan.refusals
         else "Nothing to delete."
         if not plan.deletions
-        else f"{summary['to_delete']} images to delete."
+        else f"{plural(summary['to_delete'], 'images')} to delete."
     )
     saving = monthly_savings(summary["bytes_reclaimed"], price_per_gb_month)
     lines = [
         "# ecr-sweeper plan",
         "",
-        f"{status} Created {plan.created_at:%Y-%m-%d %H:%M} UTC for {len(plan.targets)} "
-        f"account(s); policy: keep last {plan.policy.keep_last}, "
-        f"min age {plan.policy.min_age_days} days.",
+        f"{status} Created {plan.created_at:%Y-%m-%d %H:%M} UTC for "
+        f"{plural(len(plan.targets), 'accounts')}; policy: keep last {plan.policy.keep_last}, "
+        f"min age {plural(plan.policy.min_age_days, 'days')}.",
         "",
+    ]
+    if plan.blocked:  # why first, and no table: it deletes nothing
+        lines += ["## Errors", "", *(f"- {error_line(e)}" for e in plan.errors)]
+        return "\n".join(lines) + "\n"
+    lines += [
         f"**{summary['images']}** images in **{summary['repositories']}** repositories: keep "
         f"**{summary['kept']}**, delete **{summary['to_delete']}**, reclaiming "
         f"**{human_bytes(summary['bytes_reclaimed'])}** (about **${saving:,.2f}/month** at "
@@ -148,10 +192,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
         lines += ["", "## Refused", "", *(f"- {r}" for r in plan.refusals)]
     if plan.errors:
         lines += ["", "## Errors", ""]
-        lines += [
-            f"- [{e.scope}] {e.account_id}/{e.region or '-'} {e.subject}: {e.message}"
-            for e in plan.errors
-        ]
+        lines += [f"- {error_line(e)}" for e in plan.errors]
     return "\n".join(lines) + "\n"
 
 

@@ -38,6 +38,7 @@ from ecr_sweeper.model import (
     ScanError,
 )
 from ecr_sweeper.repopolicy import pull_access
+from ecr_sweeper.words import plural
 
 DESCRIBE_IMAGES_PAGE = 1000
 BATCH_GET_IMAGE_MAX = 100
@@ -121,7 +122,7 @@ async def scan_inventory(
         for name in names:
             tg.start_soon(scan_one, name)
     progress(
-        f"inventory {where}: {len(names)} repositories, {image_count} images"
+        f"inventory {where}: {plural(len(names), 'repositories')}, {plural(image_count, 'images')}"
         + (f", {failed} repositories FAILED" if failed else "")
     )
     kept = tuple(repositories[n] for n in names if n in repositories)

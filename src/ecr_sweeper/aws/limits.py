@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -21,8 +22,8 @@ from botocore.exceptions import (
 )
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
     wait_none,
     wait_random_exponential,
 )
@@ -119,22 +120,39 @@ class RetryPolicy:
     base_seconds: float = 0.25
     max_seconds: float = 20.0
     wait: bool = True
+    # An account × region whose endpoint fails to connect or answer for this long (no call
+    # succeeding meanwhile) is unreachable: its calls stop retrying connection failures.
+    unreachable_seconds: float = 60.0
+    report_every_seconds: float = 10.0  # at most one "retrying …" line per account × region
 
     @classmethod
     def instant(cls, attempts: int = 10) -> RetryPolicy:
         """Same decisions, no sleeping."""
         return cls(attempts=attempts, wait=False)
 
-    def retrying(self) -> AsyncRetrying:
-        """A fresh tenacity controller for one call."""
+    def retrying(
+        self,
+        give_up: Callable[[BaseException], bool] | None = None,
+        before_sleep: Callable[[RetryCallState], None] | None = None,
+    ) -> AsyncRetrying:
+        """A fresh tenacity controller for one call. `give_up(error)` stops it before its
+        attempts are spent; `before_sleep` sees each retry (progress lines)."""
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self.attempts:
+                return True
+            error = state.outcome.exception() if state.outcome else None
+            return give_up is not None and error is not None and give_up(error)
+
         return AsyncRetrying(
             retry=retry_if_exception(is_retryable),
-            stop=stop_after_attempt(self.attempts),
+            stop=stop,
             wait=(
                 wait_random_exponential(multiplier=self.base_seconds, max=self.max_seconds)
                 if self.wait
                 else wait_none()
             ),
+            before_sleep=before_sleep,
             reraise=True,
         )
 
@@ -200,6 +218,9 @@ class Api:
         retry: RetryPolicy,
         limits: Limits | None = None,
         on_expired: Callable[[float], None] | None = None,
+        *,
+        where: str = "",
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         # fast_acquire: a free slot is taken without a trip through the event loop (one per
         # call otherwise); every call awaits the network right after, so nothing starves.
@@ -209,6 +230,30 @@ class Api:
         self._rates: dict[str, AdaptiveRate] = {}
         self.on_expired = on_expired
         self.calls = 0
+        self.where = where  # "account/region", for the retry lines
+        self.on_retry = on_retry
+        self._failing_since: float | None = None  # first connection failure since a success
+        self._reported_at = float("-inf")
+
+    def _unreachable(self, error: BaseException) -> bool:
+        """A connection failure after `unreachable_seconds` of nothing but: stop retrying."""
+        return (
+            isinstance(error, _CONNECTION_ERRORS)
+            and self._failing_since is not None
+            and anyio.current_time() - self._failing_since >= self._retry.unreachable_seconds
+        )
+
+    def _report_retry(self, name: str, state: RetryCallState) -> None:
+        now = anyio.current_time()
+        if self.on_retry is None or now - self._reported_at < self._retry.report_every_seconds:
+            return
+        self._reported_at = now
+        error = state.outcome.exception() if state.outcome else None
+        reason = (error_code(error) or type(error).__name__) if error else "?"
+        self.on_retry(
+            f"retrying {name} in {self.where or '?'} "
+            f"(attempt {state.attempt_number + 1}/{self._retry.attempts}: {reason})"
+        )
 
     @property
     def retry(self) -> RetryPolicy:
@@ -217,9 +262,7 @@ class Api:
 
     def rate_for(self, operation: Callable[..., Any]) -> AdaptiveRate:
         """The pacing of one API (keyed by service and operation name)."""
-        client = getattr(operation, "__self__", None)
-        service = getattr(getattr(client, "meta", None), "service_model", None)
-        name = f"{getattr(service, 'service_name', '?')}:{getattr(operation, '__name__', '?')}"
+        name = api_name(operation)
         if name not in self._rates:
             self._rates[name] = AdaptiveRate(self._limits)
         return self._rates[name]
@@ -236,7 +279,9 @@ class Api:
             return await self._attempt(pace, operation, kwargs)
         except Exception as exc:  # noqa: BLE001 - tenacity decides below, and re-raises
             first_failure: Exception | None = exc
-        async for attempt in self._retry.retrying():
+        report = partial(self._report_retry, api_name(operation))  # named on failures only
+        retrying = self._retry.retrying(self._unreachable, report)
+        async for attempt in retrying:
             with attempt:
                 if first_failure is not None:
                     failure, first_failure = first_failure, None
@@ -256,6 +301,10 @@ class Api:
             started = anyio.current_time()
             try:
                 answer = await operation(**kwargs)
+            except _CONNECTION_ERRORS:
+                if self._failing_since is None:
+                    self._failing_since = started
+                raise
             except ClientError as exc:
                 code = error_code(exc)
                 if code in THROTTLING_CODES:
@@ -264,6 +313,7 @@ class Api:
                     self.on_expired(started)
                 raise
             pace.on_success()
+            self._failing_since = None
             return answer
 
     async def pages(
@@ -293,6 +343,14 @@ class Api:
             if token in seen:  # a listing that goes round in circles is not a listing
                 raise RuntimeError(f"{result_key}: the same page token came back twice")
             seen.add(token)
+
+
+def api_name(operation: Callable[..., Any]) -> str:
+    """`service:operation` of a bound client method (as botocore's clients and the wire
+    clients name them), for pacing and retry lines."""
+    client = getattr(operation, "__self__", None)
+    service = getattr(getattr(client, "meta", None), "service_model", None)
+    return f"{getattr(service, 'service_name', '?')}:{getattr(operation, '__name__', '?')}"
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:

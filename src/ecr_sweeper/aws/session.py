@@ -13,6 +13,7 @@ proxy's HTML page as an empty answer.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -22,6 +23,14 @@ from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 from ecr_sweeper.aws.answers import guard_answers
 from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
@@ -61,7 +70,9 @@ CLIENT_CONFIG = AioConfig(
     # a measurable share of the CPU each call costs.
     parameter_validation=False,
     connect_timeout=10,
-    read_timeout=60,
+    # An endpoint that accepts and never answers costs this per attempt; Api.call stops
+    # retrying an account × region that stays unreachable (RetryPolicy.unreachable_seconds).
+    read_timeout=30,
     # ECS and ECR clients of every account share one pool per endpoint (see client()), so
     # it must hold the calls of many accounts at once; the gates in limits.py bound them.
     max_pool_connections=512,
@@ -91,6 +102,61 @@ class CredentialsError(Exception):
     """The target account cannot be reached with the credentials at hand."""
 
 
+# The up-front identity check: one call, no retries, short timeouts, so missing credentials or
+# a dead endpoint is one line within seconds instead of an error per account × region × phase.
+PREFLIGHT_READ_TIMEOUT = 10
+PREFLIGHT_CONFIG = AioConfig(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=PREFLIGHT_READ_TIMEOUT,
+    user_agent_extra="ecr-sweeper",
+)
+
+
+def base_session() -> AioSession:
+    """A session with the base credentials (the standard AWS chain). A command makes one and
+    gives it to `caller_account` and then `Connections`, so the credentials (a web identity
+    exchange, say) are resolved once."""
+    return AioSession()
+
+
+async def caller_account(base: AioSession | None = None) -> AccountId:
+    """The account of the base credentials (sts:GetCallerIdentity), or a CredentialsError
+    that says in one line what is wrong: no credentials, an endpoint that cannot be reached
+    or does not answer, or credentials AWS refuses."""
+    session = base or AioSession()
+    region = session.get_config_variable("region") or BOOTSTRAP_REGION
+    create: Any = session.create_client
+    try:
+        async with create("sts", region_name=region, config=PREFLIGHT_CONFIG) as sts:
+            endpoint = sts.meta.endpoint_url
+            try:
+                identity = await sts.get_caller_identity()
+            except (EndpointConnectionError, ConnectTimeoutError) as exc:
+                raise CredentialsError(
+                    f"cannot connect to the STS endpoint {endpoint}: {exc}"
+                ) from exc
+            except ReadTimeoutError as exc:
+                raise CredentialsError(
+                    f"the STS endpoint {endpoint} did not answer within {PREFLIGHT_READ_TIMEOUT} s"
+                ) from exc
+    except NoCredentialsError as exc:
+        raise CredentialsError(
+            "no AWS credentials found (environment, AWS_PROFILE, web identity, instance role)"
+        ) from exc
+    except ClientError as exc:
+        # GetCallerIdentity itself, or the exchange behind the credentials (web identity, a
+        # profile's role): str() names the operation and carries AWS's message.
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        detail = str(exc).rstrip(": ")
+        if not exc.response.get("Error", {}).get("Message"):
+            detail += f" (HTTP {status}, no message)"
+        raise CredentialsError(f"the base credentials were refused: {detail}") from exc
+    except BotoCoreError as exc:
+        raise CredentialsError(f"cannot check the base credentials: {exc}") from exc
+    return AccountId(str(identity["Account"]))
+
+
 class Connections:
     """Owns every client of a run. Use as an async context manager; clients close on exit."""
 
@@ -112,6 +178,9 @@ class Connections:
         self._loader = self._base.get_component("data_loader")
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()
+        # Where "retrying <api> in <account>/<region> (attempt k/n: …)" lines go (the CLI's
+        # progress display); None drops them.
+        self.on_retry: Callable[[str], None] | None = None
         self._stack = AsyncExitStack()
         self._sessions: dict[AccountId, AioSession] = {}
         self._credentials: dict[AccountId, AioRefreshableCredentials] = {}
@@ -139,8 +208,14 @@ class Connections:
                 self.retry,
                 self.limits,
                 lambda started: self._expire(account_id, started),
+                where=f"{account_id}/{region}",
+                on_retry=self._report_retry,
             )
         return self._apis[key]
+
+    def _report_retry(self, line: str) -> None:
+        if self.on_retry is not None:
+            self.on_retry(line)
 
     def _expire(self, account_id: AccountId, call_started: float) -> None:
         """AWS says the credentials a call of the account used had expired: unless they were

@@ -21,6 +21,7 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
+from ecr_sweeper.words import plural
 
 ClientFor = Callable[[str], Awaitable[Any]]  # service name → the run's client for it
 
@@ -156,11 +157,11 @@ async def scan_usage(
         ScanError("usage", ctx.target.account_id, ctx.region, f"usage {where}", message)
         for message in ctx.errors
     )
-    counted = ", ".join(f"{n} {what}" for what, n in sorted(ctx.counts.items()))
+    counted = ", ".join(plural(n, what) for what, n in sorted(ctx.counts.items()))
     progress(
-        f"usage {where}: {counted or 'nothing running'}; {len(usages)} ECR image references, "
-        f"{foreign} outside ECR"
-        + (f", {len(errors)} ERRORS" if errors else "")
+        f"usage {where}: {counted or 'nothing running'}; "
+        f"{plural(len(usages), 'ECR image references')}, {foreign} outside ECR"
+        + (f", {plural(len(errors), 'ERRORS')}" if errors else "")
         + "".join(
             f"; UNREAD {kind}: {line}"
             for kind, lines in sorted(ctx.unread_details.items())

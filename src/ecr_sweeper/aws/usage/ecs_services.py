@@ -13,11 +13,12 @@ among them, including after a rollback).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import anyio
 
-from ecr_sweeper.aws.limits import chunks
+from ecr_sweeper.aws.limits import chunks, describe_errors
 from ecr_sweeper.aws.usage.context import UsageContext, short_name
 from ecr_sweeper.model import Sources
 
@@ -62,13 +63,16 @@ class EcsServices:
                     label = f"service {short_name(cluster)}/{service['serviceName']}"
                     self._service(ctx, service, label)
                     if ctx.sources.service_revisions:
-                        tg.start_soon(self._deployments, ctx, ecs, cluster, service, revisions)
+                        tg.start_soon(
+                            _naming_the_switch,
+                            self._deployments(ctx, ecs, cluster, service, revisions),
+                        )
 
         async with anyio.create_task_group() as tg:
             for batch in chunks(arns, DESCRIBE_SERVICES_MAX):
                 tg.start_soon(describe, batch)
         if revisions:
-            await self._revisions(ctx, ecs, revisions)
+            await _naming_the_switch(self._revisions(ctx, ecs, revisions))
 
     @staticmethod
     def _service(ctx: UsageContext, service: dict[str, Any], label: str) -> None:
@@ -128,6 +132,24 @@ class EcsServices:
         async with anyio.create_task_group() as tg:
             for batch in chunks(sorted(labels), DESCRIBE_SERVICE_REVISIONS_MAX):
                 tg.start_soon(describe, batch)
+
+
+class ServiceRevisionsError(RuntimeError):
+    """Service revisions could not be read; the message names the switch that leaves them out."""
+
+
+async def _naming_the_switch(reading: Awaitable[None]) -> None:
+    """A failure to read service revisions (moto's server answers ListServiceDeployments with
+    HTTP 500 and no message) says which source failed and which switch leaves it out."""
+    try:
+        await reading
+    except Exception as exc:
+        raise ServiceRevisionsError(
+            "service revisions could not be read ("
+            + "; ".join(describe_errors(exc))
+            + "); --no-service-revisions (or [sources] service_revisions = false) leaves "
+            "this source out"
+        ) from exc
 
 
 def check_failures(answer: dict[str, Any], call: str) -> None:

@@ -1,0 +1,348 @@
+"""Every IAM action ecr-sweeper calls, in one table, and the policies of docs/iam.md (and the
+README's summary) generated from it.
+
+    python -m ecr_sweeper.aws.iam --write   # regenerate the policies in docs/iam.md, README.md
+    python -m ecr_sweeper.aws.iam --check   # exit 1 when they are stale, or the code calls an
+                                            # action the table lacks (or the table lists one
+                                            # the code no longer calls)
+
+A new AWS call (a usage source, a census call) adds its action to `PERMISSIONS`, in the
+statement of the role that makes it, then `--write`. The check finds the code's calls by
+reading the package's source: an attribute `x.some_operation` where `x` is a client of a
+service (assigned from `client("svc")`, `base_client("svc", …)`, `create("svc", …)`, or a
+variable named after the service, as the aws modules name them) and `some_operation` is one
+of that service's operations in botocore's model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+from typing import Literal
+
+from botocore import xform_name
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
+
+Role = Literal["read", "apply", "ci", "organization"]
+ACCOUNT_REPOSITORIES = "arn:aws:ecr:*:<ACCOUNT_ID>:repository/*"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement of a generated policy: which role holds it, on which resource."""
+
+    sid: str
+    role: Role
+    resource: str
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """One IAM action, the statement it belongs to, and what it is used for."""
+
+    action: str
+    sid: str
+    purpose: str
+
+
+STATEMENTS = (
+    Statement("ReadEcsUsage", "read", "*"),
+    Statement("ReadScheduledAndLambdaUsage", "read", "*"),
+    Statement("ReadEcrInventory", "read", ACCOUNT_REPOSITORIES),
+    Statement("ReadEksClusters", "read", "*"),
+    Statement("ListEnabledRegions", "read", "*"),
+    Statement("DeleteUnusedImages", "apply", ACCOUNT_REPOSITORIES),
+    Statement("AssumeTargetRoles", "ci", "arn:aws:iam::*:role/EcrSweeper"),
+    Statement("DiscoverAccounts", "organization", "*"),
+)
+
+PERMISSIONS = (
+    Permission("ecs:ListClusters", "ReadEcsUsage", "services, every deployment and task set"),
+    Permission("ecs:ListServices", "ReadEcsUsage", "services, every deployment and task set"),
+    Permission("ecs:DescribeServices", "ReadEcsUsage", "services, every deployment and task set"),
+    Permission(
+        "ecs:ListServiceDeployments",
+        "ReadEcsUsage",
+        "digests ECS resolved per deployment (`--no-service-revisions` turns it off)",
+    ),
+    Permission(
+        "ecs:DescribeServiceRevisions",
+        "ReadEcsUsage",
+        "digests ECS resolved per deployment (`--no-service-revisions` turns it off)",
+    ),
+    Permission("ecs:ListTasks", "ReadEcsUsage", "running and recently stopped tasks"),
+    Permission("ecs:DescribeTasks", "ReadEcsUsage", "running and recently stopped tasks"),
+    Permission(
+        "ecs:ListTaskDefinitions", "ReadEcsUsage", "task definitions in use, the rollback window"
+    ),
+    Permission(
+        "ecs:DescribeTaskDefinition",
+        "ReadEcsUsage",
+        "task definitions in use, the rollback window",
+    ),
+    Permission(
+        "events:ListEventBuses",
+        "ReadScheduledAndLambdaUsage",
+        "scheduled ECS tasks (`--no-schedules` turns it off)",
+    ),
+    Permission(
+        "events:ListRules",
+        "ReadScheduledAndLambdaUsage",
+        "scheduled ECS tasks (`--no-schedules` turns it off)",
+    ),
+    Permission(
+        "events:ListTargetsByRule",
+        "ReadScheduledAndLambdaUsage",
+        "scheduled ECS tasks (`--no-schedules` turns it off)",
+    ),
+    Permission(
+        "scheduler:ListSchedules",
+        "ReadScheduledAndLambdaUsage",
+        "scheduled ECS tasks (`--no-schedules` turns it off)",
+    ),
+    Permission(
+        "scheduler:GetSchedule",
+        "ReadScheduledAndLambdaUsage",
+        "scheduled ECS tasks (`--no-schedules` turns it off)",
+    ),
+    Permission(
+        "lambda:ListFunctions",
+        "ReadScheduledAndLambdaUsage",
+        "image-packaged functions (`--no-lambdas` turns it off)",
+    ),
+    Permission(
+        "lambda:GetFunction",
+        "ReadScheduledAndLambdaUsage",
+        "image-packaged functions (`--no-lambdas` turns it off)",
+    ),
+    Permission("ecr:DescribeRepositories", "ReadEcrInventory", "inventory; image index manifests"),
+    Permission("ecr:DescribeImages", "ReadEcrInventory", "inventory; image index manifests"),
+    Permission("ecr:BatchGetImage", "ReadEcrInventory", "inventory; image index manifests"),
+    Permission(
+        "ecr:GetRepositoryPolicy", "ReadEcrInventory", "who else may pull (unscanned consumers)"
+    ),
+    Permission("ecr:ListTagsForResource", "ReadEcrInventory", "`--opt-in-tag`"),
+    Permission(
+        "eks:ListClusters",
+        "ReadEksClusters",
+        "the clusters, their API endpoint and CA (`--no-eks` turns it off); inside each "
+        "cluster, the access entry below",
+    ),
+    Permission(
+        "eks:DescribeCluster",
+        "ReadEksClusters",
+        "the clusters, their API endpoint and CA (`--no-eks` turns it off); inside each "
+        "cluster, the access entry below",
+    ),
+    Permission(
+        "ec2:DescribeRegions",
+        "ListEnabledRegions",
+        "the regions of an account given without regions",
+    ),
+    Permission("ecr:BatchDeleteImage", "DeleteUnusedImages", "deleting (apply only)"),
+    Permission("sts:AssumeRole", "AssumeTargetRoles", "the target role in every account"),
+    Permission("organizations:ListAccounts", "DiscoverAccounts", "`--org`"),
+    Permission("organizations:ListAccountsForParent", "DiscoverAccounts", "`--org-unit`"),
+    Permission(
+        "organizations:ListOrganizationalUnitsForParent", "DiscoverAccounts", "`--org-unit`"
+    ),
+    Permission("organizations:ListTagsForResource", "DiscoverAccounts", "`--org-tag`"),
+    Permission(
+        "organizations:DescribeOrganization",
+        "DiscoverAccounts",
+        "`--org`: the organization id, for repository policies granting it",
+    ),
+)
+
+# Called, and needing no permission: AWS answers GetCallerIdentity for any valid credentials.
+NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
+
+COMMAND = "python -m ecr_sweeper.aws.iam --write"
+PACKAGE = Path(__file__).resolve().parent.parent
+ROOT = PACKAGE.parent.parent
+DOCS = (ROOT / "docs" / "iam.md", ROOT / "README.md")
+NOT_SCANNED = ("demo.py", "demo_eks.py")  # the demo seeds moto's server: not the sweep's calls
+
+
+def policy(role: Role) -> dict[str, object]:
+    """The policy document of one role: a statement per `STATEMENTS` entry of the role."""
+    statements = []
+    for statement in STATEMENTS:
+        if statement.role != role:
+            continue
+        actions = [p.action for p in PERMISSIONS if p.sid == statement.sid]
+        statements.append(
+            {
+                "Sid": statement.sid,
+                "Effect": "Allow",
+                "Action": actions if len(actions) > 1 else actions[0],
+                "Resource": statement.resource,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _json(document: object) -> str:
+    return "```json\n" + json.dumps(document, indent=2) + "\n```"
+
+
+def _read_table() -> str:
+    rows: dict[tuple[str, str], list[str]] = {}
+    read = {s.sid for s in STATEMENTS if s.role == "read"}
+    for p in PERMISSIONS:
+        if p.sid in read:
+            service, action = p.action.split(":")
+            rows.setdefault((service, p.purpose), []).append(f"`{action}`")
+    lines = ["| service | actions | used for |", "|---|---|---|"]
+    lines += [f"| {s} | {', '.join(a)} | {purpose} |" for (s, purpose), a in rows.items()]
+    return "\n".join(lines)
+
+
+def blocks() -> dict[str, str]:
+    """The generated pieces, by the name of their marker."""
+    return {
+        "read-actions": _read_table(),
+        "read-policy": _json(policy("read")),
+        "apply-statement": _json(policy("apply")["Statement"][0]),  # type: ignore[index]
+        "ci-policy": _json(policy("ci")),
+        "organization-statement": _json(policy("organization")["Statement"][0]),  # type: ignore[index]
+    }
+
+
+def _marker(name: str) -> re.Pattern[str]:
+    opening = re.escape(marker(name))
+    return re.compile(rf"({opening}\n)(.*?)(\n<!-- /iam:{name} -->)", re.S)
+
+
+def render(text: str) -> str:
+    """`text` with every generated piece it marks brought up to date."""
+    for name, body in blocks().items():
+        text = _marker(name).sub(partial(_replace, body), text)
+    return text
+
+
+def _replace(body: str, match: re.Match[str]) -> str:
+    return match.group(1) + body + match.group(3)
+
+
+def marker(name: str) -> str:
+    """The opening marker of a generated piece (the closing one is `<!-- /iam:NAME -->`)."""
+    return f"<!-- iam:{name} (generated: {COMMAND}) -->"
+
+
+@cache
+def _operations(service: str) -> tuple[str, dict[str, str]]:
+    """A service's IAM prefix (its signing name) and its operations, snake_case → name."""
+    loader = create_loader()
+    model = ServiceModel(loader.load_service_model(service, "service-2"), service)
+    return model.signing_name, {xform_name(op): op for op in model.operation_names}
+
+
+@cache
+def _services() -> frozenset[str]:
+    return frozenset(create_loader().list_available_services("service-2"))
+
+
+def _client_service(node: ast.AST) -> str | None:
+    """The service of `client("svc")`, `base_client("svc", …)`, `create("svc", …)`,
+    `connections.client(target, region, "svc")` (awaited or not), else None."""
+    if isinstance(node, ast.Await):
+        node = node.value
+    if not isinstance(node, ast.Call):
+        return None
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    if name not in ("client", "base_client", "create", "create_client", "_create_client"):
+        return None
+    for arg in node.args:
+        if isinstance(arg, ast.Constant) and arg.value in _services():
+            return str(arg.value)
+    return None
+
+
+def actions_in(source: str) -> set[str]:
+    """The IAM actions a module's code calls (see the module docstring for how)."""
+    tree = ast.parse(source)
+    clients = {name: name for name in _services() if name.isidentifier()}
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        value: ast.AST | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets, value = [node.optional_vars], node.context_expr
+        service = _client_service(value) if value is not None else None
+        if service is not None:
+            clients.update({t.id: service for t in targets if isinstance(t, ast.Name)})
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            service = clients.get(node.value.id)
+            if service is None:
+                continue
+            prefix, operations = _operations(service)
+            if node.attr in operations:
+                found.add(f"{prefix}:{operations[node.attr]}")
+    return found
+
+
+def actions_in_code(package: Path = PACKAGE) -> set[str]:
+    """Every IAM action the package's code calls (the demo's seeding left out)."""
+    return {
+        action
+        for path in sorted(package.rglob("*.py"))
+        if path.name not in NOT_SCANNED
+        for action in actions_in(path.read_text(encoding="utf-8"))
+    }
+
+
+def problems(files: Iterable[Path] = DOCS, package: Path = PACKAGE) -> list[str]:
+    """What is out of date: the table against the code, and each file against the table."""
+    declared = {p.action for p in PERMISSIONS}
+    called = actions_in_code(package)
+    found = [
+        f"the code calls {a}, which ecr_sweeper/aws/iam.py's PERMISSIONS lacks: add it"
+        for a in sorted(called - declared - NO_PERMISSION_NEEDED)
+    ]
+    found += [
+        f"PERMISSIONS lists {a}, which the code no longer calls: remove it"
+        for a in sorted(declared - called)
+    ]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        if render(text) != text:
+            found.append(f"{path} is out of date: run {COMMAND}")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`--write` brings the docs up to date; `--check` reports what is stale (exit 1)."""
+    parser = argparse.ArgumentParser(prog="python -m ecr_sweeper.aws.iam", description=__doc__)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="regenerate the policies")
+    mode.add_argument("--check", action="store_true", help="exit 1 if anything is stale")
+    parser.add_argument("files", nargs="*", type=Path, default=list(DOCS))
+    args = parser.parse_args(argv)
+    if args.write:
+        for path in args.files:
+            text = path.read_text(encoding="utf-8")
+            if (new := render(text)) != text:
+                path.write_text(new, encoding="utf-8")
+                print(f"updated {path}")
+    stale = problems(args.files)
+    if args.write:
+        stale = [p for p in stale if "out of date" not in p]
+    for line in stale:
+        print(line, file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
