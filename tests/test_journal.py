@@ -102,8 +102,11 @@ def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> 
         assert len(set(deleted)) == IMAGES  # ...and none twice
         assert emu.image_digests(ACCOUNT, "us-east-1", "app") == set()
         counts = _counts(second.stdout)
-        # the report adds up: earlier run + this run + skipped (deleted in flight at the kill)
-        assert counts["earlier"] + counts["deleted"] + counts["skipped"] == IMAGES
+        # the report adds up: earlier run + this run + already gone (deleted in flight at the
+        # kill, not journaled) + skipped
+        assert (
+            counts["earlier"] + counts["deleted"] + counts["gone"] + counts["skipped"] == IMAGES
+        )
         assert counts["earlier"] >= 100
         assert counts["failed"] == 0
 
@@ -254,6 +257,7 @@ def _counts(output: str) -> dict[str, int]:
     return {
         "deleted": after("apply:", "deleted"),
         "earlier": after("earlier", "run"),
+        "gone": after("already", "gone"),
         "skipped": after("skipped"),
         "failed": after("failed"),
     }
