@@ -192,6 +192,15 @@ def plan(
             rich_help_panel="Safety",
         ),
     ] = None,
+    accept_unread: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, or "
+            "no reader, like eks) whose images you list with --external-images or accept "
+            "losing; without it the plan is blocked (repeatable).",
+            rich_help_panel="Safety",
+        ),
+    ] = None,
     max_delete_percent: Annotated[
         float | None,
         typer.Option(
@@ -256,6 +265,15 @@ def plan(
         typer.Option(
             "--lambdas/--no-lambdas",
             help="Read image-packaged Lambda functions, every version (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    usage_regions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--usage-regions",
+            help="Read usage only in this region (repeatable) and the swept ones, instead of "
+            "every enabled region of every account; the plan warns which were not read.",
             rich_help_panel="Usage sources",
         ),
     ] = None,
@@ -367,6 +385,7 @@ def plan(
             untagged=untagged,
             opt_in_tag=opt_in_tag,
             accepted_accounts=tuple(accept_account or ()),
+            accepted_unread=tuple(accept_unread or ()),
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
         )
@@ -379,6 +398,7 @@ def plan(
             stopped_within_hours=stopped_within_hours,
             schedules=schedules,
             lambdas=lambdas,
+            usage_regions=tuple(usage_regions or ()),
         )
         share = parse_shard(shard) if shard else None
     except (ConfigError, ValueError) as exc:

@@ -41,6 +41,7 @@ _RETENTION_KEYS = {
 _POLICY_KEYS = _RETENTION_KEYS | {
     "rules",
     "accepted_accounts",
+    "accept_unread",
     "opt_in_tag",
     "max_delete_percent",
     "max_delete_images",
@@ -52,6 +53,7 @@ _SOURCES_KEYS = {
     "schedules",
     "lambdas",
     "external_images",
+    "usage_regions",
 }
 _PATTERN_KEYS = {"include", "exclude"}
 
@@ -295,6 +297,14 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
                 )
             )
         ),
+        accepted_unread=tuple(
+            accepted_unread(a, origin, f"policy.accept_unread[{i}]")
+            for i, a in enumerate(
+                _str_list(
+                    table.get("accept_unread", []), origin, "policy.accept_unread", allow_empty=True
+                )
+            )
+        ),
         opt_in_tag=opt_in,
         max_delete_percent=None if percent is None else float(percent),
         max_delete_images=_whole(
@@ -341,7 +351,9 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     files = _str_list(
         table.get("external_images", []), origin, "sources.external_images", allow_empty=True
     )
+    usage_regions = regions(table.get("usage_regions", []), origin, "sources.usage_regions")
     return Sources(
+        usage_regions=usage_regions,
         service_revisions=flags["service_revisions"],
         schedules=flags["schedules"],
         lambdas=flags["lambdas"],
@@ -394,6 +406,20 @@ def _whole(value: object, origin: str, where: str) -> int | None:
     return value
 
 
+KIND = re.compile(r"[a-z0-9][a-z0-9.-]*")
+
+
+def accepted_unread(value: str, origin: str = "--accept-unread", where: str = "value") -> str:
+    """`KIND` or `KIND@ACCOUNT` (a consumer kind present and not read, accepted)."""
+    kind, sep, account = value.partition("@")
+    if not KIND.fullmatch(kind):
+        raise ConfigError(
+            f"{origin}: {where}: expected KIND or KIND@ACCOUNT (e.g. eks@111111111111), "
+            f"got {value!r}"
+        )
+    return f"{kind}@{_account_id(account, origin, where)}" if sep else kind
+
+
 def _account_or_star(value: str, origin: str, where: str) -> str:
     return value if value == "*" else _account_id(value, origin, where)
 
@@ -440,6 +466,10 @@ def resolve_policy(
         given["protect_tags"] = policy.protect_tags + _checked_patterns(
             given["protect_tags"], "--protect-tag"
         )
+    if "accepted_unread" in given:
+        given["accepted_unread"] = policy.accepted_unread + tuple(
+            accepted_unread(a) for a in given["accepted_unread"]
+        )
     if "accepted_accounts" in given:
         given["accepted_accounts"] = policy.accepted_accounts + tuple(
             _account_or_star(a, "--accept-account", "value") for a in given["accepted_accounts"]
@@ -476,4 +506,8 @@ def resolve_sources(
         )
     ]
     given = {k: v for k, v in overrides.items() if v is not None}
+    if given.get("usage_regions"):
+        given["usage_regions"] = regions(list(given["usage_regions"]), "--usage-regions", "value")
+    else:
+        given.pop("usage_regions", None)
     return replace(sources, **given, external_images=sources.external_images + tuple(external))

@@ -106,6 +106,7 @@ class UsageScan:
     errors: tuple[ScanError, ...] = ()
     foreign_images: int = 0  # references outside private ECR (Docker Hub, public.ecr.aws…)
     census: tuple[CensusEntry, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. a region whose consumers were not read (narrowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class Image:
     subject: Digest | None = None  # an OCI referrer's subject (signature, SBOM, attestation)
     last_pulled_at: datetime | None = None  # lastRecordedPullTime: evidence, updated ≤ daily
     artifact_media_type: str = ""
+    archived: bool = False  # imageStatus ARCHIVED or ACTIVATING: no workload can pull it now
 
     @property
     def is_index(self) -> bool:
@@ -137,6 +139,11 @@ class Repository:
     # Principals the repository policy lets pull: account ids, or "*" for anyone / a whole org.
     pull_principals: tuple[str, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()  # resource tags (read only for the opt-in mode)
+    # Service principals (codebuild.amazonaws.com…) the repository policy lets pull.
+    pull_services: tuple[str, ...] = ()
+    # Registries (account, region) where ECR replays this repository's deletions (registry
+    # replication rules with deleteReplication enabled whose filters match the repository).
+    delete_replicas: tuple[tuple[AccountId, Region], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,8 @@ class Policy:
     rules: tuple[RepositoryRule, ...] = ()
     # Accounts outside the sweep that may pull from a swept repository without protecting it.
     accepted_accounts: tuple[str, ...] = ()
+    # Consumer kinds present but not read that the user accepts: "eks" or "eks@111111111111".
+    accepted_unread: tuple[str, ...] = ()
     opt_in_tag: tuple[str, str] | None = None  # sweep only repositories with this tag
     max_delete_percent: float | None = None  # per repository
     max_delete_images: int | None = None  # per run
@@ -265,6 +274,9 @@ class Sources:
     schedules: bool = True  # EventBridge rules and Scheduler schedules targeting ECS
     lambdas: bool = True  # Lambda functions packaged as images, every version
     external_images: tuple[str, ...] = ()  # image URIs from --external-images files
+    # Where usage is read: () means every enabled region of every target account (whatever
+    # regions are swept); else these regions and the swept ones (--usage-regions).
+    usage_regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +312,13 @@ class Plan:
     version: int = PLAN_VERSION
     sources: Sources = field(default_factory=Sources)
     refusals: tuple[str, ...] = ()  # caps exceeded: apply refuses until they are raised
+    census: tuple[CensusEntry, ...] = ()  # every consumer kind found, and whether it was read
+    # Consumers present and not read, not accepted: one line each; any blocks the plan.
+    findings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # accepted findings, regions not read, archived in use…
 
     @property
     def blocked(self) -> bool:
-        """A usage source failed, so this plan deletes nothing (fail closed)."""
-        return any(e.scope == "usage" for e in self.errors)
+        """A usage source failed, or a consumer exists that was not read (and is not
+        accepted), so this plan deletes nothing (fail closed)."""
+        return bool(self.findings) or any(e.scope == "usage" for e in self.errors)

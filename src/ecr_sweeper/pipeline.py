@@ -27,8 +27,9 @@ import anyio
 from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
-from ecr_sweeper.aws.usage import UsageContext
+from ecr_sweeper.aws.usage import UsageContext, UsageSource
 from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
+from ecr_sweeper.aws.usage.census_only import BeanstalkDocker, EksClusters, LightsailContainers
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
 from ecr_sweeper.aws.usage.lambdas import Lambdas
@@ -58,7 +59,10 @@ Progress = Callable[[str], None]
 
 # The usage sources every account × region is read with (each checks whether it is enabled);
 # the rollback window runs after the others, on the families they found.
-USAGE_SOURCES = (EcsServices(), EcsTasks(), Schedules(), Lambdas())
+USAGE_SOURCES: tuple[UsageSource, ...] = (EcsServices(), EcsTasks(), Schedules(), Lambdas())
+# Consumers the tool has no reader for: only their census is taken (they hold what they could
+# pull). The Kubernetes reader replaces EksClusters.
+USAGE_SOURCES += (EksClusters(), LightsailContainers(), BeanstalkDocker())
 USAGE_AFTER = (RollbackWindow(),)
 
 

@@ -72,10 +72,11 @@ class Renderer:
         self.refusals(result)
 
     def errors(self, result: Plan) -> None:
-        """The plan's errors, and what they block."""
+        """The plan's errors and census findings, and what they block; then its warnings."""
+        self.findings(result)
         if not result.errors:
             return
-        if result.blocked:
+        if any(e.scope == "usage" for e in result.errors):
             self.err.print(
                 "BLOCKED: a usage source could not be read, so this plan deletes nothing:",
                 markup=False,
@@ -87,6 +88,20 @@ class Renderer:
         for e in result.errors:
             where = f"{e.account_id}/{e.region}" if e.region else e.account_id
             self.err.print(f"  [{e.scope}] {where} {e.subject}: {e.message}", markup=False)
+
+    def findings(self, result: Plan) -> None:
+        """One line per consumer present and not read (each blocks the plan), then the
+        warnings (accepted consumers, regions not read, archived images in use)."""
+        if result.findings:
+            self.err.print(
+                "BLOCKED: consumers exist that this run did not read, so this plan deletes "
+                "nothing:",
+                markup=False,
+            )
+        for finding in result.findings:
+            self.err.print(f"  {finding}", markup=False)
+        for warning in result.warnings:
+            self.err.print(f"  warning: {warning}", markup=False)
 
     def plan_as(self, result: Plan, output_format: str, price_per_gb_month: float) -> None:
         """The plan on stdout in `output_format`: table (with errors on stderr), json, markdown

@@ -96,3 +96,21 @@ def _condition_accounts(statement: dict[str, Any]) -> set[str]:
                 elif key.lower() == "aws:sourcearn" and (m := _ACCOUNT_IN_ARN.match(str(item))):
                     accounts.add(m.group(1))
     return accounts
+
+
+def pull_services(policy_text: str) -> tuple[str, ...]:
+    """Sorted service principals (`codebuild.amazonaws.com`…) the policy lets pull images. The
+    planner holds a repository whose service principal's consumers the run does not read."""
+    try:
+        policy = json.loads(policy_text)
+    except json.JSONDecodeError as exc:
+        raise PolicyParseError(f"repository policy is not JSON: {exc}") from exc
+    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+    found: set[str] = set()
+    for statement in _as_list(statements):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal", {})
+        if isinstance(principal, dict) and _grants_pull(statement):
+            found.update(str(s).lower() for s in _as_list(principal.get("Service", [])))
+    return tuple(sorted(found))

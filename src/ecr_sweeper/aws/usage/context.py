@@ -53,6 +53,7 @@ class UsageContext:
     failed: set[str] = field(default_factory=set)  # names of the sources that raised
     counts: dict[str, int] = field(default_factory=dict)
     _clusters: list[str] | None = None
+    excluded_clusters: list[str] = field(default_factory=list)  # by the cluster patterns
     _clusters_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def clusters(self) -> list[str]:
@@ -62,6 +63,9 @@ class UsageContext:
                 ecs = await self.client("ecs")
                 arns = await self.api.pages(ecs.list_clusters, "clusterArns", maxResults=100)
                 self._clusters = [a for a in arns if self.target.clusters.matches(short_name(a))]
+                self.excluded_clusters = sorted(
+                    short_name(a) for a in arns if a not in self._clusters
+                )
                 self.count("clusters", len(self._clusters))
             return self._clusters
 
@@ -85,6 +89,7 @@ class UsageSource(Protocol):
     then unknown, which counts as present)."""
 
     name: str
+
     @property
     def kind(self) -> str | None:
         """The consumer kind this source reads ("ecs", "lambda", "batch", "eks"…); several
@@ -203,7 +208,7 @@ def _census_entries(
         if "task definitions" in ctx.failed:
             failed.append("task definitions")
         if off:
-            detail = f"not read: {', '.join(off)} off or without a reader"
+            detail = f"{', '.join(off)}: switched off, or no reader in this tool"
         elif failed:
             detail = f"read failed: {', '.join(failed)}"
         elif census_error:
@@ -215,6 +220,13 @@ def _census_entries(
                 kind, ctx.target.account_id, ctx.region, present, not off and not failed, detail
             )
         )
+    if ctx.excluded_clusters:
+        # Clusters the patterns leave out run workloads too, and nothing reads them.
+        names = ", ".join(ctx.excluded_clusters[:3]) + (
+            f" and {len(ctx.excluded_clusters) - 3} more" if len(ctx.excluded_clusters) > 3 else ""
+        )
+        detail = f"{len(ctx.excluded_clusters)} clusters excluded by the cluster patterns: {names}"
+        entries.append(CensusEntry("ecs", ctx.target.account_id, ctx.region, True, False, detail))
     return tuple(entries)
 
 
