@@ -98,10 +98,11 @@ class Renderer:
                 "nothing:",
                 markup=False,
             )
+        # One line each, never wrapped: CI logs and scripts read them line by line.
         for finding in result.findings:
-            self.err.print(f"  {finding}", markup=False)
+            self.err.print(f"  {finding}", markup=False, soft_wrap=True)
         for warning in result.warnings:
-            self.err.print(f"  warning: {warning}", markup=False)
+            self.err.print(f"  warning: {warning}", markup=False, soft_wrap=True)
 
     def plan_as(self, result: Plan, output_format: str, price_per_gb_month: float) -> None:
         """The plan on stdout in `output_format`: table (with errors on stderr), json, markdown

@@ -211,10 +211,10 @@ def _census_entries(
             detail = f"{', '.join(off)}: switched off, or no reader in this tool"
         elif failed:
             detail = f"read failed: {', '.join(failed)}"
-        elif census_error:
-            detail = f"census failed: {census_error}"
         else:
             detail = ""
+        if census_error:
+            detail = "; ".join(d for d in (detail, f"census failed: {census_error}") if d)
         entries.append(
             CensusEntry(
                 kind, ctx.target.account_id, ctx.region, present, not off and not failed, detail
