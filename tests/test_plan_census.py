@@ -196,10 +196,12 @@ def test_service_principals_map_to_kinds_and_unknown_ones_are_their_own_kind() -
 
 
 def test_excluded_ecs_clusters_are_present_but_unread() -> None:
-    excluded = entry("ecs", A, detail="2 clusters excluded by the cluster patterns: batch, old")
+    excluded = entry("ecs", A, detail="2 cluster(s) excluded by the cluster patterns: batch, old")
     plan = plan_of([*every_place(excluded), scan(A, US, entry("ecs", A, read=True, detail=""))])
     assert plan.blocked
-    assert "ecs present, not read (2 clusters excluded by the cluster patterns" in plan.findings[0]
+    assert (
+        "ecs present, not read (2 cluster(s) excluded by the cluster patterns" in plan.findings[0]
+    )
 
 
 def test_a_fresh_plan_blocked_by_the_census_deletes_nothing_on_apply() -> None:

@@ -225,7 +225,9 @@ def _census_entries(
         names = ", ".join(ctx.excluded_clusters[:3]) + (
             f" and {len(ctx.excluded_clusters) - 3} more" if len(ctx.excluded_clusters) > 3 else ""
         )
-        detail = f"{len(ctx.excluded_clusters)} clusters excluded by the cluster patterns: {names}"
+        detail = (
+            f"{len(ctx.excluded_clusters)} cluster(s) excluded by the cluster patterns: {names}"
+        )
         entries.append(CensusEntry("ecs", ctx.target.account_id, ctx.region, True, False, detail))
     return tuple(entries)
 
