@@ -175,3 +175,21 @@ def test_describe_images_hides_archived_images_unless_asked(emulator: StartEmula
         V1.digest: "ACTIVE",
         archived.digest: "ARCHIVED",
     }
+
+
+def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
+    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightsail's endpoint does not answer (nothing listens there): in a region botocore's
+    endpoint data does not list for Lightsail (me-south-1) that means "not offered here"; in
+    one it lists (us-east-1), the consumer may be there and was not read."""
+    regions = (Region(US), Region("me-south-1"))
+    with emulator(Scenario((Account(A, regions),))):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", "http://127.0.0.1:9")  # discard: closed
+        result = plan([target(A, US, "me-south-1")])
+    lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
+    assert lightsail == {US: None, "me-south-1": False}
+    assert [f.split(";")[0] for f in result.findings] == [
+        f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
+        "container services: switched off, or no reader in this tool"
+    ]

@@ -170,6 +170,14 @@ def test_a_service_principal_of_a_kind_the_run_does_not_read_holds_its_repositor
     )
 
 
+def test_a_service_principal_finding_does_not_depend_on_another_hold() -> None:
+    both = repo("shared", B, pull_principals=(C,), pull_services=("codebuild.amazonaws.com",))
+    plan = plan_of(every_place(), repos=(both,))
+    assert reasons(plan)["shared"].startswith("kept: the repository policy lets 333333333333")
+    assert plan.blocked
+    assert "its policy lets codebuild.amazonaws.com pull" in plan.findings[0]
+
+
 def test_a_service_principal_of_a_kind_read_everywhere_holds_nothing() -> None:
     read = [entry("lambda", a, r, read=True, detail="") for a in (A, B) for r in (US, EU)]
     repos = (repo("fn", B, pull_services=("lambda.amazonaws.com",)),)

@@ -237,10 +237,11 @@ class Planner:
             self._errors.append(
                 ScanError("inventory", repo.key.account_id, repo.key.region, subject, repo.error)
             )
+        services = self._service_hold(repo)  # always asked: its findings block the plan
         hold = (
             _repository_hold(repo, self._policy, self._in_scope | {repo.key.account_id})
             or self._census.hold(repo)
-            or self._service_hold(repo)
+            or services
             or self._replica_hold(repo)
         )
         uses = [

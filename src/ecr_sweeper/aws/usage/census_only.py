@@ -40,16 +40,29 @@ def _offered_in(service: str, region: str) -> bool:
     return region in session.get_available_regions(service, partition)
 
 
+Call = Callable[..., Awaitable[dict[str, Any]]]
+
+
 async def _present_unless_absent(
-    ctx: UsageContext, service: str, ask: Callable[[Any], Awaitable[bool]]
+    ctx: UsageContext, service: str, ask: Callable[[Any, Call], Awaitable[bool]]
 ) -> bool:
-    """`ask(client)`, except that a service without an endpoint here has nothing here."""
+    """`ask(client, call)`, except that a service without an endpoint here has nothing here.
+
+    Where botocore's endpoint data does not list the service (Lightsail in most regions), one
+    attempt without retries tells: a name that does not resolve is an absent service, and
+    retrying it for a minute would only slow every such region down. Elsewhere the call is
+    paced and retried like any other."""
+
+    async def once(operation: Call, **kwargs: Any) -> dict[str, Any]:
+        return await operation(**kwargs)
+
+    offered = _offered_in(service, ctx.region)
     try:
-        return await ask(await ctx.client(service))
+        return await ask(await ctx.client(service), ctx.api.call if offered else once)
     except (UnknownEndpointError, EndpointResolutionError):
         return False  # botocore cannot even name an endpoint for it here
     except EndpointConnectionError:
-        if not _offered_in(service, ctx.region):
+        if not offered:
             return False  # no such endpoint (DNS): the service does not exist here
         raise  # an endpoint that exists and did not answer: presence unknown
 
@@ -74,8 +87,8 @@ class EksClusters(_CensusOnly):
     kind = "eks"
 
     async def present(self, ctx: UsageContext) -> bool:
-        async def ask(eks: Any) -> bool:
-            answer = await ctx.api.call(eks.list_clusters, maxResults=1)
+        async def ask(eks: Any, call: Call) -> bool:
+            answer = await call(eks.list_clusters, maxResults=1)
             return bool(answer.get("clusters"))
 
         return await _present_unless_absent(ctx, "eks", ask)
@@ -88,8 +101,8 @@ class LightsailContainers(_CensusOnly):
     kind = "lightsail"
 
     async def present(self, ctx: UsageContext) -> bool:
-        async def ask(lightsail: Any) -> bool:
-            answer = await ctx.api.call(lightsail.get_container_services)
+        async def ask(lightsail: Any, call: Call) -> bool:
+            answer = await call(lightsail.get_container_services)
             return bool(answer.get("containerServices"))
 
         return await _present_unless_absent(ctx, "lightsail", ask)
@@ -102,15 +115,24 @@ class BeanstalkDocker(_CensusOnly):
     kind = "elasticbeanstalk"
 
     async def present(self, ctx: UsageContext) -> bool:
-        async def ask(beanstalk: Any) -> bool:
-            environments = await ctx.api.pages(
-                beanstalk.describe_environments,
-                "Environments",
-                "NextToken",
-                IncludeDeleted=False,
-                MaxRecords=1000,
-            )
-            return any(runs_containers(e) for e in environments)
+        async def ask(beanstalk: Any, call: Call) -> bool:
+            token: str | None = None
+            seen: set[str] = set()
+            while True:  # pages, each checked as it comes (the first Docker one answers)
+                answer = await call(
+                    beanstalk.describe_environments,
+                    IncludeDeleted=False,
+                    MaxRecords=1000,
+                    **({"NextToken": token} if token else {}),
+                )
+                if any(runs_containers(e) for e in answer.get("Environments", [])):
+                    return True
+                token = answer.get("NextToken")
+                if not token:
+                    return False
+                if token in seen:  # a listing that goes round in circles is not a listing
+                    raise RuntimeError("DescribeEnvironments: the same page token came back")
+                seen.add(token)
 
         return await _present_unless_absent(ctx, "elasticbeanstalk", ask)
 
