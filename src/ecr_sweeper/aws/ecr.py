@@ -169,7 +169,11 @@ async def _delete_replication(
         if not (rule.get("deleteReplication") or {}).get("enabled"):
             continue
         filters = rule.get("repositoryFilters") or []
-        prefixes = tuple(str(f.get("filter", "")) for f in filters) if filters else None
+        prefixes = (
+            tuple(str(f.get("filter", "")) for f in filters)
+            if filters and all(f.get("filterType") == "PREFIX_MATCH" for f in filters)
+            else None  # no filter, or one of a type this code does not know: every repository
+        )
         destinations = tuple(
             (AccountId(str(d.get("registryId", ""))), Region(str(d.get("region", ""))))
             for d in rule.get("destinations", [])
