@@ -119,7 +119,7 @@ def test_an_eks_cluster_blocks_the_plan_until_accepted(emulator: StartEmulator) 
     assert blocked.blocked
     assert blocked.deletions == ()
     assert [f.split(";")[0] for f in blocked.findings] == [
-        f"{A}/{EU}: eks present, not read (eks clusters: switched off, or no reader in this tool)"
+        f"{A}/{EU}: eks present, not read (eks clusters: no reader in this tool)"
     ]
     assert keys(accepted.deletions) == {(A, US, "app", V1.digest)}
 
@@ -191,5 +191,5 @@ def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
     assert lightsail == {US: None, "me-south-1": False}
     assert [f.split(";")[0] for f in result.findings] == [
         f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
-        "container services: switched off, or no reader in this tool"
+        "container services: no reader in this tool"
     ]

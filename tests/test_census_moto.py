@@ -83,8 +83,8 @@ def test_an_unread_eks_cluster_blocks_with_one_line_and_accept_unread_lets_it_th
     blocked = sweeper(*PLAN, "--output", "blocked.json", cwd=tmp_path)
     assert blocked.returncode == 3, blocked.stderr
     assert finding_lines(blocked.stderr) == [
-        f"{APP}/{EU}: eks present, not read (eks clusters: switched off, or no reader in this "
-        "tool); nothing it could pull is deleted. Resolve: list its images with "
+        f"{APP}/{EU}: eks present, not read (eks clusters: no reader in this tool); "
+        "nothing it could pull is deleted. Resolve: list its images with "
         f"--external-images FILE, or accept with --accept-unread eks@{APP}",
     ]
     doc = json.loads((tmp_path / "blocked.json").read_text(encoding="utf-8"))
@@ -105,8 +105,8 @@ def test_an_unread_eks_cluster_blocks_with_one_line_and_accept_unread_lets_it_th
     )
     assert accepted.returncode == 0, accepted.stderr
     assert (
-        f"  warning: {APP}/{EU}: eks present, not read (eks clusters: switched off, or no reader "
-        f"in this tool); accepted by --accept-unread eks@{APP}: only --external-images protects "
+        f"  warning: {APP}/{EU}: eks present, not read (eks clusters: no reader in this "
+        f"tool); accepted by --accept-unread eks@{APP}: only --external-images protects "
         "its images"
     ) in accepted.stderr.splitlines()
     doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))

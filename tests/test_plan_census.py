@@ -130,7 +130,7 @@ def test_accepting_one_account_leaves_the_others_blocked() -> None:
         (entry("eks", A, present=False), False),  # no cluster there: nothing to read
         (entry("eks", A, present=None), True),  # the census call failed: may be present
         (entry("lambda", A, read=True, detail=""), False),  # present and read
-        (entry("lambda", A, detail="lambda: switched off, or no reader in this tool"), True),
+        (entry("lambda", A, detail="lambda: switched off"), True),
     ],
 )
 def test_what_counts_as_unread(census: CensusEntry, blocked: bool) -> None:

@@ -69,8 +69,8 @@ def test_lambda_source_can_be_switched_off_and_its_census_then_blocks_until_acce
     assert blocked.blocked
     assert deleted(blocked) == set()
     assert blocked.findings == (
-        f"{APP}/{US}: lambda present, not read (lambda: switched off, or no reader in this "
-        "tool); nothing it could pull is deleted. Resolve: list its images with "
+        f"{APP}/{US}: lambda present, not read (lambda: switched off); nothing it could pull "
+        "is deleted. Resolve: list its images with "
         f"--external-images FILE, or accept with --accept-unread lambda@{APP}",
     )
     accepted = sweep_plan(TARGETS, replace(NONE, accepted_unread=(f"lambda@{APP}",)), off)

@@ -72,6 +72,7 @@ class _CensusOnly:
 
     name = ""
     kind = ""
+    census_only = True  # context.py: a real reader of the same kind supersedes this one
 
     def enabled(self, sources: Sources) -> bool:  # noqa: ARG002 - no reader, never read
         return False

@@ -203,12 +203,17 @@ def _census_entries(
     entries: list[CensusEntry] = []
     for kind, readers in sorted(by_kind.items()):
         present, census_error = presence.get(kind, (None, "census not taken"))
-        off = [s.name for s in readers if not s.enabled(ctx.sources)]
+        # A census-only source (census_only.py: no reader) stands in for a kind until a real
+        # reader of it exists; beside one, it only takes the census.
+        real = [s for s in readers if not getattr(s, "census_only", False)] or readers
+        off = [s.name for s in real if not s.enabled(ctx.sources)]
         failed = [s.name for s in readers if s.name in ctx.failed]
         if "task definitions" in ctx.failed:
             failed.append("task definitions")
-        if off:
-            detail = f"{', '.join(off)}: switched off, or no reader in this tool"
+        if off and all(getattr(s, "census_only", False) for s in real):
+            detail = f"{', '.join(off)}: no reader in this tool"
+        elif off:
+            detail = f"{', '.join(off)}: switched off"
         elif failed:
             detail = f"read failed: {', '.join(failed)}"
         else:
