@@ -54,14 +54,37 @@ def use_only(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
         monkeypatch.setenv(key, value)
 
 
+# The consumer services moto 5.2.5 does not implement (Lightsail), or not in every region it
+# lists (Elastic Beanstalk: not in ap-east-2 or mx-central-1); its server answers HTTP 500. Their
+# census calls go to the project's emulator instead, which answers "none here": otherwise every
+# plan against moto would (rightly) be blocked by an unanswered census.
+NOT_IN_MOTO = ("LIGHTSAIL", "ELASTIC_BEANSTALK")
+
+
+@pytest.fixture(scope="session")
+def census_endpoint() -> Iterator[str]:
+    """The emulator, for the census calls moto cannot answer (NOT_IN_MOTO)."""
+    from awsim.scenario import Account, Scenario
+    from awsim.server import run_emulator
+
+    with run_emulator(Scenario(accounts=(Account("123456789012"),))) as emulator:
+        yield emulator.endpoint_url
+
+
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def aws(moto_endpoint: str, census_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh moto state and an AWS_* environment pointing at it only. Yields the endpoint.
 
     Mirrors `ecr_sweeper.demo.isolate_from_aws`, but reversibly (monkeypatch).
     """
     reset_moto(moto_endpoint)
-    use_only(monkeypatch, {"AWS_ENDPOINT_URL": moto_endpoint})
+    use_only(
+        monkeypatch,
+        {
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            **{f"AWS_ENDPOINT_URL_{service}": census_endpoint for service in NOT_IN_MOTO},
+        },
+    )
     # boto3's default session caches credentials; start each test from a fresh one.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     from moto_helpers import forget_clients

@@ -43,7 +43,11 @@ NO_RETENTION = Policy(keep_last=0, min_age_days=0)
 # moto 5.2.5's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks a
 # plan; on moto that usage source is off, as `--no-service-revisions` does (see demo.py).
 # Lambda and schedules are off too: no trap here involves them, and reading them costs clients.
-MOTO_SOURCES = Sources(service_revisions=False, lambdas=False, schedules=False)
+# Usage is read where the tests seed workloads: moto's DescribeRegions lists every region it
+# knows (about 30), and reading each of them would only make every test slower.
+MOTO_SOURCES = Sources(
+    service_revisions=False, lambdas=False, schedules=False, usage_regions=(US, EU)
+)
 
 Key = tuple[str, str, str, str]  # (account, region, repository, digest)
 

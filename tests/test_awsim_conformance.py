@@ -314,3 +314,48 @@ def test_batch_delete(backends: dict[str, str]) -> None:
     assert ours == moto
     _same(backends, "ecr", _images)
     _same(backends, "ecr", lambda c: _images(c, "other"))
+
+
+def test_registry_replication_configuration(backends: dict[str, str]) -> None:
+    got = _same(
+        backends,
+        "ecr",
+        lambda c: {k: v for k, v in c.describe_registry().items() if k != "ResponseMetadata"},
+    )
+    assert got == {"registryId": A, "replicationConfiguration": {"rules": []}}
+
+
+def test_describe_images_of_every_status(backends: dict[str, str]) -> None:
+    # moto 5.2.5 ignores `imageStatus`; with every image ACTIVE, both answer the same.
+    _same(
+        backends,
+        "ecr",
+        lambda c: sorted(
+            d["imageDigest"]
+            for d in c.describe_images(repositoryName="team/app", filter={"imageStatus": "ANY"})[
+                "imageDetails"
+            ]
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("eks", lambda c: c.list_clusters(maxResults=1)["clusters"]),
+        ("lambda", lambda c: c.list_functions(MaxItems=1)["Functions"]),
+        ("scheduler", lambda c: c.list_schedules(MaxResults=1)["Schedules"]),
+        ("events", lambda c: [b["Name"] for b in c.list_event_buses()["EventBuses"]]),
+        ("events", lambda c: c.list_rules(EventBusName="default", Limit=1)["Rules"]),
+        (
+            "elasticbeanstalk",
+            lambda c: c.describe_environments(IncludeDeleted=False)["Environments"],
+        ),
+    ],
+)
+def test_census_calls_of_an_account_without_those_consumers(
+    backends: dict[str, str], service: str, call: Callable[[Any], Any]
+) -> None:
+    """The emulator answers the census calls of consumers it does not model like moto answers
+    an account that has none of them."""
+    _same(backends, service, call)

@@ -46,6 +46,12 @@ PLAN = [
     "0",
     # moto's server answers ListServiceDeployments with HTTP 500 (see demo.py).
     "--no-service-revisions",
+    # Usage where the workloads are: moto lists 38 enabled regions (test_census_moto.py reads
+    # them all).
+    "--usage-regions",
+    US,
+    "--usage-regions",
+    EU,
     "--output",
     "plan.json",
 ]
@@ -147,6 +153,8 @@ SMALL_PLAN = [
     "--no-service-revisions",
     "--no-lambdas",
     "--no-schedules",
+    "--usage-regions",
+    US,
 ]
 
 
@@ -194,6 +202,7 @@ min_age_days = 0
 
 [sources]
 service_revisions = false
+usage_regions = ["{US}", "{EU}"]
 
 [[accounts]]
 id = "{REGISTRY}"

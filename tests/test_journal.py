@@ -104,9 +104,7 @@ def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> 
         counts = _counts(second.stdout)
         # the report adds up: earlier run + this run + already gone (deleted in flight at the
         # kill, not journaled) + skipped
-        assert (
-            counts["earlier"] + counts["deleted"] + counts["gone"] + counts["skipped"] == IMAGES
-        )
+        assert counts["earlier"] + counts["deleted"] + counts["gone"] + counts["skipped"] == IMAGES
         assert counts["earlier"] >= 100
         assert counts["failed"] == 0
 

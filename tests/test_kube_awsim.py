@@ -304,11 +304,6 @@ def test_cluster_that_denies_access_is_unread(monkeypatch: pytest.MonkeyPatch) -
     assert {u.ref.tag for u in scan.usages} == {"v1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the census planner rule (issue 10 §3, branch h/census): an unread EKS "
-    "cluster blocks the plan. Remove this marker once it is merged.",
-)
 def test_cluster_that_denies_access_blocks_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     repo = Repository("payments/api", (image("v9"),))
     locked = KubeCluster("locked-eks", principals=set())

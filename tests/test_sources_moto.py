@@ -38,7 +38,8 @@ pytestmark = pytest.mark.usefixtures("aws")
 NONE = Policy(keep_last=0, min_age_days=0)
 TARGETS = [target(REGISTRY, US), target(APP, US)]
 # Every source moto can serve: all but ECS service revisions (moto answers those with HTTP 500).
-SOURCES = Sources(service_revisions=False)
+# Usage is read where the workloads are (moto lists 38 regions; reading each costs seconds).
+SOURCES = Sources(service_revisions=False, usage_regions=(US,))
 
 
 def verdict(plan: Plan, repo: str, digest: str) -> str:
@@ -60,11 +61,20 @@ def test_lambda_image_is_kept_for_every_version() -> None:
     assert verdict(plan, "jobs", images["v1"]).startswith("in use: tag 'v1' used by lambda export")
 
 
-def test_lambda_source_can_be_switched_off() -> None:
+def test_lambda_source_can_be_switched_off_and_its_census_then_blocks_until_accepted() -> None:
     images = repository(REGISTRY, US, "jobs", "v1")
     run_lambda(account_session(APP, US), "export", f"{uri(REGISTRY, US, 'jobs')}:v1")
-    plan = sweep_plan(TARGETS, NONE, replace(SOURCES, lambdas=False))
-    assert deleted(plan) == {images["v1"]}
+    off = replace(SOURCES, lambdas=False)
+    blocked = sweep_plan(TARGETS, NONE, off)
+    assert blocked.blocked
+    assert deleted(blocked) == set()
+    assert blocked.findings == (
+        f"{APP}/{US}: lambda present, not read (lambda: switched off); nothing it could pull "
+        "is deleted. Resolve: list its images with "
+        f"--external-images FILE, or accept with --accept-unread lambda@{APP}",
+    )
+    accepted = sweep_plan(TARGETS, replace(NONE, accepted_unread=(f"lambda@{APP}",)), off)
+    assert deleted(accepted) == {images["v1"]}
 
 
 def test_eventbridge_scheduled_task_keeps_its_image() -> None:

@@ -328,6 +328,15 @@ def plan(
             rich_help_panel="Safety",
         ),
     ] = None,
+    accept_unread: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, or "
+            "no reader, like eks) whose images you list with --external-images or accept "
+            "losing; without it the plan is blocked (repeatable).",
+            rich_help_panel="Safety",
+        ),
+    ] = None,
     max_delete_percent: Annotated[
         float | None,
         typer.Option(
@@ -419,6 +428,15 @@ def plan(
             rich_help_panel="Usage sources",
         ),
     ] = None,
+    usage_regions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--usage-regions",
+            help="Read usage only in this region (repeatable) and the swept ones, instead of "
+            "every enabled region of every account; the plan warns which were not read.",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -487,6 +505,7 @@ def plan(
             _usage_error("--merge plans from shard files only: no account options")
         _plan_merge(shard_files or [], show, detailed_exit_codes)
     check_regions(region or [], "--region")
+    check_regions(usage_regions or [], "--usage-regions")
     try:
         file_config = load_config(config) if config else None
         # Every local input is checked before the first AWS call (--org lists the accounts).
@@ -501,6 +520,7 @@ def plan(
             lambdas=lambdas,
             eks=eks,
             kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
+            usage_regions=tuple(usage_regions or ()),
         )
         if file_config is not None:
             _check_file_regions(file_config, config)
@@ -518,6 +538,7 @@ def plan(
             untagged=untagged,
             opt_in_tag=opt_in_tag,
             accepted_accounts=tuple(accept_account or ()),
+            accepted_unread=tuple(accept_unread or ()),
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
         )

@@ -42,6 +42,7 @@ _RETENTION_KEYS = {
 _POLICY_KEYS = _RETENTION_KEYS | {
     "rules",
     "accepted_accounts",
+    "accept_unread",
     "opt_in_tag",
     "max_delete_percent",
     "max_delete_images",
@@ -55,6 +56,7 @@ _SOURCES_KEYS = {
     "external_images",
     "eks",
     "kubeconfigs",
+    "usage_regions",
 }
 _PATTERN_KEYS = {"include", "exclude"}
 
@@ -340,6 +342,14 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
         default,
         rules=tuple(rules),
         accepted_accounts=_accepted_accounts(table.get("accepted_accounts", []), origin),
+        accepted_unread=tuple(
+            accepted_unread(a, origin, f"policy.accept_unread[{i}]")
+            for i, a in enumerate(
+                _str_list(
+                    table.get("accept_unread", []), origin, "policy.accept_unread", allow_empty=True
+                )
+            )
+        ),
         opt_in_tag=opt_in,
         max_delete_percent=None if percent is None else float(percent),
         max_delete_images=_whole(
@@ -386,7 +396,9 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     files = _str_list(
         table.get("external_images", []), origin, "sources.external_images", allow_empty=True
     )
+    usage_regions = regions(table.get("usage_regions", []), origin, "sources.usage_regions")
     return Sources(
+        usage_regions=usage_regions,
         service_revisions=flags["service_revisions"],
         schedules=flags["schedules"],
         lambdas=flags["lambdas"],
@@ -495,6 +507,20 @@ def _account_or_star(value: object, origin: str, where: str) -> str:
     return _account_id(value, origin, where)
 
 
+KIND = re.compile(r"[a-z0-9][a-z0-9.-]*")
+
+
+def accepted_unread(value: str, origin: str = "--accept-unread", where: str = "value") -> str:
+    """`KIND` or `KIND@ACCOUNT` (a consumer kind present and not read, accepted)."""
+    kind, sep, account = value.partition("@")
+    if not KIND.fullmatch(kind):
+        raise ConfigError(
+            f"{origin}: {where}: expected KIND or KIND@ACCOUNT (e.g. eks@111111111111), "
+            f"got {value!r}"
+        )
+    return f"{kind}@{_account_id(account, origin, where)}" if sep else kind
+
+
 def _with_account(defaults: AccountTarget | None, account: AccountId) -> AccountTarget:
     """An account given only by --account: the file's [defaults], in that account."""
     if defaults is None:
@@ -536,6 +562,10 @@ def resolve_policy(
     if "protect_tags" in given:
         given["protect_tags"] = policy.protect_tags + _checked_patterns(
             given["protect_tags"], "--protect-tag"
+        )
+    if "accepted_unread" in given:
+        given["accepted_unread"] = policy.accepted_unread + tuple(
+            accepted_unread(a) for a in given["accepted_unread"]
         )
     if "accepted_accounts" in given:
         given["accepted_accounts"] = policy.accepted_accounts + tuple(
@@ -583,6 +613,10 @@ def resolve_sources(
         )
     ]
     given = {k: v for k, v in overrides.items() if v is not None}
+    if given.get("usage_regions"):
+        given["usage_regions"] = regions(list(given["usage_regions"]), "--usage-regions", "value")
+    else:
+        given.pop("usage_regions", None)
     kubeconfigs = tuple(given.pop("kubeconfigs", ()))
     return replace(
         sources,

@@ -106,6 +106,7 @@ class UsageScan:
     errors: tuple[ScanError, ...] = ()
     foreign_images: int = 0  # references outside private ECR (Docker Hub, public.ecr.aws…)
     census: tuple[CensusEntry, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. a region whose consumers were not read (narrowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class Image:
     subject: Digest | None = None  # an OCI referrer's subject (signature, SBOM, attestation)
     last_pulled_at: datetime | None = None  # lastRecordedPullTime: evidence, updated ≤ daily
     artifact_media_type: str = ""
+    archived: bool = False  # imageStatus ARCHIVED or ACTIVATING: no workload can pull it now
 
     @property
     def is_index(self) -> bool:
@@ -155,6 +157,9 @@ class Repository:
     error: str | None = None
     pull_access: PullAccess = field(default_factory=PullAccess)  # who the policy lets pull
     tags: tuple[tuple[str, str], ...] = ()  # resource tags (read only for the opt-in mode)
+    # Registries (account, region) where ECR replays this repository's deletions (registry
+    # replication rules with deleteReplication enabled whose filters match the repository).
+    delete_replicas: tuple[tuple[AccountId, Region], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +243,8 @@ class Policy:
     rules: tuple[RepositoryRule, ...] = ()
     # Accounts outside the sweep that may pull from a swept repository without protecting it.
     accepted_accounts: tuple[str, ...] = ()
+    # Consumer kinds present but not read that the user accepts: "eks" or "eks@111111111111".
+    accepted_unread: tuple[str, ...] = ()
     opt_in_tag: tuple[str, str] | None = None  # sweep only repositories with this tag
     # The organization ("o-…") every account of which this run sweeps (`--org` with no
     # filter): a repository policy that lets that organization pull lets no one outside pull.
@@ -297,6 +304,9 @@ class Sources:
     eks: bool = True  # EKS clusters of every target account × region, read through their API
     # other Kubernetes clusters, read with a kubeconfig's own auth (--kubeconfig)
     kubeconfigs: tuple[KubeconfigSource, ...] = ()
+    # Where usage is read: () means every enabled region of every target account (whatever
+    # regions are swept); else these regions and the swept ones (--usage-regions).
+    usage_regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,8 +342,13 @@ class Plan:
     version: int = PLAN_VERSION
     sources: Sources = field(default_factory=Sources)
     refusals: tuple[str, ...] = ()  # caps exceeded: apply refuses until they are raised
+    census: tuple[CensusEntry, ...] = ()  # every consumer kind found, and whether it was read
+    # Consumers present and not read, not accepted: one line each; any blocks the plan.
+    findings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # accepted findings, regions not read, archived in use…
 
     @property
     def blocked(self) -> bool:
-        """A usage source failed, so this plan deletes nothing (fail closed)."""
-        return any(e.scope == "usage" for e in self.errors)
+        """A usage source failed, or a consumer exists that was not read (and is not
+        accepted), so this plan deletes nothing (fail closed)."""
+        return bool(self.findings) or any(e.scope == "usage" for e in self.errors)

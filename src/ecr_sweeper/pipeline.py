@@ -27,8 +27,9 @@ import anyio
 from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
-from ecr_sweeper.aws.usage import UsageContext
+from ecr_sweeper.aws.usage import UsageContext, UsageSource
 from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
+from ecr_sweeper.aws.usage.census_only import BeanstalkDocker, LightsailContainers
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
 from ecr_sweeper.aws.usage.eks import EksClusters
@@ -61,7 +62,16 @@ Progress = Callable[[str], None]
 
 # The usage sources every account × region is read with (each checks whether it is enabled);
 # the rollback window runs after the others, on the families they found.
-USAGE_SOURCES = (EcsServices(), EcsTasks(), Schedules(), Lambdas(), EksClusters())
+USAGE_SOURCES: tuple[UsageSource, ...] = (
+    EcsServices(),
+    EcsTasks(),
+    Schedules(),
+    Lambdas(),
+    EksClusters(),
+)
+# Consumers the tool has no reader for: only their census is taken (they hold what they could
+# pull).
+USAGE_SOURCES += (LightsailContainers(), BeanstalkDocker())
 USAGE_AFTER = (RollbackWindow(),)
 
 
@@ -96,10 +106,11 @@ async def scan_usage(
     sources: Sources | None = None,
 ) -> tuple[list[Place], list[UsageScan]]:
     """Place every target in its regions (its own, else every enabled one), and read the
-    usage of each account × region concurrently. Returns the places, for the inventory to
-    read exactly those, and the usage scans (failures as error values, never exceptions)."""
+    usage of each account in every enabled region (or `sources.usage_regions` and the swept
+    ones) concurrently. Returns the places to sweep, for the inventory to read exactly those,
+    and the usage scans (failures as error values, never exceptions)."""
     sources = sources or Sources()
-    places, usage = await _place(targets, connections, progress)
+    places, readings, usage = await _place(targets, connections, progress, sources)
 
     async def read(target: AccountTarget, region: Region) -> UsageScan:
         api = connections.api(target.account_id, region)
@@ -116,7 +127,7 @@ async def scan_usage(
         ctx = UsageContext(target, region, api, client, sources, now)
         return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
-    usage += await _each_place(places, connections, progress, "usage read", read)
+    usage += await _each_place(readings, connections, progress, "usage read", read)
     usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
     usage.sort(key=lambda s: (s.account_id, s.region))
     return places, usage
@@ -163,37 +174,70 @@ def _unreachable(
 
 
 async def _place(
-    targets: Sequence[AccountTarget], connections: Connections, progress: Progress
-) -> tuple[list[Place], list[UsageScan]]:
-    """Every (target, region) to read; an account whose regions cannot be listed is a usage
-    error (its workloads are unknown, so the plan is blocked)."""
+    targets: Sequence[AccountTarget],
+    connections: Connections,
+    progress: Progress,
+    sources: Sources,
+) -> tuple[list[Place], list[Place], list[UsageScan]]:
+    """Every (target, region) to sweep, and every one whose usage to read: each account's
+    enabled regions (a workload in eu-west-1 may pull from a registry swept in us-east-1), or,
+    with `usage_regions`, those and the swept ones, with a warning naming the regions left out.
+
+    An account whose regions cannot be listed is a usage error (its workloads are unknown, so
+    the plan is blocked), unless `usage_regions` names where to read and its regions are given.
+    """
     places: list[Place] = []
-    errors: list[UsageScan] = []
+    readings: list[Place] = []
+    notes: list[UsageScan] = []
+    narrowed = tuple(Region(r) for r in sources.usage_regions)
+
+    def note(target: AccountTarget, **what: Any) -> None:
+        notes.append(UsageScan(target.account_id, Region("-"), **what))
 
     async def account(target: AccountTarget) -> None:
-        regions = target.regions
-        if not regions:
-            try:
-                regions = await enabled_regions(target, connections)
-            except Exception as exc:  # noqa: BLE001 - an account we cannot place is an error value
+        try:
+            enabled: tuple[Region, ...] | None = await enabled_regions(target, connections)
+        except Exception as exc:  # noqa: BLE001 - an account we cannot place is an error value
+            enabled = None
+            lines = describe_errors(exc)
+            if not (narrowed and target.regions):
                 subject = f"regions of {target.account_id}"
-                errors.extend(
-                    UsageScan(
-                        target.account_id,
-                        Region("-"),
-                        errors=(ScanError("usage", target.account_id, None, subject, line),),
-                    )
-                    for line in describe_errors(exc)
+                errors = tuple(
+                    ScanError("usage", target.account_id, None, subject, line) for line in lines
                 )
+                note(target, errors=errors)
                 return
-            progress(f"{target.account_id}: {plural(len(regions), 'enabled regions')}")
-        places.extend((target, region) for region in regions)
+            note(
+                target,
+                warnings=(
+                    f"{target.account_id}: its enabled regions could not be listed "
+                    f"({'; '.join(lines)}): usage was read only in --usage-regions and the "
+                    "swept regions",
+                ),
+            )
+        swept = target.regions or enabled or ()
+        if not target.regions:
+            progress(f"{target.account_id}: {plural(len(swept), 'enabled regions')}")
+        read = sorted(set(swept) | set(narrowed or enabled or ()))
+        left_out = sorted(set(enabled or ()) - set(read))
+        if left_out:  # only when narrowed: else every enabled region is read
+            note(
+                target,
+                warnings=(
+                    f"{target.account_id}: usage not read in "
+                    f"{plural(len(left_out), 'enabled regions')} left out by --usage-regions, "
+                    f"so their consumers protect nothing: {', '.join(left_out)}",
+                ),
+            )
+        places.extend((target, region) for region in swept)
+        readings.extend((target, region) for region in read)
 
     async with anyio.create_task_group() as tg:
         for target in targets:
             tg.start_soon(account, target)
     places.sort(key=lambda p: (p[0].account_id, p[1]))
-    return places, errors
+    readings.sort(key=lambda p: (p[0].account_id, p[1]))
+    return places, readings, notes
 
 
 T = TypeVar("T")

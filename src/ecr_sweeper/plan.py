@@ -29,10 +29,24 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    verdicts; they add refusals that make `apply` refuse the whole plan.
 9. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
    plan, and nothing at all when the fresh plan is blocked.
+10. The census fails closed. A consumer kind present in an account × region (or whose presence
+   is unknown) that the run did not read — switched off, or no reader in this tool (EKS) —
+   holds every repository it could pull: every repository of its own account, and every
+   repository whose policy lets that account or anyone (`*`) pull. So does a repository policy
+   naming a service principal (`SERVICE_KINDS`) of a kind the run does not read everywhere.
+   Each such finding blocks the plan (nothing is deleted) until it is accepted
+   (`accepted_unread`: `KIND` or `KIND@ACCOUNT`); an accepted finding holds nothing and is a
+   warning of the plan.
+11. A deletion replayed elsewhere is judged everywhere: a repository whose deletions ECR
+   replicates (`delete_replicas`) is judged against the usage of every destination too, and
+   is held whole when a destination's usage was not read (outside the sweep).
+12. An archived image in use is kept like any image in use, and named in the warnings: a
+   workload cannot pull it until it is restored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import re
@@ -43,7 +57,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from ecr_sweeper.model import (
+    AccountId,
     AccountTarget,
+    CensusEntry,
     Decision,
     Digest,
     Image,
@@ -71,6 +87,118 @@ DELETED_WITH: dict[Relation, str] = {
     "referrer": "delete: referrer (signature, SBOM, attestation) of an image deleted or gone",
 }
 COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
+CENSUS_BLOCKED_REASON = (
+    "not deleted: a consumer the run did not read blocks the plan (see its findings)"
+)
+# The consumer kind behind each service principal a repository policy may let pull. A
+# principal not listed here is its own kind, which no reader reads: it holds its repository.
+SERVICE_KINDS: dict[str, str] = {
+    "ecs.amazonaws.com": "ecs",
+    "ecs-tasks.amazonaws.com": "ecs",
+    "lambda.amazonaws.com": "lambda",
+    "batch.amazonaws.com": "batch",
+    "states.amazonaws.com": "stepfunctions",
+    "codebuild.amazonaws.com": "codebuild",
+    "sagemaker.amazonaws.com": "sagemaker",
+    "build.apprunner.amazonaws.com": "apprunner",
+    "tasks.apprunner.amazonaws.com": "apprunner",
+    "emr-containers.amazonaws.com": "emr",
+    "emr-serverless.amazonaws.com": "emr",
+    "eks.amazonaws.com": "eks",
+    "pods.eks.amazonaws.com": "eks",
+    "lightsail.amazonaws.com": "lightsail",
+    "elasticbeanstalk.amazonaws.com": "elasticbeanstalk",
+}
+
+
+def service_kind(principal: str) -> str:
+    """The consumer kind of a service principal (`codebuild.amazonaws.com` → `codebuild`)."""
+    return SERVICE_KINDS.get(principal.lower(), principal.lower())
+
+
+def accepts(accepted: Iterable[str], kind: str, account: str) -> str | None:
+    """The `--accept-unread` value (`KIND` or `KIND@ACCOUNT`) that accepts this kind in this
+    account, or None."""
+    for value in accepted:
+        if value in (kind, f"{kind}@{account}"):
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """The run's census, judged: which consumers hold what, and the plan's lines about it."""
+
+    entries: tuple[CensusEntry, ...]
+    pending: dict[AccountId, CensusEntry]  # per account, the first unread, unaccepted consumer
+    findings: tuple[str, ...]
+    warnings: tuple[str, ...]
+    read_kinds: frozenset[str]  # kinds every account × region of the run read (or lacks)
+
+    @classmethod
+    def of(cls, usage: Sequence[UsageScan], accepted: Sequence[str]) -> Census:
+        entries = sorted(
+            (e for scan in usage for e in scan.census),
+            key=lambda e: (e.account_id, e.region, e.kind, e.detail),
+        )
+        pending: dict[AccountId, CensusEntry] = {}
+        findings: list[str] = []
+        warnings: list[str] = []
+        for entry in entries:
+            if not entry.unread:
+                continue
+            where = f"{entry.account_id}/{entry.region}"
+            found = "present" if entry.present else "may be present (the census call failed)"
+            why = entry.detail or "not read"
+            if token := accepts(accepted, entry.kind, entry.account_id):
+                warnings.append(
+                    f"{where}: {entry.kind} {found}, not read ({why}); accepted by "
+                    f"--accept-unread {token}: only --external-images protects its images"
+                )
+                continue
+            pending.setdefault(entry.account_id, entry)
+            findings.append(
+                f"{where}: {entry.kind} {found}, not read ({why}); nothing it could pull is "
+                f"deleted. Resolve: list its images with --external-images FILE, or accept "
+                f"with --accept-unread {entry.kind}@{entry.account_id}"
+            )
+        by_kind: dict[str, list[CensusEntry]] = defaultdict(list)
+        for entry in entries:
+            by_kind[entry.kind].append(entry)
+        read_kinds = frozenset(
+            kind for kind, of_kind in by_kind.items() if not any(e.unread for e in of_kind)
+        )
+        return cls(tuple(entries), pending, tuple(findings), tuple(warnings), read_kinds)
+
+    def hold(self, repo: Repository) -> str | None:
+        """Why an unread, unaccepted consumer could pull from this repository, or None."""
+        if not self.pending:
+            return None
+        entry = self.pending.get(repo.key.account_id)
+        if entry is None:
+            access = repo.pull_access
+            pullers = [self.pending[AccountId(p)] for p in access.accounts if p in self.pending]
+            # Anyone, or an organization whose accounts the run may not know: any of them may
+            # be the unread consumer's account.
+            if access.anyone or access.organizations:
+                pullers += self.pending.values()
+            entry = min(pullers, key=lambda e: (e.account_id, e.region, e.kind), default=None)
+        if entry is None:
+            return None
+        return (
+            f"kept: {entry.kind} in {entry.account_id}/{entry.region} may pull from this "
+            f"repository and was not read ({entry.detail or 'not read'})"
+        )
+
+    def unread_services(self, repo: Repository) -> list[tuple[str, str]]:
+        """(service principal, kind) the repository policy lets pull whose kind the run did not
+        read everywhere."""
+        found = []
+        for principal in sorted(repo.pull_access.services):
+            kind = service_kind(principal)
+            if kind not in self.read_kinds:
+                found.append((principal, kind))
+        return found
 
 
 class Planner:
@@ -99,6 +227,11 @@ class Planner:
         self._uses = _usages_by_repository(u for scan in usage for u in scan.usages)
         self._blocked = any(e.scope == "usage" for e in self._errors)
         self._in_scope = {t.account_id for t in targets} | set(policy.accepted_accounts)
+        self._census = Census.of(usage, policy.accepted_unread)
+        self._findings = list(self._census.findings)
+        self._warnings = list(self._census.warnings)
+        self._warnings += [w for scan in usage for w in scan.warnings]
+        self._read_places = {(scan.account_id, scan.region) for scan in usage if not scan.errors}
         self._kept: list[Decision] = []
         self._deletions: list[Decision] = []
         # Cosign referrers whose subject is in another repository: decided in plan().
@@ -111,7 +244,21 @@ class Planner:
             self._errors.append(
                 ScanError("inventory", repo.key.account_id, repo.key.region, subject, repo.error)
             )
-        hold = _repository_hold(repo, self._policy, self._in_scope | {repo.key.account_id})
+        services = self._service_hold(repo)  # always asked: its findings block the plan
+        hold = (
+            _repository_hold(repo, self._policy, self._in_scope | {repo.key.account_id})
+            or self._census.hold(repo)
+            or services
+            or self._replica_hold(repo)
+        )
+        uses = [
+            *self._uses.get(repo.key, ()),
+            *(
+                use
+                for account, region in repo.delete_replicas
+                for use in self._uses.get(RepositoryKey(account, region, repo.key.name), ())
+            ),
+        ]
         verdicts: list[tuple[Image, str, bool]] = []
         if hold:
             verdicts = [
@@ -120,12 +267,18 @@ class Planner:
         else:
             verdicts, elsewhere = _decide_repository(
                 repo,
-                _reached(self._uses.get(repo.key, ()), repo),
+                _reached(uses, repo),
                 self._policy.retention_for(repo.key.name),
                 self._now,
             )
             self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
+        archived = {image.digest for image in repo.images if image.archived}
         for image, reason, delete in verdicts:
+            if image.digest in archived and not delete and reason.startswith("in use"):
+                self._warnings.append(
+                    f"{repo.key}@{image.digest}: archived and {reason}; a workload cannot pull "
+                    "it until it is restored (UpdateImageStorageClass to STANDARD)"
+                )
             self._record(repo.key, image, reason, delete=delete)
 
     def _record(self, key: RepositoryKey, image: Image, reason: str, *, delete: bool) -> None:
@@ -134,6 +287,45 @@ class Planner:
         else:
             chosen = self._deletions if delete else self._kept
             chosen.append(_decision(key, image, reason))
+
+    def _service_hold(self, repo: Repository) -> str | None:
+        """A service principal of a kind the run did not read may pull: hold, and (unless
+        accepted) a finding that blocks the plan."""
+        held = None
+        for principal, kind in self._census.unread_services(repo):
+            account = repo.key.account_id
+            if token := accepts(self._policy.accepted_unread, kind, account):
+                self._warnings.append(
+                    f"{repo.key}: its policy lets {principal} pull and the run does not read "
+                    f"{kind}; accepted by --accept-unread {token}"
+                )
+                continue
+            self._findings.append(
+                f"{account}/{repo.key.region}: repository {repo.key.name}: its policy lets "
+                f"{principal} pull and the run does not read {kind}; nothing in it is deleted. "
+                f"Resolve: list its images with --external-images FILE, or accept with "
+                f"--accept-unread {kind}@{account}"
+            )
+            held = held or (
+                f"kept: the repository policy lets {principal} pull, and the run does not "
+                f"read {kind}"
+            )
+        return held
+
+    def _replica_hold(self, repo: Repository) -> str | None:
+        """ECR replays this repository's deletions in a registry whose usage was not read."""
+        unread = sorted(
+            (account, region)
+            for account, region in repo.delete_replicas
+            if (account, region) not in self._read_places
+        )
+        if not unread:
+            return None
+        where = ", ".join(f"{a}/{r}" for a, r in unread)
+        return (
+            f"kept: replication replays its deletions in {where}, whose usage this run did "
+            f"not read (add the account and region to the sweep)"
+        )
 
     def plan(self, inventory_errors: Iterable[ScanError] = ()) -> Plan:
         """The plan of everything judged, with the inventory's own errors."""
@@ -147,6 +339,12 @@ class Planner:
             self._kept, key=(lambda d: (d.repository, d.digest)) if resolved else _by_repository
         )
         deletions = sorted(self._deletions, key=deletion_order)
+        if self._findings and deletions:
+            # A finding can come from any repository, judged in any order: only now is it
+            # known that the plan is blocked, so what was to go stays.
+            blocked = [dataclasses.replace(d, reason=CENSUS_BLOCKED_REASON) for d in deletions]
+            kept = sorted([*kept, *blocked], key=lambda d: (d.repository, d.digest))
+            deletions = []
         return Plan(
             created_at=self._now,
             policy=self._policy,
@@ -156,6 +354,9 @@ class Planner:
             errors=tuple(sorted(errors, key=_error_order)),
             sources=self._sources,
             refusals=tuple(_refusals(self._policy, deletions, kept)),
+            census=self._census.entries,
+            findings=tuple(sorted(set(self._findings))),
+            warnings=tuple(sorted(set(self._warnings))),
         )
 
     def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:

@@ -3,7 +3,13 @@
 Shape (version 1)::
 
     {"version": 1, "created_at": "...", "policy": {...}, "targets": [...],
-     "summary": {...}, "errors": [...], "deletions": [...], "kept": [...]}
+     "summary": {...}, "errors": [...], "census": [...], "findings": [...],
+     "warnings": [...], "deletions": [...], "kept": [...]}
+
+Each element of `census` is one consumer kind in one account × region: `kind`, `account_id`,
+`region`, `present` (true, false, or null when the census call failed), `read` and `detail`.
+`findings` are the unread consumers that block the plan; `warnings` the accepted ones, the
+regions whose usage was not read and the archived images in use.
 
 Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 `image_digest`, `image_tags`, `size_bytes`, `pushed_at`, `media_type` and `reason`.
@@ -22,6 +28,7 @@ from ecr_sweeper.model import (
     PLAN_VERSION,
     AccountId,
     AccountTarget,
+    CensusEntry,
     Decision,
     Digest,
     KubeconfigSource,
@@ -55,6 +62,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "targets": [target_to_json(t) for t in plan.targets],
         "summary": totals(plan),
         "errors": [error_to_json(e) for e in plan.errors],
+        "census": [census_to_json(e) for e in plan.census],
+        "findings": list(plan.findings),
+        "warnings": list(plan.warnings),
         "deletions": [_decision_to_json(d) for d in plan.deletions],
         "kept": [_decision_to_json(d) for d in plan.kept],
     }
@@ -145,6 +155,34 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         deletions=tuple(_decision_from_json(d) for d in data["deletions"]),
         kept=tuple(_decision_from_json(d) for d in data["kept"]),
         errors=tuple(error_from_json(e) for e in data["errors"]),
+        census=tuple(census_from_json(e) for e in data.get("census", [])),
+        findings=tuple(str(f) for f in data.get("findings", [])),
+        warnings=tuple(str(w) for w in data.get("warnings", [])),
+    )
+
+
+def census_to_json(e: CensusEntry) -> dict[str, Any]:
+    return {
+        "kind": e.kind,
+        "account_id": e.account_id,
+        "region": e.region,
+        "present": e.present,
+        "read": e.read,
+        "detail": e.detail,
+    }
+
+
+def census_from_json(e: dict[str, Any]) -> CensusEntry:
+    present = e["present"]
+    if present is not None and not isinstance(present, bool):
+        raise ValueError(f"census present: {present!r}")
+    return CensusEntry(
+        kind=str(e["kind"]),
+        account_id=AccountId(e["account_id"]),
+        region=Region(e["region"]),
+        present=present,
+        read=bool(e["read"]),
+        detail=str(e["detail"]),
     )
 
 
@@ -209,6 +247,7 @@ def policy_to_json(p: Policy) -> dict[str, Any]:
             for r in p.rules
         ],
         "accepted_accounts": list(p.accepted_accounts),
+        "accepted_unread": list(p.accepted_unread),
         "opt_in_tag": list(p.opt_in_tag) if p.opt_in_tag else None,
         "max_delete_percent": p.max_delete_percent,
         "max_delete_images": p.max_delete_images,
@@ -228,6 +267,7 @@ def policy_from_json(d: dict[str, Any]) -> Policy:
             for r in d["rules"]
         ),
         accepted_accounts=tuple(str(a) for a in d["accepted_accounts"]),
+        accepted_unread=tuple(str(a) for a in d.get("accepted_unread", [])),
         opt_in_tag=(str(opt_in[0]), str(opt_in[1])) if opt_in else None,
         max_delete_percent=(
             None if d["max_delete_percent"] is None else float(d["max_delete_percent"])
@@ -251,6 +291,7 @@ def sources_from_json(d: dict[str, Any]) -> Sources:
             KubeconfigSource(str(k["path"]), tuple(str(c) for c in k["contexts"]))
             for k in d.get("kubeconfigs", [])
         ),
+        usage_regions=tuple(str(r) for r in d.get("usage_regions", [])),
     )
 
 

@@ -95,10 +95,11 @@ class Renderer:
         self.out.print(table)
 
     def errors(self, result: Plan) -> None:
-        """The plan's errors, and what they block."""
+        """The plan's errors and census findings, and what they block; then its warnings."""
+        self.findings(result)
         if not result.errors:
             return
-        if result.blocked:
+        if any(e.scope == "usage" for e in result.errors):
             self.log.error(
                 "BLOCKED: a usage source could not be read, so this plan deletes nothing:"
             )
@@ -106,6 +107,19 @@ class Renderer:
             self.log.warning("some repositories could not be read; nothing is deleted in them:")
         for e in result.errors:
             self.log.error(f"  {error_line(e)}")
+
+    def findings(self, result: Plan) -> None:
+        """One line per consumer present and not read (each blocks the plan), then the
+        warnings (accepted consumers, regions not read, archived images in use)."""
+        if result.findings:
+            self.log.error(
+                "BLOCKED: consumers exist that this run did not read, so this plan deletes nothing:"
+            )
+        # One line each, never wrapped: CI logs and scripts read them line by line.
+        for finding in result.findings:
+            self.log.error(f"  {finding}")
+        for warning in result.warnings:
+            self.log.warning(f"  warning: {warning}")
 
     def plan_as(
         self,

@@ -152,7 +152,9 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
     """The plan as a Markdown summary for people (CI job summaries, merge requests)."""
     summary = totals(plan)
     status = (
-        "**BLOCKED** — a usage source could not be read, so nothing will be deleted."
+        "**BLOCKED** — consumers exist that this run did not read, so nothing will be deleted."
+        if plan.findings
+        else "**BLOCKED** — a usage source could not be read, so nothing will be deleted."
         if plan.blocked
         else "**REFUSED** — over a safety cap; apply will refuse it."
         if plan.refusals
@@ -188,6 +190,26 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             f"{row.to_delete} | {human_bytes(row.bytes_reclaimed)} | "
             f"{monthly_savings(row.bytes_reclaimed, price_per_gb_month):,.2f} |"
         )
+    if plan.findings:
+        lines += ["", "## Blocked: consumers not read", "", *(f"- {f}" for f in plan.findings)]
+    if plan.policy.accepted_unread:
+        lines += [
+            "",
+            "## Accepted unread consumers",
+            "",
+            *(f"- `--accept-unread {a}`" for a in plan.policy.accepted_unread),
+        ]
+    if plan.warnings:
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in plan.warnings)]
+    census = [e for e in plan.census if e.present is not False]
+    if census:
+        lines += ["", "## Consumer census", "", "| account | region | kind | present | read |"]
+        lines += ["|---|---|---|---|---|"]
+        lines += [
+            f"| {e.account_id} | {e.region} | {e.kind} | "
+            f"{'yes' if e.present else 'unknown'} | {'yes' if e.read else 'no: ' + e.detail} |"
+            for e in census
+        ]
     if plan.refusals:
         lines += ["", "## Refused", "", *(f"- {r}" for r in plan.refusals)]
     if plan.errors:

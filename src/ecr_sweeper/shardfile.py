@@ -36,6 +36,8 @@ from ecr_sweeper.model import (
 from ecr_sweeper.planfile import (
     PlanFileError,
     aware_time,
+    census_from_json,
+    census_to_json,
     error_from_json,
     error_to_json,
     policy_from_json,
@@ -149,6 +151,8 @@ def _usage_scan_to_json(scan: UsageScan) -> dict[str, Any]:
         "usages": [[u.image, u.source, u.resolved_digest, u.kind] for u in scan.usages],
         "errors": [error_to_json(e) for e in scan.errors],
         "foreign_images": scan.foreign_images,
+        "census": [census_to_json(e) for e in scan.census],
+        "warnings": list(scan.warnings),
     }
 
 
@@ -165,6 +169,8 @@ def _usage_scan_from_json(data: dict[str, Any]) -> UsageScan:
         tuple(usages),
         tuple(error_from_json(e) for e in data["errors"]),
         int(data["foreign_images"]),
+        tuple(census_from_json(e) for e in data["census"]),
+        tuple(str(w) for w in data["warnings"]),
     )
 
 
@@ -183,6 +189,7 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
                     "services": list(r.pull_access.services),
                 },
                 "tags": [list(t) for t in r.tags],
+                "delete_replicas": [list(d) for d in r.delete_replicas],
                 "images": [
                     [
                         i.digest,
@@ -194,6 +201,7 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
                         i.subject,
                         i.last_pulled_at.isoformat() if i.last_pulled_at else None,
                         i.artifact_media_type,
+                        i.archived,
                     ]
                     for i in r.images
                 ],
@@ -219,10 +227,20 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 subject=Digest(subject) if subject else None,
                 last_pulled_at=aware_time(pulled, "last_pulled_at") if pulled else None,
                 artifact_media_type=artifact,
+                archived=bool(archived),
             )
-            for digest, tags, pushed, size, media, children, subject, pulled, artifact in r[
-                "images"
-            ]
+            for (
+                digest,
+                tags,
+                pushed,
+                size,
+                media,
+                children,
+                subject,
+                pulled,
+                artifact,
+                archived,
+            ) in r["images"]
         )
         repositories.append(
             Repository(
@@ -231,6 +249,7 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 r["error"],
                 PullAccess(**{k: tuple(v) for k, v in r["pull_access"].items()}),
                 tuple((k, v) for k, v in r["tags"]),
+                tuple((AccountId(a), Region(g)) for a, g in r["delete_replicas"]),
             )
         )
     return InventoryScan(

@@ -160,7 +160,23 @@ def _detail(repo: RepoState, rec: ImageRecord) -> dict[str, Any]:
         d["subjectManifestDigest"] = img.subject.digest
     if img.last_pull is not None:
         d["lastRecordedPullTime"] = to_epoch(img.last_pull)
+    d["imageStatus"] = img.status
     return d
+
+
+IMAGE_STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING", "ANY")
+
+
+def _status_filter(req: dict[str, Any]) -> str:
+    """DescribeImages' `filter.imageStatus`: ACTIVE unless asked (archived images are hidden)."""
+    status = (req.get("filter") or {}).get("imageStatus") or "ACTIVE"
+    if status not in IMAGE_STATUSES:
+        raise AwsError(E_PARAM, f"Invalid imageStatus: {status}")
+    return str(status)
+
+
+def _status_keep(rec: ImageRecord, status: str) -> bool:
+    return status in ("ANY", rec.image.status)
 
 
 def _tag_filter(req: dict[str, Any]) -> str:
@@ -225,6 +241,7 @@ def _failure(image_id: dict[str, Any], code: str, **fmt: Any) -> dict[str, Any]:
 def describe_images(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     repo = _repo(ctx, req, "DescribeImages")
     status = _tag_filter(req)
+    image_status = _status_filter(req)
     ids = req.get("imageIds")
     if ids:
         if req.get("maxResults") is not None or req.get("nextToken") is not None:
@@ -244,7 +261,13 @@ def describe_images(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
                     f"repository with name '{repo.name}' in the registry with id '{repo.account}'",
                 )
             seen.setdefault(rec.digest, rec)
-        return {"imageDetails": [_detail(repo, r) for r in seen.values() if _keep(r, status)]}
+        return {
+            "imageDetails": [
+                _detail(repo, r)
+                for r in seen.values()
+                if _keep(r, status) and _status_keep(r, image_status)
+            ]
+        }
     size = page_size("ecr:DescribeImages", req.get("maxResults"))
     last = decode_token("ecr:DescribeImages", req.get("nextToken"))
     order, _ = repo.ordered()
@@ -253,7 +276,7 @@ def describe_images(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     last_seq = None
     while i < len(order) and len(out) < size:
         rec = order[i]
-        if _keep(rec, status):
+        if _keep(rec, status) and _status_keep(rec, image_status):
             out.append(_detail(repo, rec))
         last_seq = rec.seq
         i += 1
@@ -402,7 +425,19 @@ def list_tags_for_resource(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     return {"tags": [{"Key": k, "Value": v} for k, v in repo.resource_tags]}
 
 
+def describe_registry(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG001
+    """The caller's registry in the region: its replication configuration (the scenario's JSON,
+    `deleteReplication` included, which botocore 1.43.117's model does not know yet)."""
+    account = ctx.state.accounts.get(ctx.account)
+    config: dict[str, Any] = {"rules": []}
+    for region in account.regions if account is not None else ():
+        if region.name == ctx.region and region.replication:
+            config = json.loads(region.replication)
+    return {"registryId": ctx.account, "replicationConfiguration": config}
+
+
 HANDLERS: dict[str, Handler] = {
+    "DescribeRegistry": describe_registry,
     "DescribeRepositories": describe_repositories,
     "DescribeImages": describe_images,
     "ListImages": list_images,

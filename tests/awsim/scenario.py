@@ -84,6 +84,7 @@ class Image:
     last_pull: datetime | None = None  # ECR lastRecordedPullTime
     key: str = ""
     platform: Platform | None = None  # set on the children of an index
+    status: str = "ACTIVE"  # ECR imageStatus: ACTIVE, ARCHIVED or ACTIVATING
     # Derived in __post_init__ (not constructor arguments).
     digest: str = field(init=False, compare=False)
     media_type: str = field(init=False, compare=False, repr=False)
@@ -319,6 +320,8 @@ class Region:
     clusters: tuple[Cluster, ...] = ()
     task_definitions: tuple[TaskDefinition, ...] = ()
     repositories: tuple[Repository, ...] = ()
+    eks_clusters: tuple[str, ...] = ()  # EKS ListClusters (census only: nothing runs in them)
+    replication: str | None = None  # the registry's replicationConfiguration, JSON text
 
     def repository(self, name: str) -> Repository:
         for r in self.repositories:

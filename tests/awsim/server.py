@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from . import ops_ecr, ops_ecs, ops_eks, ops_sts
+from . import ops_census, ops_ecr, ops_ecs, ops_eks, ops_sts
 from .context import Ctx, Handler
 from .faults import Faults, unit_random
 from .kube import KubeCluster, KubeFake
@@ -59,6 +59,7 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "ecr": ops_ecr.HANDLERS,
     "sts": ops_sts.STS_HANDLERS,
     "organizations": ops_sts.ORG_HANDLERS,
+    **ops_census.HANDLERS,  # consumers not modelled: their census calls answer "none here"
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
@@ -192,25 +193,28 @@ class AwsimServer:
         finally:
             self.in_flight -= 1
 
-    async def _handle_inner(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
+    async def _handle_inner(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         target = request.headers.get("X-Amz-Target")
         scope = parse_authorization(request.headers.get("Authorization"))
         if scope is not None and scope.service == "eks":
             return await self._handle_eks(request, scope)
         params: dict[str, Any]
+        rest = ops_census.rest_operation(request.method, request.path, scope)
         if target:
             prefix, _, op = target.partition(".")
-            service = TARGET_PREFIXES.get(prefix, "")
+            service = TARGET_PREFIXES.get(prefix) or ops_census.TARGET_PREFIXES.get(prefix, "")
             try:
                 params = json.loads(body) if body else {}
             except ValueError:
                 return self._error("json", AwsError("SerializationException", "Malformed JSON"))
             proto = "json"
+        elif rest is not None:
+            (service, op), proto, params = rest, "rest", dict(request.query)
         else:
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             op = form.get("Action", "")
-            service, proto, params = "sts", "query", form
+            service, proto, params = ops_census.query_service(scope) or "sts", "query", form
         handler = HANDLERS.get(service, {}).get(op)
         if handler is None:
             return self._error(
@@ -247,7 +251,17 @@ class AwsimServer:
         except Exception:  # an emulator bug: answer like an AWS internal error, but loudly
             log.exception("awsim handler %s:%s crashed", service, op)
             self.fault_counts["handler_crash"] += 1
-            return self._error(proto, AwsError(_SERVER_ERROR[service], "awsim internal error", 500))
+            code = _SERVER_ERROR.get(service, "InternalFailure")
+            return self._error(proto, AwsError(code, "awsim internal error", 500))
+        return self._answer(proto, op, result)
+
+    @staticmethod
+    def _answer(proto: str, op: str, result: Any) -> web.Response:
+        """A handler's result in its protocol's answer shape."""
+        if isinstance(result, ops_census.RawXml):
+            return web.Response(body=result.text.encode(), content_type="text/xml")
+        if proto == "rest":
+            return web.json_response(result, headers={"x-amzn-RequestId": request_id()})
         if proto == "query":
             return web.Response(
                 body=xml_response(op, result),
@@ -338,7 +352,9 @@ class AwsimServer:
             self.fault_counts["5xx"] += 1
             if int(u * 1e9) % 2:
                 raise AwsError(
-                    _SERVER_ERROR[service], "Internal failure. Please try your request again.", 500
+                    _SERVER_ERROR.get(service, "InternalFailure"),
+                    "Internal failure. Please try your request again.",
+                    500,
                 )
             raise AwsError(
                 "ServiceUnavailable", "Service is unavailable. Please try again later.", 503
@@ -357,7 +373,7 @@ class AwsimServer:
 
     def _throttle(self, key: CallKey) -> None:
         self.throttled[key] += 1
-        code, msg = _THROTTLE[key.service]
+        code, msg = _THROTTLE.get(key.service, ("ThrottlingException", "Rate exceeded"))
         raise AwsError(code, msg)
 
     @staticmethod

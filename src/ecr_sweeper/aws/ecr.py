@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from ecr_sweeper.aws.limits import Api, chunks, describe_errors, error_code
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
+    AccountId,
     AccountTarget,
     Decision,
     Digest,
@@ -41,6 +42,7 @@ from ecr_sweeper.repopolicy import pull_access
 from ecr_sweeper.words import plural
 
 DESCRIBE_IMAGES_PAGE = 1000
+ARCHIVED_STATUSES = frozenset({"ARCHIVED", "ACTIVATING"})  # not pullable (yet)
 BATCH_GET_IMAGE_MAX = 100
 BATCH_DELETE_MAX = 100
 IMAGE_CONFIGS = frozenset(
@@ -84,6 +86,29 @@ async def scan_inventory(
         progress(f"inventory {where}: FAILED")
         return InventoryScan(target.account_id, region, (), errors)
 
+    try:
+        replication = await _delete_replication(ecr, api, target, region)
+    except Exception as exc:  # noqa: BLE001 - where deletions are replayed is unknown: none here
+        errors = tuple(
+            ScanError(
+                "inventory",
+                target.account_id,
+                region,
+                f"ecr {where} replication configuration",
+                line,
+            )
+            for line in describe_errors(exc)
+        )
+        progress(f"inventory {where}: FAILED (replication configuration)")
+        return InventoryScan(target.account_id, region, (), errors)
+
+    def replicas(name: str) -> tuple[tuple[AccountId, Region], ...]:
+        return tuple(
+            sorted(
+                {d for prefixes, dests in replication if _filtered(name, prefixes) for d in dests}
+            )
+        )
+
     names = sorted(r["repositoryName"] for r in listed)
     names = [n for n in names if target.repositories.matches(n)]
     repositories: dict[str, Repository] = {}
@@ -107,7 +132,7 @@ async def scan_inventory(
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 _judged(_unreadable(key, exc))
                 return
-            _judged(Repository(key, images, None, access, tags))
+            _judged(Repository(key, images, None, access, tags, replicas(name)))
 
     def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
@@ -129,6 +154,42 @@ async def scan_inventory(
     return InventoryScan(target.account_id, region, kept)
 
 
+Replication = list[tuple[tuple[str, ...] | None, tuple[tuple[AccountId, Region], ...]]]
+
+
+async def _delete_replication(
+    ecr: Any, api: Api, target: AccountTarget, region: Region
+) -> Replication:
+    """The registry's replication rules that replay deletions (`deleteReplication.enabled`):
+    (repository prefixes, or None for every repository; destinations other than this registry).
+
+    The member is newer than botocore 1.43.117's model, so only the wire client (which keeps
+    every member of the JSON answer) sees it; botocore's parser would drop it.
+    """
+    answer = await api.call(ecr.describe_registry)
+    rules: Replication = []
+    for rule in (answer.get("replicationConfiguration") or {}).get("rules", []):
+        if not (rule.get("deleteReplication") or {}).get("enabled"):
+            continue
+        filters = rule.get("repositoryFilters") or []
+        prefixes = (
+            tuple(str(f.get("filter", "")) for f in filters)
+            if filters and all(f.get("filterType") == "PREFIX_MATCH" for f in filters)
+            else None  # no filter, or one of a type this code does not know: every repository
+        )
+        destinations = tuple(
+            (AccountId(str(d.get("registryId", ""))), Region(str(d.get("region", ""))))
+            for d in rule.get("destinations", [])
+        )
+        rules.append((prefixes, tuple(d for d in destinations if d != (target.account_id, region))))
+    return rules
+
+
+def _filtered(name: str, prefixes: tuple[str, ...] | None) -> bool:
+    """A replication rule's repository filters (PREFIX_MATCH, the only type) match `name`."""
+    return prefixes is None or any(name.startswith(p) for p in prefixes)
+
+
 def _unreadable(key: RepositoryKey, exc: Exception) -> Repository:
     """A repository whose listing failed: its error holds every image in it."""
     return Repository(key, (), "; ".join(describe_errors(exc)))
@@ -141,6 +202,9 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
         registryId=key.account_id,
         repositoryName=key.name,
         maxResults=DESCRIBE_IMAGES_PAGE,
+        # Without it DescribeImages lists ACTIVE images only: archived ones cost storage too,
+        # and one a workload names must be seen to be kept (and reported).
+        filter={"imageStatus": "ANY"},
     )
     # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
     # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
@@ -186,6 +250,7 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
                 subject=subject,
                 last_pulled_at=_utc(pulled) if pulled else None,
                 artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
+                archived=d.get("imageStatus", "ACTIVE") in ARCHIVED_STATUSES,
             )
         )
     return images

@@ -58,6 +58,7 @@ STATEMENTS = (
     Statement("ReadScheduledAndLambdaUsage", "read", "*"),
     Statement("ReadEcrInventory", "read", ACCOUNT_REPOSITORIES),
     Statement("ReadEksClusters", "read", "*"),
+    Statement("TakeConsumerCensus", "read", "*"),
     Statement("ListEnabledRegions", "read", "*"),
     Statement("DeleteUnusedImages", "apply", ACCOUNT_REPOSITORIES),
     Statement("AssumeTargetRoles", "ci", "arn:aws:iam::*:role/EcrSweeper"),
@@ -130,6 +131,21 @@ PERMISSIONS = (
         "ecr:GetRepositoryPolicy", "ReadEcrInventory", "who else may pull (unscanned consumers)"
     ),
     Permission("ecr:ListTagsForResource", "ReadEcrInventory", "`--opt-in-tag`"),
+    Permission(
+        "ecr:DescribeRegistry",
+        "ReadEcrInventory",
+        "replication rules that replay deletions in other registries",
+    ),
+    Permission(
+        "lightsail:GetContainerServices",
+        "TakeConsumerCensus",
+        "census: Lightsail container services exist (no reader: they block until accepted)",
+    ),
+    Permission(
+        "elasticbeanstalk:DescribeEnvironments",
+        "TakeConsumerCensus",
+        "census: Elastic Beanstalk Docker environments exist (no reader: as above)",
+    ),
     Permission(
         "eks:ListClusters",
         "ReadEksClusters",

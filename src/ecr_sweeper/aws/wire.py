@@ -79,6 +79,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "get_repository_policy",
             "list_tags_for_resource",
             "batch_delete_image",
+            "describe_registry",  # replication rules (census: deletions replayed elsewhere)
         }
     ),
 }

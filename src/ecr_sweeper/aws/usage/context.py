@@ -57,6 +57,7 @@ class UsageContext:
     unread_details: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     _clusters: list[str] | None = None
+    excluded_clusters: list[str] = field(default_factory=list)  # by the cluster patterns
     _clusters_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def clusters(self) -> list[str]:
@@ -66,6 +67,9 @@ class UsageContext:
                 ecs = await self.client("ecs")
                 arns = await self.api.pages(ecs.list_clusters, "clusterArns", maxResults=100)
                 self._clusters = [a for a in arns if self.target.clusters.matches(short_name(a))]
+                self.excluded_clusters = sorted(
+                    short_name(a) for a in arns if a not in self._clusters
+                )
                 self.count("clusters", len(self._clusters))
             return self._clusters
 
@@ -215,21 +219,26 @@ def _census_entries(
     entries: list[CensusEntry] = []
     for kind, readers in sorted(by_kind.items()):
         present, census_error = presence.get(kind, (None, "census not taken"))
-        off = [s.name for s in readers if not s.enabled(ctx.sources)]
+        # A census-only source (census_only.py: no reader) stands in for a kind until a real
+        # reader of it exists; beside one, it only takes the census.
+        real = [s for s in readers if not getattr(s, "census_only", False)] or readers
+        off = [s.name for s in real if not s.enabled(ctx.sources)]
         failed = [s.name for s in readers if s.name in ctx.failed]
         if "task definitions" in ctx.failed:
             failed.append("task definitions")
         unread = sorted(ctx.unread_details.get(kind, []))
-        if off:
-            detail = f"not read: {', '.join(off)} off or without a reader"
+        if off and all(getattr(s, "census_only", False) for s in real):
+            detail = f"{', '.join(off)}: no reader in this tool"
+        elif off:
+            detail = f"{', '.join(off)}: switched off"
         elif failed:
             detail = f"read failed: {', '.join(failed)}"
         elif unread:
             detail = "unread: " + "; ".join(unread)
-        elif census_error:
-            detail = f"census failed: {census_error}"
         else:
             detail = ""
+        if census_error:
+            detail = "; ".join(d for d in (detail, f"census failed: {census_error}") if d)
         entries.append(
             CensusEntry(
                 kind,
@@ -241,6 +250,15 @@ def _census_entries(
                 detail,
             )
         )
+    if ctx.excluded_clusters:
+        # Clusters the patterns leave out run workloads too, and nothing reads them.
+        names = ", ".join(ctx.excluded_clusters[:3]) + (
+            f" and {len(ctx.excluded_clusters) - 3} more" if len(ctx.excluded_clusters) > 3 else ""
+        )
+        detail = (
+            f"{len(ctx.excluded_clusters)} cluster(s) excluded by the cluster patterns: {names}"
+        )
+        entries.append(CensusEntry("ecs", ctx.target.account_id, ctx.region, True, False, detail))
     return tuple(entries)
 
 

@@ -1,0 +1,195 @@
+"""The census, replication with deletes and archived images, end to end against the emulator
+over HTTP (moto implements neither `deleteReplication` nor `imageStatus`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import anyio
+import pytest
+
+import test_sweep_awsim
+from awsim import (
+    Account,
+    Cluster,
+    Image,
+    Region,
+    Repository,
+    Scenario,
+    image_uri,
+)
+from ecr_sweeper.aws.limits import RetryPolicy
+from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
+from ecr_sweeper.pipeline import make_plan
+from test_sweep_awsim import (
+    NOW,
+    POLICY,
+    SOURCES,
+    US,
+    StartEmulator,
+    apply,
+    keys,
+    service_using,
+    target,
+)
+
+emulator = test_sweep_awsim.emulator  # the fixture, shared
+
+A, B, C = "111111111111", "222222222222", "333333333333"  # C is outside the sweep
+EU = "eu-west-1"
+V1, V2 = Image(tags=("v1",), key="v1"), Image(tags=("v2",), key="v2")
+
+
+def plan(targets: list[AccountTarget], policy: Policy = POLICY) -> Plan:
+    async def run() -> Plan:
+        async with Connections(retry=RetryPolicy.instant()) as connections:
+            return await make_plan(targets, policy, connections, NOW, sources=SOURCES)
+
+    return anyio.run(run)
+
+
+def replication(*rules: tuple[bool, str, str, tuple[str, ...]]) -> str:
+    """Rules (deleteReplication enabled, destination account, region, repository prefixes)."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "destinations": [{"region": region, "registryId": account}],
+                    **({"deleteReplication": {"enabled": deletes}} if deletes else {}),
+                    **(
+                        {
+                            "repositoryFilters": [
+                                {"filter": p, "filterType": "PREFIX_MATCH"} for p in prefixes
+                            ]
+                        }
+                        if prefixes
+                        else {}
+                    ),
+                }
+                for deletes, account, region, prefixes in rules
+            ]
+        }
+    )
+
+
+def test_replicated_deletions_to_a_registry_outside_the_sweep_hold_the_source(
+    emulator: StartEmulator,
+) -> None:
+    rules = replication((True, C, US, ("mirrored/",)), (False, C, EU, ()))
+    region = Region(
+        US,
+        repositories=(Repository("mirrored/app", (V1,)), Repository("local", (V2,))),
+        replication=rules,
+    )
+    with emulator(Scenario((Account(A, (region,)),))):
+        result = plan([target(A)])
+    assert keys(result.deletions) == {(A, US, "local", V2.digest)}  # copied, deletes not replayed
+    [held] = result.kept
+    assert held.reason == (
+        f"kept: replication replays its deletions in {C}/{US}, whose usage this run did not "
+        "read (add the account and region to the sweep)"
+    )
+
+
+def test_usage_at_a_replicated_destination_in_the_sweep_protects_the_source_image(
+    emulator: StartEmulator,
+) -> None:
+    replica = image_uri(B, EU, "app", tag="v2")  # B's copy, which ECR empties when A deletes
+    svc, td, task = service_using("api", "api", replica, V2.digest)
+    source = Region(
+        US, repositories=(Repository("app", (V1, V2)),), replication=replication((True, B, EU, ()))
+    )
+    destination = Region(
+        EU, (Cluster("apps", (svc,), (task,)),), (td,), (Repository("app", (V1, V2)),)
+    )
+    with emulator(Scenario((Account(A, (source,)), Account(B, (destination,))))):
+        result = plan([target(A, US), target(B, EU)])
+    assert keys(result.deletions) == {(A, US, "app", V1.digest), (B, EU, "app", V1.digest)}
+    assert (A, US, "app", V2.digest) in keys(result.kept)
+
+
+def test_an_eks_cluster_blocks_the_plan_until_accepted(emulator: StartEmulator) -> None:
+    registry = Region(US, repositories=(Repository("app", (V1,)),))
+    apps = Region(EU, eks_clusters=("k8s",))
+    with emulator(Scenario((Account(A, (registry, apps)),))):
+        blocked = plan([target(A, US)])  # EU is not swept; its usage (and census) is read
+        accepted = plan([target(A, US)], policy=replace(POLICY, accepted_unread=("eks",)))
+    assert blocked.blocked
+    assert blocked.deletions == ()
+    assert [f.split(";")[0] for f in blocked.findings] == [
+        f"{A}/{EU}: eks present, not read (eks clusters: no reader in this tool)"
+    ]
+    assert keys(accepted.deletions) == {(A, US, "app", V1.digest)}
+
+
+def test_clusters_excluded_by_the_patterns_are_present_but_unread(
+    emulator: StartEmulator,
+) -> None:
+    region = Region(
+        US, (Cluster("prod"), Cluster("batch-1")), repositories=(Repository("app", (V1,)),)
+    )
+    narrowed = replace(target(A), clusters=Patterns(exclude=("batch-*",)))
+    with emulator(Scenario((Account(A, (region,)),))):
+        result = plan([narrowed])
+    assert result.blocked
+    assert result.findings[0].startswith(
+        f"{A}/{US}: ecs present, not read (1 cluster(s) excluded by the cluster patterns: batch-1)"
+    )
+
+
+def test_an_archived_image_in_use_is_kept_and_reported_and_an_unused_one_is_deleted(
+    emulator: StartEmulator,
+) -> None:
+    used = Image(tags=("v1",), key="used", status="ARCHIVED")
+    unused = Image(tags=("v0",), key="unused", status="ARCHIVED")
+    svc, td, task = service_using("api", "api", image_uri(A, US, "app", tag="v1"), None)
+    region = Region(
+        US, (Cluster("apps", (svc,), (task,)),), (td,), (Repository("app", (used, unused)),)
+    )
+    with emulator(Scenario((Account(A, (region,)),))) as emu:
+        result = plan([target(A)])
+        assert keys(result.deletions) == {(A, US, "app", unused.digest)}
+        assert [w.split(": ")[0] for w in result.warnings] == [f"{A}/{US}/app@{used.digest}"]
+        assert "archived and in use: tag 'v1' used by" in result.warnings[0]
+        assert "a workload cannot pull it until it is restored" in result.warnings[0]
+        done = apply(result)
+        assert keys(done.outcome.deleted) == {(A, US, "app", unused.digest)}
+        assert emu.image_digests(A, US, "app") == {used.digest}
+
+
+def test_describe_images_hides_archived_images_unless_asked(emulator: StartEmulator) -> None:
+    import boto3
+
+    archived = Image(tags=("old",), key="old", status="ARCHIVED")
+    region = Region(US, repositories=(Repository("app", (V1, archived)),))
+    with emulator(Scenario((Account(A, (region,)),))):
+        ecr = boto3.client("ecr", region_name=US)
+        default = ecr.describe_images(repositoryName="app")["imageDetails"]
+        every = ecr.describe_images(repositoryName="app", filter={"imageStatus": "ANY"})
+        with pytest.raises(ecr.exceptions.InvalidParameterException):
+            ecr.describe_images(repositoryName="app", filter={"imageStatus": "SOME"})
+    assert [d["imageDigest"] for d in default] == [V1.digest]
+    assert {d["imageDigest"]: d["imageStatus"] for d in every["imageDetails"]} == {
+        V1.digest: "ACTIVE",
+        archived.digest: "ARCHIVED",
+    }
+
+
+def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
+    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightsail's endpoint does not answer (nothing listens there): in a region botocore's
+    endpoint data does not list for Lightsail (me-south-1) that means "not offered here"; in
+    one it lists (us-east-1), the consumer may be there and was not read."""
+    regions = (Region(US), Region("me-south-1"))
+    with emulator(Scenario((Account(A, regions),))):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", "http://127.0.0.1:9")  # discard: closed
+        result = plan([target(A, US, "me-south-1")])
+    lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
+    assert lightsail == {US: None, "me-south-1": False}
+    assert [f.split(";")[0] for f in result.findings] == [
+        f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
+        "container services: no reader in this tool"
+    ]
