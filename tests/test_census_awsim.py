@@ -118,9 +118,9 @@ def test_an_eks_cluster_blocks_the_plan_until_accepted(emulator: StartEmulator) 
         accepted = plan([target(A, US)], policy=replace(POLICY, accepted_unread=("eks",)))
     assert blocked.blocked
     assert blocked.deletions == ()
-    assert [f.split(";")[0] for f in blocked.findings] == [
-        f"{A}/{EU}: eks present, not read (eks clusters: no reader in this tool)"
-    ]
+    [finding] = blocked.findings
+    assert finding.startswith(f"{A}/{EU}: eks present, not read (unread: cluster k8s: ")
+    assert "401 Unauthorized" in finding
     assert keys(accepted.deletions) == {(A, US, "app", V1.digest)}
 
 

@@ -1,8 +1,7 @@
 """The census calls of the consumers the emulator does not model, answered as an account with
-none of them would answer (so a sweep against the emulator takes a complete census), plus the
-EKS clusters a scenario region names and EC2 DescribeRegions.
+none of them would answer (so a sweep against the emulator takes a complete census), and EC2
+DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py.)
 
-- EKS ``ListClusters`` (REST-JSON): the region's ``eks_clusters``;
 - Lightsail ``GetContainerServices``, EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
   Lambda ``ListFunctions``, Scheduler ``ListSchedules`` (REST-JSON), Elastic Beanstalk
   ``DescribeEnvironments`` (query): nothing (one default event bus, as AWS has);
@@ -19,7 +18,6 @@ from .wire import SigV4Scope, request_id
 
 # Signing service → (method, path prefix) → operation, for the REST services answered here.
 REST_ROUTES: dict[str, dict[tuple[str, str], str]] = {
-    "eks": {("GET", "/clusters"): "ListClusters"},
     "lambda": {("GET", "/2015-03-31/functions"): "ListFunctions"},
     "scheduler": {("GET", "/schedules"): "ListSchedules"},
 }
@@ -48,15 +46,6 @@ def rest_operation(method: str, path: str, scope: SigV4Scope | None) -> tuple[st
 def query_service(scope: SigV4Scope | None) -> str | None:
     """The query-protocol service of a form request this module answers, else None."""
     return scope.service if scope is not None and scope.service in QUERY_SERVICES else None
-
-
-def list_clusters(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:  # noqa: ARG001
-    account = ctx.state.accounts.get(ctx.account)
-    names: list[str] = []
-    for region in account.regions if account is not None else ():
-        if region.name == ctx.region:
-            names = list(region.eks_clusters)
-    return {"clusters": names}
 
 
 def nothing(key: str) -> Handler:
@@ -93,7 +82,6 @@ def describe_regions(ctx: Ctx, req: dict[str, Any]) -> RawXml:  # noqa: ARG001
 
 
 HANDLERS: dict[str, dict[str, Handler]] = {
-    "eks": {"ListClusters": list_clusters},
     "lambda": {"ListFunctions": nothing("Functions")},
     "scheduler": {"ListSchedules": nothing("Schedules")},
     "events": {"ListEventBuses": list_event_buses, "ListRules": nothing("Rules")},

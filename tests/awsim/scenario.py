@@ -320,7 +320,7 @@ class Region:
     clusters: tuple[Cluster, ...] = ()
     task_definitions: tuple[TaskDefinition, ...] = ()
     repositories: tuple[Repository, ...] = ()
-    eks_clusters: tuple[str, ...] = ()  # EKS ListClusters (census only: nothing runs in them)
+    eks_clusters: tuple[str, ...] = ()  # EKS clusters no access entry lets the sweep read
     replication: str | None = None  # the registry's replicationConfiguration, JSON text
 
     def repository(self, name: str) -> Repository:

@@ -134,8 +134,13 @@ class AwsimServer:
         # (service, operation, parameter) -> the longest list ever sent in that parameter, so
         # tests can check a client's batching (recorded before the server rejects a long one).
         self.max_items: dict[tuple[str, str, str], int] = {}
-        # EKS clusters and their Kubernetes APIs (kube.py), authenticated by these sessions
+        # EKS clusters and their Kubernetes APIs (kube.py), authenticated by these sessions;
+        # a scenario region's `eks_clusters` grant access to nobody (the run cannot read them)
         self.kube = KubeFake(self._session_secret)
+        for account in scenario.accounts:
+            for region in account.regions:
+                for name in region.eks_clusters:
+                    self.kube.add_cluster(account.id, region.name, KubeCluster(name))
 
     def _session_secret(self, akid: str) -> tuple[str, str, str] | None:
         sess = self.sessions.get(akid)

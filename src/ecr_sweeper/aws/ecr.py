@@ -163,8 +163,8 @@ async def _delete_replication(
     """The registry's replication rules that replay deletions (`deleteReplication.enabled`):
     (repository prefixes, or None for every repository; destinations other than this registry).
 
-    The member is newer than botocore 1.43.117's model, so only the wire client (which keeps
-    every member of the JSON answer) sees it; botocore's parser would drop it.
+    The member is newer than botocore 1.43.117's model: the wire client keeps it on
+    `ReplicationRule` (`wire.NEWER_THAN_MODEL`); botocore's parser would drop it.
     """
     answer = await api.call(ecr.describe_registry)
     rules: Replication = []

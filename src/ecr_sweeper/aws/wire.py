@@ -165,6 +165,10 @@ Convert = Callable[[Any], Any]
 # converts is refused when the walk is built, so an operation with such a member cannot be
 # added to `OPERATIONS` without teaching this module to parse it.
 _AS_IS = frozenset({"string", "integer", "long", "boolean", "double", "float"})
+# Members AWS answers that botocore 1.43.117's models do not know yet, kept as JSON gives them
+# (by shape, so a user's key of the same name elsewhere is still dropped): a replication rule
+# that replays deletions in its destinations (aws/ecr.py, invariant 11 of plan.py).
+NEWER_THAN_MODEL: dict[str, frozenset[str]] = {"ReplicationRule": frozenset({"deleteReplication"})}
 
 
 def output_walk(shape: Shape | None) -> Convert:
@@ -223,6 +227,8 @@ def _structure(shape: StructureShape, built: dict[str, Convert]) -> Convert:
     for name, member_shape in shape.members.items():
         wire_name = member_shape.serialization.get("name", name)
         members[wire_name] = (name, _walk(member_shape, built))
+    for name in NEWER_THAN_MODEL.get(shape.name, ()):
+        members.setdefault(name, (name, None))
     return convert
 
 
