@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ecr_sweeper.model import (
+    SOURCE_SWITCHES,
     AccountId,
     AccountTarget,
     Patterns,
@@ -46,11 +47,9 @@ _POLICY_KEYS = _RETENTION_KEYS | {
     "max_delete_images",
 }
 _SOURCES_KEYS = {
-    "service_revisions",
+    *SOURCE_SWITCHES,
     "rollback_revisions",
     "stopped_within_hours",
-    "schedules",
-    "lambdas",
     "external_images",
 }
 _PATTERN_KEYS = {"include", "exclude"}
@@ -333,7 +332,7 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     _no_unknown(table, _SOURCES_KEYS, origin, "sources.")
     base = Sources()
     flags = {}
-    for key in ("service_revisions", "schedules", "lambdas"):
+    for key in SOURCE_SWITCHES:
         value = table.get(key, getattr(base, key))
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: sources.{key}: expected true or false")
@@ -342,9 +341,7 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
         table.get("external_images", []), origin, "sources.external_images", allow_empty=True
     )
     return Sources(
-        service_revisions=flags["service_revisions"],
-        schedules=flags["schedules"],
-        lambdas=flags["lambdas"],
+        **flags,
         rollback_revisions=_whole(
             table.get("rollback_revisions", base.rollback_revisions),
             origin,

@@ -29,11 +29,14 @@ from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
+from ecr_sweeper.aws.usage.batch import BatchJobDefinitions
+from ecr_sweeper.aws.usage.codebuild import CodeBuildProjects
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
 from ecr_sweeper.aws.usage.lambdas import Lambdas
 from ecr_sweeper.aws.usage.rollback import RollbackWindow
 from ecr_sweeper.aws.usage.schedules import Schedules
+from ecr_sweeper.aws.usage.step_functions import StepFunctions
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.model import (
@@ -58,7 +61,15 @@ Progress = Callable[[str], None]
 
 # The usage sources every account × region is read with (each checks whether it is enabled);
 # the rollback window runs after the others, on the families they found.
-USAGE_SOURCES = (EcsServices(), EcsTasks(), Schedules(), Lambdas())
+USAGE_SOURCES = (
+    EcsServices(),
+    EcsTasks(),
+    Schedules(),
+    Lambdas(),
+    BatchJobDefinitions(),
+    StepFunctions(),
+    CodeBuildProjects(),
+)
 USAGE_AFTER = (RollbackWindow(),)
 
 

@@ -85,6 +85,7 @@ class UsageSource(Protocol):
     then unknown, which counts as present)."""
 
     name: str
+
     @property
     def kind(self) -> str | None:
         """The consumer kind this source reads ("ecs", "lambda", "batch", "eks"…); several

@@ -1,0 +1,98 @@
+"""Consumers beyond ECS for the demo and the tests on moto's server: seeding a Batch job
+definition and a Step Functions state machine, and the reads moto 5.2.5 lacks.
+
+moto serves Batch, Step Functions, CodeBuild, SageMaker, Scheduler, EventBridge, Pipes and EMR
+Serverless, but not ListStateMachineVersions (HTTP 500), ECS Managed Daemons or App Runner.
+`extend_moto` adds the first to a moto server running in this process, answered from moto's
+own state; the other two are served by the project's emulator (tests/awsim), so a run on moto
+switches them off (`moto_sources`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import boto3
+
+from ecr_sweeper.model import Sources
+
+
+def moto_sources(sources: Sources) -> Sources:
+    """`sources` without the ones moto cannot serve (ECS Managed Daemons, App Runner)."""
+    return replace(sources, daemons=False, app_runner=False)
+
+
+def extend_moto() -> None:
+    """Teach moto's Step Functions ListStateMachineVersions (idempotent; in-process moto)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if hasattr(StepFunctionResponse, "list_state_machine_versions"):
+        return
+
+    def list_state_machine_versions(self: Any) -> Any:
+        machine = self.stepfunction_backend.describe_state_machine(
+            self._get_param("stateMachineArn")
+        )
+        versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+        return ActionResult(
+            {
+                "stateMachineVersions": [
+                    {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+                    for v in versions
+                ]
+            }
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+
+
+def seed_batch_and_stepfunctions(
+    session: boto3.Session, batch_image: str, task_image: str, *, cluster: str = "jobs"
+) -> dict[str, str]:
+    """In `session`'s account and region: a Batch job definition `etl` running `batch_image`,
+    and a Step Functions state machine `nightly` whose `ecs:runTask.sync` state runs a task
+    definition `nightly-report` (image `task_image`) and submits the `etl` job. Returns the
+    ARNs made (job definition, task definition, state machine)."""
+    batch = session.client("batch")
+    job = batch.register_job_definition(
+        jobDefinitionName="etl",
+        type="container",
+        containerProperties={"image": batch_image, "vcpus": 1, "memory": 512},
+    )
+    ecs = session.client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    task = ecs.register_task_definition(
+        family="nightly-report",
+        containerDefinitions=[{"name": "report", "image": task_image, "memory": 256}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    account = session.client("sts").get_caller_identity()["Account"]
+    definition = {
+        "StartAt": "Report",
+        "States": {
+            "Report": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": {"Cluster": cluster, "TaskDefinition": "nightly-report"},
+                "Next": "Etl",
+            },
+            "Etl": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::batch:submitJob.sync",
+                "Parameters": {"JobName": "etl", "JobQueue": "default", "JobDefinition": "etl"},
+                "End": True,
+            },
+        },
+    }
+    machine = session.client("stepfunctions").create_state_machine(
+        name="nightly",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{account}:role/nightly",
+    )["stateMachineArn"]
+    return {
+        "job_definition": job["jobDefinitionArn"],
+        "task_definition": task,
+        "state_machine": machine,
+    }
