@@ -29,8 +29,10 @@ from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
+from ecr_sweeper.aws.usage.app_runner import AppRunnerServices
 from ecr_sweeper.aws.usage.batch import BatchJobDefinitions
 from ecr_sweeper.aws.usage.codebuild import CodeBuildProjects
+from ecr_sweeper.aws.usage.daemons import EcsDaemons
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
 from ecr_sweeper.aws.usage.lambdas import Lambdas
@@ -69,6 +71,8 @@ USAGE_SOURCES = (
     BatchJobDefinitions(),
     StepFunctions(),
     CodeBuildProjects(),
+    EcsDaemons(),
+    AppRunnerServices(),
 )
 USAGE_AFTER = (RollbackWindow(),)
 
