@@ -533,3 +533,114 @@ def test_scheduler_universal_target_with_bad_input_blocks_the_plan() -> None:
     plan = sweep_plan(TARGETS, NONE, replace(NOTHING, schedules=True))
     assert deleted(plan) == set()
     assert "Scheduler schedule default/broken: Input is not JSON" in errors(plan)
+
+
+# --------------------------------------------------------------------------- Pipes
+
+
+def pipe(name: str, target_: str, parameters: dict[str, Any]) -> None:
+    queue = client(APP, US, "sqs").create_queue(QueueName=f"{name}-source")["QueueUrl"]
+    source = client(APP, US, "sqs").get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    client(APP, US, "pipes").create_pipe(
+        Name=name, RoleArn=ROLE, Source=source, Target=target_, TargetParameters=parameters
+    )
+
+
+def test_pipe_targets_keep_their_task_and_job_definition_images() -> None:
+    images = repository(REGISTRY, US, "events", "task", "job", "unused")
+    events = uri(REGISTRY, US, "events")
+    arn = task_definition("consumer", f"{events}:task")
+    job_definition(
+        "ingest", containerProperties={"image": f"{events}:job", "vcpus": 1, "memory": 128}
+    )
+    pipe(
+        "to-ecs",
+        f"arn:aws:ecs:{US}:{APP}:cluster/apps",
+        {"EcsTaskParameters": {"TaskDefinitionArn": arn}},
+    )
+    pipe(
+        "to-batch",
+        f"arn:aws:batch:{US}:{APP}:job-queue/default",
+        {"BatchJobParameters": {"JobDefinition": "ingest", "JobName": "ingest"}},
+    )
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, pipes=True))
+    assert plan.errors == ()
+    assert deleted(plan) == {images["unused"]}
+    assert verdict(plan, "events", images["task"]) == (
+        "in use: tag 'task' used by task definition consumer:1 container main "
+        "(EventBridge pipe to-ecs)"
+    )
+    assert "(EventBridge pipe to-batch)" in verdict(plan, "events", images["job"])
+
+
+def test_pipe_with_a_run_time_task_definition_blocks_the_plan() -> None:
+    repository(REGISTRY, US, "events", "task")
+    pipe(
+        "dynamic",
+        f"arn:aws:ecs:{US}:{APP}:cluster/apps",
+        {"EcsTaskParameters": {"TaskDefinitionArn": "$.body.taskDefinition"}},
+    )
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, pipes=True))
+    assert deleted(plan) == set()
+    assert "EventBridge pipe dynamic: TargetParameters.EcsTaskParameters.TaskDefinitionArn" in (
+        errors(plan)
+    )
+
+
+def test_pipes_census() -> None:
+    sources = replace(NOTHING, pipes=True)
+    assert (APP, US, "pipes") not in census([target(APP, US)], sources)
+    pipe("idle", f"arn:aws:ecs:{US}:{APP}:cluster/apps", {})
+    assert (APP, US, "pipes") in census([target(APP, US)], sources)
+
+
+# --------------------------------------------------------------------------- SageMaker, EMR
+
+
+def test_sagemaker_model_containers_are_kept() -> None:
+    images = repository(REGISTRY, US, "models", "primary", "second", "unused")
+    models = uri(REGISTRY, US, "models")
+    sagemaker = client(APP, US, "sagemaker")
+    sagemaker.create_model(
+        ModelName="ranker",
+        PrimaryContainer={"Image": f"{models}:primary", "Environment": {"Image": "not-an-image"}},
+        ExecutionRoleArn=ROLE,
+    )
+    sagemaker.create_model(
+        ModelName="pipeline",
+        Containers=[{"Image": f"{models}:second"}],
+        ExecutionRoleArn=ROLE,
+    )
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, sagemaker=True))
+    assert plan.errors == ()
+    assert deleted(plan) == {images["unused"]}
+    assert verdict(plan, "models", images["primary"]) == (
+        "in use: tag 'primary' used by SageMaker model ranker (PrimaryContainer)"
+    )
+    assert "SageMaker model pipeline (Containers[0])" in verdict(plan, "models", images["second"])
+
+
+def test_sagemaker_census() -> None:
+    sources = replace(NOTHING, sagemaker=True)
+    assert (APP, US, "sagemaker") not in census([target(APP, US)], sources)
+    client(APP, US, "sagemaker").create_model(
+        ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
+    )
+    assert (APP, US, "sagemaker") in census([target(APP, US)], sources)
+
+
+def test_emr_serverless_applications_are_read_and_counted() -> None:
+    """moto keeps no `imageConfiguration` (test_usage_shapes.py reads a full answer): here the
+    listing and GetApplication run against moto, and the census sees the application."""
+    images = repository(REGISTRY, US, "spark", "v1")
+    sources = replace(NOTHING, emr=True)
+    assert (APP, US, "emr") not in census([target(APP, US)], sources)
+    client(APP, US, "emr-serverless").create_application(
+        name="etl", releaseLabel="emr-7.0.0", type="SPARK"
+    )
+    assert (APP, US, "emr") in census([target(APP, US)], sources)
+    plan = sweep_plan(TARGETS, NONE, sources)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["v1"]}

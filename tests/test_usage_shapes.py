@@ -12,6 +12,7 @@ import pytest
 from ecr_sweeper.aws.limits import Api, RetryPolicy
 from ecr_sweeper.aws.usage.batch import report_definition
 from ecr_sweeper.aws.usage.context import UsageContext
+from ecr_sweeper.aws.usage.emr import report_application
 from ecr_sweeper.aws.usage.integrations import REFERENCES
 from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable, offered
 from ecr_sweeper.model import AccountId, AccountTarget, Region, Sources
@@ -139,3 +140,35 @@ def test_a_service_not_offered_in_a_region_has_no_consumers_there() -> None:
     assert offered("codebuild", "us-east-1")
     assert not offered("apprunner", "sa-east-1")  # App Runner is in a dozen regions
     assert offered("batch", "xx-future-1")  # a region newer than botocore's data is read
+
+
+def test_emr_serverless_application_images_and_resolved_digests() -> None:
+    ctx = context()
+    answer = {
+        "application": {
+            "applicationId": "00f1",
+            "name": "etl",
+            "releaseLabel": "emr-7.0.0",
+            "type": "SPARK",
+            "state": "STOPPED",
+            "imageConfiguration": {"imageUri": "app-image", "resolvedImageDigest": "sha256:aa"},
+            "workerTypeSpecifications": {
+                "Executor": {"imageConfiguration": {"imageUri": "executor-image"}}
+            },
+            "tags": {"imageUri": "not-an-image"},
+        }
+    }
+    report_application(ctx, answer)
+    assert {(s.image, s.source, s.digest) for s in ctx.images} == {
+        (
+            "app-image",
+            "EMR Serverless application etl (application.imageConfiguration)",
+            "sha256:aa",
+        ),
+        (
+            "executor-image",
+            "EMR Serverless application etl "
+            "(application.workerTypeSpecifications[Executor].imageConfiguration)",
+            None,
+        ),
+    }

@@ -35,8 +35,11 @@ from ecr_sweeper.aws.usage.codebuild import CodeBuildProjects
 from ecr_sweeper.aws.usage.daemons import EcsDaemons
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
+from ecr_sweeper.aws.usage.emr import EmrServerless
 from ecr_sweeper.aws.usage.lambdas import Lambdas
+from ecr_sweeper.aws.usage.pipes import Pipes
 from ecr_sweeper.aws.usage.rollback import RollbackWindow
+from ecr_sweeper.aws.usage.sagemaker import SageMakerModels
 from ecr_sweeper.aws.usage.schedules import Schedules
 from ecr_sweeper.aws.usage.step_functions import StepFunctions
 from ecr_sweeper.external import external_usage
@@ -73,6 +76,9 @@ USAGE_SOURCES = (
     CodeBuildProjects(),
     EcsDaemons(),
     AppRunnerServices(),
+    Pipes(),
+    SageMakerModels(),
+    EmrServerless(),
 )
 USAGE_AFTER = (RollbackWindow(),)
 

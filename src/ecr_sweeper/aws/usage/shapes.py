@@ -75,6 +75,13 @@ class Schema:
         shape = self.model.operation_model(operation).input_shape
         return shape if isinstance(shape, StructureShape) else None
 
+    def output_shape(self, operation: str) -> Shape:
+        """The answer shape of `operation` (PascalCase)."""
+        shape = self.model.operation_model(operation).output_shape
+        if shape is None:
+            raise ValueError(f"{self.model.service_name}:{operation} answers nothing")
+        return shape
+
     def shape(self, name: str) -> Shape:
         return self.model.shape_for(name)
 
