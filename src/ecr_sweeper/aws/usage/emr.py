@@ -8,6 +8,8 @@ EMR on EKS runs its jobs as pods of an EKS cluster: the Kubernetes reader sees t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import anyio
 
 from ecr_sweeper.aws.usage.context import UsageContext
@@ -51,7 +53,7 @@ class EmrServerless:
                 tg.start_soon(one, application["id"])
 
 
-def report_application(ctx: UsageContext, answer: dict[str, object]) -> None:
+def report_application(ctx: UsageContext, answer: Mapping[str, object]) -> None:
     """The images of one GetApplication answer."""
     schema = Schema("emr-serverless", _IMAGES)
     shape = schema.output_shape("GetApplication")
