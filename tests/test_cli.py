@@ -43,8 +43,11 @@ PLAN = [
     "0",
     "--keep-last",
     "0",
-    # moto's server answers ListServiceDeployments with HTTP 500 (see demo.py).
+    # moto's server answers ListServiceDeployments with HTTP 500 (see demo.py), and serves
+    # neither ECS Managed Daemons nor App Runner.
     "--no-service-revisions",
+    "--no-daemons",
+    "--no-app-runner",
     "--output",
     "plan.json",
 ]
@@ -146,6 +149,8 @@ SMALL_PLAN = [
     "--no-service-revisions",
     "--no-lambdas",
     "--no-schedules",
+    "--no-daemons",  # moto serves neither ECS Managed Daemons nor App Runner
+    "--no-app-runner",
 ]
 
 
@@ -193,6 +198,8 @@ min_age_days = 0
 
 [sources]
 service_revisions = false
+daemons = false
+app_runner = false
 
 [[accounts]]
 id = "{REGISTRY}"

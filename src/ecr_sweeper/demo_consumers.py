@@ -3,9 +3,12 @@ definition and a Step Functions state machine, and the reads moto 5.2.5 lacks.
 
 moto serves Batch, Step Functions, CodeBuild, SageMaker, Scheduler, EventBridge, Pipes and EMR
 Serverless, but not ListStateMachineVersions (HTTP 500), ECS Managed Daemons or App Runner.
-`extend_moto` adds the first to a moto server running in this process, answered from moto's
-own state; the other two are served by the project's emulator (tests/awsim), so a run on moto
-switches them off (`moto_sources`).
+`extend_moto` teaches a moto server running in this process ListStateMachineVersions (from
+moto's own state) and ListDaemons (moto cannot create a daemon, so it lists none: the census
+then finds none, rather than failing). The project's emulator (tests/awsim) serves daemons and
+App Runner for their tests; a run on moto switches both readers off (`moto_sources`). App
+Runner's census still fails on moto (it has no App Runner at all): that kind's presence is
+unknown there.
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ def moto_sources(sources: Sources) -> Sources:
 def extend_moto() -> None:
     """Teach moto's Step Functions ListStateMachineVersions (idempotent; in-process moto)."""
     from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
     from moto.stepfunctions.responses import StepFunctionResponse
 
     if hasattr(StepFunctionResponse, "list_state_machine_versions"):
         return
+
+    def list_daemons(_: Any) -> Any:
+        return ActionResult({"daemonSummariesList": []})
 
     def list_state_machine_versions(self: Any) -> Any:
         machine = self.stepfunction_backend.describe_state_machine(
@@ -47,6 +54,7 @@ def extend_moto() -> None:
         )
 
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+    EC2ContainerServiceResponse.list_daemons = list_daemons  # type: ignore[attr-defined]
 
 
 def seed_batch_and_stepfunctions(
