@@ -413,6 +413,16 @@ def _raw(endpoint: str, service: str, call: Callable[[Any], Any]) -> tuple[Any, 
             lambda c: c.list_daemon_task_definitions(family="monitor", sort="DESC", maxResults=1),
         ),
         ("ecs", lambda c: c.describe_daemon_task_definition(daemonTaskDefinition="monitor:1")),
+        (
+            "ecs",
+            lambda c: c.describe_daemon_deployments(
+                daemonDeploymentArns=[
+                    c.describe_daemon(
+                        daemonArn=c.list_daemons()["daemonSummariesList"][0]["daemonArn"]
+                    )["daemon"]["deploymentArn"]
+                ]
+            ),
+        ),
         ("apprunner", lambda c: c.list_services(MaxResults=1)),
         (
             "apprunner",

@@ -37,7 +37,7 @@ TARGET = AccountTarget(
     AccountId(ACCOUNT), (RegionName(US),), role_arn=f"arn:aws:iam::{ACCOUNT}:role/EcrSweeper"
 )
 SOURCES = emulated(Sources(service_revisions=False))
-TAGS = ("d1", "d2", "d3", "pinned", "app", "unused")
+TAGS = ("d1", "d2", "d3", "pinned", "next", "app", "unused")
 IMAGES = {tag: Image(tags=(tag,), key=tag) for tag in TAGS}
 SCENARIO = Scenario(
     (
@@ -88,12 +88,16 @@ def agent(tag: str) -> str:
 
 
 def daemon(emu: Emulator) -> None:
-    """Daemon `monitor` mid-deployment (revisions on d2 and d3; d3 pinned by digest while the
-    tag `d3` has moved nowhere), its family with revisions 1..3 (d1..d3)."""
+    """Daemon `monitor` running revisions of task definitions 2 (d2) and 3 (by a digest whose
+    tag has moved: `pinned`), mid-deployment to task definition 4 (`next`, running nowhere
+    yet); its family has revisions 1..4."""
     arns = [
         emu.register_daemon_task_definition(ACCOUNT, US, "monitor", n, {"agent": agent(f"d{n}")})
         for n in (1, 2, 3)
     ]
+    arns.append(
+        emu.register_daemon_task_definition(ACCOUNT, US, "monitor", 4, {"agent": agent("next")})
+    )
     emu.add_daemon(
         ACCOUNT,
         US,
@@ -103,6 +107,7 @@ def daemon(emu: Emulator) -> None:
             (arns[1], {"agent": (agent("d2"), IMAGES["d2"].digest)}),
             (arns[2], {"agent": (agent("moving"), IMAGES["pinned"].digest)}),
         ],
+        deploying=(arns[3], {"agent": (agent("next"), IMAGES["next"].digest)}),
     )
 
 
@@ -120,12 +125,14 @@ def test_daemon_revisions_and_daemon_task_definitions_keep_their_images(
     assert "daemon task definition monitor:3 container agent (daemon hosts/monitor revision" in (
         reason(plan, "d3")
     )
+    # the target of the deployment in progress, not running yet
+    assert reason(plan, "next").startswith("in use: tag 'next' used by daemon hosts/monitor")
 
 
 def test_daemon_task_definitions_in_the_rollback_window_are_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    plan, _ = run(daemon, replace(SOURCES, rollback_revisions=3), monkeypatch)
+    plan, _ = run(daemon, replace(SOURCES, rollback_revisions=4), monkeypatch)
     assert plan.errors == ()
     assert deleted_tags(plan) == {"app", "unused"}
     assert "(rollback window of daemon family monitor)" in reason(plan, "d1")

@@ -600,8 +600,18 @@ def describe_daemon(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
             "status": daemon["status"],
             "currentRevisions": current,
             "createdAt": daemon["createdAt"],
+            **({"deploymentArn": daemon["deploymentArn"]} if daemon.get("deploymentArn") else {}),
         }
     }
+
+
+def describe_daemon_deployments(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    wanted = req.get("daemonDeploymentArns") or []
+    _check_len("daemonDeploymentArns", wanted, 20)
+    deployments = ctx.state.region(ctx.account, ctx.region).daemon_deployments
+    found = [deployments[a] for a in wanted if a in deployments]
+    failures = [{"arn": a, "reason": "MISSING"} for a in wanted if a not in deployments]
+    return {"daemonDeployments": found, "failures": failures}
 
 
 def describe_daemon_revisions(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
@@ -670,6 +680,7 @@ HANDLERS: dict[str, Handler] = {
     "ListDaemons": list_daemons,
     "DescribeDaemon": describe_daemon,
     "DescribeDaemonRevisions": describe_daemon_revisions,
+    "DescribeDaemonDeployments": describe_daemon_deployments,
     "ListDaemonTaskDefinitions": list_daemon_task_definitions,
     "DescribeDaemonTaskDefinition": describe_daemon_task_definition,
 }

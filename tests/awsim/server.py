@@ -623,16 +623,19 @@ class Emulator:
         cluster: str,
         name: str,
         revisions: list[tuple[str, dict[str, tuple[str, str]]]],
+        deploying: tuple[str, dict[str, tuple[str, str]]] | None = None,
     ) -> str:
         """Run daemon `name` in `cluster` with current revisions, each (daemon task definition
-        ARN, container name → (image, digest)); returns the daemon's ARN."""
+        ARN, container name → (image, digest)); `deploying` is the target revision of a
+        deployment in progress that runs nowhere yet. Returns the daemon's ARN."""
         daemon_arn = f"arn:aws:ecs:{region}:{account}:daemon/{cluster}/{name}"
         cluster_arn = arns.cluster_arn(account, region, cluster)
 
         def do() -> str:
             state = self.server.state.region(account, region)
             current = []
-            for n, (task_definition, images) in enumerate(revisions):
+            every = [*revisions, *([deploying] if deploying else [])]
+            for n, (task_definition, images) in enumerate(every):
                 arn = f"{daemon_arn}/{arns.stable_hex(account, region, name, 'rev', n)}"
                 current.append(arn)
                 state.daemon_revisions[arn] = {
@@ -646,11 +649,22 @@ class Emulator:
                         for c, (i, d) in images.items()
                     ],
                 }
+            deployment = f"{daemon_arn}/deployment/{arns.stable_hex(account, region, name)}"
+            running = current[: len(revisions)]
+            state.daemon_deployments[deployment] = {
+                "daemonDeploymentArn": deployment,
+                "clusterArn": cluster_arn,
+                "status": "IN_PROGRESS" if deploying else "SUCCESSFUL",
+                "targetDaemonRevision": {"arn": current[-1], "totalRunningInstanceCount": 0},
+                "sourceDaemonRevisions": [{"arn": a} for a in running if a != current[-1]],
+                "createdAt": 1_700_000_000,
+            }
             state.daemons[daemon_arn] = {
                 "daemonArn": daemon_arn,
                 "clusterArn": cluster_arn,
                 "status": "ACTIVE",
-                "currentRevisions": current,
+                "currentRevisions": running,
+                "deploymentArn": deployment,
                 "createdAt": 1_700_000_000,
             }
             return daemon_arn

@@ -226,6 +226,7 @@ class RegionState:
         # Emulator.add_daemon / add_app_runner_service).
         self.daemons: dict[str, dict[str, Any]] = {}
         self.daemon_revisions: dict[str, dict[str, Any]] = {}
+        self.daemon_deployments: dict[str, dict[str, Any]] = {}
         self.daemon_task_defs: dict[tuple[str, int], dict[str, Any]] = {}
         self.app_runner: dict[str, dict[str, Any]] = {}
 

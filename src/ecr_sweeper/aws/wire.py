@@ -60,6 +60,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "list_daemons",
             "describe_daemon",
             "describe_daemon_revisions",
+            "describe_daemon_deployments",
             "list_daemon_task_definitions",
             "describe_daemon_task_definition",
         }

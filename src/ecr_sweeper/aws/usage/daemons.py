@@ -1,7 +1,8 @@
 """ECS Managed Daemons: what every daemon runs now and may roll back to.
 
-ListDaemons (the region's) → DescribeDaemon: its `currentRevisions` (during a deployment both
-the old and the new revision run, so in-flight revisions are among them) →
+ListDaemons (the region's) → DescribeDaemon: its `currentRevisions` (those running), and its
+latest deployment (DescribeDaemonDeployments ≤ 20): the target revision, which may not run
+anywhere yet, and the source revisions it replaces (a rollback returns to them) →
 DescribeDaemonRevisions (≤ 20): each revision's `containerImages` (image and the digest ECS
 resolved) and its daemon task definition. Daemon task definitions are not task definitions
 (DescribeTaskDefinition does not know them): the newest `rollback_revisions` ACTIVE revisions
@@ -23,6 +24,7 @@ from ecr_sweeper.model import Sources
 
 PAGE = 100
 DESCRIBE_REVISIONS_MAX = 20
+DESCRIBE_DEPLOYMENTS_MAX = 20
 KIND = "ecs-daemons"
 
 
@@ -45,6 +47,7 @@ class EcsDaemons:
         clusters = set(await ctx.clusters())
         summaries = await ctx.api.pages(ecs.list_daemons, "daemonSummariesList", maxResults=PAGE)
         revisions: dict[str, str] = {}  # revision ARN → daemon label
+        deployments: dict[str, str] = {}  # deployment ARN → daemon label
 
         async def describe(arn: str) -> None:
             daemon = (await ctx.api.call(ecs.describe_daemon, daemonArn=arn))["daemon"]
@@ -54,10 +57,15 @@ class EcsDaemons:
             label = f"daemon {short_name(daemon['clusterArn'])}/{short_name(arn)}"
             for revision in daemon.get("currentRevisions", []):
                 revisions[revision["arn"]] = label
+            if daemon.get("deploymentArn"):
+                deployments[daemon["deploymentArn"]] = label
 
         async with anyio.create_task_group() as tg:
             for summary in summaries:
                 tg.start_soon(describe, summary["daemonArn"])
+        async with anyio.create_task_group() as tg:
+            for batch in chunks(sorted(deployments), DESCRIBE_DEPLOYMENTS_MAX):
+                tg.start_soon(self._deployments, ctx, ecs, batch, deployments, revisions)
         definitions: dict[str, str] = {}  # daemon task definition ARN → used by
         async with anyio.create_task_group() as tg:
             for batch in chunks(sorted(revisions), DESCRIBE_REVISIONS_MAX):
@@ -67,6 +75,23 @@ class EcsDaemons:
         async with anyio.create_task_group() as tg:
             for arn, used_by in sorted(definitions.items()):
                 tg.start_soon(self._task_definition, ctx, ecs, arn, used_by)
+
+    @staticmethod
+    async def _deployments(
+        ctx: UsageContext,
+        ecs: Any,
+        batch: list[str],
+        labels: dict[str, str],
+        revisions: dict[str, str],
+    ) -> None:
+        answer = await ctx.api.call(ecs.describe_daemon_deployments, daemonDeploymentArns=batch)
+        check_failures(answer, "DescribeDaemonDeployments")
+        for deployment in answer.get("daemonDeployments", []):
+            label = labels.get(deployment.get("daemonDeploymentArn", ""), "daemon")
+            target = deployment.get("targetDaemonRevision") or {}
+            for revision in [target, *deployment.get("sourceDaemonRevisions", [])]:
+                if revision.get("arn"):
+                    revisions.setdefault(revision["arn"], label)
 
     @staticmethod
     async def _revisions(
