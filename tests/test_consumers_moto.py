@@ -644,3 +644,27 @@ def test_emr_serverless_applications_are_read_and_counted() -> None:
     plan = sweep_plan(TARGETS, NONE, sources)
     assert plan.errors == ()
     assert deleted(plan) == {images["v1"]}
+
+
+def test_step_functions_jsonata_arguments_and_other_accounts() -> None:
+    images = repository(REGISTRY, US, "report", "v1", "v0")
+    task_definition("report", f"{uri(REGISTRY, US, 'report')}:v1")
+    run_task = {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True}
+    jsonata = {**run_task, "Arguments": {"TaskDefinition": "report", "Cluster": "{% $c %}"}}
+    state_machine("jsonata", {"Run": jsonata}, type="STANDARD")
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    assert plan.errors == ()
+    assert deleted(plan) == {images["v0"]}
+
+    elsewhere = {
+        **run_task,
+        "Credentials": {"RoleArn": "arn:aws:iam::333333333333:role/runner"},
+        "Parameters": {"TaskDefinition": "report"},
+    }
+    state_machine("cross-account", {"Remote": elsewhere})
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    assert deleted(plan) == set()
+    assert (
+        "state machine cross-account state Remote: Credentials runs the task with another role"
+        in (errors(plan))
+    )

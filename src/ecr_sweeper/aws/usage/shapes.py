@@ -37,8 +37,8 @@ class Found:
 class Unresolvable(Exception):  # noqa: N818 - a finding, named as one
     """A value that matters is only known at run time."""
 
-    def __init__(self, field: str, value: object) -> None:
-        super().__init__(f"{field} is only known at run time ({_short(value)})")
+    def __init__(self, field: str, value: object, why: str = "is only known at run time") -> None:
+        super().__init__(f"{field} {why} ({_short(value)})")
         self.field = field
 
 

@@ -145,7 +145,9 @@ def _request(state: Mapping[str, Any]) -> Any:
     """The request a Task state sends: its `Arguments` or `Parameters`; without either, the
     state's input (run time)."""
     if "Credentials" in state:
-        raise Unresolvable("Credentials", state["Credentials"])
+        raise Unresolvable(
+            "Credentials", state["Credentials"], "runs the task with another role (maybe account)"
+        )
     for key in ("Arguments", "Parameters"):
         if key in state:
             return state[key]
