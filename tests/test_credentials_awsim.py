@@ -68,6 +68,9 @@ BASE_KEY_ID = "AKIALEAKCHECK7Q2XZ9W"
 BASE_SECRET = "SECRETsecretLEAKcheck/0123456789+abcdefXYZ"
 BASE_TOKEN = "TOKENtokenLEAKcheckIQoJb3JpZ2luX2VjEK3//////////wEaCXVzLWVhc3QtMSJH"
 POLICY_FLAGS = ["--min-age-days", "0", "--keep-last", "0", "--no-schedules", "--no-lambdas"]
+# and the other consumers the emulator does not serve (see awsim.emulated)
+POLICY_FLAGS += ["--no-batch", "--no-step-functions", "--no-codebuild", "--no-sagemaker"]
+POLICY_FLAGS += ["--no-emr", "--no-pipes"]
 
 
 def scenario() -> Scenario:
@@ -220,10 +223,10 @@ def test_plan_with_gitlab_web_identity_and_no_keys(
     assert emu.call_count(operation="AssumeRole") == 1
     assert emu.call_count(operation="AssumeRole", account=MGMT) == 1  # as the CI role
     assert emu.call_count(operation="GetCallerIdentity") == 0
-    # Every ECS and ECR call ran as the target account's role.
+    # Every ECS, ECR and App Runner call ran as the target account's role.
     assert emu.call_count(service="ecr", account=TEAM) > 0
     assert emu.call_count(service="ecs", account=TEAM) > 0
-    assert emu.call_count(service="ecr") + emu.call_count(service="ecs") == emu.call_count(
+    assert sum(emu.call_count(service=s) for s in ("ecr", "ecs", "apprunner")) == emu.call_count(
         account=TEAM
     )
     # Nothing was deleted by a plan, and the token was not echoed anywhere.

@@ -265,6 +265,13 @@ def test_shard_and_merge_from_the_command_line(tmp_path: Path) -> None:
             "0",
             "--no-schedules",
             "--no-lambdas",
+            # nor the other consumers the emulator does not serve (see awsim.emulated)
+            "--no-batch",
+            "--no-step-functions",
+            "--no-codebuild",
+            "--no-sagemaker",
+            "--no-emr",
+            "--no-pipes",
             "-q",
         ]
 
