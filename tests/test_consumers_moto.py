@@ -344,6 +344,27 @@ def test_step_functions_run_time_task_definition_blocks_the_plan(
     assert f"{field} is only known at run time" in message
 
 
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [
+        ({"ClusterName": "k", "Job.$": "$.job"}, "Parameters.Job"),
+        (
+            {"Job": {"spec": {"template": {"spec": {"containers": [{"image.$": "$.i"}]}}}}},
+            "Parameters.Job.spec.template.spec.containers[0].image",
+        ),
+    ],
+)
+def test_step_functions_run_time_eks_job_blocks_the_plan(
+    parameters: dict[str, Any], field: str
+) -> None:
+    repository(REGISTRY, US, "report", "v1")
+    state = {"Type": "Task", "Resource": "arn:aws:states:::eks:runJob.sync", "End": True}
+    state_machine("pods", {"Pod": {**state, "Parameters": parameters}})
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    assert deleted(plan) == set()
+    assert f"state machine pods state Pod: {field} is only known at run time" in errors(plan)
+
+
 def test_step_functions_run_time_values_elsewhere_are_fine() -> None:
     """Only a value that can name an image makes the images unknown."""
     images = repository(REGISTRY, US, "report", "v1", "v0")

@@ -128,9 +128,7 @@ async def _report_state(ctx: UsageContext, state: Mapping[str, Any], used_by: st
         return  # a Lambda function or an activity: read by their own sources, or none
     service, action = match["service"], match["action"]
     if service == "eks" and integrations.operation_of(action) == "RunJob":
-        request = _request(state)
-        job = request.get("Job") if isinstance(request, Mapping) else request
-        for image in _manifest_images(job, K8S_JOB, "Job"):
+        for image in _manifest_images(_request(state), {"Job": K8S_JOB}, "Parameters"):
             ctx.saw_image(image, f"{used_by} (EKS job)", None, KIND)
         return
     if not integrations.runs_images(service):
