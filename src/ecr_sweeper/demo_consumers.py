@@ -4,11 +4,11 @@ definition and a Step Functions state machine, and the reads moto 5.2.5 lacks.
 moto serves Batch, Step Functions, CodeBuild, SageMaker, Scheduler, EventBridge, Pipes and EMR
 Serverless, but not ListStateMachineVersions (HTTP 500), ECS Managed Daemons or App Runner.
 `extend_moto` teaches a moto server running in this process ListStateMachineVersions (from
-moto's own state) and ListDaemons (moto cannot create a daemon, so it lists none: the census
-then finds none, rather than failing). The project's emulator (tests/awsim) serves daemons and
-App Runner for their tests; a run on moto switches both readers off (`moto_sources`). App
-Runner's census still fails on moto (it has no App Runner at all): that kind's presence is
-unknown there.
+moto's own state), and ECS ListDaemons and App Runner ListServices: moto cannot create a daemon
+or an App Runner service, so it lists none, and the census finds none there instead of failing
+(a failed App Runner census costs 45 s of retries per account × region, and its presence would
+be unknown). The project's emulator (tests/awsim) serves daemons and App Runner for their
+tests; a run on moto switches both readers off (`moto_sources`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,30 @@ def extend_moto() -> None:
         )
 
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+    _answer_app_runner_listings()
     EC2ContainerServiceResponse.list_daemons = list_daemons  # type: ignore[attr-defined]
+
+
+def _answer_app_runner_listings() -> None:
+    """moto has no App Runner: answer its ListServices with an empty list (JSON 1.0)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatch = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET") == "AppRunner.ListServices":
+            body = json.dumps({"ServiceSummaryList": []}).encode()
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
+            return [body]
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
 
 
 def seed_batch_and_stepfunctions(
