@@ -28,7 +28,9 @@ FAKE_AWS_ENV = {
 def moto_endpoint() -> Iterator[str]:
     """moto's server, on a free loopback port, for the whole session."""
     from ecr_sweeper.demo import moto_server
+    from ecr_sweeper.demo_consumers import extend_moto
 
+    extend_moto()  # ListStateMachineVersions, which moto 5.2.5 lacks
     with moto_server() as url:
         assert url.startswith("http://127.0.0.1:")
         yield url

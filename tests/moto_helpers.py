@@ -19,6 +19,7 @@ from ecr_sweeper.demo import (
     push,
     push_index,
 )
+from ecr_sweeper.demo_consumers import moto_sources
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
@@ -29,7 +30,7 @@ from ecr_sweeper.model import (
     Region,
     Sources,
 )
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan, scan_usage
 
 REGISTRY = "111111111111"  # the central registry account
 APP = "222222222222"  # an account that runs services
@@ -44,12 +45,14 @@ NO_RETENTION = Policy(keep_last=0, min_age_days=0)
 # plan; on moto that usage source is off, as `--no-service-revisions` does (see demo.py).
 # Lambda and schedules are off too: no trap here involves them, and reading them costs clients.
 # Usage is read where the tests seed workloads: moto's DescribeRegions lists every region it
-# knows (about 30), and reading each of them would only make every test slower.
-MOTO_SOURCES = Sources(
-    service_revisions=False, lambdas=False, schedules=False, usage_regions=(US, EU)
+# knows (about 30), and reading each of them would only make every test slower. ECS Managed
+# Daemons and App Runner are off too: moto serves neither (the emulator does).
+MOTO_SOURCES = moto_sources(
+    Sources(service_revisions=False, lambdas=False, schedules=False, usage_regions=(US, EU))
 )
 
 Key = tuple[str, str, str, str]  # (account, region, repository, digest)
+CensusKey = tuple[str, str, str]  # (account, region, consumer kind)
 
 
 def target(
@@ -87,6 +90,17 @@ def sweep_apply(plan: Plan) -> ApplyResult:
     async def run() -> ApplyResult:
         async with Connections(retry=RetryPolicy.instant()) as connections:
             return await apply_plan(plan, connections, datetime.now(UTC))
+
+    return anyio.run(run)
+
+
+def census(targets: Sequence[AccountTarget], sources: Sources = MOTO_SOURCES) -> set[CensusKey]:
+    """The (account, region, kind) of every consumer kind the usage scan found present."""
+
+    async def run() -> set[CensusKey]:
+        async with Connections(retry=RetryPolicy.instant()) as connections:
+            _, usage = await scan_usage(targets, connections, datetime.now(UTC), sources=sources)
+        return {(e.account_id, e.region, e.kind) for s in usage for e in s.census if e.present}
 
     return anyio.run(run)
 

@@ -339,6 +339,76 @@ def test_describe_images_of_every_status(backends: dict[str, str]) -> None:
     )
 
 
+# ------------------------------------------------- ECS Managed Daemons and App Runner (no moto)
+# moto serves neither, so the emulator's answers are checked against botocore's model instead:
+# every member is one the output shape has, of its type (enums included), and every required
+# member is there. The raw JSON is checked (botocore's parser drops what it does not know).
+
+
+_SCALARS: dict[str, Any] = {
+    "string": str,
+    "boolean": bool,
+    "integer": int,
+    "long": int,
+    "timestamp": (int, float),
+    "double": (int, float),
+    "float": (int, float),
+}
+
+
+def _conforms(shape: Any, value: Any, path: str = "") -> list[str]:
+    kind = shape.type_name
+    if kind in ("structure", "map") and not isinstance(value, dict):
+        return [f"{path}: not an object"]
+    if kind == "list" and not isinstance(value, list):
+        return [f"{path}: not a list"]
+    problems: list[str] = []
+    if kind == "structure":
+        problems += [f"{path}.{k}: not in {shape.name}" for k in value if k not in shape.members]
+        problems += [f"{path}.{k}: required" for k in shape.required_members if k not in value]
+        for key, item in value.items():
+            if key in shape.members:
+                problems += _conforms(shape.members[key], item, f"{path}.{key}")
+    elif kind == "list":
+        for n, item in enumerate(value):
+            problems += _conforms(shape.member, item, f"{path}[{n}]")
+    elif kind == "map":
+        for key, item in value.items():
+            problems += _conforms(shape.value, item, f"{path}[{key}]")
+    elif not isinstance(value, _SCALARS.get(kind, object)) or (
+        kind in ("integer", "long") and isinstance(value, bool)
+    ):
+        problems.append(f"{path}: not a {kind}")
+    elif kind == "string" and shape.enum and value not in shape.enum:
+        problems.append(f"{path}: {value!r} not one of {shape.enum}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def daemons_and_app_runner() -> Iterator[str]:
+    scn = Scenario((Account(A, regions=(Region(R, clusters=(Cluster("hosts"),)),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        definitions = [
+            emu.register_daemon_task_definition(A, R, "monitor", n, {"agent": U}) for n in (1, 2)
+        ]
+        emu.add_daemon(A, R, "hosts", "monitor", [(definitions[1], {"agent": (U, V3.digest)})])
+        emu.add_app_runner_service(A, R, "storefront", U)
+        yield emu.endpoint_url
+
+
+def _raw(endpoint: str, service: str, call: Callable[[Any], Any]) -> tuple[Any, dict[str, Any]]:
+    """Make the call; return its operation model and the raw JSON answered."""
+    c = client(endpoint, service)
+    seen: dict[str, Any] = {}
+
+    def keep(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+        seen["operation"], seen["body"] = operation_model, json.loads(response_dict["body"])
+
+    c.meta.events.register("before-parse", keep)
+    call(c)
+    return seen["operation"], seen["body"]
+
+
 @pytest.mark.parametrize(
     ("service", "call"),
     [
@@ -359,3 +429,76 @@ def test_census_calls_of_an_account_without_those_consumers(
     """The emulator answers the census calls of consumers it does not model like moto answers
     an account that has none of them."""
     _same(backends, service, call)
+
+
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("ecs", lambda c: c.list_daemons(clusterArn=f"arn:aws:ecs:{R}:{A}:cluster/hosts")),
+        (
+            "ecs",
+            lambda c: c.describe_daemon(
+                daemonArn=c.list_daemons()["daemonSummariesList"][0]["daemonArn"]
+            ),
+        ),
+        (
+            "ecs",
+            lambda c: c.describe_daemon_revisions(
+                daemonRevisionArns=[
+                    r["arn"]
+                    for r in c.describe_daemon(
+                        daemonArn=c.list_daemons()["daemonSummariesList"][0]["daemonArn"]
+                    )["daemon"]["currentRevisions"]
+                ]
+                + [f"arn:aws:ecs:{R}:{A}:daemon/hosts/gone/0"]
+            ),
+        ),
+        (
+            "ecs",
+            lambda c: c.list_daemon_task_definitions(family="monitor", sort="DESC", maxResults=1),
+        ),
+        ("ecs", lambda c: c.describe_daemon_task_definition(daemonTaskDefinition="monitor:1")),
+        (
+            "ecs",
+            lambda c: c.describe_daemon_deployments(
+                daemonDeploymentArns=[
+                    c.describe_daemon(
+                        daemonArn=c.list_daemons()["daemonSummariesList"][0]["daemonArn"]
+                    )["daemon"]["deploymentArn"]
+                ]
+            ),
+        ),
+        ("apprunner", lambda c: c.list_services(MaxResults=1)),
+        (
+            "apprunner",
+            lambda c: c.describe_service(
+                ServiceArn=c.list_services()["ServiceSummaryList"][0]["ServiceArn"]
+            ),
+        ),
+    ],
+)
+def test_daemon_and_app_runner_answers_follow_the_model(
+    daemons_and_app_runner: str, service: str, call: Callable[[Any], Any]
+) -> None:
+    operation, body = _raw(daemons_and_app_runner, service, call)
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_daemon_and_app_runner_paging_and_errors(daemons_and_app_runner: str) -> None:
+    ecs = client(daemons_and_app_runner, "ecs")
+    first = ecs.list_daemon_task_definitions(family="monitor", sort="DESC", maxResults=1)
+    assert [d["arn"].rsplit(":", 1)[-1] for d in first["daemonTaskDefinitions"]] == ["2"]
+    rest = ecs.list_daemon_task_definitions(
+        family="monitor", sort="DESC", nextToken=first["nextToken"]
+    )
+    assert [d["arn"].rsplit(":", 1)[-1] for d in rest["daemonTaskDefinitions"]] == ["1"]
+    assert "nextToken" not in rest
+    with pytest.raises(ClientError) as missing:
+        ecs.describe_daemon(daemonArn=f"arn:aws:ecs:{R}:{A}:daemon/hosts/none")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as too_many:
+        client(daemons_and_app_runner, "apprunner").list_services(MaxResults=21)
+    assert too_many.value.response["Error"]["Code"] in (
+        "InvalidRequestException",
+        "ParamValidation",
+    )

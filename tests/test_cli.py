@@ -44,7 +44,8 @@ PLAN = [
     "0",
     "--keep-last",
     "0",
-    # moto's server answers ListServiceDeployments with HTTP 500 (see demo.py).
+    # moto's server answers ListServiceDeployments with HTTP 500 (see demo.py), and serves
+    # neither ECS Managed Daemons nor App Runner.
     "--no-service-revisions",
     # Usage where the workloads are: moto lists 38 enabled regions (test_census_moto.py reads
     # them all).
@@ -52,6 +53,8 @@ PLAN = [
     US,
     "--usage-regions",
     EU,
+    "--no-daemons",
+    "--no-app-runner",
     "--output",
     "plan.json",
 ]
@@ -155,6 +158,8 @@ SMALL_PLAN = [
     "--no-schedules",
     "--usage-regions",
     US,
+    "--no-daemons",  # moto serves neither ECS Managed Daemons nor App Runner
+    "--no-app-runner",
 ]
 
 
@@ -203,6 +208,8 @@ min_age_days = 0
 [sources]
 service_revisions = false
 usage_regions = ["{US}", "{EU}"]
+daemons = false
+app_runner = false
 
 [[accounts]]
 id = "{REGISTRY}"

@@ -68,6 +68,9 @@ BASE_KEY_ID = "AKIALEAKCHECK7Q2XZ9W"
 BASE_SECRET = "SECRETsecretLEAKcheck/0123456789+abcdefXYZ"
 BASE_TOKEN = "TOKENtokenLEAKcheckIQoJb3JpZ2luX2VjEK3//////////wEaCXVzLWVhc3QtMSJH"
 POLICY_FLAGS = ["--min-age-days", "0", "--keep-last", "0", "--no-schedules", "--no-lambdas"]
+# and the other consumers the emulator does not serve (see awsim.emulated)
+POLICY_FLAGS += ["--no-batch", "--no-step-functions", "--no-codebuild", "--no-sagemaker"]
+POLICY_FLAGS += ["--no-emr", "--no-pipes"]
 
 
 def scenario() -> Scenario:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import anyio
 import pytest
 
-from awsim import Faults, Quotas, generate_org_with_truth, run_emulator
+from awsim import Faults, Quotas, emulated, generate_org_with_truth, run_emulator
 from awsim.generate import OrgSummary
 from awsim.scenario import Scenario
 from conftest import use_only
@@ -19,7 +19,7 @@ from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Region, So
 from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
 
 POLICY = Policy(keep_last=0, min_age_days=0)
-SOURCES = Sources(schedules=False, lambdas=False, service_revisions=True)  # no EventBridge/Lambda
+SOURCES = emulated(Sources(service_revisions=True))  # no EventBridge/Lambda
 # Short real waits: token buckets and expiring sessions need time to pass between attempts.
 RETRY = RetryPolicy(attempts=12, base_seconds=0.02, max_seconds=0.3)
 Key = tuple[str, str, str, str]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 
-from awsim import Account, Faults, Quotas, Region, Repository, Scenario, run_emulator
+from awsim import Account, Faults, Quotas, Region, Repository, Scenario, emulated, run_emulator
 from awsim import Image as SimImage
 from ecr_sweeper.aws.ecr import DeleteOutcome
 from ecr_sweeper.aws.limits import RetryPolicy
@@ -232,7 +232,7 @@ def _plan_with(env: dict[str, str]) -> Plan:
                     Policy(keep_last=0, min_age_days=0),
                     connections,
                     datetime.now(UTC),
-                    sources=Sources(schedules=False, lambdas=False, service_revisions=False),
+                    sources=emulated(Sources(service_revisions=False)),
                 )
 
         return anyio.run(run)

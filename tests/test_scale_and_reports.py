@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from awsim import Quotas, generate_org_with_truth, run_emulator
+from awsim import Quotas, emulated, generate_org_with_truth, run_emulator
 from conftest import use_only
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
@@ -37,7 +37,7 @@ from ecr_sweeper.report import CSV_COLUMNS, csv_rows, markdown
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
 from planning import NOW, image, inventory, key, uri, usage_scan, use
 
-SOURCES = Sources(schedules=False, lambdas=False, service_revisions=True)
+SOURCES = emulated(Sources(service_revisions=True))
 POLICY = Policy(keep_last=1, min_age_days=0)
 
 
@@ -265,6 +265,13 @@ def test_shard_and_merge_from_the_command_line(tmp_path: Path) -> None:
             "0",
             "--no-schedules",
             "--no-lambdas",
+            # nor the other consumers the emulator does not serve (see awsim.emulated)
+            "--no-batch",
+            "--no-step-functions",
+            "--no-codebuild",
+            "--no-sagemaker",
+            "--no-emr",
+            "--no-pipes",
             "-q",
         ]
 

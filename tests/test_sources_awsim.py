@@ -22,6 +22,7 @@ from awsim import (
     Service,
     Task,
     TaskDefinition,
+    emulated,
     image_uri,
     run_emulator,
 )
@@ -34,7 +35,7 @@ from ecr_sweeper.pipeline import make_plan
 
 ACCOUNT, US = "111111111111", "us-east-1"
 NOW = datetime.now(UTC)
-NO_SCHEDULES_NO_LAMBDA = Sources(schedules=False, lambdas=False, service_revisions=False)
+NO_SCHEDULES_NO_LAMBDA = emulated(Sources(service_revisions=False))
 
 
 def sweep(scenario: Scenario, sources: Sources, monkeypatch: pytest.MonkeyPatch) -> Plan:
@@ -107,7 +108,7 @@ def test_recently_stopped_tasks_keep_the_digest_they_ran(monkeypatch: pytest.Mon
 
     ignoring = sweep(
         scenario,
-        Sources(schedules=False, lambdas=False, service_revisions=False, stopped_within_hours=0),
+        emulated(Sources(service_revisions=False, stopped_within_hours=0)),
         monkeypatch,
     )
     assert deleted_tags(ignoring) == {"old", "crashed", "finished", "batch"}
@@ -130,7 +131,7 @@ def test_rollback_window_across_listing_pages(monkeypatch: pytest.MonkeyPatch) -
         task_definitions=revisions + others,
         repositories=(Repository("web", images=images),),
     )
-    window = Sources(schedules=False, lambdas=False, service_revisions=False, rollback_revisions=5)
+    window = emulated(Sources(service_revisions=False, rollback_revisions=5))
     plan = sweep(scenario, window, monkeypatch)
     assert plan.errors == ()
     kept = {tag for d in plan.kept for tag in d.tags}
@@ -157,7 +158,7 @@ def test_rollback_window_asks_family_by_family_when_the_listing_is_long(
         task_definitions=used + crowd,
         repositories=(Repository("aaa", images=images),),
     )
-    window = Sources(schedules=False, lambdas=False, service_revisions=False, rollback_revisions=5)
+    window = emulated(Sources(service_revisions=False, rollback_revisions=5))
     plan = sweep(scenario, window, monkeypatch)
     assert plan.errors == ()
     assert deleted_tags(plan) == {"r1", "r2"}

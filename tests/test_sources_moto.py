@@ -18,6 +18,7 @@ from ecr_sweeper.demo import (
     run_lambda,
     schedule_task,
 )
+from ecr_sweeper.demo_consumers import moto_sources
 from ecr_sweeper.model import Plan, Policy, Sources
 from moto_helpers import (
     APP,
@@ -37,9 +38,10 @@ from moto_helpers import (
 pytestmark = pytest.mark.usefixtures("aws")
 NONE = Policy(keep_last=0, min_age_days=0)
 TARGETS = [target(REGISTRY, US), target(APP, US)]
-# Every source moto can serve: all but ECS service revisions (moto answers those with HTTP 500).
-# Usage is read where the workloads are (moto lists 38 regions; reading each costs seconds).
-SOURCES = Sources(service_revisions=False, usage_regions=(US,))
+# Every source moto can serve: all but ECS service revisions (moto answers those with HTTP 500),
+# ECS Managed Daemons and App Runner (served by the emulator instead). Usage is read where the
+# workloads are (moto lists 38 regions; reading each costs seconds).
+SOURCES = moto_sources(Sources(service_revisions=False, usage_regions=(US,)))
 
 
 def verdict(plan: Plan, repo: str, digest: str) -> str:

@@ -45,6 +45,7 @@ from awsim import (
     Task,
     TaskDefinition,
     TaskSet,
+    emulated,
     generate_org_with_truth,
     image_uri,
     run_emulator,
@@ -60,8 +61,8 @@ US, EU = "us-east-1", "eu-west-1"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 POLICY = Policy(keep_last=0, min_age_days=0)
 # The emulator serves no EventBridge, Scheduler or Lambda: those sources stay off (see above).
-SOURCES = Sources(schedules=False, lambdas=False, service_revisions=False)
-WITH_REVISIONS = Sources(schedules=False, lambdas=False, service_revisions=True)
+SOURCES = emulated(Sources(service_revisions=False))
+WITH_REVISIONS = emulated(Sources(service_revisions=True))
 # Token buckets need real waiting between attempts (instant retries would just empty them).
 PATIENT = RetryPolicy(attempts=40, base_seconds=0.01, max_seconds=0.25)
 NO_FAULTS = Faults()

@@ -404,6 +404,70 @@ def plan(
             rich_help_panel="Usage sources",
         ),
     ] = None,
+    daemons: Annotated[
+        bool | None,
+        typer.Option(
+            "--daemons/--no-daemons",
+            help="Read ECS Managed Daemons: revisions and daemon task definitions (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    batch: Annotated[
+        bool | None,
+        typer.Option(
+            "--batch/--no-batch",
+            help="Read AWS Batch job definitions (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    step_functions: Annotated[
+        bool | None,
+        typer.Option(
+            "--step-functions/--no-step-functions",
+            help="Read Step Functions state machines, every version (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    codebuild: Annotated[
+        bool | None,
+        typer.Option(
+            "--codebuild/--no-codebuild",
+            help="Read CodeBuild projects' build images (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    sagemaker: Annotated[
+        bool | None,
+        typer.Option(
+            "--sagemaker/--no-sagemaker",
+            help="Read SageMaker models' containers (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    app_runner: Annotated[
+        bool | None,
+        typer.Option(
+            "--app-runner/--no-app-runner",
+            help="Read App Runner services' images (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    emr: Annotated[
+        bool | None,
+        typer.Option(
+            "--emr/--no-emr",
+            help="Read EMR Serverless applications' custom images (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
+    pipes: Annotated[
+        bool | None,
+        typer.Option(
+            "--pipes/--no-pipes",
+            help="Read EventBridge Pipes that run ECS tasks or Batch jobs (default on).",
+            rich_help_panel="Usage sources",
+        ),
+    ] = None,
     eks: Annotated[
         bool | None,
         typer.Option(
@@ -518,6 +582,14 @@ def plan(
             stopped_within_hours=stopped_within_hours,
             schedules=schedules,
             lambdas=lambdas,
+            daemons=daemons,
+            batch=batch,
+            step_functions=step_functions,
+            codebuild=codebuild,
+            sagemaker=sagemaker,
+            app_runner=app_runner,
+            emr=emr,
+            pipes=pipes,
             eks=eks,
             kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
             usage_regions=tuple(usage_regions or ()),

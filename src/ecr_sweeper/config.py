@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ecr_sweeper.model import (
+    SOURCE_SWITCHES,
     AccountId,
     AccountTarget,
     KubeconfigSource,
@@ -48,13 +49,10 @@ _POLICY_KEYS = _RETENTION_KEYS | {
     "max_delete_images",
 }
 _SOURCES_KEYS = {
-    "service_revisions",
+    *SOURCE_SWITCHES,
     "rollback_revisions",
     "stopped_within_hours",
-    "schedules",
-    "lambdas",
     "external_images",
-    "eks",
     "kubeconfigs",
     "usage_regions",
 }
@@ -388,7 +386,7 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     _no_unknown(table, _SOURCES_KEYS, origin, "sources.")
     base = Sources()
     flags = {}
-    for key in ("service_revisions", "schedules", "lambdas", "eks"):
+    for key in SOURCE_SWITCHES:
         value = table.get(key, getattr(base, key))
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: sources.{key}: expected true or false")
@@ -399,9 +397,7 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     usage_regions = regions(table.get("usage_regions", []), origin, "sources.usage_regions")
     return Sources(
         usage_regions=usage_regions,
-        service_revisions=flags["service_revisions"],
-        schedules=flags["schedules"],
-        lambdas=flags["lambdas"],
+        **flags,
         rollback_revisions=_whole(
             table.get("rollback_revisions", base.rollback_revisions),
             origin,
@@ -417,7 +413,6 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
         external_images=tuple(
             image for path in files for image in read_external_images(Path(path))
         ),
-        eks=flags["eks"],
         kubeconfigs=_kubeconfigs(table.get("kubeconfigs", []), origin),
     )
 

@@ -17,6 +17,13 @@ The organization (role EcrSweeper in each account; regions us-east-1 and eu-west
   `worker` repository with no tag (so `latest`). A `worker` repository of the same name in
   us-east-1 is used by nothing.
 - 333333333333 "staging" (eu-west-1): api pinned by digest to platform/api v3, proxy on nginx 1.25.
+- Beyond ECS, in prod (us-east-1): a Batch job definition `etl` (jobs:etl), a Step Functions
+  state machine `nightly` whose `ecs:runTask.sync` state runs `nightly-report` (jobs:nightly),
+  and an EKS cluster `prod-eks` the sweep reads through its API: a pod runs payments/api by
+  digest, a ReplicaSet scaled to 0 keeps v1 for a rollback, v0 goes.
+- In staging (eu-west-1), an EKS cluster `legacy-eks` that grants the sweep no access: the
+  consumer census blocks the first plan (exit 3); the demo then accepts it, as a user who has
+  checked that cluster would (`--accept-unread eks@333333333333`), and plans again.
 
 The demo runs what a user runs: `ecr-sweeper plan … --output <tmp>/plan.json` and
 `ecr-sweeper apply <tmp>/plan.json --yes` (with its journal), through the same entry point and
@@ -47,6 +54,8 @@ from typing import Any
 import anyio
 import boto3
 
+from ecr_sweeper.demo_consumers import extend_moto, seed_batch_and_stepfunctions
+from ecr_sweeper.demo_eks import demo_eks_cluster, demo_pod, demo_replica_set
 from ecr_sweeper.model import AccountId, Region
 from ecr_sweeper.planfile import read_plan
 from ecr_sweeper.render import Renderer
@@ -212,6 +221,10 @@ class DemoOrg:
     must_delete: dict[str, Where] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     plan_flags: list[str] = field(default_factory=list)
+    # flags a person adds after reading why the first plan was blocked (the census)
+    accept_after_block: list[str] = field(default_factory=list)
+    # what the seeds keep running while the demo plans and applies (demo Kubernetes APIs)
+    running: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
 Seed = Callable[[DemoOrg], None]
@@ -361,14 +374,82 @@ def seed_staging(org: DemoOrg) -> None:
     )
 
 
+def seed_batch_and_step_functions(org: DemoOrg) -> None:
+    """222222222222 (us-east-1): a Batch job definition and a Step Functions state machine,
+    each on an image of the central registry's `jobs` repository."""
+    ecr = account_session(REGISTRY, US).client("ecr")
+    for t in ("etl", "nightly"):
+        org.digests[f"jobs:{t}"] = push(ecr, "jobs", image_manifest(f"jobs-{t}"), (t,))
+    seed_batch_and_stepfunctions(
+        account_session(PROD, US), f"{HOST}/jobs:etl", f"{HOST}/jobs:nightly"
+    )
+    org.must_keep["jobs:etl (Batch job definition etl)"] = (
+        REGISTRY,
+        US,
+        "jobs",
+        org.digests["jobs:etl"],
+    )
+    org.must_keep["jobs:nightly (Step Functions nightly, ecs:runTask.sync)"] = (
+        REGISTRY,
+        US,
+        "jobs",
+        org.digests["jobs:nightly"],
+    )
+
+
+VERSIONS = ("v0", "v1", "v2")  # of payments/api, the EKS-run image
+
+
+def seed_eks(org: DemoOrg) -> None:
+    """An EKS cluster in prod the sweep reads (served on loopback for as long as the demo
+    runs), and one in staging it may not read, which blocks the census until accepted."""
+    ecr = account_session(REGISTRY, US).client("ecr")
+    ecr.create_repository(repositoryName="payments/api")
+    for t in VERSIONS:
+        org.digests[f"payments/api:{t}"] = push(
+            ecr, "payments/api", image_manifest(f"payments-{t}"), (t,)
+        )
+    image = f"{HOST}/payments/api"
+    running = demo_pod(
+        "payments",
+        "api-7c9d4-x2x7q",
+        f"{image}:v2",
+        resolved=f"{image}@{org.digests['payments/api:v2']}",
+    )
+    history = demo_replica_set("payments", "api-5f6b7c8d9", f"{image}:v1", replicas=0)
+    org.running.enter_context(demo_eks_cluster(PROD, US, "prod-eks", [running, history]))
+    # No access entry for the sweep's role: moto's made-up endpoint is never contacted, so
+    # the cluster is unread, and the plan is blocked until a person accepts it.
+    account_session(STAGING, EU).client("eks").create_cluster(
+        name="legacy-eks",
+        roleArn=f"arn:aws:iam::{STAGING}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]},
+    )
+    org.accept_after_block += ["--accept-unread", f"eks@{STAGING}"]
+    where = {t: (REGISTRY, US, "payments/api", org.digests[f"payments/api:{t}"]) for t in VERSIONS}
+    org.must_keep["payments/api:v2 (pod in EKS prod-eks, by digest)"] = where["v2"]
+    org.must_keep["payments/api:v1 (ReplicaSet scaled to 0, prod-eks)"] = where["v1"]
+    org.must_delete["payments/api:v0"] = where["v0"]
+
+
 def seed_moto_limits(org: DemoOrg) -> None:
-    """moto's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks the
-    plan: on moto that source is switched off, as a user would."""
-    org.plan_flags.append("--no-service-revisions")
+    """What moto's server cannot serve, switched off as a user would: ECS service revisions
+    (moto answers ListServiceDeployments with HTTP 500, which rightly blocks the plan), ECS
+    Managed Daemons and App Runner (moto has neither); and usage is read in the demo's two
+    regions only (moto lists 38 enabled regions, each read in turn)."""
+    org.plan_flags += ["--no-service-revisions", "--no-daemons", "--no-app-runner"]
+    org.plan_flags += ["--usage-regions", US, "--usage-regions", EU]
 
 
 # In order: the registry first (its digests are what the others use).
-SEEDS: tuple[Seed, ...] = (seed_registry, seed_prod, seed_staging, seed_moto_limits)
+SEEDS: tuple[Seed, ...] = (
+    seed_registry,
+    seed_prod,
+    seed_staging,
+    seed_batch_and_step_functions,
+    seed_eks,
+    seed_moto_limits,
+)
 
 
 def seed_demo_org(seeds: Sequence[Seed] = SEEDS) -> DemoOrg:
@@ -448,20 +529,45 @@ def demo_plan_arguments(org: DemoOrg, plan_path: Path) -> list[str]:
     ]
 
 
+def plan_until_accepted(render: Renderer, org: DemoOrg, plan_path: Path) -> int:
+    """`plan`; when the census blocks it (exit 3) and the seeds said what a person would
+    accept, say so and plan again with those flags. Returns the last plan's exit code."""
+    from ecr_sweeper.cli import EXIT_BLOCKED, main
+
+    out = render.out
+    plan_args = demo_plan_arguments(org, plan_path)
+    out.print(f"\n[bold]$ ecr-sweeper {shlex.join(plan_args)}[/bold]", markup=True)
+    code = main(plan_args)
+    if code != EXIT_BLOCKED or not org.accept_after_block:
+        return code
+    out.print(
+        "\nThe census found a consumer the run could not read, so nothing was deleted. Having "
+        "checked that it runs nothing from these registries, accept it and plan again:",
+        markup=False,
+    )
+    plan_args += org.accept_after_block
+    out.print(f"\n[bold]$ ecr-sweeper {shlex.join(plan_args)}[/bold]", markup=True)
+    return main(plan_args)
+
+
 def run_demo(render: Renderer, *, keep_server: bool = False, seeds: Sequence[Seed] = SEEDS) -> int:
     """Seed, then `plan` to a file and `apply FILE --yes` as a user would, then verify.
     Returns the exit code (0 when every check passes)."""
     from ecr_sweeper.cli import main  # the CLI imports this module lazily, for `demo`
 
     out = render.out
-    with moto_server() as url, tempfile.TemporaryDirectory(prefix="ecr-sweeper-demo-") as tmp:
+    extend_moto()  # the reads moto 5.2.5 lacks (demo_consumers.py)
+    with (
+        moto_server() as url,
+        tempfile.TemporaryDirectory(prefix="ecr-sweeper-demo-") as tmp,
+        contextlib.ExitStack() as running,
+    ):
         isolate_from_aws(url)
         out.print(f"[bold]moto server[/bold] on {url}; seeding a 3-account organization…")
         org = seed_demo_org(seeds)
+        running.enter_context(org.running)  # the demo Kubernetes APIs, until the end
         plan_path = Path(tmp) / "plan.json"
-        plan_args = demo_plan_arguments(org, plan_path)
-        out.print(f"\n[bold]$ ecr-sweeper {shlex.join(plan_args)}[/bold]", markup=True)
-        if (code := main(plan_args)) != 0:
+        if (code := plan_until_accepted(render, org, plan_path)) != 0:
             out.print(f"demo: plan exited {code}", markup=False)
             return code
         plan = read_plan(plan_path)

@@ -300,6 +300,14 @@ class Sources:
     stopped_within_hours: int = 24  # tasks stopped this recently still protect their images
     schedules: bool = True  # EventBridge rules and Scheduler schedules targeting ECS
     lambdas: bool = True  # Lambda functions packaged as images, every version
+    daemons: bool = True  # ECS Managed Daemons: revisions and daemon task definitions
+    batch: bool = True  # AWS Batch job definitions (newest rollback_revisions per name)
+    step_functions: bool = True  # Step Functions state machines, every published version
+    codebuild: bool = True  # CodeBuild projects' build images
+    sagemaker: bool = True  # SageMaker models' containers
+    app_runner: bool = True  # App Runner services' image repositories
+    emr: bool = True  # EMR Serverless applications' custom images
+    pipes: bool = True  # EventBridge Pipes whose target runs an ECS task or a Batch job
     external_images: tuple[str, ...] = ()  # image URIs from --external-images files
     eks: bool = True  # EKS clusters of every target account × region, read through their API
     # other Kubernetes clusters, read with a kubeconfig's own auth (--kubeconfig)
@@ -307,6 +315,23 @@ class Sources:
     # Where usage is read: () means every enabled region of every target account (whatever
     # regions are swept); else these regions and the swept ones (--usage-regions).
     usage_regions: tuple[str, ...] = ()
+
+
+# The on/off switches of `Sources` (the accounts file's keys and the CLI's --no-… flags).
+SOURCE_SWITCHES = (
+    "service_revisions",
+    "schedules",
+    "lambdas",
+    "daemons",
+    "batch",
+    "step_functions",
+    "codebuild",
+    "sagemaker",
+    "app_runner",
+    "emr",
+    "pipes",
+    "eks",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,21 @@ from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.aws.usage import UsageContext, UsageSource
 from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
+from ecr_sweeper.aws.usage.app_runner import AppRunnerServices
+from ecr_sweeper.aws.usage.batch import BatchJobDefinitions
 from ecr_sweeper.aws.usage.census_only import BeanstalkDocker, LightsailContainers
+from ecr_sweeper.aws.usage.codebuild import CodeBuildProjects
+from ecr_sweeper.aws.usage.daemons import EcsDaemons
 from ecr_sweeper.aws.usage.ecs_services import EcsServices
 from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
 from ecr_sweeper.aws.usage.eks import EksClusters
+from ecr_sweeper.aws.usage.emr import EmrServerless
 from ecr_sweeper.aws.usage.lambdas import Lambdas
+from ecr_sweeper.aws.usage.pipes import Pipes
 from ecr_sweeper.aws.usage.rollback import RollbackWindow
+from ecr_sweeper.aws.usage.sagemaker import SageMakerModels
 from ecr_sweeper.aws.usage.schedules import Schedules
+from ecr_sweeper.aws.usage.step_functions import StepFunctions
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
@@ -68,6 +76,14 @@ USAGE_SOURCES: tuple[UsageSource, ...] = (
     Schedules(),
     Lambdas(),
     EksClusters(),
+    BatchJobDefinitions(),
+    StepFunctions(),
+    CodeBuildProjects(),
+    EcsDaemons(),
+    AppRunnerServices(),
+    Pipes(),
+    SageMakerModels(),
+    EmrServerless(),
 )
 # Consumers the tool has no reader for: only their census is taken (they hold what they could
 # pull).

@@ -26,6 +26,7 @@ from typing import Any
 
 from ecr_sweeper.model import (
     PLAN_VERSION,
+    SOURCE_SWITCHES,
     AccountId,
     AccountTarget,
     CensusEntry,
@@ -284,9 +285,10 @@ def sources_from_json(d: dict[str, Any]) -> Sources:
         stopped_within_hours=int(d["stopped_within_hours"]),
         schedules=bool(d["schedules"]),
         lambdas=bool(d["lambdas"]),
+        # Plans written before a source existed read it on apply (stricter, never looser).
+        **{key: bool(d.get(key, True)) for key in SOURCE_SWITCHES[3:]},
         external_images=tuple(str(i) for i in d["external_images"]),
-        # absent from plans written before the Kubernetes reader: EKS on, no kubeconfig
-        eks=bool(d.get("eks", True)),
+        # absent from plans written before the Kubernetes reader: no kubeconfig
         kubeconfigs=tuple(
             KubeconfigSource(str(k["path"]), tuple(str(c) for c in k["contexts"]))
             for k in d.get("kubeconfigs", [])

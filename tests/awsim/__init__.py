@@ -9,6 +9,8 @@ Public API::
 See the module docstrings of ``scenario``, ``server``, ``faults``, ``quotas``, ``ops_ecr``.
 """
 
+from typing import Any
+
 from .arns import image_uri, repository_arn, service_arn, task_arn, task_definition_arn
 from .faults import Faults
 from .generate import OrgSummary, generate_org, generate_org_with_truth
@@ -58,6 +60,7 @@ __all__ = [
     "Task",
     "TaskDefinition",
     "TaskSet",
+    "emulated",
     "generate_org",
     "generate_org_with_truth",
     "image_uri",
@@ -69,3 +72,21 @@ __all__ = [
     "task_arn",
     "task_definition_arn",
 ]
+
+
+def emulated(sources: Any) -> Any:
+    """`sources` (an ecr_sweeper `Sources`) without the readers of services the emulator does
+    not serve: it serves ECS (daemons included), ECR, STS, Organizations and App Runner."""
+    from dataclasses import replace
+
+    return replace(
+        sources,
+        schedules=False,
+        lambdas=False,
+        batch=False,
+        step_functions=False,
+        codebuild=False,
+        sagemaker=False,
+        emr=False,
+        pipes=False,
+    )

@@ -202,6 +202,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region, Sources
     from ecr_sweeper.pipeline import apply_plan, make_plan
 
+    from . import emulated
+
     targets = tuple(
         AccountTarget(
             account_id=AccountId(a),
@@ -213,7 +215,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     limits = Limits(**spec["limits"]) if spec["limits"] else Limits()
     # The emulator serves ECS, ECR, STS and Organizations only (no EventBridge, Scheduler,
     # Lambda): those usage sources stay off.
-    sources = Sources(schedules=False, lambdas=False, service_revisions=spec["revisions"])
+    sources = emulated(
+        # a benchmark of the ECS and ECR reads: no daemons or App Runner calls either
+        Sources(service_revisions=spec["revisions"], daemons=False, app_runner=False)
+    )
     policy = Policy(keep_last=10, min_age_days=14)
     now = datetime(2025, 6, 1, tzinfo=UTC)
     out: dict[str, Any] = {}

@@ -45,6 +45,7 @@ class Faults:
     denied_accounts: frozenset[str] = frozenset()
     denied_account_regions: frozenset[tuple[str, str]] = frozenset()
     operations: frozenset[str] | None = None
+    denied_operations: frozenset[str] = frozenset()  # e.g. "ListDaemons": AccessDenied, always
     accounts: frozenset[str] | None = None
     regions: frozenset[str] | None = None
 
@@ -55,8 +56,12 @@ class Faults:
             return False
         return self.accounts is None or account in self.accounts
 
-    def denies(self, account: str, region: str) -> bool:
-        return account in self.denied_accounts or (account, region) in self.denied_account_regions
+    def denies(self, account: str, region: str, operation: str = "") -> bool:
+        return (
+            account in self.denied_accounts
+            or (account, region) in self.denied_account_regions
+            or operation in self.denied_operations
+        )
 
 
 def unit_random(seed: int, kind: str, account: str, region: str, operation: str, n: int) -> float:

@@ -5,6 +5,8 @@ DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py.
 - Lightsail ``GetContainerServices``, EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
   Lambda ``ListFunctions``, Scheduler ``ListSchedules`` (REST-JSON), Elastic Beanstalk
   ``DescribeEnvironments`` (query): nothing (one default event bus, as AWS has);
+- the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless and
+  Pipes readers: nothing (their census, and a whole reading of an account with none);
 - EC2 ``DescribeRegions`` (EC2 query): every region the scenario names, and the default one.
 """
 
@@ -20,10 +22,19 @@ from .wire import SigV4Scope, request_id
 REST_ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "lambda": {("GET", "/2015-03-31/functions"): "ListFunctions"},
     "scheduler": {("GET", "/schedules"): "ListSchedules"},
+    "batch": {("POST", "/v1/describejobdefinitions"): "DescribeJobDefinitions"},
+    "emr-serverless": {("GET", "/applications"): "ListApplications"},
+    "pipes": {("GET", "/v1/pipes"): "ListPipes"},
 }
 # Query-protocol services answered here (the others are STS).
 QUERY_SERVICES = frozenset({"ec2", "elasticbeanstalk"})
-TARGET_PREFIXES = {"AWSEvents": "events", "Lightsail_20161128": "lightsail"}
+TARGET_PREFIXES = {
+    "AWSEvents": "events",
+    "Lightsail_20161128": "lightsail",
+    "AWSStepFunctions": "states",
+    "CodeBuild_20161006": "codebuild",
+    "SageMaker": "sagemaker",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +99,10 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "lightsail": {"GetContainerServices": nothing("containerServices")},
     "elasticbeanstalk": {"DescribeEnvironments": describe_environments},
     "ec2": {"DescribeRegions": describe_regions},
+    "batch": {"DescribeJobDefinitions": nothing("jobDefinitions")},
+    "states": {"ListStateMachines": nothing("stateMachines")},
+    "codebuild": {"ListProjects": nothing("projects")},
+    "sagemaker": {"ListModels": nothing("Models")},
+    "emr-serverless": {"ListApplications": nothing("applications")},
+    "pipes": {"ListPipes": nothing("Pipes")},
 }

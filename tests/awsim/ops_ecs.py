@@ -561,6 +561,109 @@ def list_task_definition_families(ctx: Ctx, req: dict[str, Any]) -> dict[str, An
     return {"families": page, **({"nextToken": tok} if tok else {})}
 
 
+# --------------------------------------------------------------------------- managed daemons
+# ECS Managed Daemons (botocore 1.43's model): a daemon runs on every instance of its capacity
+# providers; its revisions pin a daemon task definition and the digests ECS resolved.
+
+
+def _daemon_page(req: dict[str, Any], items: list[str], kind: str) -> tuple[list[str], str | None]:
+    size = req.get("maxResults", 100)
+    if not isinstance(size, int) or not 1 <= size <= 100:
+        raise AwsError(E_PARAM, "maxResults must be between 1 and 100.")
+    return page_sorted(items, req.get("nextToken"), size, kind)
+
+
+def list_daemons(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    daemons = ctx.state.region(ctx.account, ctx.region).daemons
+    wanted = req.get("clusterArn")
+    arns_ = sorted(a for a, d in daemons.items() if wanted in (None, d["clusterArn"]))
+    page, tok = _daemon_page(req, arns_, "ecs:ListDaemons")
+    summaries = [
+        {"daemonArn": a, "status": daemons[a]["status"], "createdAt": daemons[a]["createdAt"]}
+        for a in page
+    ]
+    return {"daemonSummariesList": summaries, **({"nextToken": tok} if tok else {})}
+
+
+def describe_daemon(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    daemon = ctx.state.region(ctx.account, ctx.region).daemons.get(req.get("daemonArn", ""))
+    if daemon is None:
+        raise AwsError("ResourceNotFoundException", "The daemon does not exist.")
+    current = [
+        {"arn": arn, "totalRunningCount": 1, "totalWithoutDaemonCount": 0}
+        for arn in daemon["currentRevisions"]
+    ]
+    return {
+        "daemon": {
+            "daemonArn": daemon["daemonArn"],
+            "clusterArn": daemon["clusterArn"],
+            "status": daemon["status"],
+            "currentRevisions": current,
+            "createdAt": daemon["createdAt"],
+            **({"deploymentArn": daemon["deploymentArn"]} if daemon.get("deploymentArn") else {}),
+        }
+    }
+
+
+def describe_daemon_deployments(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    wanted = req.get("daemonDeploymentArns") or []
+    _check_len("daemonDeploymentArns", wanted, 20)
+    deployments = ctx.state.region(ctx.account, ctx.region).daemon_deployments
+    found = [deployments[a] for a in wanted if a in deployments]
+    failures = [{"arn": a, "reason": "MISSING"} for a in wanted if a not in deployments]
+    return {"daemonDeployments": found, "failures": failures}
+
+
+def describe_daemon_revisions(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    wanted = req.get("daemonRevisionArns") or []
+    _check_len("daemonRevisionArns", wanted, 20)
+    revisions = ctx.state.region(ctx.account, ctx.region).daemon_revisions
+    found = [revisions[a] for a in wanted if a in revisions]
+    failures = [{"arn": a, "reason": "MISSING"} for a in wanted if a not in revisions]
+    return {"daemonRevisions": found, "failures": failures}
+
+
+def list_daemon_task_definitions(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    definitions = ctx.state.region(ctx.account, ctx.region).daemon_task_defs
+    family, status = req.get("family"), req.get("status", "ACTIVE")
+    chosen = sorted(
+        (
+            d
+            for d in definitions.values()
+            if family in (None, d["family"]) and status in ("ALL", d["status"])
+        ),
+        key=lambda d: (d["family"], d["revision"]),
+        reverse=req.get("sort") == "DESC",
+    )
+    keys = [f"{n:08d}" for n in range(len(chosen))]
+    page, tok = _daemon_page(req, keys, "ecs:ListDaemonTaskDefinitions")
+    summaries = [
+        {
+            "arn": chosen[int(k)]["daemonTaskDefinitionArn"],
+            "registeredAt": chosen[int(k)]["registeredAt"],
+            "status": chosen[int(k)]["status"],
+        }
+        for k in page
+    ]
+    return {"daemonTaskDefinitions": summaries, **({"nextToken": tok} if tok else {})}
+
+
+def describe_daemon_task_definition(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    ref = str(req.get("daemonTaskDefinition", ""))
+    name = ref.rsplit("/", 1)[-1]
+    definitions = ctx.state.region(ctx.account, ctx.region).daemon_task_defs
+    family, _, revision = name.partition(":")
+    if not revision:
+        active = [
+            d for d in definitions.values() if d["family"] == family and d["status"] == "ACTIVE"
+        ]
+        revision = str(max((d["revision"] for d in active), default=0))
+    found = definitions.get((family, int(revision)) if revision.isdigit() else ("", 0))
+    if found is None:
+        raise AwsError("ClientException", "Unable to describe daemon task definition.")
+    return {"daemonTaskDefinition": found}
+
+
 HANDLERS: dict[str, Handler] = {
     "ListClusters": list_clusters,
     "DescribeClusters": describe_clusters,
@@ -574,4 +677,10 @@ HANDLERS: dict[str, Handler] = {
     "DescribeTaskDefinition": describe_task_definition,
     "ListTaskDefinitions": list_task_definitions,
     "ListTaskDefinitionFamilies": list_task_definition_families,
+    "ListDaemons": list_daemons,
+    "DescribeDaemon": describe_daemon,
+    "DescribeDaemonRevisions": describe_daemon_revisions,
+    "DescribeDaemonDeployments": describe_daemon_deployments,
+    "ListDaemonTaskDefinitions": list_daemon_task_definitions,
+    "DescribeDaemonTaskDefinition": describe_daemon_task_definition,
 }

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from . import ops_census, ops_ecr, ops_ecs, ops_eks, ops_sts
+from . import arns, ops_apprunner, ops_census, ops_ecr, ops_ecs, ops_eks, ops_sts
 from .context import Ctx, Handler
 from .faults import Faults, unit_random
 from .kube import KubeCluster, KubeFake
@@ -60,10 +60,12 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "sts": ops_sts.STS_HANDLERS,
     "organizations": ops_sts.ORG_HANDLERS,
     **ops_census.HANDLERS,  # consumers not modelled: their census calls answer "none here"
+    "apprunner": ops_apprunner.HANDLERS,
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
     "ecs": ("ThrottlingException", "Rate exceeded"),
+    "apprunner": ("ThrottlingException", "Rate exceeded"),
     "ecr": ("ThrottlingException", "Rate exceeded"),
     "sts": ("Throttling", "Rate exceeded"),
     "eks": ("ThrottlingException", "Rate exceeded"),
@@ -75,6 +77,7 @@ _THROTTLE = {
 }
 _SERVER_ERROR = {
     "ecs": "ServerException",
+    "apprunner": "InternalServiceErrorException",
     "ecr": "ServerException",
     "sts": "InternalFailure",
     "eks": "ServerException",
@@ -335,7 +338,7 @@ class AwsimServer:
                 bucket = self.buckets[bkey] = TokenBucket(limit, now)
             if not bucket.take(now):
                 self._throttle(key)
-        if service != "sts" and f.denies(account, region):
+        if service != "sts" and f.denies(account, region, op):
             self.fault_counts["denied"] += 1
             raise AwsError(
                 "AccessDeniedException",
@@ -475,7 +478,8 @@ def faults_from_json(d: dict[str, Any]) -> Faults:
             if fld.name == "denied_account_regions":
                 v = frozenset(tuple(x) for x in v)
             elif (
-                fld.name in ("denied_accounts", "operations", "accounts", "regions")
+                fld.name
+                in ("denied_accounts", "denied_operations", "operations", "accounts", "regions")
                 and v is not None
             ):
                 v = frozenset(v)
@@ -658,6 +662,116 @@ class Emulator:
 
     def register_task_definition(self, account: str, region: str, td: TaskDefinition) -> None:
         self._call(lambda: self.server.state.region(account, region).add_task_definition(td))
+
+    def register_daemon_task_definition(
+        self, account: str, region: str, family: str, revision: int, containers: dict[str, str]
+    ) -> str:
+        """Register daemon task definition family:revision (container name → image)."""
+        arn = f"arn:aws:ecs:{region}:{account}:daemon-task-definition/{family}:{revision}"
+        record = {
+            "daemonTaskDefinitionArn": arn,
+            "family": family,
+            "revision": revision,
+            "containerDefinitions": [{"name": n, "image": i} for n, i in containers.items()],
+            "status": "ACTIVE",
+            "registeredAt": 1_700_000_000 + revision,
+        }
+        self._call(
+            lambda: self.server.state.region(account, region).daemon_task_defs.__setitem__(
+                (family, revision), record
+            )
+        )
+        return arn
+
+    def add_daemon(
+        self,
+        account: str,
+        region: str,
+        cluster: str,
+        name: str,
+        revisions: list[tuple[str, dict[str, tuple[str, str]]]],
+        deploying: tuple[str, dict[str, tuple[str, str]]] | None = None,
+    ) -> str:
+        """Run daemon `name` in `cluster` with current revisions, each (daemon task definition
+        ARN, container name → (image, digest)); `deploying` is the target revision of a
+        deployment in progress that runs nowhere yet. Returns the daemon's ARN."""
+        daemon_arn = f"arn:aws:ecs:{region}:{account}:daemon/{cluster}/{name}"
+        cluster_arn = arns.cluster_arn(account, region, cluster)
+
+        def do() -> str:
+            state = self.server.state.region(account, region)
+            current = []
+            every = [*revisions, *([deploying] if deploying else [])]
+            for n, (task_definition, images) in enumerate(every):
+                arn = f"{daemon_arn}/{arns.stable_hex(account, region, name, 'rev', n)}"
+                current.append(arn)
+                state.daemon_revisions[arn] = {
+                    "daemonRevisionArn": arn,
+                    "clusterArn": cluster_arn,
+                    "daemonArn": daemon_arn,
+                    "daemonTaskDefinitionArn": task_definition,
+                    "createdAt": 1_700_000_000 + n,
+                    "containerImages": [
+                        {"containerName": c, "image": i, "imageDigest": d}
+                        for c, (i, d) in images.items()
+                    ],
+                }
+            deployment = f"{daemon_arn}/deployment/{arns.stable_hex(account, region, name)}"
+            running = current[: len(revisions)]
+            state.daemon_deployments[deployment] = {
+                "daemonDeploymentArn": deployment,
+                "clusterArn": cluster_arn,
+                "status": "IN_PROGRESS" if deploying else "SUCCESSFUL",
+                "targetDaemonRevision": {"arn": current[-1], "totalRunningInstanceCount": 0},
+                "sourceDaemonRevisions": [{"arn": a} for a in running if a != current[-1]],
+                "createdAt": 1_700_000_000,
+            }
+            state.daemons[daemon_arn] = {
+                "daemonArn": daemon_arn,
+                "clusterArn": cluster_arn,
+                "status": "ACTIVE",
+                "currentRevisions": running,
+                "deploymentArn": deployment,
+                "createdAt": 1_700_000_000,
+            }
+            return daemon_arn
+
+        return self._call(do)
+
+    def add_app_runner_service(
+        self, account: str, region: str, name: str, image: str, repository_type: str = "ECR"
+    ) -> str:
+        """An App Runner service deploying `image`; returns its ARN."""
+        service_id = arns.stable_hex(account, region, "apprunner", name)[:32]
+        arn = f"arn:aws:apprunner:{region}:{account}:service/{name}/{service_id}"
+        record = {
+            "ServiceName": name,
+            "ServiceId": service_id,
+            "ServiceArn": arn,
+            "ServiceUrl": f"{service_id}.{region}.awsapprunner.com",
+            "CreatedAt": 1_700_000_000,
+            "UpdatedAt": 1_700_000_000,
+            "Status": "RUNNING",
+            "SourceConfiguration": {
+                "ImageRepository": {
+                    "ImageIdentifier": image,
+                    "ImageRepositoryType": repository_type,
+                },
+                "AutoDeploymentsEnabled": False,
+            },
+            "InstanceConfiguration": {"Cpu": "1024", "Memory": "2048"},
+            "AutoScalingConfigurationSummary": {
+                "AutoScalingConfigurationArn": f"arn:aws:apprunner:{region}:{account}:"
+                "autoscalingconfiguration/DefaultConfiguration/1/00000000000000000000000000000001",
+                "AutoScalingConfigurationName": "DefaultConfiguration",
+                "AutoScalingConfigurationRevision": 1,
+            },
+            "NetworkConfiguration": {"EgressConfiguration": {"EgressType": "DEFAULT"}},
+        }
+        self._call(
+            lambda: self.server.state.region(account, region).app_runner.__setitem__(arn, record)
+        )
+        return arn
 
     def add_service(self, account: str, region: str, cluster: str, service: Service) -> str:
         """Add (or replace) a service; returns its ARN.  Creates the cluster if needed."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from . import arns
 from .scenario import (
@@ -221,6 +222,13 @@ class RegionState:
         self.clusters: dict[str, ClusterState] = {}
         self.task_defs: dict[tuple[str, int], TaskDefState] = {}
         self.repos: dict[str, RepoState] = {}
+        # ECS Managed Daemons and App Runner, kept as the API answers them (see
+        # Emulator.add_daemon / add_app_runner_service).
+        self.daemons: dict[str, dict[str, Any]] = {}
+        self.daemon_revisions: dict[str, dict[str, Any]] = {}
+        self.daemon_deployments: dict[str, dict[str, Any]] = {}
+        self.daemon_task_defs: dict[tuple[str, int], dict[str, Any]] = {}
+        self.app_runner: dict[str, dict[str, Any]] = {}
 
     def add_task_definition(self, td: TaskDefinition) -> None:
         self.task_defs[(td.family, td.revision)] = TaskDefState(self.account, self.region, td)

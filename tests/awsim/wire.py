@@ -27,6 +27,7 @@ TARGET_PREFIXES = {
     "AmazonEC2ContainerServiceV20141113": "ecs",
     "AmazonEC2ContainerRegistry_V20150921": "ecr",
     "AWSOrganizationsV20161128": "organizations",
+    "AppRunner": "apprunner",
 }
 
 _CRED_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")

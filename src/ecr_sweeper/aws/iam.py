@@ -58,6 +58,7 @@ STATEMENTS = (
     Statement("ReadScheduledAndLambdaUsage", "read", "*"),
     Statement("ReadEcrInventory", "read", ACCOUNT_REPOSITORIES),
     Statement("ReadEksClusters", "read", "*"),
+    Statement("ReadOtherConsumers", "read", "*"),
     Statement("TakeConsumerCensus", "read", "*"),
     Statement("ListEnabledRegions", "read", "*"),
     Statement("DeleteUnusedImages", "apply", ACCOUNT_REPOSITORIES),
@@ -88,6 +89,106 @@ PERMISSIONS = (
         "ecs:DescribeTaskDefinition",
         "ReadEcsUsage",
         "task definitions in use, the rollback window",
+    ),
+    Permission(
+        "ecs:ListDaemons",
+        "ReadEcsUsage",
+        "ECS Managed Daemons (`--no-daemons`)",
+    ),
+    Permission(
+        "ecs:DescribeDaemon",
+        "ReadEcsUsage",
+        "ECS Managed Daemons (`--no-daemons`)",
+    ),
+    Permission(
+        "ecs:DescribeDaemonDeployments",
+        "ReadEcsUsage",
+        "ECS Managed Daemons (`--no-daemons`)",
+    ),
+    Permission(
+        "ecs:DescribeDaemonRevisions",
+        "ReadEcsUsage",
+        "ECS Managed Daemons (`--no-daemons`)",
+    ),
+    Permission(
+        "ecs:ListDaemonTaskDefinitions",
+        "ReadEcsUsage",
+        "ECS Managed Daemons (`--no-daemons`)",
+    ),
+    Permission(
+        "ecs:DescribeDaemonTaskDefinition",
+        "ReadEcsUsage",
+        "ECS Managed Daemons (`--no-daemons`)",
+    ),
+    Permission(
+        "batch:DescribeJobDefinitions",
+        "ReadOtherConsumers",
+        "job definitions, and those workflows and schedules submit (`--no-batch`)",
+    ),
+    Permission(
+        "states:ListStateMachines",
+        "ReadOtherConsumers",
+        "state machines and their versions (`--no-step-functions`)",
+    ),
+    Permission(
+        "states:DescribeStateMachine",
+        "ReadOtherConsumers",
+        "state machines and their versions (`--no-step-functions`)",
+    ),
+    Permission(
+        "states:ListStateMachineVersions",
+        "ReadOtherConsumers",
+        "state machines and their versions (`--no-step-functions`)",
+    ),
+    Permission(
+        "codebuild:ListProjects",
+        "ReadOtherConsumers",
+        "build images, and projects workflows and schedules start (`--no-codebuild`)",
+    ),
+    Permission(
+        "codebuild:BatchGetProjects",
+        "ReadOtherConsumers",
+        "build images, and projects workflows and schedules start (`--no-codebuild`)",
+    ),
+    Permission(
+        "sagemaker:ListModels",
+        "ReadOtherConsumers",
+        "models' containers (`--no-sagemaker`)",
+    ),
+    Permission(
+        "sagemaker:DescribeModel",
+        "ReadOtherConsumers",
+        "models' containers (`--no-sagemaker`)",
+    ),
+    Permission(
+        "apprunner:ListServices",
+        "ReadOtherConsumers",
+        "services' images (`--no-app-runner`)",
+    ),
+    Permission(
+        "apprunner:DescribeService",
+        "ReadOtherConsumers",
+        "services' images (`--no-app-runner`)",
+    ),
+    Permission(
+        "emr-serverless:ListApplications",
+        "ReadOtherConsumers",
+        "applications' custom images (`--no-emr`)",
+    ),
+    Permission(
+        "emr-serverless:GetApplication",
+        "ReadOtherConsumers",
+        "applications' custom images (`--no-emr`)",
+    ),
+    Permission(
+        "pipes:ListPipes",
+        "ReadOtherConsumers",
+        "pipes targeting ECS or Batch (`--no-pipes`)",
+    ),
+    Permission(
+        "pipes:DescribePipe",
+        "ReadOtherConsumers",
+        "pipes targeting ECS or Batch (`--no-pipes`)",
     ),
     Permission(
         "events:ListEventBuses",
@@ -185,7 +286,11 @@ COMMAND = "python -m ecr_sweeper.aws.iam --write"
 PACKAGE = Path(__file__).resolve().parent.parent
 ROOT = PACKAGE.parent.parent
 DOCS = (ROOT / "docs" / "iam.md", ROOT / "README.md")
-NOT_SCANNED = ("demo.py", "demo_eks.py")  # the demo seeds moto's server: not the sweep's calls
+NOT_SCANNED = (
+    "demo.py",
+    "demo_eks.py",
+    "demo_consumers.py",
+)  # the demo seeds moto's server: not the sweep's calls
 
 
 def policy(role: Role) -> dict[str, object]:

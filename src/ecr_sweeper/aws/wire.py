@@ -69,6 +69,12 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "describe_tasks",
             "list_task_definitions",
             "describe_task_definition",
+            "list_daemons",
+            "describe_daemon",
+            "describe_daemon_revisions",
+            "describe_daemon_deployments",
+            "list_daemon_task_definitions",
+            "describe_daemon_task_definition",
         }
     ),
     "ecr": frozenset(

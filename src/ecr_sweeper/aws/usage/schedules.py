@@ -1,16 +1,30 @@
-"""Scheduled tasks: EventBridge rules (on every event bus) and EventBridge Scheduler schedules
-whose target runs an ECS task definition. A target may name a family without a revision, which
-means its latest ACTIVE revision; it is described as such.
+"""Scheduled work: EventBridge rules (on every event bus) and EventBridge Scheduler schedules
+whose target runs an image.
+
+- `EcsParameters.TaskDefinitionArn` (rules and schedules): a family without a revision means its
+  latest ACTIVE revision; it is described as such.
+- Rule targets with `BatchParameters` (the target is a job queue): `JobDefinition`.
+- Scheduler universal targets (`arn:aws:scheduler:::aws-sdk:ecs:runTask`, `…:batch:submitJob`,
+  `…:codebuild:startBuild`, `…:sagemaker:createTrainingJob`): the request is the target's
+  `Input`, read by the operation's shapes (integrations.py).
+- SageMaker pipeline targets: the pipeline's images are not read, so the source fails closed
+  (turn `schedules` off, or list the pipeline's images with `--external-images`).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import anyio
 
+from ecr_sweeper.aws.usage import batch, integrations
 from ecr_sweeper.aws.usage.context import UsageContext
 from ecr_sweeper.model import Sources
+
+KIND = "schedule"
+_UNIVERSAL = re.compile(r"^arn:[^:]+:scheduler:::aws-sdk:(?P<service>[a-z0-9-]+):(?P<action>.+)$")
 
 
 class Schedules:
@@ -49,11 +63,17 @@ class Schedules:
             targets = await ctx.api.pages(
                 events.list_targets_by_rule, "Targets", "NextToken", Rule=rule, EventBusName=bus
             )
+            where = f"EventBridge rule {bus}/{rule}"
             for target in targets:
                 arn = target.get("EcsParameters", {}).get("TaskDefinitionArn")
                 if arn:
                     ctx.count("scheduled rules")
-                    ctx.saw_task_definition(arn, f"EventBridge rule {bus}/{rule}", "schedule")
+                    ctx.saw_task_definition(arn, where, KIND)
+                job_definition = target.get("BatchParameters", {}).get("JobDefinition")
+                if job_definition:
+                    ctx.count("scheduled rules")
+                    await batch.report_job_definition(ctx, job_definition, where, KIND)
+                sagemaker_pipeline_unread(target, where)
 
         async def bus_rules(bus: str) -> None:
             rules = await ctx.api.pages(events.list_rules, "Rules", "NextToken", EventBusName=bus)
@@ -74,12 +94,43 @@ class Schedules:
             schedule = await ctx.api.call(
                 scheduler.get_schedule, Name=summary["Name"], GroupName=summary["GroupName"]
             )
-            arn = schedule.get("Target", {}).get("EcsParameters", {}).get("TaskDefinitionArn")
+            target = schedule.get("Target", {})
+            where = f"Scheduler schedule {summary['GroupName']}/{summary['Name']}"
+            arn = target.get("EcsParameters", {}).get("TaskDefinitionArn")
             if arn:
                 ctx.count("schedules")
-                where = f"Scheduler schedule {summary['GroupName']}/{summary['Name']}"
-                ctx.saw_task_definition(arn, where, "schedule")
+                ctx.saw_task_definition(arn, where, KIND)
+            sagemaker_pipeline_unread(target, where)
+            if universal := _UNIVERSAL.match(target.get("Arn", "")):
+                await universal_target(
+                    ctx, universal["service"], universal["action"], target, where
+                )
 
         async with anyio.create_task_group() as tg:
             for summary in schedules:
                 tg.start_soon(one, summary)
+
+
+async def universal_target(
+    ctx: UsageContext, service: str, action: str, target: dict[str, Any], where: str
+) -> None:
+    """A Scheduler universal target: the API request is the target's `Input` (JSON)."""
+    if not integrations.runs_images(service):
+        return
+    ctx.count("schedules")
+    try:
+        request = json.loads(target.get("Input") or "{}")
+    except ValueError as exc:
+        raise RuntimeError(f"{where}: Input is not JSON ({exc}): its images are unknown") from exc
+    await integrations.report_request(
+        ctx, service, action, request, used_by=where, kind=KIND, templated=False
+    )
+
+
+def sagemaker_pipeline_unread(target: dict[str, Any], where: str) -> None:
+    """A target that starts a SageMaker pipeline runs images this tool does not read."""
+    if "SageMakerPipelineParameters" in target:
+        raise RuntimeError(
+            f"{where}: starts SageMaker pipeline {target.get('Arn')}, whose images are not read"
+            " (list them with --external-images, or switch schedules off)"
+        )

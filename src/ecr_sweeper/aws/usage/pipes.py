@@ -1,0 +1,84 @@
+"""EventBridge Pipes whose target runs an image: `TargetParameters.EcsTaskParameters`
+(`TaskDefinitionArn`, described like every task definition) and `BatchJobParameters`
+(`JobDefinition`, read by the Batch source's reader). ListPipes → DescribePipe; a stopped pipe
+counts (it can be started again).
+
+Fail closed: Pipes may take a target parameter from the event at run time (a dynamic path
+parameter, `$.detail.taskDefinition`); then the pipe's images are unknown and the source
+raises, naming the pipe and the field. A pipe that starts a SageMaker pipeline also fails
+closed, as for schedules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from ecr_sweeper.aws.usage import batch
+from ecr_sweeper.aws.usage.context import UsageContext
+from ecr_sweeper.aws.usage.schedules import sagemaker_pipeline_unread
+from ecr_sweeper.aws.usage.shapes import offered
+from ecr_sweeper.model import Sources
+
+PAGE = 100
+KIND = "pipes"
+
+
+class Pipes:
+    """EventBridge Pipes targeting ECS or Batch."""
+
+    name = "pipes"
+    kind = KIND
+
+    def enabled(self, sources: Sources) -> bool:
+        return sources.pipes
+
+    async def present(self, ctx: UsageContext) -> bool:
+        if not offered("pipes", ctx.region):
+            return False
+        pipes = await ctx.client("pipes")
+        return bool((await ctx.api.call(pipes.list_pipes, Limit=1)).get("Pipes"))
+
+    async def collect(self, ctx: UsageContext) -> None:
+        if not offered("pipes", ctx.region):
+            return
+        client = await ctx.client("pipes")
+        summaries = await ctx.api.pages(client.list_pipes, "Pipes", "NextToken", Limit=PAGE)
+        ctx.count("pipes", len(summaries))
+
+        async def one(name: str) -> None:
+            pipe = await ctx.api.call(client.describe_pipe, Name=name)
+            await report_pipe(ctx, pipe)
+
+        async with anyio.create_task_group() as tg:
+            for summary in summaries:
+                tg.start_soon(one, summary["Name"])
+
+
+async def report_pipe(ctx: UsageContext, pipe: dict[str, Any]) -> None:
+    """What one pipe (as DescribePipe answers it) runs."""
+    where = f"EventBridge pipe {pipe.get('Name')}"
+    parameters = pipe.get("TargetParameters", {})
+    sagemaker_pipeline_unread(
+        {"Arn": pipe.get("Target"), **parameters}
+        if "SageMakerPipelineParameters" in parameters
+        else {},
+        where,
+    )
+    task_definition = parameters.get("EcsTaskParameters", {}).get("TaskDefinitionArn")
+    if task_definition:
+        _static(task_definition, where, "EcsTaskParameters.TaskDefinitionArn")
+        ctx.saw_task_definition(task_definition, where, KIND)
+    job_definition = parameters.get("BatchJobParameters", {}).get("JobDefinition")
+    if job_definition:
+        _static(job_definition, where, "BatchJobParameters.JobDefinition")
+        await batch.report_job_definition(ctx, job_definition, where, KIND)
+
+
+def _static(value: str, where: str, field: str) -> None:
+    if value.startswith("$"):
+        raise RuntimeError(
+            f"{where}: TargetParameters.{field} is only known at run time ({value!r}): "
+            "its images are unknown"
+        )

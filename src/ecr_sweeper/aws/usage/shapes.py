@@ -1,0 +1,159 @@
+"""Read a request or an answer by its service model's shapes, never by a key's name.
+
+A source says which members mean something to it as (structure shape, member) pairs of the
+service's botocore model, say `("EksContainerOverride", "image")`; `find` walks a value beside
+its shape and returns every such member it holds, with its path. User data (environment
+variables, tags, parameters) can carry any key, and is never mistaken for an image.
+
+`templated` values are the requests Step Functions states and Scheduler targets send: their keys
+are the members' names in PascalCase, and a value may be left to run time (a JSONPath `Key.$`,
+a JSONata `{% … %}` string, an intrinsic function). A run-time value at, or above, a member
+that matters makes the request's images unknown: `find` raises `Unresolvable` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
+
+References = Mapping[tuple[str, str], str]  # (structure shape, member) → what it means
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A member that matters, as found in a value."""
+
+    meaning: str
+    value: str
+    path: str  # e.g. "eksPropertiesOverride.podProperties.containers[0].image"
+    holder: Mapping[str, Any]  # the structure that holds it (a container's name is there)
+
+
+class Unresolvable(Exception):  # noqa: N818 - a finding, named as one
+    """A value that matters is only known at run time."""
+
+    def __init__(self, field: str, value: object, why: str = "is only known at run time") -> None:
+        super().__init__(f"{field} {why} ({_short(value)})")
+        self.field = field
+
+
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@cache
+def service_model(service: str) -> ServiceModel:
+    """botocore's model of a service (loaded once)."""
+    return _session().get_service_model(service)
+
+
+def is_jsonata(value: object) -> bool:
+    """A JSONata expression (`{% … %}`), evaluated at run time."""
+    return (
+        isinstance(value, str) and value.strip().startswith("{%") and value.strip().endswith("%}")
+    )
+
+
+class Schema:
+    """The members of one service that matter to a reader, and which shapes can hold them."""
+
+    def __init__(self, service: str, references: References) -> None:
+        self.model = service_model(service)
+        self.references = references
+        self._reaches: dict[str, bool] = {}
+
+    def input_shape(self, operation: str) -> StructureShape | None:
+        """The request shape of `operation` (PascalCase), or None when the service has none."""
+        if operation not in self.model.operation_names:
+            return None
+        shape = self.model.operation_model(operation).input_shape
+        return shape if isinstance(shape, StructureShape) else None
+
+    def output_shape(self, operation: str) -> Shape:
+        """The answer shape of `operation` (PascalCase)."""
+        shape = self.model.operation_model(operation).output_shape
+        if shape is None:
+            raise ValueError(f"{self.model.service_name}:{operation} answers nothing")
+        return shape
+
+    def shape(self, name: str) -> Shape:
+        return self.model.shape_for(name)
+
+    def reaches(self, shape: Shape) -> bool:
+        """Whether a value of `shape` can hold a member that matters."""
+        if shape.name in self._reaches:
+            return self._reaches[shape.name]
+        self._reaches[shape.name] = False  # recursive shapes: assume no until shown otherwise
+        answer = False
+        if isinstance(shape, StructureShape):
+            answer = any(
+                (shape.name, name) in self.references or self.reaches(member)
+                for name, member in shape.members.items()
+            )
+        elif isinstance(shape, ListShape):
+            answer = self.reaches(shape.member)
+        elif isinstance(shape, MapShape):
+            answer = self.reaches(shape.value)
+        self._reaches[shape.name] = answer
+        return answer
+
+    def find(self, shape: Shape, value: object, *, templated: bool = False) -> list[Found]:
+        """Every member that matters in `value` (of `shape`). Raises `Unresolvable`."""
+        found: list[Found] = []
+        if templated and is_jsonata(value) and self.reaches(shape):
+            raise Unresolvable("(the whole request)", value)
+        self._walk(shape, value, "", templated, found)
+        return found
+
+    def _walk(
+        self, shape: Shape, value: object, path: str, templated: bool, out: list[Found]
+    ) -> None:
+        if isinstance(shape, StructureShape) and isinstance(value, Mapping):
+            members = {name.lower(): (name, member) for name, member in shape.members.items()}
+            for key, item in value.items():
+                dynamic = templated and (key.endswith(".$") or is_jsonata(item))
+                base = key[:-2] if templated and key.endswith(".$") else key
+                if (name_member := members.get(base.lower())) is None:
+                    continue
+                name, member = name_member
+                where = f"{path}.{name}" if path else name
+                matters = (shape.name, name) in self.references
+                if dynamic:
+                    if matters or self.reaches(member):
+                        raise Unresolvable(where, item)
+                    continue
+                if matters and isinstance(item, str):
+                    out.append(Found(self.references[(shape.name, name)], item, where, value))
+                else:
+                    self._walk(member, item, where, templated, out)
+        elif isinstance(shape, ListShape) and isinstance(value, list):
+            for n, item in enumerate(value):
+                if templated and is_jsonata(item) and self.reaches(shape.member):
+                    raise Unresolvable(f"{path}[{n}]", item)
+                self._walk(shape.member, item, f"{path}[{n}]", templated, out)
+        elif isinstance(shape, MapShape) and isinstance(value, Mapping):
+            for key, item in value.items():
+                self._walk(shape.value, item, f"{path}[{key}]", templated, out)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def offered(service: str, region: str) -> bool:
+    """Whether `service` has an endpoint in `region`, by botocore's endpoint data. A service
+    that AWS does not offer in a region has no consumers there (CodeBuild in ap-east-2, App
+    Runner in most regions). A region botocore's data does not know is assumed to offer
+    everything, so a newer region than the data is read, never skipped."""
+    data = _session().get_data("endpoints")
+    for partition in data["partitions"]:
+        if region in partition["regions"]:
+            return region in _session().get_available_regions(service, partition["partition"])
+    return True

@@ -1,0 +1,138 @@
+"""Consumers beyond ECS for the demo and the tests on moto's server: seeding a Batch job
+definition and a Step Functions state machine, and the reads moto 5.2.5 lacks.
+
+moto serves Batch, Step Functions, CodeBuild, SageMaker, Scheduler, EventBridge, Pipes and EMR
+Serverless, but not ListStateMachineVersions (HTTP 500), ECS Managed Daemons or App Runner.
+`extend_moto` teaches a moto server running in this process ListStateMachineVersions (from
+moto's own state), and ECS ListDaemons and App Runner ListServices: moto cannot create a daemon
+or an App Runner service, so it lists none, and the census finds none there instead of failing
+(a failed App Runner census costs 45 s of retries per account × region, and its presence would
+be unknown). The project's emulator (tests/awsim) serves daemons and App Runner for their
+tests; a run on moto switches both readers off (`moto_sources`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import boto3
+
+from ecr_sweeper.model import Sources
+
+
+def moto_sources(sources: Sources) -> Sources:
+    """`sources` without the ones moto cannot serve (ECS Managed Daemons, App Runner)."""
+    return replace(sources, daemons=False, app_runner=False)
+
+
+def extend_moto() -> None:
+    """Teach moto's Step Functions ListStateMachineVersions (idempotent; in-process moto)."""
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if hasattr(StepFunctionResponse, "list_state_machine_versions"):
+        return
+
+    def list_daemons(_: Any) -> Any:
+        return ActionResult({"daemonSummariesList": []})
+
+    def list_state_machine_versions(self: Any) -> Any:
+        machine = self.stepfunction_backend.describe_state_machine(
+            self._get_param("stateMachineArn")
+        )
+        versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+        return ActionResult(
+            {
+                "stateMachineVersions": [
+                    {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+                    for v in versions
+                ]
+            }
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+    _answer_app_runner_listings()
+    EC2ContainerServiceResponse.list_daemons = list_daemons  # type: ignore[attr-defined]
+
+
+# Listings of services moto 5.2.5 does not have (it can create none of them, so none is true):
+# App Runner (JSON 1.0) and Lightsail container services (JSON 1.1, the census).
+EMPTY_LISTINGS: dict[str, dict[str, list[Any]]] = {
+    "AppRunner.ListServices": {"ServiceSummaryList": []},
+    "Lightsail_20161128.GetContainerServices": {"containerServices": []},
+}
+
+
+def _answer_app_runner_listings() -> None:
+    """moto has no App Runner or Lightsail: answer their listings with empty lists."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatch = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        listing = EMPTY_LISTINGS.get(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if listing is not None:
+            body = json.dumps(listing).encode()
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
+            return [body]
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
+
+
+def seed_batch_and_stepfunctions(
+    session: boto3.Session, batch_image: str, task_image: str, *, cluster: str = "jobs"
+) -> dict[str, str]:
+    """In `session`'s account and region: a Batch job definition `etl` running `batch_image`,
+    and a Step Functions state machine `nightly` whose `ecs:runTask.sync` state runs a task
+    definition `nightly-report` (image `task_image`) and submits the `etl` job. Returns the
+    ARNs made (job definition, task definition, state machine)."""
+    batch = session.client("batch")
+    job = batch.register_job_definition(
+        jobDefinitionName="etl",
+        type="container",
+        containerProperties={"image": batch_image, "vcpus": 1, "memory": 512},
+    )
+    ecs = session.client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    task = ecs.register_task_definition(
+        family="nightly-report",
+        containerDefinitions=[{"name": "report", "image": task_image, "memory": 256}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    account = session.client("sts").get_caller_identity()["Account"]
+    definition = {
+        "StartAt": "Report",
+        "States": {
+            "Report": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": {"Cluster": cluster, "TaskDefinition": "nightly-report"},
+                "Next": "Etl",
+            },
+            "Etl": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::batch:submitJob.sync",
+                "Parameters": {"JobName": "etl", "JobQueue": "default", "JobDefinition": "etl"},
+                "End": True,
+            },
+        },
+    }
+    machine = session.client("stepfunctions").create_state_machine(
+        name="nightly",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{account}:role/nightly",
+    )["stateMachineArn"]
+    return {
+        "job_definition": job["jobDefinitionArn"],
+        "task_definition": task,
+        "state_machine": machine,
+    }

@@ -1,0 +1,174 @@
+"""Reading requests and answers by the service model's shapes (no network): the members that
+name images are found wherever the shapes put them, user data never counts, and a run-time
+value fails closed only where it could name an image."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ecr_sweeper.aws.limits import Api, RetryPolicy
+from ecr_sweeper.aws.usage.batch import report_definition
+from ecr_sweeper.aws.usage.context import UsageContext
+from ecr_sweeper.aws.usage.emr import report_application
+from ecr_sweeper.aws.usage.integrations import REFERENCES
+from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable, offered
+from ecr_sweeper.model import AccountId, AccountTarget, Region, Sources
+
+
+async def _no_client(service: str) -> Any:
+    raise AssertionError(f"no call expected ({service})")
+
+
+def context() -> UsageContext:
+    return UsageContext(
+        AccountTarget(AccountId("111111111111"), (Region("us-east-1"),)),
+        Region("us-east-1"),
+        Api(1, RetryPolicy.instant()),
+        _no_client,
+        Sources(),
+        datetime.now(UTC),
+    )
+
+
+def test_batch_job_definition_images_in_every_container_kind() -> None:
+    ctx = context()
+    definition = {
+        "jobDefinitionName": "mixed",
+        "revision": 4,
+        "containerProperties": {
+            "image": "a",
+            "environment": [{"name": "image", "value": "not-an-image"}],
+        },
+        "nodeProperties": {
+            "nodeRangeProperties": [
+                {"targetNodes": "0:", "container": {"image": "b"}},
+                {
+                    "targetNodes": "1:",
+                    "ecsProperties": {
+                        "taskProperties": [{"containers": [{"name": "n", "image": "c"}]}]
+                    },
+                },
+            ]
+        },
+        "ecsProperties": {"taskProperties": [{"containers": [{"name": "web", "image": "d"}]}]},
+        "eksProperties": {
+            "podProperties": {
+                "containers": [{"name": "e", "image": "e"}],
+                "initContainers": [{"name": "f", "image": "f"}],
+            }
+        },
+        "tags": {"image": "not-an-image"},
+        "parameters": {"image": "not-an-image"},
+    }
+    report_definition(ctx, definition, "", "batch")
+    assert {(s.image, s.source) for s in ctx.images} == {
+        ("a", "Batch job definition mixed:4 (container)"),
+        ("b", "Batch job definition mixed:4 (nodeProperties.nodeRangeProperties[0].container)"),
+        (
+            "c",
+            "Batch job definition mixed:4 (nodeProperties.nodeRangeProperties[1]"
+            ".ecsProperties.taskProperties[0].containers[0] n)",
+        ),
+        ("d", "Batch job definition mixed:4 (ecsProperties.taskProperties[0].containers[0] web)"),
+        ("e", "Batch job definition mixed:4 (eksProperties.podProperties.containers[0] e)"),
+        ("f", "Batch job definition mixed:4 (eksProperties.podProperties.initContainers[0] f)"),
+    }
+
+
+def submit_job() -> tuple[Schema, Any]:
+    schema = Schema("batch", REFERENCES["batch"])
+    shape = schema.input_shape("SubmitJob")
+    assert shape is not None
+    return schema, shape
+
+
+def test_templated_request_keys_are_pascal_case_and_overrides_are_read() -> None:
+    schema, shape = submit_job()
+    request = {
+        "JobDefinition": "etl:3",
+        "Parameters": {"JobDefinition": "user data"},
+        "EksPropertiesOverride": {"PodProperties": {"Containers": [{"Image": "override"}]}},
+    }
+    found = {(f.meaning, f.value) for f in schema.find(shape, request, templated=True)}
+    assert found == {("job definition", "etl:3"), ("image", "override")}
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        ({"JobDefinition.$": "$.jd"}, "jobDefinition"),
+        ({"JobDefinition": "{% $states.input.jd %}"}, "jobDefinition"),
+        ({"JobDefinition": "etl", "EksPropertiesOverride.$": "$.o"}, "eksPropertiesOverride"),
+        (
+            {
+                "JobDefinition": "etl",
+                "EksPropertiesOverride": {"PodProperties": {"Containers": ["{% $x %}"]}},
+            },
+            "eksPropertiesOverride.podProperties.containers[0]",
+        ),
+        ("{% $states.input %}", "(the whole request)"),
+    ],
+)
+def test_a_run_time_value_that_can_name_an_image_is_unresolvable(request_: Any, field: str) -> None:
+    schema, shape = submit_job()
+    with pytest.raises(Unresolvable) as caught:
+        schema.find(shape, request_, templated=True)
+    assert caught.value.field == field
+
+
+def test_run_time_values_that_cannot_name_an_image_are_fine() -> None:
+    schema, shape = submit_job()
+    request = {
+        "JobDefinition": "etl",
+        "JobName.$": "$.name",
+        "ContainerOverrides.$": "$.c",
+        "Parameters.$": "$.p",
+    }
+    assert [f.value for f in schema.find(shape, request, templated=True)] == ["etl"]
+
+
+def test_an_answer_is_not_templated() -> None:
+    schema, shape = submit_job()
+    found = schema.find(shape, {"jobDefinition.$": "$.x", "jobDefinition": "etl"})
+    assert [f.value for f in found] == ["etl"]
+
+
+def test_a_service_not_offered_in_a_region_has_no_consumers_there() -> None:
+    assert offered("codebuild", "us-east-1")
+    assert not offered("apprunner", "sa-east-1")  # App Runner is in a dozen regions
+    assert offered("batch", "xx-future-1")  # a region newer than botocore's data is read
+
+
+def test_emr_serverless_application_images_and_resolved_digests() -> None:
+    ctx = context()
+    answer = {
+        "application": {
+            "applicationId": "00f1",
+            "name": "etl",
+            "releaseLabel": "emr-7.0.0",
+            "type": "SPARK",
+            "state": "STOPPED",
+            "imageConfiguration": {"imageUri": "app-image", "resolvedImageDigest": "sha256:aa"},
+            "workerTypeSpecifications": {
+                "Executor": {"imageConfiguration": {"imageUri": "executor-image"}}
+            },
+            "tags": {"imageUri": "not-an-image"},
+        }
+    }
+    report_application(ctx, answer)
+    assert {(s.image, s.source, s.digest) for s in ctx.images} == {
+        (
+            "app-image",
+            "EMR Serverless application etl (application.imageConfiguration)",
+            "sha256:aa",
+        ),
+        (
+            "executor-image",
+            "EMR Serverless application etl "
+            "(application.workerTypeSpecifications[Executor].imageConfiguration)",
+            None,
+        ),
+    }
