@@ -19,6 +19,7 @@ from ecr_sweeper.aws.limits import (
     Api,
     Limits,
     RetryPolicy,
+    Turn,
     bucket_for,
     chunks,
     is_retryable,
@@ -152,6 +153,21 @@ def test_a_burst_of_throttles_cuts_the_rate_once_per_window() -> None:
     clock.t += 0.05
     rate.on_throttled(reserved_at=clock.now() - 0.01)  # sent after the cut: a new window
     assert rate.cuts == 2
+
+
+def test_the_rate_climbs_only_on_calls_it_paced_and_never_above_a_published_rate() -> None:
+    clock = FakeClock()
+    assumed = AdaptiveRate(Limits(), bucket_for("ecr", "DescribeImages"), clock)
+    for _ in range(100):
+        assumed.on_success(Turn(clock.now(), waited=False))  # the bucket was not the limit
+    assert assumed.rate == 20.0
+    for _ in range(100):
+        assumed.on_success(Turn(clock.now(), waited=True))  # paced: probe above the assumption
+    assert assumed.rate > 20.0
+    published = AdaptiveRate(Limits(), bucket_for("ecs", "ListTasks"), clock)
+    for _ in range(100):
+        published.on_success(Turn(clock.now(), waited=True))
+    assert published.rate == 20.0
 
 
 def test_actions_of_one_ecs_category_share_one_bucket_and_ecr_actions_do_not() -> None:

@@ -328,9 +328,9 @@ class AdaptiveRate:
         self.throttles = 0
         self.cuts = 0
 
-    def reserve(self) -> float:
+    def reserve(self, now: float | None = None) -> float:
         """Take a token; the seconds to wait before the call may start (0: at once)."""
-        now = self._clock.now()
+        now = self._clock.now() if now is None else now
         self._refill(now)
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
@@ -338,7 +338,7 @@ class AdaptiveRate:
     async def wait_turn(self) -> Turn:
         """Sleep until this call's turn: calls start at most as fast as the bucket refills."""
         reserved_at = self._clock.now()
-        delay = self.reserve()
+        delay = self.reserve(reserved_at)
         if delay > 0.0:
             await self._clock.sleep(delay)
         return Turn(reserved_at, waited=delay > 0.0)
@@ -426,7 +426,9 @@ class Api:
         # first attempt, so the retry decisions and waits are exactly the policy's.
         try:
             return await self._attempt(pace, operation, kwargs)
-        except Exception as exc:  # noqa: BLE001 - tenacity decides below, and re-raises
+        except Exception as exc:
+            if not is_retryable(exc) or self._retry.attempts <= 1:
+                raise  # an answer (not found, denied…): no controller to build for it
             first_failure: Exception | None = exc
         async for attempt in self._retry.retrying(self._clock):
             with attempt:
