@@ -105,11 +105,13 @@ def run_sweep(
     return events, anyio.run(sweep)
 
 
+@pytest.mark.parametrize("images_waiting", [0, 50_000])  # waiting in the slots, or buffered
 def test_the_inventory_is_read_while_the_usage_is_but_judged_only_after_all_of_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, images_waiting: int
 ) -> None:
     repos = repositories(5)
-    events, plan = run_sweep(monkeypatch, repos, Limits(repositories_at_once=128))
+    limits = Limits(repositories_at_once=128, images_waiting=images_waiting)
+    events, plan = run_sweep(monkeypatch, repos, limits)
     kinds = [kind for kind, _ in events]
     last_usage = max(i for i, kind in enumerate(kinds) if kind == "usage done")
     # Overlap: every repository was read before the usage was complete...

@@ -353,6 +353,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="time the bare-HTTP floor for the environment too (the org always has it)",
     )
+    p.add_argument(
+        "--images-waiting",
+        type=int,
+        default=None,
+        help="Limits.images_waiting of the concurrent sweep (0: repositories wait in their slots)",
+    )
     p.add_argument("--apply", action="store_true", help="plan and apply (default: plan only)")
     p.add_argument(
         "--no-revisions",
@@ -419,7 +425,8 @@ def sweep_scenario(
         reference = run_child(emu, {**base_spec, "apply": False, "targets": every, "limits": None})
         emu.set_quotas_enabled(quotas.enabled)
         emu.reset_stats()
-        conc = run_child(emu, {**base_spec, "targets": every, "limits": None})
+        tuned = None if args.images_waiting is None else {"images_waiting": args.images_waiting}
+        conc = run_child(emu, {**base_spec, "targets": every, "limits": tuned})
         stats = emu.stats()
         floor: dict[str, Any] | None = None
         if floor_wanted:
