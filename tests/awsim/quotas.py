@@ -137,11 +137,12 @@ PAGE_LIMITS: dict[str, tuple[int, int]] = {
 class Quotas:
     """Throttling configuration for one emulator run.
 
-    ``rates`` overrides/extends :data:`DEFAULT_RATES`; ``default`` applies to operations not
-    listed (None = unlimited).  ``enabled=False`` disables token buckets entirely (faults such as
-    ``Faults.throttle_rate`` still apply).  ``org_empty_page_every=N`` makes Organizations
-    ListAccounts return an empty page that still carries a NextToken before every N-th page
-    (real Organizations does this occasionally; 0 disables it).
+    ``rates`` overrides/extends :data:`DEFAULT_RATES`, per operation ("ecs:ListTasks": a bucket
+    of its own) or per ECS category ("ecs:cluster resource read"); ``default`` applies to
+    operations not listed (None = unlimited).  ``enabled=False`` disables token buckets entirely
+    (faults such as ``Faults.throttle_rate`` still apply).  ``org_empty_page_every=N`` makes
+    Organizations ListAccounts return an empty page that still carries a NextToken before every
+    N-th page (real Organizations does this occasionally; 0 disables it).
     """
 
     enabled: bool = True
@@ -163,9 +164,14 @@ class Quotas:
         """The limit of the bucket operation ``key`` ("ecs:ListTasks") draws from."""
         if not self.enabled:
             return None
-        if key.startswith("ecs:") and key not in self.rates and key not in DEFAULT_RATES:
+        if key in self.rates:
+            return self.rates[key]
+        category = _ECS_CATEGORY_OF.get(key)
+        if category is not None and category in self.rates:
+            return self.rates[category]
+        if key.startswith("ecs:") and key not in DEFAULT_RATES:
             return self.default or ECS_DEFAULT
-        return self.rates.get(key) or DEFAULT_RATES.get(key) or self.default
+        return DEFAULT_RATES.get(key) or self.default
 
     def bucket_for(self, key: str) -> str:
         """The bucket operation ``key`` draws from: an ECS action's category ("ecs:cluster
