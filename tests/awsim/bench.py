@@ -24,8 +24,8 @@ a *fresh* subprocess, so its CPU time and peak RSS are its own:
    reference plan, with no errors (so no call failed for throttling) -- else exit status 1;
 3. (org) the same number of bare aiohttp POSTs as the sweep made calls, as many in flight: what
    the HTTP round trips alone cost one Python process here (the floor);
-4. (org) ``Limits(calls_per_region=1, regions_at_once=1)``: one call at a time, like the
-   original CI script (sequential baseline).
+4. (org) ``Limits(calls_per_region=1, regions_at_once=1)`` and one call in flight in the whole
+   run: one call at a time, like the original CI script (sequential baseline).
 
 The last line reads
 ``env_ratio_to_bound=… org_ratio_to_floor=… speedup_vs_sequential=… cpu_ms_per_call=…
@@ -222,6 +222,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         for a, regions in spec["targets"]
     )
     limits = Limits(**spec["limits"]) if spec["limits"] else Limits()
+    if spec.get("one_at_a_time"):
+        _one_call_at_a_time()
     # The emulator serves ECS, ECR, STS and Organizations only (no EventBridge, Scheduler,
     # Lambda): those usage sources stay off.
     sources = Sources(schedules=False, lambdas=False, service_revisions=spec["revisions"])
@@ -248,6 +250,25 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     out["cpu_s"] = time.process_time() - cpu0
     out["peak_rss_mb"] = _peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
+
+
+def _one_call_at_a_time() -> None:
+    """The sequential baseline: one call in flight in the whole run, like the original CI
+    script (usage and inventory overlap in the sweep, so per-phase limits alone allow two)."""
+    import anyio
+
+    from ecr_sweeper.aws import limits
+
+    attempt = limits.Api._attempt
+    lock: list[anyio.Lock] = []
+
+    async def serial(self: Any, *args: Any) -> Any:
+        if not lock:
+            lock.append(anyio.Lock())
+        async with lock[0]:
+            return await attempt(self, *args)
+
+    limits.Api._attempt = serial  # type: ignore[method-assign,assignment]
 
 
 def _fingerprint(plan: Any) -> str:
@@ -448,7 +469,8 @@ def sweep_scenario(
             emu.reset_stats()
             seq_targets = [(a, regions) for a in seq_accounts]
             limits = {"calls_per_region": 1, "regions_at_once": 1}
-            seq = run_child(emu, {**base_spec, "targets": seq_targets, "limits": limits})
+            spec = {**base_spec, "targets": seq_targets, "limits": limits, "one_at_a_time": True}
+            seq = run_child(emu, spec)
             seq_stats = emu.stats()
 
     rate_s, bucket, bucket_n, bucket_limit = rate_bound(stats, quotas)
