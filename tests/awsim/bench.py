@@ -375,6 +375,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="time the bare-HTTP floor for the environment too (the org always has it)",
     )
     p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the unthrottled reference sweep (and so the plan check): for memory curves",
+    )
+    p.add_argument(
         "--images-waiting",
         type=int,
         default=None,
@@ -415,6 +420,73 @@ def print_comparisons(
         )
 
 
+def print_sweep(
+    conc: dict[str, Any],
+    stats: dict[str, Any],
+    reference: dict[str, Any] | None,
+    quotas: Quotas,
+    *,
+    same_plan: bool,
+) -> None:
+    """The concurrent sweep's lines: totals, the plan check, calls per operation."""
+    by_op: dict[str, int] = defaultdict(int)
+    for _a, _r, service, op, n in stats["calls"]:
+        by_op[f"{service}:{op}"] += n
+    throttled_by_op: dict[str, int] = defaultdict(int)
+    for _a, _r, service, op, n in stats["throttled"]:
+        throttled_by_op[f"{service}:{op}"] += n
+    print(
+        f"concurrent sweep: {conc['wall_s']:.2f}s wall, {conc['calls']} client calls "
+        f"({stats['total_calls']} served, {stats['total_throttled']} throttled), "
+        f"{conc['deletions']} deletions / {conc['kept']} kept, {conc['errors']} errors, "
+        f"max {stats['max_in_flight']} calls in flight"
+    )
+    if reference is None:
+        print("plan: not compared (--no-reference)")
+    else:
+        print(
+            f"plan: {'identical to' if same_plan else 'DIFFERENT FROM'} the unthrottled plan "
+            f"({reference['deletions']} deletions / {reference['kept']} kept, "
+            f"{reference['wall_s']:.2f}s unthrottled)"
+        )
+    print("  calls by operation (served / throttled), bucket:")
+    for op in sorted(by_op, key=lambda o: -by_op[o]):
+        print(
+            f"    {op:<32} {by_op[op]:>7} / {throttled_by_op.get(op, 0):<5} {quotas.bucket_for(op)}"
+        )
+
+
+def print_sequential(
+    seq: dict[str, Any] | None,
+    seq_stats: dict[str, Any],
+    accounts: int,
+    seq_accounts: list[str],
+    conc: dict[str, Any],
+) -> float:
+    """The sequential baseline's line; its wall time (scaled by calls if a subset; nan if
+    skipped)."""
+    if seq is None:
+        print("sequential baseline: skipped")
+        return math.nan
+    if len(seq_accounts) == accounts:
+        print(
+            f"sequential sweep (all {len(seq_accounts)} accounts): {seq['wall_s']:.2f}s wall, "
+            f"{seq['calls']} client calls, {seq_stats['total_throttled']} throttled"
+        )
+        return float(seq["wall_s"])
+    seq_wall = float(seq["wall_s"] * conc["calls"] / seq["calls"])
+    print(
+        f"sequential sweep on a SUBSET of {len(seq_accounts)} accounts "
+        f"({', '.join(seq_accounts)}): {seq['wall_s']:.2f}s wall for {seq['calls']} "
+        f"client calls ({seq_stats['total_throttled']} throttled);"
+    )
+    print(
+        f"  SCALED linearly by calls to the full org's {conc['calls']} calls: "
+        f"{seq_wall:.1f}s (estimate, not measured)"
+    )
+    return seq_wall
+
+
 def sweep_scenario(
     name: str,
     scenario: Scenario,
@@ -442,9 +514,12 @@ def sweep_scenario(
             f"latency {args.latency * 1000:.0f}ms + [0, {args.jitter * 1000:.0f})ms",
             flush=True,
         )
-        emu.set_quotas_enabled(False)
-        reference = run_child(emu, {**base_spec, "apply": False, "targets": every, "limits": None})
-        emu.set_quotas_enabled(quotas.enabled)
+        reference: dict[str, Any] | None = None
+        if not args.no_reference:
+            emu.set_quotas_enabled(False)
+            spec = {**base_spec, "apply": False, "targets": every, "limits": None}
+            reference = run_child(emu, spec)
+            emu.set_quotas_enabled(quotas.enabled)
         emu.reset_stats()
         tuned = None if args.images_waiting is None else {"images_waiting": args.images_waiting}
         conc = run_child(emu, {**base_spec, "targets": every, "limits": tuned})
@@ -484,23 +559,8 @@ def sweep_scenario(
     for _a, _r, service, op, n in stats["throttled"]:
         throttled_by_op[f"{service}:{op}"] += n
 
-    same_plan = conc["plan"] == reference["plan"]
-    print(
-        f"concurrent sweep: {conc['wall_s']:.2f}s wall, {conc['calls']} client calls "
-        f"({stats['total_calls']} served, {stats['total_throttled']} throttled), "
-        f"{conc['deletions']} deletions / {conc['kept']} kept, {conc['errors']} errors, "
-        f"max {stats['max_in_flight']} calls in flight"
-    )
-    print(
-        f"plan: {'identical to' if same_plan else 'DIFFERENT FROM'} the unthrottled plan "
-        f"({reference['deletions']} deletions / {reference['kept']} kept, "
-        f"{reference['wall_s']:.2f}s unthrottled)"
-    )
-    print("  calls by operation (served / throttled), bucket:")
-    for op in sorted(by_op, key=lambda o: -by_op[o]):
-        print(
-            f"    {op:<32} {by_op[op]:>7} / {throttled_by_op.get(op, 0):<5} {quotas.bucket_for(op)}"
-        )
+    same_plan = reference is None or conc["plan"] == reference["plan"]
+    print_sweep(conc, stats, reference, quotas, same_plan=same_plan)
     print(f"lower bound: {bound:.2f}s = max(")
     print(
         f"  rate    {rate_s:.2f}s  (binding bucket {bucket}: {bucket_n} calls needed, "
@@ -518,26 +578,7 @@ def sweep_scenario(
         floor_ratio = conc["wall_s"] / max(bound, floor["wall_s"])
         print(f"ratio wall / max(bound, floor): {floor_ratio:.2f}")
 
-    seq_wall = math.nan
-    if seq is None:
-        print("sequential baseline: skipped")
-    elif len(seq_accounts) == len(scenario.accounts):
-        seq_wall = seq["wall_s"]
-        print(
-            f"sequential sweep (all {len(seq_accounts)} accounts): {seq_wall:.2f}s wall, "
-            f"{seq['calls']} client calls, {seq_stats['total_throttled']} throttled"
-        )
-    else:
-        seq_wall = seq["wall_s"] * conc["calls"] / seq["calls"]
-        print(
-            f"sequential sweep on a SUBSET of {len(seq_accounts)} accounts "
-            f"({', '.join(seq_accounts)}): {seq['wall_s']:.2f}s wall for {seq['calls']} "
-            f"client calls ({seq_stats['total_throttled']} throttled);"
-        )
-        print(
-            f"  SCALED linearly by calls to the full org's {conc['calls']} calls: "
-            f"{seq_wall:.1f}s (estimate, not measured)"
-        )
+    seq_wall = print_sequential(seq, seq_stats, len(scenario.accounts), seq_accounts, conc)
     speedup = seq_wall / conc["wall_s"]
     if seq is not None:
         print(f"speedup sequential / concurrent: {speedup:.1f}")
