@@ -276,9 +276,9 @@ class Limits:
     # Repositories being listed at once, in the whole run: each holds its images' answers in
     # memory until judged, so this bounds the inventory's memory whatever the org's size.
     repositories_at_once: int = 128
-    # ~0.45 KB each in memory: 50,000 images waiting are ~22 MB; a CI job's environment (a few
+    # ~0.45 KB each in memory: 20,000 images waiting are ~9 MB; a CI job's environment (a few
     # thousand images) is read whole while its usage is.
-    images_waiting: int = 50_000
+    images_waiting: int = 20_000
     initial_rate: float = 50.0
     min_rate: float = 2.0
     max_rate: float = 1000.0
