@@ -170,6 +170,26 @@ def test_the_rate_climbs_only_on_calls_it_paced_and_never_above_a_published_rate
     assert published.rate == 20.0
 
 
+def test_answers_that_are_errors_but_not_throttles_let_the_rate_climb_back() -> None:
+    """Most repositories have no policy: after a cut, RepositoryPolicyNotFoundException answers
+    are the bucket admitting calls, and the rate must climb on them as on successes."""
+    clock = FakeClock()
+    not_found = [client_error("RepositoryPolicyNotFoundException")] * 200
+
+    async def run() -> AdaptiveRate:
+        api = Api(4, RetryPolicy.instant(), Limits(), clock=clock)
+        ecr = FakeClient("ecr", failures=not_found)
+        pace = api.rate_for(ecr.get_repository_policy)
+        pace.on_throttled(reserved_at=clock.now())
+        for _ in range(200):
+            with pytest.raises(ClientError):
+                await api.call(ecr.get_repository_policy)
+        return pace
+
+    pace = anyio.run(run)
+    assert pace.rate > 20.0 * 0.7
+
+
 def test_actions_of_one_ecs_category_share_one_bucket_and_ecr_actions_do_not() -> None:
     async def run() -> dict[str, AdaptiveRate]:
         api = Api(4, RetryPolicy.instant(), Limits(), clock=FakeClock())

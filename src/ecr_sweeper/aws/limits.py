@@ -456,7 +456,11 @@ class Api:
                 code = error_code(exc)
                 if code in THROTTLING_CODES:
                     pace.on_throttled(turn.reserved_at)
-                elif code in EXPIRED_CODES and self.on_expired is not None:
+                    raise
+                # Any other answer (not found, denied…) was admitted by the bucket: without
+                # this, a run of RepositoryPolicyNotFound answers after a cut never climbs back.
+                pace.on_success(turn)
+                if code in EXPIRED_CODES and self.on_expired is not None:
                     self.on_expired(started)
                 raise
             pace.on_success(turn)
