@@ -47,8 +47,12 @@ def iam(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Sweep a generated org on the awsim emulator (separate process, quotas and latency on):
-    wall time against the lower bound, speedup over one-call-at-a-time, CPU per call, peak RSS.
-    Sizes are flags: `nox -s bench -- --accounts 10 --images 20000` (see `--help`)."""
+    """Sweep two generated scenarios on the awsim emulator (separate process, quotas and
+    latency on), each with the tool's default sources: `environment` (1 account x 1 region,
+    300 services, 5,000 images: wall against the lower bound) and `org` (30 x 3 x 40, 50,000
+    images: wall against the bound and the bare-HTTP floor, speedup over the full sequential
+    sweep). Last line: env_ratio_to_bound, org_ratio_to_floor, speedup_vs_sequential,
+    cpu_ms_per_call, peak_rss_mb. Exit status 1 if a plan differs from the unthrottled plan.
+    Flags: `nox -s bench -- --scenario environment`, `--sequential-accounts 3` (see `--help`)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "awsim.bench", *session.posargs, env={"PYTHONPATH": "tests"})

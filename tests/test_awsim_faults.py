@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import botocore.exceptions
 import pytest
@@ -73,6 +73,29 @@ def test_token_bucket_per_account_region_operation(emu: Emulator) -> None:
     ecr.describe_repositories()
     assert emu.throttled_count(account=MGMT, region=R, operation="DescribeRepositories") == 1
     assert emu.call_count(account=MGMT, region=R, operation="DescribeRepositories") == 5
+
+
+def test_ecs_actions_of_one_category_share_its_bucket(emu: Emulator) -> None:
+    """ECS throttles per category of actions (the ECS throttling page): ListTasks and
+    DescribeTasks ("cluster resource read") drain one bucket; DescribeServices has its own."""
+    emu.set_quotas(Quotas(rates={"ecs:cluster resource read": RateLimit(rate=0.01, burst=3.0)}))
+    ecs = client(emu.endpoint_url, "ecs")
+
+    def answer(call: Callable[..., object], **params: object) -> str:
+        """The error code (admitted calls fail too: the emulator has no such cluster)."""
+        with pytest.raises(ClientError) as e:
+            call(cluster="nowhere", **params)
+        return _code(e)
+
+    admitted = "ClusterNotFoundException"
+    assert answer(ecs.list_tasks) == admitted
+    assert answer(ecs.list_tasks) == admitted
+    assert answer(ecs.describe_tasks, tasks=["t"]) == admitted
+    assert answer(ecs.list_tasks) == "ThrottlingException"
+    assert answer(ecs.describe_tasks, tasks=["t"]) == "ThrottlingException"
+    assert answer(ecs.describe_services, services=["s"]) == admitted  # service read: its own
+    assert emu.throttled_count(account=MGMT, region=R, operation="ListTasks") == 1
+    assert emu.throttled_count(account=MGMT, region=R, operation="DescribeTasks") == 1
 
 
 def test_throttle_shapes_per_protocol(emu: Emulator) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ecr_sweeper.demo import STAGING
 from moto_helpers import (
     API,
     APP,
@@ -390,13 +391,17 @@ def test_demo_passes_all_its_checks(tmp_path: Path) -> None:
     plan_line = next(line for line in result.stdout.splitlines() if "$ ecr-sweeper plan" in line)
     plan_file = Path(plan_line.split("--output ")[1].split()[0])
     assert f"$ ecr-sweeper apply {plan_file} --yes" in result.stdout
-    assert "plan.json.journal has 12 lines" in result.stdout  # one per image, and its header
+    # one line per image deleted (12), and its header
+    assert "plan.json.journal has 13 lines" in result.stdout
+    # the census blocked the first plan (an EKS cluster nobody may read), then it was accepted
+    assert "The census found a consumer the run could not read" in result.stdout
+    assert f"--accept-unread eks@{STAGING}" in result.stdout
     assert re.search(r"^\d\d:\d\d:\d\d \[\d+/\d+\] usage read ", result.stderr, re.M)
     assert f"plan written to {plan_file}" in result.stderr
     # Why each deleted image goes.
     goes = result.stdout.split("why each image goes:")[1].split("why each kept image")[0]
     reasons = [line for line in goes.splitlines() if line.strip()]
-    assert len(reasons) == 11
+    assert len(reasons) == 12  # the 12 images deleted
     assert all(": delete: " in line for line in reasons), reasons
     # Its temporary folder is gone.
     assert f"temporary folder {plan_file.parent} removed" in result.stdout

@@ -143,7 +143,12 @@ def test_daemons_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "ecs-daemons" not in present
     plan, present = run(daemon, replace(SOURCES, daemons=False), monkeypatch)
     assert "ecs-daemons" in present  # the census still sees what the run does not read
-    assert {"d2", "d3", "pinned"} <= deleted_tags(plan)
+    # ...and the consumer it did not read blocks the plan: nothing it could pull goes
+    assert plan.blocked
+    assert deleted_tags(plan) == set()
+    [finding] = plan.findings
+    assert finding.startswith(f"{ACCOUNT}/{US}: ecs-daemons present, not read (")
+    assert f"--accept-unread ecs-daemons@{ACCOUNT}" in finding
 
 
 def test_denied_daemon_read_blocks_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,7 +177,11 @@ def test_app_runner_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     _, present = run(lambda _: None, SOURCES, monkeypatch)
     assert "apprunner" not in present
     plan, _ = run(app_runner, replace(SOURCES, app_runner=False), monkeypatch)
-    assert "app" in deleted_tags(plan)
+    # switched off where services exist: the census blocks the plan, and "app" stays
+    assert plan.blocked
+    assert deleted_tags(plan) == set()
+    assert [f.split(":")[0] for f in plan.findings] == [f"{ACCOUNT}/{US}"]
+    assert "apprunner present, not read" in plan.findings[0]
 
 
 def test_denied_app_runner_read_blocks_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -362,7 +362,10 @@ def test_cli_reads_a_kubeconfig_and_checks_its_flags(emu: Emulator, tmp_path: Pa
     emu.add_eks_cluster(APP, EU, local)
     path = kubeconfig(tmp_path, base(emu, "onprem"), {"ops": {"token": "cli-token"}})
     common = ["--account", APP, "--region", EU, "--role-name", "EcrSweeper"]
+    # The emulated account's own EKS cluster is left unread (--no-eks) and accepted: this test
+    # reads the cluster through the kubeconfig.
     retention = ["--min-age-days", "0", "--keep-last", "0", "--quiet", "--no-eks"]
+    retention += ["--accept-unread", f"eks@{APP}"]
     retention += ["--no-lambdas", "--no-schedules", "--no-service-revisions"]  # not emulated
 
     def sweeper(*args: str) -> subprocess.CompletedProcess[str]:

@@ -461,7 +461,7 @@ def test_no_eks_leaves_the_kind_unread_where_clusters_exist(
         scan = usage_of(emu, [present], monkeypatch, replace(EKS_ONLY, eks=False))
     entry = eks_census(scan)
     assert (entry.present, entry.read) == (True, False)
-    assert "eks off" in entry.detail
+    assert "eks: switched off" in entry.detail
     assert scan.usages == ()
     assert present.list_calls() == 0
 

@@ -1,14 +1,67 @@
-"""The call gate: what is retried, how pacing reacts to throttling, and paging that never loops."""
+"""The call gate: what is retried, how pacing follows AWS's buckets and reacts to throttling
+(one cut per window, no head-of-line blocking, retries no longer than a refill), and paging
+that never loops. Time is a fake clock: nothing here sleeps."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from ecr_sweeper.aws.limits import AdaptiveRate, Api, Limits, RetryPolicy, chunks, is_retryable
+from awsim.quotas import ECS_CATEGORIES, ECS_DEFAULT, Quotas, RateLimit
+from ecr_sweeper.aws.limits import (
+    ECS_BUCKETS,
+    AdaptiveRate,
+    Api,
+    Limits,
+    RetryPolicy,
+    Turn,
+    bucket_for,
+    chunks,
+    is_retryable,
+)
+
+
+class FakeClient:
+    """Shaped like a botocore client of `service` (meta.service_model, bound methods): every
+    operation answers {} after the given failures."""
+
+    def __init__(self, service: str, failures: list[ClientError] | None = None) -> None:
+        self.meta = SimpleNamespace(
+            service_model=SimpleNamespace(service_name=service), method_to_api_mapping={}
+        )
+        self._failures = list(failures or [])
+
+    async def _answer(self) -> dict[str, Any]:
+        await anyio.lowlevel.checkpoint()
+        if self._failures:
+            raise self._failures.pop(0)
+        return {}
+
+    async def describe_task_definition(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
+
+    async def list_tasks(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
+
+    async def describe_tasks(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
+
+    async def list_services(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
+
+    async def describe_services(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
+
+    async def describe_images(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
+
+    async def get_repository_policy(self, **_: Any) -> dict[str, Any]:
+        return await self._answer()
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
@@ -38,17 +91,208 @@ def test_what_is_retried(error: BaseException, retryable: bool) -> None:
     assert is_retryable(error) is retryable
 
 
+class FakeClock:
+    """Time that passes only when someone sleeps (every sleep is recorded), or `advance`s it."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+class ManualClock(FakeClock):
+    """A clock whose sleepers wait until the test moves time past their wake-up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._moved = anyio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        until = self.t + seconds
+        while self.t < until:
+            await self._moved.wait()
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+        self._moved.set()
+        self._moved = anyio.Event()
+
+
 def test_aimd_cuts_on_throttling_and_climbs_back_additively() -> None:
+    clock = FakeClock()
     limits = Limits(initial_rate=40.0, min_rate=2.0, rate_step=10.0, backoff=0.7)
-    rate = AdaptiveRate(limits)
-    rate.on_throttled()
+    rate = AdaptiveRate(limits, clock=clock)
+    rate.on_throttled(reserved_at=clock.now())
     assert rate.rate == pytest.approx(28.0)
     for _ in range(100):
-        rate.on_throttled()
+        clock.t += 1.0
+        rate.on_throttled(reserved_at=clock.now())  # each a new window: sent after the last cut
     assert rate.rate == 2.0  # never below the floor
     for _ in range(50):
         rate.on_success()
     assert 2.0 < rate.rate < 40.0  # additive: ~+10 calls/s per second of calls
+
+
+def test_a_burst_of_throttles_cuts_the_rate_once_per_window() -> None:
+    clock = FakeClock()
+    rate = AdaptiveRate(Limits(backoff=0.7), bucket_for("ecs", "DescribeTaskDefinition"), clock)
+    sent = clock.now()
+    clock.t += 0.05
+    for _ in range(30):  # 30 calls in flight together, all throttled: one congestion event
+        rate.on_throttled(reserved_at=sent)
+    assert (rate.throttles, rate.cuts) == (30, 1)
+    assert rate.rate == pytest.approx(0.7 * 20.0)
+    clock.t += 0.05
+    rate.on_throttled(reserved_at=clock.now() - 0.01)  # sent after the cut: a new window
+    assert rate.cuts == 2
+
+
+def test_the_rate_climbs_only_on_calls_it_paced_and_never_above_a_published_rate() -> None:
+    clock = FakeClock()
+    assumed = AdaptiveRate(Limits(), bucket_for("ecr", "DescribeImages"), clock)
+    for _ in range(100):
+        assumed.on_success(Turn(clock.now(), waited=False))  # the bucket was not the limit
+    assert assumed.rate == 20.0
+    for _ in range(100):
+        assumed.on_success(Turn(clock.now(), waited=True))  # paced: probe above the assumption
+    assert assumed.rate > 20.0
+    published = AdaptiveRate(Limits(), bucket_for("ecs", "ListTasks"), clock)
+    for _ in range(100):
+        published.on_success(Turn(clock.now(), waited=True))
+    assert published.rate == 20.0
+
+
+def test_answers_that_are_errors_but_not_throttles_let_the_rate_climb_back() -> None:
+    """Most repositories have no policy: after a cut, RepositoryPolicyNotFoundException answers
+    are the bucket admitting calls, and the rate must climb on them as on successes."""
+    clock = FakeClock()
+    not_found = [client_error("RepositoryPolicyNotFoundException")] * 200
+
+    async def run() -> AdaptiveRate:
+        api = Api(4, RetryPolicy.instant(), Limits(), clock=clock)
+        ecr = FakeClient("ecr", failures=not_found)
+        pace = api.rate_for(ecr.get_repository_policy)
+        pace.on_throttled(reserved_at=clock.now())
+        for _ in range(200):
+            with pytest.raises(ClientError):
+                await api.call(ecr.get_repository_policy)
+        return pace
+
+    pace = anyio.run(run)
+    assert pace.rate > 20.0 * 0.7
+
+
+def test_actions_of_one_ecs_category_share_one_bucket_and_ecr_actions_do_not() -> None:
+    async def run() -> dict[str, AdaptiveRate]:
+        api = Api(4, RetryPolicy.instant(), Limits(), clock=FakeClock())
+        ecs, ecr = FakeClient("ecs"), FakeClient("ecr")
+        return {
+            name: api.rate_for(getattr(client, name))
+            for client, names in (
+                (ecs, ("list_tasks", "describe_tasks", "describe_services", "list_services")),
+                (ecr, ("describe_images", "get_repository_policy")),
+            )
+            for name in names
+        }
+
+    rates = anyio.run(run)
+    assert rates["list_tasks"] is rates["describe_tasks"]
+    assert rates["list_services"] is rates["describe_services"]
+    assert rates["list_tasks"] is not rates["list_services"]
+    assert rates["describe_images"] is not rates["get_repository_policy"]
+    bucket = rates["describe_tasks"].bucket
+    assert bucket is not None
+    assert (bucket.name, bucket.rate, bucket.burst) == ("ecs:cluster resource read", 20, 100)
+
+
+def test_the_client_knows_the_buckets_the_emulator_enforces() -> None:
+    """One table each (the emulator's cites AWS's page), checked equal: neither drifts."""
+    for category, (limit, actions) in ECS_CATEGORIES.items():
+        for action in actions:
+            bucket = bucket_for("ecs", action)
+            assert bucket is not None
+            assert bucket.name == f"ecs:{category}"
+            assert (bucket.rate, bucket.burst) == (limit.rate, limit.burst)
+            assert bucket.published
+    emulated = {f"ecs:{a}" for _, actions in ECS_CATEGORIES.values() for a in actions}
+    assert set(ECS_BUCKETS) == emulated
+    unknown = bucket_for("ecs", "ListDaemons")
+    assert unknown is not None
+    assert unknown.name == "ecs:ListDaemons"
+    assert (unknown.rate, unknown.burst) == (ECS_DEFAULT.rate, ECS_DEFAULT.burst)
+    assert Quotas().limit_for("ecs:ListDaemons") == ECS_DEFAULT
+    for op in ("DescribeImages", "GetRepositoryPolicy", "DescribeRepositories"):
+        assumed = bucket_for("ecr", op)
+        assert assumed is not None
+        assert not assumed.published  # an assumption: the controller probes above it
+        assert Quotas().limit_for(f"ecr:{op}") == RateLimit(assumed.rate, assumed.burst)
+
+
+def test_a_call_waiting_for_a_slow_bucket_does_not_hold_a_slot() -> None:
+    """One slot; the slow bucket's second call must wait for a refill. A call to another
+    bucket goes through meanwhile (with the wait inside the gate it would queue behind)."""
+    clock = ManualClock()
+    done: list[str] = []
+
+    async def run() -> None:
+        api = Api(1, RetryPolicy.instant(), Limits(burst_reserve=49.0), clock=clock)
+        ecs = FakeClient("ecs")  # task definition read: burst 50, less 49 reserved = 1 token
+
+        async def call(name: str, label: str) -> None:
+            await api.call(getattr(ecs, name))
+            done.append(label)
+
+        async with anyio.create_task_group() as tg:
+            await call("describe_task_definition", "first")
+            tg.start_soon(call, "describe_task_definition", "second")  # waits for a token
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(call, "list_services", "other bucket")
+            await anyio.wait_all_tasks_blocked()
+            assert done == ["first", "other bucket"]
+            clock.advance(1.0)
+        assert done == ["first", "other bucket", "second"]
+
+    anyio.run(run)
+
+
+def test_a_throttled_call_waits_no_longer_than_its_bucket_needs_to_refill() -> None:
+    """With real waits on (not instant), the retry of a throttled call sleeps only until the
+    bucket holds a token for it: 1 / rate, the rate being the cut one."""
+    clock = FakeClock()
+    throttles = [client_error("ThrottlingException")] * 3
+
+    async def run() -> AdaptiveRate:
+        api = Api(4, RetryPolicy(base_seconds=5.0, max_seconds=20.0), Limits(), clock=clock)
+        ecs = FakeClient("ecs", failures=throttles)
+        await api.call(ecs.describe_task_definition)
+        return api.rate_for(ecs.describe_task_definition)
+
+    pace = anyio.run(run)
+    assert pace.throttles == 3
+    # Each retry is sent after the previous cut (a new window each time), so each cuts the rate
+    # by 30%; each waits exactly one token's refill at the rate then, never a 5 s+ backoff.
+    rates = [20.0 * 0.7**k for k in (1, 2, 3)]
+    assert [s for s in clock.sleeps if s > 0] == pytest.approx([1.0 / r for r in rates])
+
+
+def test_server_errors_still_back_off_exponentially() -> None:
+    clock = FakeClock()
+
+    async def run() -> None:
+        api = Api(4, RetryPolicy(base_seconds=5.0, max_seconds=20.0), Limits(), clock=clock)
+        ecs = FakeClient("ecs", failures=[client_error("ServerException", 500)] * 3)
+        await api.call(ecs.describe_task_definition)
+
+    anyio.run(run)
+    assert len(clock.sleeps) == 3  # tenacity's backoffs (random, full jitter, up to 20 s)
 
 
 def test_a_throttled_call_is_retried_and_slows_its_api() -> None:

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecr_sweeper.model import AccountId, AccountTarget, Policy, PullAccess, Region, Repository
+from ecr_sweeper.model import (
+    AccountId,
+    AccountTarget,
+    CensusEntry,
+    Policy,
+    PullAccess,
+    Region,
+    Repository,
+)
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.repopolicy import PolicyParseError, pull_access, pull_principals
 from planning import NOW, image, inventory, key, usage_scan
@@ -189,8 +197,12 @@ NONE = Policy(keep_last=0, min_age_days=0)
 
 
 def hold_reason(access: PullAccess, policy_: Policy = NONE) -> str | None:
+    """Why the repository is held, if it is; the run read CodeBuild (the policies' service
+    principal), so only who may pull decides (the census rule is test_plan_census.py's)."""
     repo = Repository(key("app"), (image("v1", "v1"),), pull_access=access)
-    plan = build_plan([usage_scan()], inventory(repo), policy_, NOW, TARGETS)
+    codebuild_read = CensusEntry("codebuild", AccountId(IN), Region("us-east-1"), True, True)
+    scan = replace(usage_scan(), census=(codebuild_read,))
+    plan = build_plan([scan], inventory(repo), policy_, NOW, TARGETS)
     return None if plan.deletions else plan.kept[0].reason
 
 

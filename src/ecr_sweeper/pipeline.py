@@ -2,10 +2,12 @@
 
     place every target in its regions
     usage (every account × region at once: ECS services, tasks, rollback window, schedules,
-           Lambda)
+           Lambda)                                                  ┐ at the same time: they
+    inventory (every account × region at once: ECR repositories    ┘ draw on different buckets
+           and images), read into a bounded buffer while usage is read
       ── barrier: the whole run's usage set is known ──
-    inventory (every account × region at once: ECR repositories and images), each repository
-           judged by the planner (pure, plan.py) as soon as it is read; only decisions are kept
+    each repository judged by the planner (pure, plan.py) once the usage is complete (those in
+           the buffer first, then each as it is read); only decisions are kept
     plan
     apply: re-scan and re-plan, delete only what both plans delete, per repository at once
 
@@ -126,7 +128,20 @@ async def scan_usage(
     ones) concurrently. Returns the places to sweep, for the inventory to read exactly those,
     and the usage scans (failures as error values, never exceptions)."""
     sources = sources or Sources()
-    places, readings, usage = await _place(targets, connections, progress, sources)
+    places, readings, notes = await _place(targets, connections, progress, sources)
+    return places, [*notes, *await read_usage(readings, connections, now, progress, sources)]
+
+
+async def read_usage(
+    places: Sequence[Place],
+    connections: Connections,
+    now: datetime,
+    progress: Progress = _quiet,
+    sources: Sources | None = None,
+) -> list[UsageScan]:
+    """The usage of each account × region, concurrently, and of the --kubeconfig clusters
+    (failures as error values)."""
+    sources = sources or Sources()
 
     async def read(target: AccountTarget, region: Region) -> UsageScan:
         api = connections.api(target.account_id, region)
@@ -143,10 +158,10 @@ async def scan_usage(
         ctx = UsageContext(target, region, api, client, sources, now)
         return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
-    usage += await _each_place(readings, connections, progress, "usage read", read)
+    usage = await _each_place(places, connections, progress, "usage read", read)
     usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
     usage.sort(key=lambda s: (s.account_id, s.region))
-    return places, usage
+    return usage
 
 
 async def scan_inventories(
@@ -155,7 +170,7 @@ async def scan_inventories(
     progress: Progress = _quiet,
     *,
     read_tags: bool = False,
-    judge: Callable[[Repository], None] | None = None,
+    judge: Callable[[Repository], Awaitable[None]] | None = None,
 ) -> list[InventoryScan]:
     """Read the ECR inventory of each account × region concurrently. With `judge`, each
     repository goes to it as soon as it is read and is not kept in the scans (which then
@@ -290,22 +305,71 @@ async def make_plan(
     *,
     sources: Sources | None = None,
 ) -> Plan:
-    """Read the whole run's usage, then judge each repository as the inventory reads it.
+    """Read the whole run's usage and, at the same time, its inventory; judge each repository
+    once the whole usage is known.
 
     Nothing is judged before the whole usage set is known (services in one account pull from
-    a registry in another); the images of a judged repository are not kept, only decisions.
+    a registry in another): a repository read before that waits, in a buffer of at most
+    `Limits.images_waiting` images, else in its reading slot (one of
+    `Limits.repositories_at_once`), so memory stays bounded; the images of a judged repository
+    are not kept, only decisions.
     """
     sources = sources or Sources()
-    places, usage = await scan_usage(targets, connections, now, progress, sources)
-    planner = Planner(_with_external(usage, sources), policy, now, targets, sources)
-    inventory = await scan_inventories(
-        places,
-        connections,
-        progress,
-        read_tags=policy.opt_in_tag is not None,
-        judge=planner.judge,
-    )
-    return planner.plan(e for scan in inventory for e in scan.errors)
+    places, readings, notes = await _place(targets, connections, progress, sources)
+    judged_after = _AfterUsage(connections.limits.images_waiting)
+
+    async def usage_then_planner() -> None:
+        usage = [*notes, *await read_usage(readings, connections, now, progress, sources)]
+        judged_after.usage_known(
+            Planner(_with_external(usage, sources), policy, now, targets, sources)
+        )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(usage_then_planner)
+        inventory = await scan_inventories(
+            places,
+            connections,
+            progress,
+            read_tags=policy.opt_in_tag is not None,
+            judge=judged_after.judge,
+        )
+    return judged_after.planner().plan(e for scan in inventory for e in scan.errors)
+
+
+class _AfterUsage:
+    """The barrier between the inventory and the planner. Until the whole run's usage is known
+    (`usage_known` makes the planner from it), `judge` keeps each repository: in a buffer of at
+    most `images_waiting` images (its reading slot is then free for the next repository), else
+    waiting in its slot. Then every repository goes to the planner: the buffer's first."""
+
+    def __init__(self, images_waiting: int) -> None:
+        self._planner: Planner | None = None
+        self._known = anyio.Event()
+        self._buffer: list[Repository] = []
+        self._room = images_waiting
+
+    def usage_known(self, planner: Planner) -> None:
+        """The usage of every account × region is read; `planner` was made from all of it."""
+        self._planner = planner
+        for repository in self._buffer:
+            planner.judge(repository)
+        self._buffer.clear()
+        self._known.set()
+
+    async def judge(self, repository: Repository) -> None:
+        """Judge a repository once the whole usage is known (keep it until then)."""
+        if self._planner is None and len(repository.images) <= self._room:
+            self._room -= len(repository.images)
+            self._buffer.append(repository)
+            return
+        await self._known.wait()
+        self.planner().judge(repository)
+
+    def planner(self) -> Planner:
+        """The planner (only once the usage is known)."""
+        if self._planner is None:
+            raise RuntimeError("the usage is not known yet: nothing can be judged")
+        return self._planner
 
 
 def plan_from_scans(

@@ -1,61 +1,67 @@
-"""Benchmark: sweep a generated organization on the emulator, and compare with what is possible.
+"""Benchmark: sweep generated organizations on the emulator, and compare with what is possible.
 
 Run with ``nox -s bench`` (or ``PYTHONPATH=tests python -m awsim.bench --help``). Not a test:
 pytest does not collect it.
 
-What it does
-------------
-1. Generates an org (``generate_org``; default 30 accounts x 3 regions, 40 services per
-   account x region, 50,000 images) and serves it from a *separate* emulator process
-   (``spawn_emulator``) with the default quotas and per-call latency
-   (``--latency`` + uniform ``[0, --jitter)``).
-2. Runs the sweep (``make_plan``; ``--apply`` also applies) in a *fresh* subprocess, so its CPU
-   time and peak RSS (``ru_maxrss``) are its own: once with the default ``Limits`` (concurrent),
-   once with ``Limits(calls_per_region=1, regions_at_once=1)`` -- one call at a time, like the
-   original CI script (sequential baseline).
-3. Prints the wall times, the lower bound below, the ratio wall / bound, the speedup
-   (sequential / concurrent), client CPU ms per API call and the sweeper's peak RSS.
+Scenarios (``--scenario``, default both, in one run)
+---------------------------------------------------
+* ``environment``: what a CI job of one environment sweeps: 1 account x 1 region,
+  ``--env-services`` services (300) and ``--env-images`` images (5,000). Bound by AWS's
+  throttling. Prints wall, bound and their ratio.
+* ``org``: ``--accounts`` x ``--regions`` (30 x 3), ``--services`` per account x region (40),
+  ``--images`` (50,000). Prints wall, bound, the bare-HTTP floor and
+  ``org_ratio_to_floor = wall / max(bound, floor wall)``, and the sequential baseline (the
+  full org unless ``--sequential-accounts N`` says otherwise, or ``--no-baseline``).
+
+Each scenario is served from a *separate* emulator process (``spawn_emulator``) with the
+default quotas and per-call latency (``--latency`` + uniform ``[0, --jitter)``), and swept with
+the tool's default usage sources (service revisions on; ``--no-revisions`` turns them off)
+except EventBridge/Scheduler and Lambda, which the emulator does not serve. Every sweep runs in
+a *fresh* subprocess, so its CPU time and peak RSS are its own:
+
+1. a reference sweep with the emulator's token buckets off: the unthrottled plan;
+2. the measured concurrent sweep (default ``Limits``), whose plan must be identical to the
+   reference plan, with no errors (so no call failed for throttling) -- else exit status 1;
+3. (org) the same number of bare aiohttp POSTs as the sweep made calls, as many in flight: what
+   the HTTP round trips alone cost one Python process here (the floor);
+4. (org) ``Limits(calls_per_region=1, regions_at_once=1)`` and one call in flight in the whole
+   run: one call at a time, like the original CI script (sequential baseline).
+
+The last line reads
+``env_ratio_to_bound=… org_ratio_to_floor=… speedup_vs_sequential=… cpu_ms_per_call=…
+peak_rss_mb=…`` (CPU per call and peak RSS of the org's concurrent sweep; nan for a scenario not
+run).
 
 The lower bound
 ---------------
 No sweep can be faster than either of two limits:
 
-* **Rate.** The emulator throttles with one token bucket per account x region x operation
-  (rate ``r``/s, burst ``b``; ``awsim.quotas.DEFAULT_RATES``). A bucket that must admit ``n``
-  calls, starting full, needs at least ``max(0, (n - b) / r)`` seconds. ``n`` is the number of
-  calls the concurrent sweep actually needed there: the emulator's call count minus the calls it
-  throttled (retries are not needed work). The rate bound is the max over buckets (they refill in
-  parallel).
+* **Rate.** The emulator throttles with token buckets per account x region: one per ECS
+  *category of actions*, one per operation elsewhere (``awsim.quotas``). A bucket that must
+  admit ``n`` calls (summed over the operations sharing it), starting full, needs at least
+  ``max(0, (n - b) / r)`` seconds. ``n`` is the number of calls the concurrent sweep actually
+  needed there: the emulator's call count minus the calls it throttled (retries are not needed
+  work). The rate bound is the max over buckets (they refill in parallel).
 * **Latency.** Some calls need the answer of another: a page token, or the names a listing
   returns. The longest such chain, times the mean latency (``latency + jitter / 2``), is a
   bound even with infinite concurrency. Per account x region the chains are::
 
       AssumeRole -> ListClusters pages -> ListServices pages (largest cluster)
-                 -> DescribeServices -> ListTaskDefinitions (rollback window)
-                 -> DescribeTaskDefinition
+                 -> DescribeServices [-> ListServiceDeployments -> DescribeServiceRevisions]
+                 -> ListTaskDefinitions (rollback window) -> DescribeTaskDefinition
       AssumeRole -> ListClusters pages -> ListTasks pages (largest cluster) -> DescribeTasks
                  -> DescribeTaskDefinition
       AssumeRole -> DescribeRepositories pages -> DescribeImages pages (largest repository)
                  -> BatchGetImage (when it holds an image index)
 
-  with the page sizes the sweeper requests (it sends no ``maxResults`` for ListServices, so that
-  page is ECS's default of 10; DescribeImages asks for 1000). The latency bound is the longest
-  chain of any account x region.
+  with the page sizes the sweeper requests. The latency bound is the longest chain of any
+  account x region.
 
 bound = max(rate bound, latency bound). It ignores the client's own CPU time per call, so a
-sweep that is CPU-bound shows up as a ratio well above 1.
-
-The sequential baseline at full size takes a long time (every call waits its latency, one
-after the other). ``--sequential-accounts N`` (default 3; 0 = all) runs it on a deterministic
-subset of the accounts (evenly spread, always including the central registry) and scales its
-wall time linearly by the number of calls the full concurrent sweep made; the output says so.
-``--http-floor`` also times as many bare aiohttp POSTs to the emulator as the sweep made calls,
-with as many in flight: what the HTTP round trips alone cost one Python process here.
-``--no-baseline`` skips it (for memory curves: ``--images 1000000 --no-baseline``).
+sweep that is CPU-bound shows up as a ratio well above 1 -- hence the floor for the org.
 
 ``--compare-botocore`` runs the concurrent sweep a second time with ECS and ECR calls through
-botocore's own request machinery (``Connections(wire=False)``, as before aws/wire.py existed),
-so the two transports are compared in one run on the same emulator.
+botocore's own request machinery (``Connections(wire=False)``, as before aws/wire.py existed).
 """
 
 from __future__ import annotations
@@ -71,9 +77,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from .__main__ import parse_quotas
 from .faults import Faults
 from .generate import generate_org
-from .quotas import DEFAULT_RATES, PAGE_LIMITS
+from .quotas import PAGE_LIMITS, Quotas, RateLimit
 from .remote import RemoteEmulator, spawn_emulator
 from .scenario import Scenario
 
@@ -83,7 +90,7 @@ _SRC_DIR = _TESTS_DIR.parent / "src"
 # Page sizes the sweeper requests (None: it sends no maxResults, so the API default applies).
 SWEEPER_PAGE = {
     "ecs:ListClusters": None,
-    "ecs:ListServices": None,
+    "ecs:ListServices": 100,
     "ecs:ListTasks": None,
     "ecr:DescribeRepositories": None,
     "ecr:DescribeImages": 1000,
@@ -102,25 +109,28 @@ def pages(n: int, op: str) -> int:
 # --------------------------------------------------------------------------- the lower bound
 
 
-def rate_bound(stats: dict[str, Any]) -> tuple[float, str, int]:
-    """(seconds, binding bucket, calls needed there) from the emulator's counters."""
-    needed: Counter[tuple[str, str, str, str]] = Counter()
-    for account, region, service, op, n in stats["calls"]:
-        needed[(account, region, service, op)] += n
-    for account, region, service, op, n in stats["throttled"]:
-        needed[(account, region, service, op)] -= n
-    best = (0.0, "none", 0)
-    for (account, region, service, op), n in needed.items():
-        limit = DEFAULT_RATES.get(f"{service}:{op}")
+def rate_bound(stats: dict[str, Any], quotas: Quotas) -> tuple[float, str, int, RateLimit | None]:
+    """(seconds, binding bucket, calls needed there, its limit) from the emulator's counters:
+    calls summed per bucket (an ECS category is one bucket for all its actions)."""
+    needed: Counter[tuple[str, str, str]] = Counter()
+    limits: dict[str, RateLimit | None] = {}
+    for sign, rows in ((1, stats["calls"]), (-1, stats["throttled"])):
+        for account, region, service, op, n in rows:
+            bucket = quotas.bucket_for(f"{service}:{op}")
+            limits.setdefault(bucket, quotas.limit_for(f"{service}:{op}"))
+            needed[(account, region, bucket)] += sign * n
+    best: tuple[float, str, int, RateLimit | None] = (0.0, "none", 0, None)
+    for (account, region, bucket), n in needed.items():
+        limit = limits[bucket]
         if limit is None:
             continue
         seconds = max(0.0, (n - limit.burst) / limit.rate)
         if seconds > best[0]:
-            best = (seconds, f"{account}/{region} {service}:{op}", n)
+            best = (seconds, f"{account}/{region} {bucket}", n, limit)
     return best
 
 
-def longest_chain(scenario: Scenario) -> tuple[int, str]:
+def longest_chain(scenario: Scenario, revisions: bool) -> tuple[int, str]:
     """The longest chain of dependent calls of any account x region (see the docstring)."""
     best = (0, "")
     for account in scenario.accounts:
@@ -132,7 +142,8 @@ def longest_chain(scenario: Scenario) -> tuple[int, str]:
             p_tasks = max(
                 (pages(len(c.tasks), "ecs:ListTasks") for c in region.clusters), default=0
             )
-            usage = 1 + p_clusters + (p_services + 3 if region.clusters else 0)
+            deployments = 2 if revisions else 0
+            usage = 1 + p_clusters + (p_services + 3 + deployments if region.clusters else 0)
             tasks = 1 + p_clusters + (p_tasks + 2 if region.clusters else 0)
             p_images = max(
                 (
@@ -213,6 +224,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         for a, regions in spec["targets"]
     )
     limits = Limits(**spec["limits"]) if spec["limits"] else Limits()
+    if spec.get("one_at_a_time"):
+        _one_call_at_a_time()
     # The emulator serves ECS, ECR, STS and Organizations only (no EventBridge, Scheduler,
     # Lambda): those usage sources stay off.
     sources = emulated(
@@ -227,6 +240,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         async with Connections(limits=limits, wire=spec.get("wire", True)) as connections:
             plan = await make_plan(targets, policy, connections, now, sources=sources)
             out["plan_calls"] = connections.calls
+            out["plan"] = _fingerprint(plan)
             out["deletions"] = len(plan.deletions)
             out["kept"] = len(plan.kept)
             out["errors"] = len(plan.errors)
@@ -241,6 +255,38 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     out["cpu_s"] = time.process_time() - cpu0
     out["peak_rss_mb"] = _peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
+
+
+def _one_call_at_a_time() -> None:
+    """The sequential baseline: one call in flight in the whole run, like the original CI
+    script (usage and inventory overlap in the sweep, so per-phase limits alone allow two)."""
+    import anyio
+
+    from ecr_sweeper.aws import limits
+
+    attempt = limits.Api._attempt
+    lock: list[anyio.Lock] = []
+
+    async def serial(self: Any, *args: Any) -> Any:
+        if not lock:
+            lock.append(anyio.Lock())
+        async with lock[0]:
+            return await attempt(self, *args)
+
+    limits.Api._attempt = serial  # type: ignore[method-assign,assignment]
+
+
+def _fingerprint(plan: Any) -> str:
+    """Every verdict of a plan, with its reason, hashed: equal plans, equal fingerprints."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for verdict, decisions in (("delete", plan.deletions), ("keep", plan.kept)):
+        for d in decisions:
+            digest.update(f"{verdict} {d.repository} {d.digest} {d.reason}\n".encode())
+    for error in plan.errors:
+        digest.update(f"error {error}\n".encode())
+    return digest.hexdigest()
 
 
 def _peak_rss_mb(ru_maxrss_mb: float) -> float:
@@ -299,10 +345,15 @@ def subset(scenario: Scenario, n: int) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m awsim.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--accounts", type=int, default=30)
-    p.add_argument("--regions", type=int, default=3)
-    p.add_argument("--services", type=int, default=40, help="services per account x region")
-    p.add_argument("--images", type=int, default=50_000)
+    p.add_argument(
+        "--scenario", choices=("both", "environment", "org"), default="both", help="what to run"
+    )
+    p.add_argument("--env-services", type=int, default=300, help="environment: services")
+    p.add_argument("--env-images", type=int, default=5_000, help="environment: images")
+    p.add_argument("--accounts", type=int, default=30, help="org: accounts")
+    p.add_argument("--regions", type=int, default=3, help="org: regions per account")
+    p.add_argument("--services", type=int, default=40, help="org: services per account x region")
+    p.add_argument("--images", type=int, default=50_000, help="org: images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency", type=float, default=0.02, help="seconds added to every call")
     p.add_argument("--jitter", type=float, default=0.01, help="plus uniform [0, jitter) seconds")
@@ -310,13 +361,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--sequential-accounts",
         type=int,
-        default=3,
-        help="accounts the sequential baseline sweeps (0 = all); scaled by calls if a subset",
+        default=0,
+        help="org: accounts the sequential baseline sweeps (0 = all); scaled by calls if a subset",
     )
     p.add_argument(
         "--no-baseline",
         action="store_true",
-        help="skip the sequential baseline (speedup printed as nan): for memory curves",
+        help="org: skip the sequential baseline (speedup printed as nan)",
     )
     p.add_argument(
         "--compare-botocore",
@@ -326,10 +377,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--http-floor",
         action="store_true",
-        help="also time the same number of bare aiohttp POSTs to the emulator (the HTTP floor)",
+        help="time the bare-HTTP floor for the environment too (the org always has it)",
+    )
+    p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the unthrottled reference sweep (and so the plan check): for memory curves",
+    )
+    p.add_argument(
+        "--images-waiting",
+        type=int,
+        default=None,
+        help="Limits.images_waiting of the concurrent sweep (0: repositories wait in their slots)",
     )
     p.add_argument("--apply", action="store_true", help="plan and apply (default: plan only)")
-    p.add_argument("--revisions", action="store_true", help="read ECS service revisions too")
+    p.add_argument(
+        "--no-revisions",
+        action="store_true",
+        help="do not read ECS service revisions (the tool reads them by default)",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -359,58 +425,136 @@ def print_comparisons(
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.child:
-        print(json.dumps(child(json.loads(args.child))))
-        return 0
+def print_sweep(
+    conc: dict[str, Any],
+    stats: dict[str, Any],
+    reference: dict[str, Any] | None,
+    quotas: Quotas,
+    *,
+    same_plan: bool,
+) -> None:
+    """The concurrent sweep's lines: totals, the plan check, calls per operation."""
+    by_op: dict[str, int] = defaultdict(int)
+    for _a, _r, service, op, n in stats["calls"]:
+        by_op[f"{service}:{op}"] += n
+    throttled_by_op: dict[str, int] = defaultdict(int)
+    for _a, _r, service, op, n in stats["throttled"]:
+        throttled_by_op[f"{service}:{op}"] += n
+    print(
+        f"concurrent sweep: {conc['wall_s']:.2f}s wall, {conc['calls']} client calls "
+        f"({stats['total_calls']} served, {stats['total_throttled']} throttled), "
+        f"{conc['deletions']} deletions / {conc['kept']} kept, {conc['errors']} errors, "
+        f"max {stats['max_in_flight']} calls in flight"
+    )
+    if reference is None:
+        print("plan: not compared (--no-reference)")
+    else:
+        print(
+            f"plan: {'identical to' if same_plan else 'DIFFERENT FROM'} the unthrottled plan "
+            f"({reference['deletions']} deletions / {reference['kept']} kept, "
+            f"{reference['wall_s']:.2f}s unthrottled)"
+        )
+    print("  calls by operation (served / throttled), bucket:")
+    for op in sorted(by_op, key=lambda o: -by_op[o]):
+        print(
+            f"    {op:<32} {by_op[op]:>7} / {throttled_by_op.get(op, 0):<5} {quotas.bucket_for(op)}"
+        )
 
-    t0 = time.perf_counter()
-    scenario = generate_org(args.accounts, args.regions, args.services, args.images, args.seed)
+
+def print_sequential(
+    seq: dict[str, Any] | None,
+    seq_stats: dict[str, Any],
+    accounts: int,
+    seq_accounts: list[str],
+    conc: dict[str, Any],
+) -> float:
+    """The sequential baseline's line; its wall time (scaled by calls if a subset; nan if
+    skipped)."""
+    if seq is None:
+        print("sequential baseline: skipped")
+        return math.nan
+    if len(seq_accounts) == accounts:
+        print(
+            f"sequential sweep (all {len(seq_accounts)} accounts): {seq['wall_s']:.2f}s wall, "
+            f"{seq['calls']} client calls, {seq_stats['total_throttled']} throttled"
+        )
+        return float(seq["wall_s"])
+    seq_wall = float(seq["wall_s"] * conc["calls"] / seq["calls"])
+    print(
+        f"sequential sweep on a SUBSET of {len(seq_accounts)} accounts "
+        f"({', '.join(seq_accounts)}): {seq['wall_s']:.2f}s wall for {seq['calls']} "
+        f"client calls ({seq_stats['total_throttled']} throttled);"
+    )
+    print(
+        f"  SCALED linearly by calls to the full org's {conc['calls']} calls: "
+        f"{seq_wall:.1f}s (estimate, not measured)"
+    )
+    return seq_wall
+
+
+def sweep_scenario(
+    name: str,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    *,
+    floor_wanted: bool,
+    baseline_wanted: bool,
+) -> dict[str, Any]:
+    """Serve `scenario`, sweep it (reference, concurrent, floor, baseline), print the figures;
+    return them."""
     regions = sorted({r.name for a in scenario.accounts for r in a.regions})
     every = [(a.id, regions) for a in scenario.accounts]
+    revisions = not args.no_revisions
     print(
-        f"org: {len(scenario.accounts)} accounts x {len(regions)} regions, "
-        f"{args.services} services per account x region, {scenario.image_count()} images "
-        f"(generated in {time.perf_counter() - t0:.1f}s)",
+        f"\n=== {name}: {len(scenario.accounts)} accounts x {len(regions)} regions, "
+        f"{scenario.image_count()} images, service revisions {'on' if revisions else 'off'}",
         flush=True,
     )
     faults = Faults(latency_s=args.latency, latency_jitter_s=args.jitter)
-    base_spec: dict[str, Any] = {"apply": args.apply, "revisions": args.revisions}
+    base_spec: dict[str, Any] = {"apply": args.apply, "revisions": revisions}
+    quotas = parse_quotas(args.quotas, 3)
     with spawn_emulator(scenario, faults=faults, quotas=args.quotas) as emu:
         print(
             f"emulator: pid {emu.pid}, {emu.endpoint_url}, quotas {args.quotas}, "
             f"latency {args.latency * 1000:.0f}ms + [0, {args.jitter * 1000:.0f})ms",
             flush=True,
         )
+        reference: dict[str, Any] | None = None
+        if not args.no_reference:
+            emu.set_quotas_enabled(False)
+            spec = {**base_spec, "apply": False, "targets": every, "limits": None}
+            reference = run_child(emu, spec)
+            emu.set_quotas_enabled(quotas.enabled)
         emu.reset_stats()
-        conc = run_child(emu, {**base_spec, "targets": every, "limits": None})
+        tuned = None if args.images_waiting is None else {"images_waiting": args.images_waiting}
+        conc = run_child(emu, {**base_spec, "targets": every, "limits": tuned})
         stats = emu.stats()
         floor: dict[str, Any] | None = None
-        if args.http_floor:
+        if floor_wanted:
             time.sleep(1)
             url = emu.endpoint_url
             spec = {"calls": conc["calls"], "in_flight": stats["max_in_flight"], "url": url}
             floor = run_child(emu, spec)
         botocore_run: dict[str, Any] | None = None
         if args.compare_botocore:
-            time.sleep(3)  # let the token buckets refill
+            emu.set_quotas_enabled(quotas.enabled)  # buckets full again
             spec = {**base_spec, "targets": every, "limits": None, "wire": False}
             botocore_run = run_child(emu, spec)
 
         seq_accounts = subset(scenario, args.sequential_accounts)
         seq: dict[str, Any] | None = None
         seq_stats: dict[str, Any] = {}
-        if not args.no_baseline:
-            time.sleep(3)  # let the token buckets refill before the baseline
+        if baseline_wanted:
+            emu.set_quotas_enabled(quotas.enabled)
             emu.reset_stats()
             seq_targets = [(a, regions) for a in seq_accounts]
             limits = {"calls_per_region": 1, "regions_at_once": 1}
-            seq = run_child(emu, {**base_spec, "targets": seq_targets, "limits": limits})
+            spec = {**base_spec, "targets": seq_targets, "limits": limits, "one_at_a_time": True}
+            seq = run_child(emu, spec)
             seq_stats = emu.stats()
 
-    rate_s, bucket, bucket_n = rate_bound(stats)
-    chain, chain_where = longest_chain(scenario)
+    rate_s, bucket, bucket_n, bucket_limit = rate_bound(stats, quotas)
+    chain, chain_where = longest_chain(scenario, revisions)
     latency_s = chain * (args.latency + args.jitter / 2)
     bound = max(rate_s, latency_s)
     by_op: dict[str, int] = defaultdict(int)
@@ -420,20 +564,12 @@ def main(argv: list[str] | None = None) -> int:
     for _a, _r, service, op, n in stats["throttled"]:
         throttled_by_op[f"{service}:{op}"] += n
 
-    print()
-    print(
-        f"concurrent sweep: {conc['wall_s']:.2f}s wall, {conc['calls']} client calls "
-        f"({stats['total_calls']} served, {stats['total_throttled']} throttled), "
-        f"{conc['deletions']} deletions / {conc['kept']} kept, {conc['errors']} errors, "
-        f"max {stats['max_in_flight']} calls in flight"
-    )
-    print("  calls by operation (served / throttled):")
-    for op in sorted(by_op, key=lambda o: -by_op[o]):
-        print(f"    {op:<32} {by_op[op]:>7} / {throttled_by_op.get(op, 0)}")
+    same_plan = reference is None or conc["plan"] == reference["plan"]
+    print_sweep(conc, stats, reference, quotas, same_plan=same_plan)
     print(f"lower bound: {bound:.2f}s = max(")
     print(
         f"  rate    {rate_s:.2f}s  (binding bucket {bucket}: {bucket_n} calls needed, "
-        f"{DEFAULT_RATES[bucket.split()[-1]] if bucket != 'none' else '-'}),"
+        f"{bucket_limit or '-'}),"
     )
     print(
         f"  latency {latency_s:.2f}s  (longest chain {chain} calls in {chain_where} "
@@ -441,44 +577,68 @@ def main(argv: list[str] | None = None) -> int:
     )
     ratio = conc["wall_s"] / bound if bound > 0 else float("inf")
     print(f"ratio wall / bound: {ratio:.2f}")
-
     print_comparisons(conc, stats, bound, floor, botocore_run)
+    floor_ratio = math.nan
+    if floor is not None:
+        floor_ratio = conc["wall_s"] / max(bound, floor["wall_s"])
+        print(f"ratio wall / max(bound, floor): {floor_ratio:.2f}")
 
-    if seq is None:
-        seq_wall = math.nan
-        print("sequential baseline: skipped (--no-baseline)")
-    elif len(seq_accounts) == len(scenario.accounts):
-        seq_wall = seq["wall_s"]
-        print(
-            f"sequential sweep (all {len(seq_accounts)} accounts): {seq_wall:.2f}s wall, "
-            f"{seq['calls']} client calls, {seq_stats['total_throttled']} throttled"
-        )
-    else:
-        seq_wall = seq["wall_s"] * conc["calls"] / seq["calls"]
-        print(
-            f"sequential sweep on a SUBSET of {len(seq_accounts)} accounts "
-            f"({', '.join(seq_accounts)}): {seq['wall_s']:.2f}s wall for {seq['calls']} "
-            f"client calls ({seq_stats['total_throttled']} throttled);"
-        )
-        print(
-            f"  SCALED linearly by calls to the full org's {conc['calls']} calls: "
-            f"{seq_wall:.1f}s (estimate, not measured)"
-        )
+    seq_wall = print_sequential(seq, seq_stats, len(scenario.accounts), seq_accounts, conc)
     speedup = seq_wall / conc["wall_s"]
-    print(f"speedup sequential / concurrent: {speedup:.1f}")
+    if seq is not None:
+        print(f"speedup sequential / concurrent: {speedup:.1f}")
     cpu_ms = 1000 * conc["cpu_s"] / conc["calls"]
-    print(f"client CPU: {conc['cpu_s']:.2f}s for {conc['calls']} calls (concurrent sweep)")
-    print(f"peak RSS: concurrent {conc['peak_rss_mb']:.0f} MB")
+    print(
+        f"client CPU: {conc['cpu_s']:.2f}s for {conc['calls']} calls ({cpu_ms:.2f} ms/call), "
+        f"peak RSS {conc['peak_rss_mb']:.0f} MB (concurrent sweep)"
+    )
     if seq is not None:
         print(
             f"sequential: {1000 * seq['cpu_s'] / seq['calls']:.2f} ms CPU/call, "
             f"peak RSS {seq['peak_rss_mb']:.0f} MB"
         )
+    return {
+        "ratio": ratio,
+        "floor_ratio": floor_ratio,
+        "speedup": speedup,
+        "cpu_ms": cpu_ms,
+        "peak_rss_mb": conc["peak_rss_mb"],
+        "ok": same_plan and conc["errors"] == 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+
+    nan = math.nan
+    env: dict[str, Any] = {"ratio": nan}
+    org: dict[str, Any] = {"floor_ratio": nan, "speedup": nan, "cpu_ms": nan, "peak_rss_mb": nan}
+    ok = True
+    if args.scenario in ("both", "environment"):
+        scenario = generate_org(1, 1, args.env_services, args.env_images, args.seed)
+        env = sweep_scenario(
+            "environment", scenario, args, floor_wanted=args.http_floor, baseline_wanted=False
+        )
+        ok = ok and env["ok"]
+        if args.scenario == "environment":
+            org = {**org, "cpu_ms": env["cpu_ms"], "peak_rss_mb": env["peak_rss_mb"]}
+    if args.scenario in ("both", "org"):
+        scenario = generate_org(args.accounts, args.regions, args.services, args.images, args.seed)
+        org = sweep_scenario(
+            "org", scenario, args, floor_wanted=True, baseline_wanted=not args.no_baseline
+        )
+        ok = ok and org["ok"]
+    if not ok:
+        print("FAILED: a plan differs from the unthrottled plan, or the sweep had errors")
     print(
-        f"ratio_to_bound={ratio:.2f} speedup_vs_sequential={speedup:.1f} "
-        f"cpu_ms_per_call={cpu_ms:.2f} peak_rss_mb={conc['peak_rss_mb']:.0f}"
+        f"env_ratio_to_bound={env['ratio']:.2f} org_ratio_to_floor={org['floor_ratio']:.2f} "
+        f"speedup_vs_sequential={org['speedup']:.1f} cpu_ms_per_call={org['cpu_ms']:.2f} "
+        f"peak_rss_mb={org['peak_rss_mb']:.0f}"
     )
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

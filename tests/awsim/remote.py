@@ -80,6 +80,10 @@ class RemoteEmulator:
     def reset_stats(self) -> None:
         self._post("reset", {})
 
+    def set_quotas_enabled(self, enabled: bool) -> None:
+        """Token buckets on (the emulator's quotas) or off; either way they start full."""
+        self._post("quotas", {"enabled": enabled})
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -331,7 +331,9 @@ class AwsimServer:
             self._random_faults(request, key, n)
         limit = self.quotas.limit_for(f"{service}:{op}")
         if limit is not None:
-            bkey = (account, region, f"{service}:{op}")
+            # Per account x region, one bucket per ECS category (shared by its actions), else
+            # one per operation.
+            bkey = (account, region, self.quotas.bucket_for(f"{service}:{op}"))
             bucket = self.buckets.get(bkey)
             now = time.monotonic()
             if bucket is None:
@@ -446,6 +448,9 @@ class AwsimServer:
             self.faults = faults_from_json(body)
         elif what == "reset":
             self.reset_stats()
+        elif what == "quotas":  # {"enabled": false}: no token buckets (a reference run)
+            self.quotas = replace(self.quotas, enabled=bool(body["enabled"]))
+            self.buckets.clear()
         else:
             raise web.HTTPNotFound()
         return web.json_response({"ok": True})

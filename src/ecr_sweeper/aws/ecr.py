@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,7 +65,7 @@ async def scan_inventory(
     progress: Callable[[str], None] = lambda _: None,
     *,
     read_tags: bool = False,
-    judge: Callable[[Repository], None] | None = None,
+    judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
@@ -73,7 +73,8 @@ async def scan_inventory(
 
     With `judge`, each repository is handed to it as soon as it is read (its listing error
     included) and left out of the scan, so its images can be freed once judged. `gate`
-    bounds the repositories being read at once (shared by every account × region of a run)."""
+    bounds the repositories being read at once (shared by every account × region of a run);
+    a repository holds its place until `judge` returns (which may wait: see make_plan)."""
     gate = gate or anyio.Semaphore(1 << 30)
     where = f"{target.account_id}/{region}"
     try:
@@ -124,24 +125,24 @@ async def scan_inventory(
             access = await _pull_access(ecr, api, key)
             tags = await _tags(ecr, api, arns[name]) if read_tags else ()
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
-            _judged(_unreadable(key, exc))
+            await _judged(_unreadable(key, exc))
             return
         async with gate:
             try:
                 images = tuple(await _images(ecr, api, key))
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
-                _judged(_unreadable(key, exc))
+                await _judged(_unreadable(key, exc))
                 return
-            _judged(Repository(key, images, None, access, tags, replicas(name)))
+            await _judged(Repository(key, images, None, access, tags, replicas(name)))
 
-    def _judged(repository: Repository) -> None:
+    async def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
         image_count += len(repository.images)
         failed += repository.error is not None
         if judge is None:
             repositories[repository.key.name] = repository
         else:
-            judge(repository)
+            await judge(repository)
 
     async with anyio.create_task_group() as tg:
         for name in names:

@@ -2,15 +2,24 @@
 
 Which layer retries what: botocore's own retries are switched off (`total_max_attempts=1`), and
 every call goes through `Api.call`, which retries throttling, 5xx and dropped connections with
-tenacity (exponential backoff, full jitter). One layer means retries never multiply.
+tenacity. One layer means retries never multiply.
+
+How fast: AWS throttles each account × region with token buckets — for ECS one per *category of
+actions* (`ECS_BUCKETS`, from AWS's documentation), for ECR one per action (assumed rates). The
+client keeps a model of each bucket (`AdaptiveRate`) and paces the calls drawing from it at its
+refill rate, learning when AWS disagrees (another caller shares the bucket, or our assumption
+is wrong). A call waits for its turn before it takes one of the account × region's slots, and
+a throttled call's retry waits only for its turn, not for an exponential backoff.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import anyio
 from botocore.exceptions import (
@@ -24,7 +33,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    wait_none,
     wait_random_exponential,
 )
 
@@ -112,9 +120,130 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- AWS's buckets
+
+ECS_THROTTLING_PAGE = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html"
+)
+ECR_QUOTAS_PAGE = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.html"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One AWS token bucket of an account × region: every action in it takes from it.
+
+    `rate` is its refill (calls/s sustained), `burst` its capacity. `published`: AWS documents
+    these numbers, so the controller never goes above them; otherwise they are our assumption,
+    the controller's starting point, and it probes above them (AIMD).
+    """
+
+    name: str
+    rate: float
+    burst: float
+    published: bool = True
+
+
+def _category(name: str, rate: float, burst: float, *actions: str) -> dict[str, Bucket]:
+    bucket = Bucket(f"ecs:{name}", rate, burst)
+    return {f"ecs:{action}": bucket for action in actions}
+
+
+# ECS throttles per account × Region with one bucket per *category of actions*, shared by every
+# action in it ("Request throttling for the Amazon ECS API", ECS_THROTTLING_PAGE): ListTasks
+# and DescribeTasks drain the same bucket. Only the read categories a sweep calls are listed.
+ECS_BUCKETS: dict[str, Bucket] = {
+    **_category("cluster read", 20, 50, "DescribeClusters", "ListClusters"),
+    **_category(
+        "task definition read",
+        20,
+        50,
+        "DescribeTaskDefinition",
+        "ListTaskDefinitions",
+        "ListTaskDefinitionFamilies",
+    ),
+    **_category(
+        "cluster resource read",
+        20,
+        100,
+        "DescribeTasks",
+        "ListTasks",
+        "DescribeContainerInstances",
+        "ListContainerInstances",
+        "ListAttributes",
+    ),
+    **_category("service read", 20, 100, "DescribeServices", "ListServices"),
+    **_category(
+        "service deployment read", 20, 50, "DescribeServiceDeployments", "ListServiceDeployments"
+    ),
+    **_category("service revision read", 20, 50, "DescribeServiceRevisions"),
+    **_category("tag read", 20, 50, "ListTagsForResource"),
+}
+# An ECS action in no category above gets a bucket of its own with the numbers of the smallest
+# documented read category (an assumption, stated here and in the emulator's quotas).
+ECS_DEFAULT = (20.0, 50.0)
+# ECR publishes rates for the image push/pull APIs only (ECR_QUOTAS_PAGE: BatchGetImage 2,000/s);
+# its management APIs (DescribeImages, DescribeRepositories, GetRepositoryPolicy,
+# BatchDeleteImage…) have unpublished limits: we assume 20/s, burst 40, one bucket per action,
+# and probe above that.
+ECR_BUCKETS: dict[str, Bucket] = {
+    "ecr:BatchGetImage": Bucket("ecr:BatchGetImage", 2000, 2000),
+}
+ECR_ASSUMED = (20.0, 40.0)
+
+
+@functools.cache
+def bucket_for(service: str, action: str) -> Bucket | None:
+    """The AWS bucket an action (`"ecs"`, `"DescribeTasks"`) draws from, or None when we know
+    nothing of it (STS, Organizations, EC2…: paced from `Limits.initial_rate`, learning)."""
+    key = f"{service}:{action}"
+    if service == "ecs":
+        return ECS_BUCKETS.get(key) or Bucket(key, *ECS_DEFAULT, published=False)
+    if service == "ecr":
+        return ECR_BUCKETS.get(key) or Bucket(key, *ECR_ASSUMED, published=False)
+    return None
+
+
+# --------------------------------------------------------------------------- retrying
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """AWS said slow down (the bucket of the call is empty)."""
+    return error_code(exc) in THROTTLING_CODES
+
+
+class Clock(Protocol):
+    """Time for the call gate: anyio's by default, a fake one in tests."""
+
+    def now(self) -> float:
+        """Seconds, monotonic."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait that long."""
+        ...
+
+
+class AnyioClock:
+    """The event loop's clock."""
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+ANYIO_CLOCK = AnyioClock()
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How often and how long to retry. `instant()` is the zero-wait mode tests switch on."""
+    """How often and how long to retry. `instant()` is the zero-wait mode tests switch on.
+
+    A throttled call is retried without a backoff of its own: its retry waits for its turn at
+    the bucket (`AdaptiveRate`), which is exactly as long as the bucket needs to refill for it.
+    Server errors and dropped connections back off exponentially, with full jitter.
+    """
 
     attempts: int = 10
     base_seconds: float = 0.25
@@ -134,6 +263,7 @@ class RetryPolicy:
         self,
         give_up: Callable[[BaseException], bool] | None = None,
         before_sleep: Callable[[RetryCallState], None] | None = None,
+        clock: Clock = ANYIO_CLOCK,
     ) -> AsyncRetrying:
         """A fresh tenacity controller for one call. `give_up(error)` stops it before its
         attempts are spent; `before_sleep` sees each retry (progress lines)."""
@@ -147,26 +277,42 @@ class RetryPolicy:
         return AsyncRetrying(
             retry=retry_if_exception(is_retryable),
             stop=stop,
-            wait=(
-                wait_random_exponential(multiplier=self.base_seconds, max=self.max_seconds)
-                if self.wait
-                else wait_none()
-            ),
+            wait=self._wait_after,
+            sleep=clock.sleep,
             before_sleep=before_sleep,
             reraise=True,
         )
 
+    def _wait_after(self, state: RetryCallState) -> float:
+        if not self.wait:
+            return 0.0
+        failure = state.outcome.exception() if state.outcome is not None else None
+        if failure is not None and is_throttling(failure):
+            return 0.0  # the bucket's pacing times the retry
+        backoff = wait_random_exponential(multiplier=self.base_seconds, max=self.max_seconds)
+        return float(backoff(state))
+
+
+# --------------------------------------------------------------------------- the call gate
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Concurrency bounds and the starting rates of the adaptive limiters.
+    """Concurrency bounds and how the rate controllers start and adapt.
 
-    `calls_per_region`: calls in flight per account × region; `repositories_at_once`: ECR
-    repositories read at once in the whole run (memory); `regions_at_once`: account ×
-    regions scanned at once. Each API of each account × region starts at `initial_rate` calls/s
-    (AWS's documented ECS/ECR buckets refill at 20/s with bursts of 50 or more, so it starts
-    above them and learns), drops to 70% on each throttling answer, and climbs back additively
-    (AIMD). A gentler cut than halving keeps a storm of random throttling from starving it.
+    `calls_per_region`: calls in flight per account × region; `regions_at_once`: account ×
+    regions scanned at once. Memory: `repositories_at_once` ECR repositories are read at once
+    in the whole run; while the usage is still being read (nothing can be judged yet), read
+    repositories wait for the planner in a buffer of at most `images_waiting` images, and
+    beyond it in their reading slot (0: only there). So at most `repositories_at_once`
+    repositories plus `images_waiting` images are in memory, whatever the org's size.
+
+    Pacing is per AWS bucket (`bucket_for`): a known bucket starts at its rate with its burst
+    (less `burst_reserve` tokens, slack for the jitter of the network), an unknown API at
+    `initial_rate` without burst. A throttled answer empties the bucket's model and cuts the
+    rate to `backoff` × — at most once per window (the answers to calls sent before the cut
+    belong to the same congestion) — and each second of calls without throttling adds
+    `rate_step` calls/s back, up to the published rate (never above it) or `max_rate`.
     """
 
     calls_per_region: int = 16
@@ -174,42 +320,107 @@ class Limits:
     # Repositories being listed at once, in the whole run: each holds its images' answers in
     # memory until judged, so this bounds the inventory's memory whatever the org's size.
     repositories_at_once: int = 128
+    # ~0.45 KB each in memory: 20,000 images waiting are ~9 MB; a CI job's environment (a few
+    # thousand images) is read whole while its usage is.
+    images_waiting: int = 20_000
     initial_rate: float = 50.0
     min_rate: float = 2.0
     max_rate: float = 1000.0
     rate_step: float = 10.0  # calls/s regained per second without throttling
-    backoff: float = 0.7  # the rate is multiplied by this on each throttling answer
+    backoff: float = 0.7  # the rate is multiplied by this on a throttle (once per window)
+    burst_reserve: float = 2.0  # tokens of a known bucket's burst left unused, for jitter
+
+
+class Turn(NamedTuple):
+    """A call's turn at a bucket: when it was taken, and whether the call had to wait."""
+
+    reserved_at: float
+    waited: bool
 
 
 class AdaptiveRate:
-    """AIMD pacing for one API of one account × region, shared by every task calling it."""
+    """The client's model of one AWS bucket of one account × region, shared by every task
+    calling an action in it: a token bucket at the estimated rate, AIMD on that estimate.
 
-    def __init__(self, limits: Limits) -> None:
-        self.rate = limits.initial_rate
+    Each call reserves a token and waits until the model has refilled it (tokens may go
+    negative: the calls queued, each with its start time); waits happen outside the call gate,
+    so a slow bucket never holds the slots of calls to other buckets.
+
+    The window of a cut is told by *reservation* time: a call that took its token before the
+    cut was paced at the old rate, so its throttle is the same congestion even if it is sent
+    after the cut. The rate climbs only on calls that had to wait for their turn: a bucket the
+    sweep does not use to its rate teaches nothing about its rate (else an idle estimate would
+    grow without bound, and meet the real bucket as a storm).
+    """
+
+    def __init__(
+        self, limits: Limits, bucket: Bucket | None = None, clock: Clock = ANYIO_CLOCK
+    ) -> None:
         self._limits = limits
-        self._next_start = 0.0
+        self._clock = clock
+        self.bucket = bucket
+        if bucket is None:
+            self.rate, self.ceiling, capacity = limits.initial_rate, limits.max_rate, 1.0
+        else:
+            self.rate = bucket.rate
+            self.ceiling = bucket.rate if bucket.published else limits.max_rate
+            capacity = max(1.0, bucket.burst - limits.burst_reserve)
+        self.capacity = capacity
+        self._tokens = capacity
+        self._stamp = clock.now()
+        self._cut_at = -math.inf  # when the rate was last cut
         self.throttles = 0
+        self.cuts = 0
 
-    async def wait_turn(self) -> None:
-        """Sleep until this call's slot: calls start at most `rate` per second."""
-        now = anyio.current_time()
-        start = max(now, self._next_start)
-        self._next_start = start + 1.0 / self.rate
-        if start > now:
-            await anyio.sleep(start - now)
+    def reserve(self, now: float | None = None) -> float:
+        """Take a token; the seconds to wait before the call may start (0: at once)."""
+        now = self._clock.now() if now is None else now
+        self._refill(now)
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
 
-    def on_success(self) -> None:
-        # +rate_step per second of calls: each call adds step / rate.
-        self.rate = min(self._limits.max_rate, self.rate + self._limits.rate_step / self.rate)
+    async def wait_turn(self) -> Turn:
+        """Sleep until this call's turn: calls start at most as fast as the bucket refills."""
+        reserved_at = self._clock.now()
+        delay = self.reserve(reserved_at)
+        if delay > 0.0:
+            await self._clock.sleep(delay)
+        return Turn(reserved_at, waited=delay > 0.0)
 
-    def on_throttled(self) -> None:
+    def on_success(self, turn: Turn | None = None) -> None:
+        """+`rate_step` calls/s per second of calls that waited for their turn (each adds
+        step / rate); no turn given: counted as one that waited."""
+        if turn is None or turn.waited:
+            self.rate = min(self.ceiling, self.rate + self._limits.rate_step / self.rate)
+
+    def on_throttled(self, reserved_at: float) -> None:
+        """AWS's bucket is empty: so is the model. The rate is cut once per window: a throttle
+        of a call whose turn was taken before the last cut is the same congestion."""
         self.throttles += 1
+        now = self._clock.now()
+        self._refill(now)
+        self._tokens = min(self._tokens, 0.0)
+        if reserved_at < self._cut_at:
+            return
+        self._cut_at = now
+        self.cuts += 1
+        # Tokens owed (calls already queued) keep their turns; new ones come at the new rate.
         self.rate = max(self._limits.min_rate, self.rate * self._limits.backoff)
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+
+@functools.cache
+def _bucket_of(service: str, method: str, api_name: str | None) -> Bucket | None:
+    action = api_name or "".join(part.capitalize() for part in method.split("_"))
+    return bucket_for(service, action)
 
 
 class Api:
-    """Calls AWS for one account × region: at most `calls_at_once` in flight, AIMD pacing per
-    API, retries per the policy (throttling, 5xx, dropped connections; expired credentials
+    """Calls AWS for one account × region: at most `calls_at_once` in flight, pacing per AWS
+    bucket, retries per the policy (throttling, 5xx, dropped connections; expired credentials
     after a refresh)."""
 
     def __init__(
@@ -221,13 +432,16 @@ class Api:
         *,
         where: str = "",
         on_retry: Callable[[str], None] | None = None,
+        clock: Clock = ANYIO_CLOCK,
     ) -> None:
         # fast_acquire: a free slot is taken without a trip through the event loop (one per
         # call otherwise); every call awaits the network right after, so nothing starves.
         self._gate = anyio.Semaphore(calls_at_once, fast_acquire=True)
         self._retry = retry
         self._limits = limits or Limits()
+        self._clock = clock
         self._rates: dict[str, AdaptiveRate] = {}
+        self._by_operation: dict[tuple[str, str], AdaptiveRate] = {}
         self.on_expired = on_expired
         self.calls = 0
         self.where = where  # "account/region", for the retry lines
@@ -261,11 +475,22 @@ class Api:
         return self._retry
 
     def rate_for(self, operation: Callable[..., Any]) -> AdaptiveRate:
-        """The pacing of one API (keyed by service and operation name)."""
-        name = api_name(operation)
-        if name not in self._rates:
-            self._rates[name] = AdaptiveRate(self._limits)
-        return self._rates[name]
+        """The pacing of the AWS bucket an operation draws from (its service's category for
+        ECS, its own for ECR; per operation for APIs without a known bucket)."""
+        client = getattr(operation, "__self__", None)
+        meta = getattr(client, "meta", None)
+        service = str(getattr(getattr(meta, "service_model", None), "service_name", "?"))
+        method = str(getattr(operation, "__name__", "?"))
+        key = (service, method)
+        pace = self._by_operation.get(key)
+        if pace is None:
+            mapping = getattr(meta, "method_to_api_mapping", None) or {}
+            bucket = _bucket_of(service, method, mapping.get(method))
+            name = bucket.name if bucket is not None else f"{service}:{method}"
+            if name not in self._rates:
+                self._rates[name] = AdaptiveRate(self._limits, bucket, self._clock)
+            pace = self._by_operation[key] = self._rates[name]
+        return pace
 
     async def call(
         self, operation: Callable[..., Awaitable[dict[str, Any]]], **kwargs: Any
@@ -277,10 +502,12 @@ class Api:
         # first attempt, so the retry decisions and waits are exactly the policy's.
         try:
             return await self._attempt(pace, operation, kwargs)
-        except Exception as exc:  # noqa: BLE001 - tenacity decides below, and re-raises
+        except Exception as exc:
+            if not is_retryable(exc) or self._retry.attempts <= 1:
+                raise  # an answer (not found, denied…): no controller to build for it
             first_failure: Exception | None = exc
         report = partial(self._report_retry, api_name(operation))  # named on failures only
-        retrying = self._retry.retrying(self._unreachable, report)
+        retrying = self._retry.retrying(self._unreachable, report, self._clock)
         async for attempt in retrying:
             with attempt:
                 if first_failure is not None:
@@ -295,10 +522,12 @@ class Api:
         operation: Callable[..., Awaitable[dict[str, Any]]],
         kwargs: dict[str, Any],
     ) -> dict[str, Any]:
+        # The turn is waited for before taking a slot: a call waiting for a slow bucket must
+        # not hold a slot that a call to another bucket could use (head-of-line blocking).
+        turn = await pace.wait_turn()
         async with self._gate:
-            await pace.wait_turn()
             self.calls += 1
-            started = anyio.current_time()
+            started = self._clock.now()
             try:
                 answer = await operation(**kwargs)
             except _CONNECTION_ERRORS:
@@ -308,11 +537,15 @@ class Api:
             except ClientError as exc:
                 code = error_code(exc)
                 if code in THROTTLING_CODES:
-                    pace.on_throttled()
-                elif code in EXPIRED_CODES and self.on_expired is not None:
+                    pace.on_throttled(turn.reserved_at)
+                    raise
+                # Any other answer (not found, denied…) was admitted by the bucket: without
+                # this, a run of RepositoryPolicyNotFound answers after a cut never climbs back.
+                pace.on_success(turn)
+                if code in EXPIRED_CODES and self.on_expired is not None:
                     self.on_expired(started)
                 raise
-            pace.on_success()
+            pace.on_success(turn)
             self._failing_since = None
             return answer
 

@@ -175,7 +175,7 @@ class KubeClient:
             headers["Authorization"] = authorization
         url = self.access.server.rstrip("/") + path
         async with self._gate:
-            await self._pace.wait_turn()
+            turn = await self._pace.wait_turn()
             self.calls += 1
             try:
                 async with self._session.get(
@@ -191,9 +191,9 @@ class KubeClient:
             except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
                 raise KubeError(path, None, _connection_message(exc)) from exc
         if status == 429:
-            self._pace.on_throttled()
+            self._pace.on_throttled(turn.reserved_at)
         else:
-            self._pace.on_success()
+            self._pace.on_success(turn)
         if status != 200:
             raise KubeError(path, status, _status_message(status, body))
         try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -59,6 +60,9 @@ class UsageContext:
     _clusters: list[str] | None = None
     excluded_clusters: list[str] = field(default_factory=list)  # by the cluster patterns
     _clusters_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    # Set while the sources run (scan_usage): describes a task definition as soon as it is
+    # named, so its bucket works while the sources still read theirs.
+    _describe: Callable[[str, str, str], object] | None = None
 
     async def clusters(self) -> list[str]:
         """The ARNs of the clusters to read (listed once, shared by the ECS sources)."""
@@ -78,8 +82,12 @@ class UsageContext:
         self.images.append(Seen(image, source, digest, kind))
 
     def saw_task_definition(self, arn: str, used_by: str, kind: str) -> None:
-        """Record a task definition to describe (once per run) and its family."""
-        self.task_definitions.setdefault(arn, (used_by, kind))
+        """Record a task definition to describe (once per run; at once, while the sources
+        run) and its family."""
+        if arn not in self.task_definitions:
+            self.task_definitions[arn] = (used_by, kind)
+            if self._describe is not None:
+                self._describe(arn, used_by, kind)
         self.families.add(family_of(arn))
 
     def unread(self, kind: str, detail: str) -> None:
@@ -127,18 +135,19 @@ async def scan_usage(
     progress: Callable[[str], None] = lambda _: None,
 ) -> UsageScan:
     """Run `sources` concurrently, then `after` (which build on what they found, like the
-    rollback window), then describe every task definition named. Never raises."""
+    rollback window); every task definition they name is described as soon as it is named
+    (`describe_task_definitions`). Never raises."""
     where = f"{ctx.target.account_id}/{ctx.region}"
     presence: dict[str, tuple[bool | None, str]] = {}
     try:
-        for stage in (sources, after):
-            async with anyio.create_task_group() as tg:
-                if stage is sources:
-                    tg.start_soon(_take_census, [*sources, *after], ctx, presence)
-                for source in stage:
-                    if source.enabled(ctx.sources):
-                        tg.start_soon(_collect, source, ctx)
-        await describe_task_definitions(ctx)
+        async with describe_task_definitions(ctx):
+            for stage in (sources, after):
+                async with anyio.create_task_group() as tg:
+                    if stage is sources:
+                        tg.start_soon(_take_census, [*sources, *after], ctx, presence)
+                    for source in stage:
+                        if source.enabled(ctx.sources):
+                            tg.start_soon(_collect, source, ctx)
     except Exception as exc:  # noqa: BLE001 - every failure must become a fail-closed error
         ctx.errors.extend(describe_errors(exc))
         ctx.failed.add("task definitions")
@@ -262,8 +271,11 @@ def _census_entries(
     return tuple(entries)
 
 
-async def describe_task_definitions(ctx: UsageContext) -> None:
-    """Describe every task definition the sources named, each once, concurrently."""
+@asynccontextmanager
+async def describe_task_definitions(ctx: UsageContext) -> AsyncIterator[None]:
+    """Within the block, every task definition the sources name is described at once (each
+    once, concurrently); on leaving it, those named before are described, and every describe
+    has answered. A failed describe raises (and cancels the block: the scan is failed)."""
     ecs = await ctx.client("ecs")
 
     async def describe(name: str, used_by: str, kind: str) -> None:
@@ -274,10 +286,15 @@ async def describe_task_definitions(ctx: UsageContext) -> None:
             where = f"task definition {label} container {container.get('name')} ({used_by})"
             ctx.saw_image(container.get("image", ""), where, None, kind)
 
-    ctx.count("task definitions", len(ctx.task_definitions))
     async with anyio.create_task_group() as tg:
         for name, (used_by, kind) in sorted(ctx.task_definitions.items()):
             tg.start_soon(describe, name, used_by, kind)
+        ctx._describe = lambda name, used_by, kind: tg.start_soon(describe, name, used_by, kind)
+        try:
+            yield
+        finally:
+            ctx._describe = None
+    ctx.count("task definitions", len(ctx.task_definitions))
 
 
 def short_name(arn: str) -> str:
