@@ -128,12 +128,12 @@ def test_tight_quotas_are_met_by_slowing_down_not_by_failing(
     assert plan.errors == ()
     assert verdicts(plan) == baseline
     assert throttled > 0  # the quotas did bind
-    # With the starting rate at the buckets' own rate, the limiter avoids most throttling.
-    paced, _, _, paced_throttled = sweep(
-        scenario, monkeypatch, Faults(), tight, limits=Limits(initial_rate=10.0)
-    )
+    # Another starting rate (it paces the APIs without a known bucket; known buckets start at
+    # their documented rate) gives the same plan: throttling changes when, never what. How
+    # the controller meets a bucket is tested on a fake clock in test_limits.py.
+    paced, _, _, _ = sweep(scenario, monkeypatch, Faults(), tight, limits=Limits(initial_rate=10.0))
+    assert paced.errors == ()
     assert verdicts(paced) == baseline
-    assert paced_throttled < throttled
 
 
 def test_a_disabled_region_fails_closed_and_names_it(

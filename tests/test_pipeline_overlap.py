@@ -36,6 +36,7 @@ class FakeConnections:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.retry = RetryPolicy.instant()
 
     def api(self, _account: AccountId, _region: Region) -> Api:
         return Api(4, RetryPolicy.instant(), self.limits)
@@ -93,6 +94,10 @@ def run_sweep(
             events.append(("judged", str(repo.key)))
             super().judge(repo)
 
+    async def fake_regions(*_: Any) -> tuple[Region, ...]:
+        return (REGION,)  # every account's one enabled region (usage is read in each)
+
+    monkeypatch.setattr(pipeline, "enabled_regions", fake_regions)
     monkeypatch.setattr(pipeline, "scan_usage_of", fake_usage)
     monkeypatch.setattr(pipeline, "scan_inventory", fake_inventory)
     monkeypatch.setattr(pipeline, "Planner", RecordingPlanner)
