@@ -10,9 +10,12 @@ Exit codes (documented in the README; CI jobs act on them):
      unexpected failure
   2  command-line usage error (unknown flag, missing argument, a value out of range or not
      one of the choices)
-  3  blocked by safety: a usage source could not be read, so nothing is (or was) deleted
+  3  blocked by safety: a usage source could not be read, or a consumer exists that the run
+     did not read and nobody accepted (--accept-unread), so nothing is (or was) deleted
   4  incomplete: some repositories could not be listed (plan), or some deletions failed (apply)
   5  deletions planned (plan --detailed-exit-codes only; 0 then means nothing to delete)
+  130, 143  apply stopped by Ctrl-C or SIGTERM: the batches in flight were journaled; run
+     apply again to resume
 """
 
 from __future__ import annotations
@@ -94,9 +97,10 @@ app = typer.Typer(
         "Workflow: `plan` (read-only) writes a reviewable plan file; `apply PLAN` re-checks "
         "usage and deletes what the plan lists and is still unused.\n\n"
         "Exit codes: 0 ok, 1 error/bad input, 2 usage error, 3 blocked by safety (a usage "
-        "source could not be read; nothing deleted), 4 incomplete (some repositories "
-        "unreadable or some deletions failed), 5 deletions planned (plan "
-        "--detailed-exit-codes only)."
+        "source could not be read, or a consumer exists that was not read and is not "
+        "accepted; nothing deleted), 4 incomplete (some repositories unreadable or some "
+        "deletions failed), 5 deletions planned (plan --detailed-exit-codes only), 130/143 "
+        "apply stopped by Ctrl-C/SIGTERM (run it again to resume)."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -54,7 +54,7 @@ def extend_moto() -> None:
         )
 
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
-    _answer_app_runner_listings()
+    _answer_empty_listings()
     EC2ContainerServiceResponse.list_daemons = list_daemons  # type: ignore[attr-defined]
 
 
@@ -66,7 +66,7 @@ EMPTY_LISTINGS: dict[str, dict[str, list[Any]]] = {
 }
 
 
-def _answer_app_runner_listings() -> None:
+def _answer_empty_listings() -> None:
     """moto has no App Runner or Lightsail: answer their listings with empty lists."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 

@@ -174,8 +174,10 @@ class KubeClient:
         if authorization:
             headers["Authorization"] = authorization
         url = self.access.server.rstrip("/") + path
+        # The turn is waited for before taking a slot (as aws/limits.py does): a call waiting
+        # for the rate must not hold a slot another list's call could use.
+        turn = await self._pace.wait_turn()
         async with self._gate:
-            turn = await self._pace.wait_turn()
             self.calls += 1
             try:
                 async with self._session.get(
