@@ -610,7 +610,18 @@ def sweep_scenario(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        print(json.dumps(child(json.loads(args.child))))
+        spec = json.loads(args.child)
+        profile_to = os.environ.get("AWSIM_BENCH_PROFILE")
+        if profile_to and "in_flight" not in spec and not spec.get("one_at_a_time"):
+            # A developer's tool: the measured sweeps' cProfile stats (one file per sweep).
+            import cProfile
+
+            profiler = cProfile.Profile()
+            result = profiler.runcall(child, spec)
+            profiler.dump_stats(f"{profile_to}.{os.getpid()}")
+        else:
+            result = child(spec)
+        print(json.dumps(result))
         return 0
 
     nan = math.nan
