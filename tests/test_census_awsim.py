@@ -177,19 +177,34 @@ def test_describe_images_hides_archived_images_unless_asked(emulator: StartEmula
     }
 
 
-def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
-    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("endpoint", "me_south_1"),
+    [
+        # no such name: Lightsail is not offered there (botocore's data agrees)
+        ("http://lightsail.invalid:9", False),
+        # the name exists (AWS may have launched it after botocore's data): asked, no answer
+        ("http://127.0.0.1:9", None),
+    ],
+)
+def test_a_service_is_absent_from_a_region_only_if_its_endpoint_name_does_not_exist(
+    emulator: StartEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    endpoint: str,
+    me_south_1: bool | None,
 ) -> None:
-    """Lightsail's endpoint does not answer (nothing listens there): in a region botocore's
-    endpoint data does not list for Lightsail (me-south-1) that means "not offered here"; in
-    one it lists (us-east-1), the consumer may be there and was not read."""
+    """botocore's endpoint data lists Lightsail in us-east-1, not in me-south-1. Where it
+    lists it, an endpoint that does not answer leaves presence unknown, which blocks; where
+    it does not, the data alone never makes Lightsail absent: only a name that does not
+    exist does, else it is asked like anywhere else."""
     regions = (Region(US), Region("me-south-1"))
     with emulator(Scenario((Account(A, regions),))):
-        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", "http://127.0.0.1:9")  # discard: closed
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", endpoint)
         result = plan([target(A, US, "me-south-1")])
     lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
-    assert lightsail == {US: None, "me-south-1": False}
-    assert [f.split(";")[0] for f in result.findings] == [
-        f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
+    assert lightsail == {US: None, "me-south-1": me_south_1}
+    unknown = [US] if me_south_1 is False else sorted([US, "me-south-1"])
+    assert sorted(f.split(";")[0] for f in result.findings) == [
+        f"{A}/{region}: lightsail may be present (the census call failed), not read (lightsail "
         "container services: no reader in this tool"
+        for region in unknown
     ]

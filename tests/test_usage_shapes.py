@@ -7,14 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+import botocore.session
 import pytest
 
 from ecr_sweeper.aws.limits import Api, RetryPolicy
 from ecr_sweeper.aws.usage.batch import report_definition
 from ecr_sweeper.aws.usage.context import UsageContext
 from ecr_sweeper.aws.usage.emr import report_application
+from ecr_sweeper.aws.usage.endpoints import listed, offered
 from ecr_sweeper.aws.usage.integrations import REFERENCES
-from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable, offered
+from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable
 from ecr_sweeper.model import AccountId, AccountTarget, Region, Sources
 
 
@@ -136,10 +139,38 @@ def test_an_answer_is_not_templated() -> None:
     assert [f.value for f in found] == ["etl"]
 
 
-def test_a_service_not_offered_in_a_region_has_no_consumers_there() -> None:
-    assert offered("codebuild", "us-east-1")
-    assert not offered("apprunner", "sa-east-1")  # App Runner is in a dozen regions
-    assert offered("batch", "xx-future-1")  # a region newer than botocore's data is read
+def test_botocore_endpoint_data_lists_where_each_service_is_offered() -> None:
+    assert listed("codebuild", "us-east-1") is True
+    assert listed("apprunner", "sa-east-1") is False  # App Runner is in a dozen regions
+    assert listed("batch", "xx-future-1") is None  # a region newer than botocore's data
+
+
+class _Meta:
+    def __init__(self, service: str, region: str, endpoint_url: str) -> None:
+        self.service_model = botocore.session.get_session().get_service_model(service)
+        self.region_name = region
+        self.endpoint_url = endpoint_url
+
+
+class _Client:
+    def __init__(self, service: str, region: str, endpoint_url: str) -> None:
+        self.meta = _Meta(service, region, endpoint_url)
+
+
+@pytest.mark.parametrize(
+    ("region", "endpoint_url", "expected"),
+    [
+        ("us-east-1", "https://apprunner.invalid", True),  # listed: read, whatever DNS says
+        ("xx-future-1", "https://apprunner.invalid", True),  # a region newer than the data
+        ("sa-east-1", "https://apprunner.invalid", False),  # not listed, and no such name
+        ("sa-east-1", "http://127.0.0.1:9", True),  # not listed, but the name exists: read
+    ],
+)
+def test_a_service_is_absent_only_where_the_data_and_dns_both_say_so(
+    region: str, endpoint_url: str, *, expected: bool
+) -> None:
+    client = _Client("apprunner", region, endpoint_url)
+    assert anyio.run(offered, client) is expected
 
 
 def test_emr_serverless_application_images_and_resolved_digests() -> None:

@@ -14,8 +14,8 @@ proxy's HTML page as an empty answer.
 
 from __future__ import annotations
 
-from collections import defaultdict
 import inspect
+from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
@@ -37,6 +37,7 @@ from botocore.exceptions import (
 )
 
 from ecr_sweeper.aws.answers import guard_answers
+from ecr_sweeper.aws.lean import LeanOperation, lean_enough
 from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
@@ -113,7 +114,7 @@ class _CallersCredentials(AioCredentials):
     def __init__(self) -> None:
         super().__init__("", "", None, method="ecr-sweeper-per-call")
 
-    async def get_frozen_credentials(self) -> Any:
+    async def get_frozen_credentials(self) -> Any:  # type: ignore[override] # aiobotocore's are async
         credentials = _SIGNING_AS.get(None)
         if credentials is None:
             raise RuntimeError("a shared client was called outside an AccountClient")
@@ -121,27 +122,36 @@ class _CallersCredentials(AioCredentials):
 
 
 class AccountClient:
-    """One account's view of a client shared by every account: its calls (the operations,
-    and the coroutine methods like presigning) are signed with this account's `credentials`;
-    anything else (`meta`, `exceptions`) is the shared client's."""
+    """One account's view of a client shared by every account. Its operations are sent
+    lean (lean.py), signed with this account's `credentials`; an operation lean.py cannot
+    send, and the client's other coroutine methods (presigning), go through botocore signed
+    as the account; anything else (`meta`, `exceptions`) is the shared client's."""
 
     def __init__(self, shared: Any, credentials: Any) -> None:
         self.meta = shared.meta
         self._shared = shared
         self._credentials = credentials
+        self._operations: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
+        if name in self._operations:
+            return self._operations[name]
         attribute = getattr(self._shared, name)
-        # botocore's operation methods return a coroutine without being coroutine functions
-        operation = name in self.meta.method_to_api_mapping
-        if not operation and not inspect.iscoroutinefunction(attribute):
+        api_name = self.meta.method_to_api_mapping.get(name)
+        if api_name is not None and lean_enough(self.meta.service_model.operation_model(api_name)):
+            call: Any = LeanOperation(self, name, self._shared, self._credentials)
+        elif api_name is not None or inspect.iscoroutinefunction(attribute):
+            # botocore's operation methods return a coroutine without being coroutine functions
+            call = _AsAccount(self, name, attribute)
+        else:
             return attribute
-        return _AsAccount(self, name, attribute)
+        self._operations[name] = call
+        return call
 
 
 class _AsAccount:
-    """A shared client's method called as one account, shaped like a botocore client method
-    (``__self__``, ``__name__``) so `Api.rate_for` keys its pacing the same way."""
+    """A shared client's method called through botocore as one account, shaped like a
+    botocore client method (``__self__``, ``__name__``) so `Api.rate_for` paces it the same."""
 
     def __init__(self, client: AccountClient, name: str, method: Callable[..., Any]) -> None:
         self.__self__ = client

@@ -9,7 +9,6 @@ from typing import Any
 import anyio
 
 from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import offered
 from ecr_sweeper.model import Sources
 
 PAGE = 20
@@ -26,16 +25,14 @@ class AppRunnerServices:
         return sources.app_runner
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("apprunner", ctx.region):
+        if (client := await ctx.client_if_offered("apprunner")) is None:
             return False
-        client = await ctx.client("apprunner")
         answer = await ctx.api.call(client.list_services, MaxResults=1)
         return bool(answer.get("ServiceSummaryList"))
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("apprunner", ctx.region):
+        if (client := await ctx.client_if_offered("apprunner")) is None:
             return
-        client = await ctx.client("apprunner")
         services = await ctx.api.pages(
             client.list_services, "ServiceSummaryList", "NextToken", MaxResults=PAGE
         )

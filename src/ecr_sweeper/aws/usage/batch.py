@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 from ecr_sweeper.aws.usage.context import UsageContext, short_name
-from ecr_sweeper.aws.usage.shapes import Schema, offered
+from ecr_sweeper.aws.usage.shapes import Schema
 from ecr_sweeper.model import Sources
 
 PAGE = 100
@@ -40,16 +40,14 @@ class BatchJobDefinitions:
         return sources.batch
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("batch", ctx.region):
+        if (batch := await ctx.client_if_offered("batch")) is None:
             return False
-        batch = await ctx.client("batch")
         answer = await ctx.api.call(batch.describe_job_definitions, status="ACTIVE", maxResults=1)
         return bool(answer.get("jobDefinitions"))
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("batch", ctx.region):
+        if (batch := await ctx.client_if_offered("batch")) is None:
             return
-        batch = await ctx.client("batch")
         definitions = await ctx.api.pages(
             batch.describe_job_definitions, "jobDefinitions", status="ACTIVE", maxResults=PAGE
         )

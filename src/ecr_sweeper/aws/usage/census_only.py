@@ -5,23 +5,15 @@ holds what they could pull (plan.py, invariant 10) instead of deleting it unseen
 - Elastic Beanstalk Docker environments (`elasticbeanstalk:DescribeEnvironments`, the live
   ones whose platform runs Docker or ECS): kind "elasticbeanstalk".
 
-A service with no endpoint in the region or partition (Lightsail is in few regions, none in
-China) has no consumers there. Any other failure leaves presence unknown, which counts as
+A service AWS does not offer in the region (Lightsail is in few regions, none in China) has no
+consumers there (endpoints.py). Any other failure leaves presence unknown, which counts as
 present (context.py).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import botocore.session
-from botocore.exceptions import (
-    EndpointConnectionError,
-    EndpointResolutionError,
-    UnknownEndpointError,
-)
 
 from ecr_sweeper.aws.usage.context import UsageContext
 from ecr_sweeper.model import Sources
@@ -31,39 +23,13 @@ NO_READER = "no reader in this tool"
 DOCKER_PLATFORMS = ("docker", "ecs running on")
 
 
-@functools.cache
-def _offered_in(service: str, region: str) -> bool:
-    """Whether botocore's endpoint data lists `service` in `region` (its own partition)."""
-    session = botocore.session.get_session()
-    partition = session.get_partition_for_region(region)
-    return region in session.get_available_regions(service, partition)
-
-
-Call = Callable[..., Awaitable[dict[str, Any]]]
-
-
 async def _present_unless_absent(
-    ctx: UsageContext, service: str, ask: Callable[[Any, Call], Awaitable[bool]]
+    ctx: UsageContext, service: str, ask: Callable[[Any], Awaitable[bool]]
 ) -> bool:
-    """`ask(client, call)`, except that a service without an endpoint here has nothing here.
-
-    Where botocore's endpoint data does not list the service (Lightsail in most regions), one
-    attempt without retries tells: a name that does not resolve is an absent service, and
-    retrying it for a minute would only slow every such region down. Elsewhere the call is
-    paced and retried like any other."""
-
-    async def once(operation: Call, **kwargs: Any) -> dict[str, Any]:
-        return await operation(**kwargs)
-
-    offered = _offered_in(service, ctx.region)
-    try:
-        return await ask(await ctx.client(service), ctx.api.call if offered else once)
-    except (UnknownEndpointError, EndpointResolutionError):
-        return False  # botocore cannot even name an endpoint for it here
-    except EndpointConnectionError:
-        if not offered:
-            return False  # no such endpoint (DNS): the service does not exist here
-        raise  # an endpoint that exists and did not answer: presence unknown
+    """`ask(client)`, except that a service AWS does not offer here has nothing here
+    (endpoints.py)."""
+    client = await ctx.client_if_offered(service)
+    return False if client is None else await ask(client)
 
 
 class _CensusOnly:
@@ -87,8 +53,8 @@ class LightsailContainers(_CensusOnly):
     kind = "lightsail"
 
     async def present(self, ctx: UsageContext) -> bool:
-        async def ask(lightsail: Any, call: Call) -> bool:
-            answer = await call(lightsail.get_container_services)
+        async def ask(lightsail: Any) -> bool:
+            answer = await ctx.api.call(lightsail.get_container_services)
             return bool(answer.get("containerServices"))
 
         return await _present_unless_absent(ctx, "lightsail", ask)
@@ -101,11 +67,11 @@ class BeanstalkDocker(_CensusOnly):
     kind = "elasticbeanstalk"
 
     async def present(self, ctx: UsageContext) -> bool:
-        async def ask(elasticbeanstalk: Any, call: Call) -> bool:
+        async def ask(elasticbeanstalk: Any) -> bool:
             token: str | None = None
             seen: set[str] = set()
             while True:  # pages, each checked as it comes (the first Docker one answers)
-                answer = await call(
+                answer = await ctx.api.call(
                     elasticbeanstalk.describe_environments,
                     IncludeDeleted=False,
                     MaxRecords=1000,

@@ -14,7 +14,6 @@ import anyio
 
 from ecr_sweeper.aws.limits import chunks
 from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import offered
 from ecr_sweeper.model import Sources
 
 BATCH_GET_MAX = 100
@@ -31,15 +30,13 @@ class CodeBuildProjects:
         return sources.codebuild
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("codebuild", ctx.region):
+        if (codebuild := await ctx.client_if_offered("codebuild")) is None:
             return False
-        codebuild = await ctx.client("codebuild")
         return bool((await ctx.api.call(codebuild.list_projects)).get("projects"))
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("codebuild", ctx.region):
+        if (codebuild := await ctx.client_if_offered("codebuild")) is None:
             return
-        codebuild = await ctx.client("codebuild")
         names = await ctx.api.pages(codebuild.list_projects, "projects")
         ctx.count("codebuild projects", len(names))
         async with anyio.create_task_group() as tg:

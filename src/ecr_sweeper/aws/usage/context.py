@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import anyio
+from botocore.exceptions import EndpointResolutionError, UnknownEndpointError
 
 from ecr_sweeper.aws.limits import Api, describe_errors
+from ecr_sweeper.aws.usage import endpoints
 from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
 from ecr_sweeper.model import (
     AccountTarget,
@@ -76,6 +78,16 @@ class UsageContext:
                 )
                 self.count("clusters", len(self._clusters))
             return self._clusters
+
+    async def client_if_offered(self, service: str) -> Any | None:
+        """The run's client for `service` here, or None where AWS does not offer it
+        (endpoints.py: botocore's data does not list it and its endpoint's name does not
+        exist)."""
+        try:
+            client = await self.client(service)
+        except (UnknownEndpointError, EndpointResolutionError):
+            return None  # botocore cannot even name an endpoint for it here
+        return client if await endpoints.offered(client) else None
 
     def saw_image(self, image: str, source: str, digest: str | None, kind: str) -> None:
         """Record an image reference (parsed later, so a bad one becomes an error)."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import anyio
 
 from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import Schema, offered
+from ecr_sweeper.aws.usage.shapes import Schema
 from ecr_sweeper.model import Sources
 
 PAGE = 50
@@ -31,16 +31,14 @@ class EmrServerless:
         return sources.emr
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("emr-serverless", ctx.region):
+        if (emr := await ctx.client_if_offered("emr-serverless")) is None:
             return False
-        emr = await ctx.client("emr-serverless")
         answer = await ctx.api.call(emr.list_applications, maxResults=1)
         return bool(answer.get("applications"))
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("emr-serverless", ctx.region):
+        if (emr := await ctx.client_if_offered("emr-serverless")) is None:
             return
-        emr = await ctx.client("emr-serverless")
         applications = await ctx.api.pages(emr.list_applications, "applications", maxResults=PAGE)
         ctx.count("emr serverless applications", len(applications))
 

@@ -18,7 +18,6 @@ import anyio
 from ecr_sweeper.aws.usage import batch
 from ecr_sweeper.aws.usage.context import UsageContext
 from ecr_sweeper.aws.usage.schedules import sagemaker_pipeline_unread
-from ecr_sweeper.aws.usage.shapes import offered
 from ecr_sweeper.model import Sources
 
 PAGE = 100
@@ -35,15 +34,13 @@ class Pipes:
         return sources.pipes
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("pipes", ctx.region):
+        if (pipes := await ctx.client_if_offered("pipes")) is None:
             return False
-        pipes = await ctx.client("pipes")
         return bool((await ctx.api.call(pipes.list_pipes, Limit=1)).get("Pipes"))
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("pipes", ctx.region):
+        if (client := await ctx.client_if_offered("pipes")) is None:
             return
-        client = await ctx.client("pipes")
         summaries = await ctx.api.pages(client.list_pipes, "Pipes", "NextToken", Limit=PAGE)
         ctx.count("pipes", len(summaries))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import anyio
 
 from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import Schema, offered
+from ecr_sweeper.aws.usage.shapes import Schema
 from ecr_sweeper.model import Sources
 
 PAGE = 100
@@ -28,15 +28,13 @@ class SageMakerModels:
         return sources.sagemaker
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("sagemaker", ctx.region):
+        if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
             return False
-        sagemaker = await ctx.client("sagemaker")
         return bool((await ctx.api.call(sagemaker.list_models, MaxResults=1)).get("Models"))
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("sagemaker", ctx.region):
+        if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
             return
-        sagemaker = await ctx.client("sagemaker")
         models = await ctx.api.pages(sagemaker.list_models, "Models", "NextToken", MaxResults=PAGE)
         ctx.count("sagemaker models", len(models))
         schema = Schema("sagemaker", _IMAGES)

@@ -145,15 +145,3 @@ class Schema:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def offered(service: str, region: str) -> bool:
-    """Whether `service` has an endpoint in `region`, by botocore's endpoint data. A service
-    that AWS does not offer in a region has no consumers there (CodeBuild in ap-east-2, App
-    Runner in most regions). A region botocore's data does not know is assumed to offer
-    everything, so a newer region than the data is read, never skipped."""
-    data = _session().get_data("endpoints")
-    for partition in data["partitions"]:
-        if region in partition["regions"]:
-            return region in _session().get_available_regions(service, partition["partition"])
-    return True

@@ -25,7 +25,7 @@ import anyio
 
 from ecr_sweeper.aws.usage import integrations
 from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import Unresolvable, is_jsonata, offered
+from ecr_sweeper.aws.usage.shapes import Unresolvable, is_jsonata
 from ecr_sweeper.model import Sources
 
 PAGE = 1000
@@ -51,17 +51,15 @@ class StepFunctions:
         return sources.step_functions
 
     async def present(self, ctx: UsageContext) -> bool:
-        if not offered("stepfunctions", ctx.region):
+        if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
             return False
-        sfn = await ctx.client("stepfunctions")
         return bool(
             (await ctx.api.call(sfn.list_state_machines, maxResults=1)).get("stateMachines")
         )
 
     async def collect(self, ctx: UsageContext) -> None:
-        if not offered("stepfunctions", ctx.region):
+        if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
             return
-        sfn = await ctx.client("stepfunctions")
         machines = await ctx.api.pages(sfn.list_state_machines, "stateMachines", maxResults=PAGE)
         ctx.count("state machines", len(machines))
 
