@@ -46,6 +46,7 @@ from ecr_sweeper.aws.usage.rollback import RollbackWindow
 from ecr_sweeper.aws.usage.sagemaker import SageMakerModels
 from ecr_sweeper.aws.usage.schedules import Schedules
 from ecr_sweeper.aws.usage.step_functions import StepFunctions
+from ecr_sweeper.collection import fewer_collections
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
@@ -314,6 +315,19 @@ async def make_plan(
     `Limits.repositories_at_once`), so memory stays bounded; the images of a judged repository
     are not kept, only decisions.
     """
+    with fewer_collections():
+        return await _make_plan(targets, policy, connections, now, progress, sources=sources)
+
+
+async def _make_plan(
+    targets: Sequence[AccountTarget],
+    policy: Policy,
+    connections: Connections,
+    now: datetime,
+    progress: Progress,
+    *,
+    sources: Sources | None,
+) -> Plan:
     sources = sources or Sources()
     places, readings, notes = await _place(targets, connections, progress, sources)
     judged_after = _AfterUsage(connections.limits.images_waiting)

@@ -286,6 +286,10 @@ def _error_code(body: dict[str, Any], headers: dict[str, str]) -> str | None:
     return None
 
 
+def _lowered(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
 def client_error(
     status: int,
     headers: dict[str, str],
@@ -383,7 +387,9 @@ class WireClient:
 
     def __getattr__(self, name: str) -> Any:
         if name in self._facts.operations:
-            return _Operation(self, name, self._facts.operations[name].api_name)
+            operation = _Operation(self, name, self._facts.operations[name].api_name)
+            setattr(self, name, operation)  # found as an attribute from now on
+            return operation
         raise AttributeError(
             f"{self._service}.{name} is not a call ecr-sweeper sends over the wire"
         )
@@ -418,16 +424,17 @@ class WireClient:
         response = await self._http.send(request)
         content: bytes = await response.content
         status: int = response.status_code
-        answer_headers = {k.lower(): v for k, v in response.headers.items()}
         if status >= 301:  # as botocore: 300 itself is read as a success
-            raise client_error(status, answer_headers, content, api_name, self._facts.error_walk)
-        if why := answer_problem("json", facts.operation, content):
-            raise MalformedAnswerError(status, answer_headers, content, api_name, why)
-        try:
+            headers = _lowered(response.headers)
+            raise client_error(status, headers, content, api_name, self._facts.error_walk)
+        if not content.strip() and (why := answer_problem("json", facts.operation, content)):
+            raise MalformedAnswerError(status, _lowered(response.headers), content, api_name, why)
+        try:  # parsed once: a body that is not a JSON object is refused here
             return parse_answer(content, facts.output)
-        except (ValueError, TypeError) as exc:  # JSON, but not the operation's output
+        except (ValueError, TypeError) as exc:
             why = f"that is not a {api_name} answer ({exc})"
-            raise MalformedAnswerError(status, answer_headers, content, api_name, why) from exc
+            headers = _lowered(response.headers)
+            raise MalformedAnswerError(status, headers, content, api_name, why) from exc
 
     async def _frozen_credentials(self) -> Any:
         """The credentials to sign with, asked of botocore at most every `FROZEN_FOR` seconds.
