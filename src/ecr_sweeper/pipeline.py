@@ -159,7 +159,9 @@ async def read_usage(
         ctx = UsageContext(target, region, api, client, sources, now)
         return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
-    usage = await _each_place(places, connections, progress, "usage read", read)
+    usage = await _each_place(
+        places, connections.limits.usage_regions_at_once, progress, "usage read", read
+    )
     usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
     usage.sort(key=lambda s: (s.account_id, s.region))
     return usage
@@ -190,7 +192,9 @@ async def scan_inventories(
             target, region, ecr, api, progress, read_tags=read_tags, judge=judge, gate=repositories
         )
 
-    inventory = await _each_place(places, connections, progress, "inventory read", read)
+    inventory = await _each_place(
+        places, connections.limits.regions_at_once, progress, "inventory read", read
+    )
     inventory.sort(key=lambda s: (s.account_id, s.region))
     return inventory
 
@@ -277,13 +281,13 @@ T = TypeVar("T")
 
 async def _each_place(
     places: Sequence[Place],
-    connections: Connections,
+    at_once: int,
     progress: Progress,
     what: str,
     read: Callable[[AccountTarget, Region], Awaitable[T]],
 ) -> list[T]:
-    """`read` every place, at most `regions_at_once` at a time, counting them off."""
-    gate = anyio.CapacityLimiter(connections.limits.regions_at_once)
+    """`read` every place, at most `at_once` at a time, counting them off."""
+    gate = anyio.CapacityLimiter(at_once)
     results: list[T] = []
 
     async def one(target: AccountTarget, region: Region) -> None:

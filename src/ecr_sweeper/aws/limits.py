@@ -14,6 +14,7 @@ a throttled call's retry waits only for its turn, not for an exponential backoff
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -227,7 +228,10 @@ class AnyioClock:
     """The event loop's clock."""
 
     def now(self) -> float:
-        return anyio.current_time()
+        # The running loop's time is anyio.current_time() under asyncio (the backend anyio.run
+        # uses here), without asking sniffio which library runs, a visible share of the CPU of
+        # every call (several clock reads a call).
+        return asyncio.get_running_loop().time()
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
@@ -301,7 +305,11 @@ class Limits:
     """Concurrency bounds and how the rate controllers start and adapt.
 
     `calls_per_region`: calls in flight per account × region; `regions_at_once`: account ×
-    regions scanned at once. Memory: `repositories_at_once` ECR repositories are read at once
+    regions whose inventory is read at once; `usage_regions_at_once`: whose usage is read at
+    once. A region's usage read is mostly waiting for its paced buckets (a few seconds for the
+    rollback window's task definitions at 20 calls/s), it holds little memory, and nothing is
+    judged before the last one ends: so usage reads start at once where the inventory's may
+    wait. Memory: `repositories_at_once` ECR repositories are read at once
     in the whole run; while the usage is still being read (nothing can be judged yet), read
     repositories wait for the planner in a buffer of at most `images_waiting` images, and
     beyond it in their reading slot (0: only there). So at most `repositories_at_once`
@@ -316,7 +324,8 @@ class Limits:
     """
 
     calls_per_region: int = 16
-    regions_at_once: int = 64
+    regions_at_once: int = 128
+    usage_regions_at_once: int = 256
     # Repositories being listed at once, in the whole run: each holds its images' answers in
     # memory until judged, so this bounds the inventory's memory whatever the org's size.
     repositories_at_once: int = 128
