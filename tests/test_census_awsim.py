@@ -21,6 +21,7 @@ from awsim import (
 )
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.aws.usage import endpoints
 from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
 from ecr_sweeper.pipeline import make_plan
 from test_sweep_awsim import (
@@ -177,32 +178,27 @@ def test_describe_images_hides_archived_images_unless_asked(emulator: StartEmula
     }
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "me_south_1"),
-    [
-        # no such name: Lightsail is not offered there (botocore's data agrees)
-        ("http://lightsail.invalid:9", False),
-        # the name exists (AWS may have launched it after botocore's data): asked, no answer
-        ("http://127.0.0.1:9", None),
-    ],
-)
-def test_a_service_is_absent_from_a_region_only_if_its_endpoint_name_does_not_exist(
-    emulator: StartEmulator,
-    monkeypatch: pytest.MonkeyPatch,
-    endpoint: str,
-    me_south_1: bool | None,
+@pytest.mark.parametrize("aws_name_exists", [False, True])
+def test_a_service_is_absent_from_a_region_only_if_aws_has_no_name_for_it_there(
+    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch, *, aws_name_exists: bool
 ) -> None:
-    """botocore's endpoint data lists Lightsail in us-east-1, not in me-south-1. Where it
-    lists it, an endpoint that does not answer leaves presence unknown, which blocks; where
-    it does not, the data alone never makes Lightsail absent: only a name that does not
-    exist does, else it is asked like anywhere else."""
+    """botocore's endpoint data lists Lightsail in us-east-1, not in me-south-1, and this
+    run's Lightsail endpoint does not answer. Where the data lists it, presence is unknown
+    (a finding). Where it does not, the data alone never makes Lightsail absent: only AWS's
+    own host name for it there not existing does; else it is asked like anywhere else."""
+
+    async def dns(host: str) -> bool:  # the other services the data does not list: absent
+        return aws_name_exists and host == "lightsail.me-south-1.amazonaws.com"
+
+    monkeypatch.setattr(endpoints, "name_exists", dns)
+    monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
     regions = (Region(US), Region("me-south-1"))
     with emulator(Scenario((Account(A, regions),))):
-        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", "http://127.0.0.1:9")  # closed
         result = plan([target(A, US, "me-south-1")])
     lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
-    assert lightsail == {US: None, "me-south-1": me_south_1}
-    unknown = [US] if me_south_1 is False else sorted([US, "me-south-1"])
+    assert lightsail == {US: None, "me-south-1": None if aws_name_exists else False}
+    unknown = sorted([US, "me-south-1"]) if aws_name_exists else [US]
     assert sorted(f.split(";")[0] for f in result.findings) == [
         f"{A}/{region}: lightsail may be present (the census call failed), not read (lightsail "
         "container services: no reader in this tool"

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-import botocore.session
 import pytest
 
 from ecr_sweeper.aws.limits import Api, RetryPolicy
+from ecr_sweeper.aws.usage import endpoints
 from ecr_sweeper.aws.usage.batch import report_definition
 from ecr_sweeper.aws.usage.context import UsageContext
 from ecr_sweeper.aws.usage.emr import report_application
-from ecr_sweeper.aws.usage.endpoints import listed, offered
+from ecr_sweeper.aws.usage.endpoints import listed
 from ecr_sweeper.aws.usage.integrations import REFERENCES
 from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable
 from ecr_sweeper.model import AccountId, AccountTarget, Region, Sources
@@ -145,32 +145,39 @@ def test_botocore_endpoint_data_lists_where_each_service_is_offered() -> None:
     assert listed("batch", "xx-future-1") is None  # a region newer than botocore's data
 
 
-class _Meta:
-    def __init__(self, service: str, region: str, endpoint_url: str) -> None:
-        self.service_model = botocore.session.get_session().get_service_model(service)
-        self.region_name = region
-        self.endpoint_url = endpoint_url
-
-
-class _Client:
-    def __init__(self, service: str, region: str, endpoint_url: str) -> None:
-        self.meta = _Meta(service, region, endpoint_url)
-
-
 @pytest.mark.parametrize(
-    ("region", "endpoint_url", "expected"),
+    ("region", "name_exists", "expected"),
     [
-        ("us-east-1", "https://apprunner.invalid", True),  # listed: read, whatever DNS says
-        ("xx-future-1", "https://apprunner.invalid", True),  # a region newer than the data
-        ("sa-east-1", "https://apprunner.invalid", False),  # not listed, and no such name
-        ("sa-east-1", "http://127.0.0.1:9", True),  # not listed, but the name exists: read
+        ("us-east-1", False, True),  # listed: read, whatever DNS says
+        ("xx-future-1", False, True),  # a region newer than the data: read
+        ("sa-east-1", False, False),  # not listed, and AWS's host name does not exist
+        ("sa-east-1", True, True),  # not listed, but the name exists (a launch): read
     ],
 )
 def test_a_service_is_absent_only_where_the_data_and_dns_both_say_so(
-    region: str, endpoint_url: str, *, expected: bool
+    monkeypatch: pytest.MonkeyPatch, region: str, *, name_exists: bool, expected: bool
 ) -> None:
-    client = _Client("apprunner", region, endpoint_url)
-    assert anyio.run(offered, client) is expected
+    asked: list[str] = []
+
+    async def dns(host: str) -> bool:
+        asked.append(host)
+        return name_exists
+
+    monkeypatch.setattr(endpoints, "name_exists", dns)
+    monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
+    assert anyio.run(endpoints.offered, "apprunner", region) is expected
+    assert asked == (["apprunner.sa-east-1.amazonaws.com"] if region == "sa-east-1" else [])
+
+
+def test_aws_host_names_follow_the_endpoint_prefix_and_the_partition() -> None:
+    assert endpoints.aws_host("sagemaker", "eu-west-1") == "api.sagemaker.eu-west-1.amazonaws.com"
+    assert endpoints.aws_host("stepfunctions", "us-east-1") == "states.us-east-1.amazonaws.com"
+    assert endpoints.aws_host("lightsail", "cn-north-1") == "lightsail.cn-north-1.amazonaws.com.cn"
+
+
+def test_a_name_that_cannot_exist_does_not() -> None:
+    assert anyio.run(endpoints.name_exists, "lightsail.invalid") is False  # RFC 2606
+    assert anyio.run(endpoints.name_exists, "localhost") is True
 
 
 def test_emr_serverless_application_images_and_resolved_digests() -> None:

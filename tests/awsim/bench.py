@@ -60,8 +60,9 @@ No sweep can be faster than either of two limits:
 bound = max(rate bound, latency bound). It ignores the client's own CPU time per call, so a
 sweep that is CPU-bound shows up as a ratio well above 1 -- hence the floor for the org.
 
-``--compare-botocore`` runs the concurrent sweep a second time with ECS and ECR calls through
-botocore's own request machinery (``Connections(wire=False)``, as before aws/wire.py existed).
+``--compare-botocore`` runs the concurrent sweep a second time with every AWS call through
+botocore's own request machinery (``Connections(wire=False)``: neither aws/wire.py nor
+aws/lean.py; the clients are still shared by the accounts).
 """
 
 from __future__ import annotations
@@ -372,7 +373,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--compare-botocore",
         action="store_true",
-        help="also sweep concurrently with ECS/ECR calls through botocore (before aws/wire.py)",
+        help="also sweep concurrently with every call through botocore (no wire.py, no lean.py)",
     )
     p.add_argument(
         "--http-floor",
@@ -417,7 +418,7 @@ def print_comparisons(
         )
     if botocore_run is not None:
         print(
-            f"same concurrent sweep, ECS/ECR calls through botocore: "
+            f"same concurrent sweep, every call through botocore: "
             f"{botocore_run['wall_s']:.2f}s wall, ratio {botocore_run['wall_s'] / bound:.2f}, "
             f"{1000 * botocore_run['cpu_s'] / botocore_run['calls']:.2f} ms CPU/call, "
             f"peak RSS {botocore_run['peak_rss_mb']:.0f} MB, "

@@ -127,10 +127,11 @@ class AccountClient:
     send, and the client's other coroutine methods (presigning), go through botocore signed
     as the account; anything else (`meta`, `exceptions`) is the shared client's."""
 
-    def __init__(self, shared: Any, credentials: Any) -> None:
+    def __init__(self, shared: Any, credentials: Any, *, lean: bool = True) -> None:
         self.meta = shared.meta
         self._shared = shared
         self._credentials = credentials
+        self._lean = lean  # False: every operation through botocore (the benchmark compares)
         self._operations: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
@@ -138,7 +139,8 @@ class AccountClient:
             return self._operations[name]
         attribute = getattr(self._shared, name)
         api_name = self.meta.method_to_api_mapping.get(name)
-        if api_name is not None and lean_enough(self.meta.service_model.operation_model(api_name)):
+        operation = api_name and self.meta.service_model.operation_model(api_name)
+        if operation and self._lean and lean_enough(operation):
             call: Any = LeanOperation(self, name, self._shared, self._credentials)
         elif api_name is not None or inspect.iscoroutinefunction(attribute):
             # botocore's operation methods return a coroutine without being coroutine functions
@@ -237,8 +239,8 @@ class Connections:
         wire: bool = True,
     ) -> None:
         self._base = base or AioSession()
-        # ECS and ECR calls skip botocore's per-call machinery (see wire.py); False sends
-        # them through botocore too (the benchmark measures both).
+        # Calls skip botocore's per-call machinery (ECS and ECR: wire.py, the others:
+        # lean.py); False sends them all through botocore (the benchmark measures both).
         self._wire = wire
         # One model loader for every session: each assumed role needs its own botocore session
         # (its own credentials), but the service models they load are the same, and parsing
@@ -319,7 +321,7 @@ class Connections:
                 if self._wire and service in OPERATIONS:
                     self._clients[key] = WireClient(shared, credentials)
                 else:
-                    self._clients[key] = AccountClient(shared, credentials)
+                    self._clients[key] = AccountClient(shared, credentials, lean=self._wire)
             return self._clients[key]
 
     async def _shared_client(self, service: str, region: Region) -> Any:

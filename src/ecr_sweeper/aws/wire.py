@@ -24,8 +24,9 @@ operations in `OPERATIONS` and nothing else:
   `answers.MalformedAnswerError` (botocore would give an empty answer).
   tests/test_wire_protocol.py runs the AWS JSON 1.1 protocol tests through it.
 
-Every other service and operation (STS, Organizations, EC2, Lambda, EventBridge, Scheduler)
-still goes through aiobotocore unchanged.
+Every other service's operations go through lean.py (botocore's own serializer and parser,
+without its event system); the base credentials' STS and Organizations calls go through
+aiobotocore unchanged.
 """
 
 from __future__ import annotations

@@ -81,13 +81,14 @@ class UsageContext:
 
     async def client_if_offered(self, service: str) -> Any | None:
         """The run's client for `service` here, or None where AWS does not offer it
-        (endpoints.py: botocore's data does not list it and its endpoint's name does not
-        exist)."""
+        (endpoints.py: botocore's data does not list it and AWS's host name for it there
+        does not exist)."""
+        if not await endpoints.offered(service, self.region):
+            return None
         try:
-            client = await self.client(service)
+            return await self.client(service)
         except (UnknownEndpointError, EndpointResolutionError):
             return None  # botocore cannot even name an endpoint for it here
-        return client if await endpoints.offered(client) else None
 
     def saw_image(self, image: str, source: str, digest: str | None, kind: str) -> None:
         """Record an image reference (parsed later, so a bad one becomes an error)."""

@@ -4,10 +4,11 @@ census is "absent") without the run ever failing open.
 botocore's endpoint data says where AWS offers each service. Where it lists the service, or
 does not know the region (one newer than the data), the service is read like any other. Where
 it knows the region and does not list the service, the data may only be older than AWS's
-launch there, so the data alone never makes a service absent: its endpoint's host name must
-also not exist (DNS answers "no such name"). Any other DNS failure is raised, so the census
-counts presence as unknown. (App Runner and Lightsail are offered in a few regions; CodeBuild
-is not in every one.)
+launch there, so the data alone never makes a service absent: AWS's own host name for the
+service there (`{endpoint prefix}.{region}.{the partition's DNS suffix}`, whatever endpoint
+this run sends its calls to) must also not exist (DNS answers "no such name"). Any other DNS
+failure is raised, so the census counts presence as unknown. (App Runner and Lightsail are
+offered in a few regions; CodeBuild is not in every one.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import functools
 import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import botocore.session
@@ -27,32 +27,52 @@ def _data_session() -> botocore.session.Session:
 
 
 @functools.cache
+def _partition_of(region: str) -> dict[str, Any] | None:
+    for partition in _data_session().get_data("endpoints")["partitions"]:
+        if region in partition["regions"]:
+            found: dict[str, Any] = partition
+            return found
+    return None
+
+
+@functools.cache
 def listed(service: str, region: str) -> bool | None:
     """Whether botocore's endpoint data lists `service` in `region`; None when the data knows
     no such region."""
-    session = _data_session()
-    for partition in session.get_data("endpoints")["partitions"]:
-        if region in partition["regions"]:
-            return region in session.get_available_regions(service, partition["partition"])
-    return None
+    partition = _partition_of(region)
+    if partition is None:
+        return None
+    return region in _data_session().get_available_regions(service, partition["partition"])
+
+
+def aws_host(service: str, region: str) -> str:
+    """AWS's own host name of `service` in `region` (a region botocore's data knows)."""
+    partition = _partition_of(region)
+    if partition is None:
+        raise ValueError(f"botocore's endpoint data knows no region {region}")
+    prefix = _data_session().get_service_model(service).endpoint_prefix
+    return f"{prefix}.{region}.{partition['dnsSuffix']}"
+
+
+async def name_exists(host: str) -> bool:
+    """Whether DNS knows `host` (False only for "no such name"; other failures raise)."""
+    try:
+        await anyio.getaddrinfo(host, None)
+    except socket.gaierror as exc:
+        if exc.errno != socket.EAI_NONAME:
+            raise
+        return False
+    return True
 
 
 _NAME_EXISTS: dict[str, bool] = {}  # host → whether DNS knows it (asked once a run)
 
 
-async def offered(client: Any) -> bool:
-    """Whether `client`'s service may have consumers in its region (see the module)."""
-    meta = client.meta
-    if listed(meta.service_model.service_name, meta.region_name) is not False:
+async def offered(service: str, region: str) -> bool:
+    """Whether `service` may have consumers in `region` (see the module)."""
+    if listed(service, region) is not False:
         return True
-    host = urlsplit(meta.endpoint_url).hostname or ""
+    host = aws_host(service, region)
     if host not in _NAME_EXISTS:
-        try:
-            await anyio.getaddrinfo(host, None)
-        except socket.gaierror as exc:
-            if exc.errno != socket.EAI_NONAME:
-                raise
-            _NAME_EXISTS[host] = False
-        else:
-            _NAME_EXISTS[host] = True
+        _NAME_EXISTS[host] = await name_exists(host)
     return _NAME_EXISTS[host]
