@@ -21,7 +21,6 @@ from awsim import (
 )
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.aws.usage import endpoints
 from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
 from ecr_sweeper.pipeline import make_plan
 from test_sweep_awsim import (
@@ -178,29 +177,20 @@ def test_describe_images_hides_archived_images_unless_asked(emulator: StartEmula
     }
 
 
-@pytest.mark.parametrize("aws_name_exists", [False, True])
-def test_a_service_is_absent_from_a_region_only_if_aws_has_no_name_for_it_there(
-    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch, *, aws_name_exists: bool
+def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
+    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """botocore's endpoint data lists Lightsail in us-east-1, not in me-south-1, and this
-    run's Lightsail endpoint does not answer. Where the data lists it, presence is unknown
-    (a finding). Where it does not, the data alone never makes Lightsail absent: only AWS's
-    own host name for it there not existing does; else it is asked like anywhere else."""
-
-    async def dns(host: str) -> bool:  # the other services the data does not list: absent
-        return aws_name_exists and host == "lightsail.me-south-1.amazonaws.com"
-
-    monkeypatch.setattr(endpoints, "name_exists", dns)
-    monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
+    """Lightsail's endpoint does not answer (nothing listens there). Where botocore's endpoint
+    data lists Lightsail (us-east-1) the consumer may be there and was not read; where it does
+    not (me-south-1), and the run's endpoint is not AWS's own (so DNS cannot tell a launch
+    newer than the data), the data decides: not offered there."""
     regions = (Region(US), Region("me-south-1"))
     with emulator(Scenario((Account(A, regions),))):
-        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", "http://127.0.0.1:9")  # closed
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LIGHTSAIL", "http://127.0.0.1:9")  # discard: closed
         result = plan([target(A, US, "me-south-1")])
     lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
-    assert lightsail == {US: None, "me-south-1": None if aws_name_exists else False}
-    unknown = sorted([US, "me-south-1"]) if aws_name_exists else [US]
-    assert sorted(f.split(";")[0] for f in result.findings) == [
-        f"{A}/{region}: lightsail may be present (the census call failed), not read (lightsail "
+    assert lightsail == {US: None, "me-south-1": False}
+    assert [f.split(";")[0] for f in result.findings] == [
+        f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
         "container services: no reader in this tool"
-        for region in unknown
     ]

@@ -145,17 +145,26 @@ def test_botocore_endpoint_data_lists_where_each_service_is_offered() -> None:
     assert listed("batch", "xx-future-1") is None  # a region newer than botocore's data
 
 
+AWS_SA = "https://apprunner.sa-east-1.amazonaws.com"
+
+
 @pytest.mark.parametrize(
-    ("region", "name_exists", "expected"),
+    ("region", "endpoint_url", "name_exists", "expected"),
     [
-        ("us-east-1", False, True),  # listed: read, whatever DNS says
-        ("xx-future-1", False, True),  # a region newer than the data: read
-        ("sa-east-1", False, False),  # not listed, and AWS's host name does not exist
-        ("sa-east-1", True, True),  # not listed, but the name exists (a launch): read
+        ("us-east-1", "https://apprunner.us-east-1.amazonaws.com", False, True),  # listed
+        ("xx-future-1", "https://apprunner.xx-future-1.amazonaws.com", False, True),  # newer
+        ("sa-east-1", AWS_SA, False, False),  # not listed, and AWS has no such name
+        ("sa-east-1", AWS_SA, True, True),  # not listed, but the name exists (a launch): read
+        ("sa-east-1", "http://127.0.0.1:9", True, False),  # not AWS's endpoint: the data
     ],
 )
 def test_a_service_is_absent_only_where_the_data_and_dns_both_say_so(
-    monkeypatch: pytest.MonkeyPatch, region: str, *, name_exists: bool, expected: bool
+    monkeypatch: pytest.MonkeyPatch,
+    region: str,
+    endpoint_url: str,
+    *,
+    name_exists: bool,
+    expected: bool,
 ) -> None:
     asked: list[str] = []
 
@@ -165,8 +174,8 @@ def test_a_service_is_absent_only_where_the_data_and_dns_both_say_so(
 
     monkeypatch.setattr(endpoints, "name_exists", dns)
     monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
-    assert anyio.run(endpoints.offered, "apprunner", region) is expected
-    assert asked == (["apprunner.sa-east-1.amazonaws.com"] if region == "sa-east-1" else [])
+    assert anyio.run(endpoints.offered, "apprunner", region, endpoint_url) is expected
+    assert asked == ([AWS_SA.removeprefix("https://")] if endpoint_url == AWS_SA else [])
 
 
 def test_aws_host_names_follow_the_endpoint_prefix_and_the_partition() -> None:

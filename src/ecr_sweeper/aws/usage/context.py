@@ -81,14 +81,14 @@ class UsageContext:
 
     async def client_if_offered(self, service: str) -> Any | None:
         """The run's client for `service` here, or None where AWS does not offer it
-        (endpoints.py: botocore's data does not list it and AWS's host name for it there
-        does not exist)."""
-        if not await endpoints.offered(service, self.region):
-            return None
+        (endpoints.py: botocore's data does not list it and, when the run calls AWS's own
+        endpoint, AWS's host name for it there does not exist)."""
         try:
-            return await self.client(service)
+            client = await self.client(service)
         except (UnknownEndpointError, EndpointResolutionError):
             return None  # botocore cannot even name an endpoint for it here
+        offered = await endpoints.offered(service, self.region, client.meta.endpoint_url)
+        return client if offered else None
 
     def saw_image(self, image: str, source: str, digest: str | None, kind: str) -> None:
         """Record an image reference (parsed later, so a bad one becomes an error)."""

@@ -1,14 +1,16 @@
 """Whether a service is offered in a region, so that a region without it is not read (and its
-census is "absent") without the run ever failing open.
+census is "absent") without failing open where it can be helped.
 
 botocore's endpoint data says where AWS offers each service. Where it lists the service, or
 does not know the region (one newer than the data), the service is read like any other. Where
 it knows the region and does not list the service, the data may only be older than AWS's
-launch there, so the data alone never makes a service absent: AWS's own host name for the
-service there (`{endpoint prefix}.{region}.{the partition's DNS suffix}`, whatever endpoint
-this run sends its calls to) must also not exist (DNS answers "no such name"). Any other DNS
-failure is raised, so the census counts presence as unknown. (App Runner and Lightsail are
-offered in a few regions; CodeBuild is not in every one.)
+launch there (a pinned botocore ages), so when the run calls AWS's own endpoint the data alone
+never makes a service absent: AWS's host name for the service there (`{endpoint prefix}.
+{region}.{the partition's DNS suffix}`) must also not exist (DNS answers "no such name"; any
+other DNS failure is raised, so the census counts presence as unknown). A run whose endpoint
+for the service is not AWS's (an emulator, moto, LocalStack) cannot learn AWS's offer from
+DNS, and the data decides. (App Runner and Lightsail are offered in a few regions; CodeBuild
+is not in every one.)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import functools
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import botocore.session
@@ -68,11 +71,14 @@ async def name_exists(host: str) -> bool:
 _NAME_EXISTS: dict[str, bool] = {}  # host → whether DNS knows it (asked once a run)
 
 
-async def offered(service: str, region: str) -> bool:
-    """Whether `service` may have consumers in `region` (see the module)."""
+async def offered(service: str, region: str, endpoint_url: str) -> bool:
+    """Whether `service` may have consumers in `region`, called at `endpoint_url` (see the
+    module)."""
     if listed(service, region) is not False:
         return True
     host = aws_host(service, region)
+    if urlsplit(endpoint_url).hostname != host:
+        return False  # not AWS's endpoint: the data decides
     if host not in _NAME_EXISTS:
         _NAME_EXISTS[host] = await name_exists(host)
     return _NAME_EXISTS[host]
