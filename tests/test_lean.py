@@ -66,16 +66,21 @@ ANSWERS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+async def outcome(account: Any, operation: str, params: dict[str, Any]) -> Any:
+    """What a lean call of `account`'s `operation` answers, or the ClientError it raises."""
+    method = getattr(account, operation)
+    assert isinstance(method, LeanOperation)
+    try:
+        return await method(**params)
+    except ClientError as exc:
+        return exc
+
+
 def lean_call(service: str, operation: str, params: dict[str, Any]) -> Any:
     async def run() -> Any:
         async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
             account = await connections.client(target(REGISTRY, US), Region(US), service)
-            method = getattr(account, operation)
-            assert isinstance(method, LeanOperation)
-            try:
-                return await method(**params)
-            except ClientError as exc:
-                return exc
+            return await outcome(account, operation, params)
 
     return anyio.run(run)
 
@@ -121,12 +126,7 @@ def test_lean_refuses_a_200_html_answer(
         async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
             shared = await connections.base_client(service, Region(US))
             account = AccountClient(shared, AioCredentials("AKIDEXAMPLE", "secret"))
-            method = getattr(account, operation)
-            assert isinstance(method, LeanOperation)
-            try:
-                return await method(**params)
-            except ClientError as exc:
-                return exc
+            return await outcome(account, operation, params)
 
     with loopback() as server:
         use_only(monkeypatch, {"AWS_ENDPOINT_URL": server.url})

@@ -9,8 +9,9 @@ README's summary) generated from it.
 A new AWS call (a usage source, a census call) adds its action to `PERMISSIONS`, in the
 statement of the role that makes it, then `--write`. The check finds the code's calls by
 reading the package's source: an attribute `x.some_operation` where `x` is a client of a
-service (assigned from `client("svc")`, `base_client("svc", …)`, `create("svc", …)`, or a
-variable named after the service, as the aws modules name them) and `some_operation` is one
+service (assigned, `=` or `:=`, from `client("svc")`, `client_if_offered("svc")`,
+`base_client("svc", …)`, `create("svc", …)`, or a variable named after the service, as the
+aws modules name them) and `some_operation` is one
 of that service's operations in botocore's model.
 """
 
@@ -373,14 +374,22 @@ def _services() -> frozenset[str]:
 
 
 def _client_service(node: ast.AST) -> str | None:
-    """The service of `client("svc")`, `base_client("svc", …)`, `create("svc", …)`,
-    `connections.client(target, region, "svc")` (awaited or not), else None."""
+    """The service of `client("svc")`, `client_if_offered("svc")`, `base_client("svc", …)`,
+    `create("svc", …)`, `connections.client(target, region, "svc")` (awaited or not), else
+    None."""
     if isinstance(node, ast.Await):
         node = node.value
     if not isinstance(node, ast.Call):
         return None
     name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-    if name not in ("client", "base_client", "create", "create_client", "_create_client"):
+    if name not in (
+        "client",
+        "client_if_offered",
+        "base_client",
+        "create",
+        "create_client",
+        "_create_client",
+    ):
         return None
     for arg in node.args:
         if isinstance(arg, ast.Constant) and arg.value in _services():
@@ -397,6 +406,8 @@ def actions_in(source: str) -> set[str]:
         value: ast.AST | None = None
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
+        elif isinstance(node, ast.NamedExpr):
+            targets, value = [node.target], node.value
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
             targets, value = [node.optional_vars], node.context_expr
         service = _client_service(value) if value is not None else None
