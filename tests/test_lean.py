@@ -131,11 +131,11 @@ def test_lean_refuses_a_200_html_answer(
     with loopback() as server:
         use_only(monkeypatch, {"AWS_ENDPOINT_URL": server.url})
         server.answer = lambda _: HTML
-        outcome = anyio.run(run)
+        refused = anyio.run(run)
         assert server.requests, "nothing was sent"
         authorization = server.requests[0].headers.get("authorization", "")
-    assert isinstance(outcome, MalformedAnswerError), outcome
-    assert "Proxy login" in outcome.response["Error"]["Message"]
+    assert isinstance(refused, MalformedAnswerError), refused
+    assert "Proxy login" in refused.response["Error"]["Message"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
 
 
