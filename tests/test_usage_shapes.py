@@ -4,11 +4,13 @@ value fails closed only where it could name an image."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import pytest
+from botocore.exceptions import EndpointResolutionError
 
 from ecr_sweeper.aws.limits import Api, RetryPolicy
 from ecr_sweeper.aws.usage import endpoints
@@ -176,6 +178,21 @@ def test_a_service_is_absent_only_where_the_data_and_dns_both_say_so(
     monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
     assert anyio.run(endpoints.offered, "apprunner", region, endpoint_url) is expected
     assert asked == ([AWS_SA.removeprefix("https://")] if endpoint_url == AWS_SA else [])
+
+
+@pytest.mark.parametrize(("region", "absent"), [("sa-east-1", True), ("us-east-1", False)])
+def test_an_endpoint_botocore_cannot_name_is_absence_only_where_the_data_agrees(
+    region: str, *, absent: bool
+) -> None:
+    async def no_endpoint(service: str) -> Any:
+        raise EndpointResolutionError(msg=f"no endpoint for {service}")
+
+    ctx = replace(context(), region=Region(region), client=no_endpoint)
+    if absent:  # App Runner is not in sa-east-1's data
+        assert anyio.run(ctx.client_if_offered, "apprunner") is None
+    else:  # listed in us-east-1: nothing was read, so presence stays unknown (it raises)
+        with pytest.raises(EndpointResolutionError):
+            anyio.run(ctx.client_if_offered, "apprunner")
 
 
 def test_aws_host_names_follow_the_endpoint_prefix_and_the_partition() -> None:

@@ -112,8 +112,9 @@ async def scan(
 ) -> tuple[list[UsageScan], list[InventoryScan]]:
     """Read usage, then inventory, of every target account × region (for `plan --shard`).
     `read_tags` reads repositories' resource tags (for the opt-in mode)."""
-    places, usage = await scan_usage(targets, connections, now, progress, sources)
-    inventory = await scan_inventories(places, connections, progress, read_tags=read_tags)
+    with fewer_collections():
+        places, usage = await scan_usage(targets, connections, now, progress, sources)
+        inventory = await scan_inventories(places, connections, progress, read_tags=read_tags)
     return usage, inventory
 
 

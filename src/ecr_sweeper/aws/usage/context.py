@@ -86,7 +86,11 @@ class UsageContext:
         try:
             client = await self.client(service)
         except (UnknownEndpointError, EndpointResolutionError):
-            return None  # botocore cannot even name an endpoint for it here
+            # botocore cannot name an endpoint for it here: absent only where its data does
+            # not list the service either; else nothing was read (presence unknown).
+            if endpoints.listed(service, self.region) is False:
+                return None
+            raise
         offered = await endpoints.offered(service, self.region, client.meta.endpoint_url)
         return client if offered else None
 

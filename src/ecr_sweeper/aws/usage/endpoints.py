@@ -21,17 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import botocore.session
 
-
-@functools.cache
-def _data_session() -> botocore.session.Session:
-    return botocore.session.get_session()
+from ecr_sweeper.aws.usage.shapes import data_session, service_model
 
 
 @functools.cache
 def _partition_of(region: str) -> dict[str, Any] | None:
-    for partition in _data_session().get_data("endpoints")["partitions"]:
+    for partition in data_session().get_data("endpoints")["partitions"]:
         if region in partition["regions"]:
             found: dict[str, Any] = partition
             return found
@@ -45,7 +41,7 @@ def listed(service: str, region: str) -> bool | None:
     partition = _partition_of(region)
     if partition is None:
         return None
-    return region in _data_session().get_available_regions(service, partition["partition"])
+    return region in data_session().get_available_regions(service, partition["partition"])
 
 
 def aws_host(service: str, region: str) -> str:
@@ -53,7 +49,7 @@ def aws_host(service: str, region: str) -> str:
     partition = _partition_of(region)
     if partition is None:
         raise ValueError(f"botocore's endpoint data knows no region {region}")
-    prefix = _data_session().get_service_model(service).endpoint_prefix
+    prefix = service_model(service).endpoint_prefix
     return f"{prefix}.{region}.{partition['dnsSuffix']}"
 
 

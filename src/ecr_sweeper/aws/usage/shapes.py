@@ -43,14 +43,16 @@ class Unresolvable(Exception):  # noqa: N818 - a finding, named as one
 
 
 @cache
-def _session() -> botocore.session.Session:
+def data_session() -> botocore.session.Session:
+    """The botocore session whose models and endpoint data the usage sources read (one
+    loader for them all)."""
     return botocore.session.get_session()
 
 
 @cache
 def service_model(service: str) -> ServiceModel:
     """botocore's model of a service (loaded once)."""
-    return _session().get_service_model(service)
+    return data_session().get_service_model(service)
 
 
 def is_jsonata(value: object) -> bool:
