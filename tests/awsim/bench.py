@@ -242,6 +242,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             plan = await make_plan(targets, policy, connections, now, sources=sources)
             out["plan_calls"] = connections.calls
             out["plan"] = _fingerprint(plan)
+            if spec.get("write_plan"):
+                from ecr_sweeper.planfile import write_plan
+
+                write_plan(plan, Path(spec["write_plan"]))
             out["deletions"] = len(plan.deletions)
             out["kept"] = len(plan.kept)
             out["errors"] = len(plan.errors)
@@ -393,6 +397,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--apply", action="store_true", help="plan and apply (default: plan only)")
     p.add_argument(
+        "--write-plan",
+        metavar="FILE",
+        help="write the concurrent sweep's plan file here (FILE.org / FILE.environment), to "
+        "compare two versions of the tool byte for byte",
+    )
+    p.add_argument(
         "--no-revisions",
         action="store_true",
         help="do not read ECS service revisions (the tool reads them by default)",
@@ -528,7 +538,8 @@ def sweep_scenario(
             emu.set_quotas_enabled(quotas.enabled)
         emu.reset_stats()
         tuned = None if args.images_waiting is None else {"images_waiting": args.images_waiting}
-        conc = run_child(emu, {**base_spec, "targets": every, "limits": tuned})
+        written = {"write_plan": f"{args.write_plan}.{name}"} if args.write_plan else {}
+        conc = run_child(emu, {**base_spec, "targets": every, "limits": tuned, **written})
         stats = emu.stats()
         floor: dict[str, Any] | None = None
         if floor_wanted:
