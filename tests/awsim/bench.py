@@ -419,6 +419,7 @@ def print_comparisons(
     botocore_run: dict[str, Any] | None,
 ) -> None:
     """The optional lines: the HTTP floor and the sweep through botocore."""
+    bound = bound or math.nan  # no quotas (`--quotas unlimited`): no bound to compare with
     if floor is not None:
         print(
             f"HTTP floor: the same {conc['calls']} calls as bare aiohttp POSTs (no signing, "
