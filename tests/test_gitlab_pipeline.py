@@ -189,6 +189,7 @@ class Project:
     path: Path
     home: Path
     runner: list[str]
+    runs: int = 0
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)  # the aws fixture's: moto endpoints and static test keys
@@ -224,7 +225,12 @@ class Project:
         for job in manual:
             command += ["--manual", job]
         code, log = _run(command, self.path, self.environment())
-        outcomes = {m.group(2): m.group(1) for line in log.splitlines() if (m := OUTCOME.match(line))}
+        # Kept beside the project (pytest keeps the last runs' tmp_path) for a person to read.
+        self.runs += 1
+        (self.path.parent / f"pipeline-{self.runs}.log").write_text(log, encoding="utf-8")
+        outcomes = {
+            m.group(2): m.group(1) for line in log.splitlines() if (m := OUTCOME.match(line))
+        }
         return Pipeline(code, log, outcomes, self.path)
 
     def jobs(self, variables: Mapping[str, str]) -> dict[str, str]:
@@ -407,4 +413,3 @@ def test_a_failing_shard_fails_its_job_and_nothing_is_merged(
     }, show(pipeline)
     assert "error: shard 2/4" in pipeline.job_log(SHARDS[1])
     assert present(org.unused) == org.unused
-
