@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,6 +294,20 @@ def planned(pipeline: Pipeline, job: str = PLAN) -> set[tuple[str, str, str, str
     }
 
 
+def web_identities(endpoint: str) -> set[tuple[str, str]]:
+    """(role ARN, session name) of the CI roles the jobs assumed with their ID token, from
+    moto's own record of every AssumeRole* call (its `/moto-api/data.json`)."""
+    if not endpoint.startswith("http://127.0.0.1:"):
+        raise ValueError(f"not moto's loopback server: {endpoint}")
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=60) as response:  # noqa: S310
+        data = json.load(response)
+    return {
+        (role["role_arn"], role["session_name"])
+        for role in data["sts"]["AssumedRole"]
+        if role["session_name"].startswith("gitlab-")  # the template's session names
+    }
+
+
 def show(pipeline: Pipeline) -> str:
     """What the assertion messages print: the runner's whole log."""
     return f"exit {pipeline.returncode}\n{pipeline.log}"
@@ -313,7 +328,7 @@ def test_including_the_template_adds_jobs_only_where_the_user_opted_in(project: 
 
 
 @pytest.mark.timeout(3 * PIPELINE_TIMEOUT)
-def test_scheduled_plan_then_apply_manual_and_auto(project: Project) -> None:
+def test_scheduled_plan_then_apply_manual_and_auto(project: Project, aws: str) -> None:
     org = seed_org()
 
     # A schedule, apply left manual and nobody presses play: a plan, nothing deleted.
@@ -327,6 +342,10 @@ def test_scheduled_plan_then_apply_manual_and_auto(project: Project) -> None:
     assert "ecr-sweeper: deletions planned" in report
     assert first.artifact(PLAN, "ecr-sweeper-report.md").exists()
     assert present(org.unused) == org.unused
+    # The plan role, by its environment-scoped ARN, through the ID token (the static keys in
+    # the environment were removed: moto would have taken them as well); no apply role yet.
+    (plan_session,) = web_identities(aws)
+    assert re.fullmatch(rf"\('{re.escape(PLAN_ROLE)}', 'gitlab-\d+-\d+'\)", str(plan_session))
 
     # Someone plays the manual apply: the plan's artifacts and dotenv reach it.
     played = project.run(SCHEDULE, manual=[APPLY])
@@ -335,6 +354,7 @@ def test_scheduled_plan_then_apply_manual_and_auto(project: Project) -> None:
     assert present(org.unused) == set()
     assert present(org.used) == org.used
     assert played.artifact(APPLY, "ecr-sweeper-plan.json.journal").exists()
+    assert {arn for arn, _ in web_identities(aws)} == {PLAN_ROLE, APPLY_ROLE}
 
     # The next schedule, apply automatic: nothing left to delete, and apply says so.
     again = project.run({**SCHEDULE, "ECR_SWEEPER_APPLY": "auto"})
