@@ -247,7 +247,7 @@ class Project:
 
 def _git(path: Path, *args: str) -> None:
     subprocess.run(
-        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args],
+        ["git", *args],
         cwd=path,
         check=True,
         capture_output=True,
@@ -268,6 +268,8 @@ def make_project(root: Path, runner: list[str], accounts: Sequence[str]) -> Proj
     )
     (home / ".gitlab-ci-local" / "variables.yml").write_text(SCOPED_VARIABLES, encoding="utf-8")
     _git(path, "init", "-q", "-b", "main")
+    _git(path, "config", "user.name", "ci")  # gitlab-ci-local reads them too
+    _git(path, "config", "user.email", "ci@example.com")
     _git(path, "remote", "add", "origin", "git@gitlab.example.com:platform/images.git")
     _git(path, "add", "-A")
     _git(path, "commit", "-q", "-m", "sweep ECR images")
