@@ -104,6 +104,10 @@ global:
 # --------------------------------------------------------------------------- the runner
 
 
+# `.ci/run` and the project's own CI set this: there, the pipeline tests must run, not skip.
+REQUIRE = "ECR_SWEEPER_REQUIRE_GITLAB_CI_LOCAL"
+
+
 def _installed_version(entry: Path) -> str | None:
     manifest = entry.parent.parent / "package.json"
     if not manifest.exists():
@@ -116,7 +120,10 @@ def gitlab_ci_local() -> list[str]:
     """The command that runs the locked gitlab-ci-local (installed by `npm ci` if need be)."""
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
-        pytest.skip("npm is not installed: the GitLab pipeline tests need gitlab-ci-local")
+        missing = "npm is not installed: the GitLab pipeline tests need gitlab-ci-local"
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"{missing}, and {REQUIRE} says they must run")
+        pytest.skip(missing)
     entry = TOOLS / "node_modules" / "gitlab-ci-local" / "src" / "index.js"
     if _installed_version(entry) != LOCKED:
         subprocess.run(

@@ -432,8 +432,8 @@ def test_artifacts(config: dict[str, Any]) -> None:
 
 
 def test_artifact_and_dotenv_names_cannot_clash_with_other_jobs(config: dict[str, Any]) -> None:
-    # plan.json, plan.env and PLAN_EXIT_CODE are Terraform's (GitLab's Terraform templates):
-    # a user's pipeline with both must not have one job's files or variables overwrite another's.
+    # plan.json, plan.env and PLAN_EXIT_CODE are common in Terraform jobs: in a user's pipeline
+    # with both, one job's files or variables must not overwrite another's.
     for name in job_names(config):
         artifacts = resolved(config, name)["artifacts"]
         for path in [*artifacts["paths"], *artifacts.get("reports", {}).values()]:
