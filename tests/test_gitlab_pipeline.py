@@ -248,7 +248,8 @@ class Project:
             [*self.runner, *self.flags(variables), "--list-json"], self.path, self.environment()
         )
         assert code == 0, out
-        listed: list[dict[str, Any]] = json.loads(out[out.index("[") :])
+        # The JSON array starts on a line of its own, after any notes of the runner's.
+        listed: list[dict[str, Any]] = json.loads(out[out.index("\n[\n") :])
         return {job["name"]: job["when"] for job in listed if job["when"] != "never"}
 
 
@@ -280,6 +281,9 @@ def make_project(root: Path, runner: list[str], accounts: Sequence[str]) -> Proj
     _git(path, "remote", "add", "origin", "git@gitlab.example.com:platform/images.git")
     _git(path, "add", "-A")
     _git(path, "commit", "-q", "-m", "sweep ECR images")
+    # As a clone has them: gitlab-ci-local reads the default branch from origin/HEAD.
+    _git(path, "update-ref", "refs/remotes/origin/main", "HEAD")
+    _git(path, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
     return Project(path, home, runner)
 
 
@@ -330,8 +334,10 @@ def test_including_the_template_adds_jobs_only_where_the_user_opted_in(project: 
     # Included but not turned on: a scheduled pipeline is the user's own.
     off = {"CI_PIPELINE_SOURCE": "schedule"}
     assert project.jobs(off) == user_jobs
-    # Turned on: plan, and apply behind a manual button.
+    # Turned on: plan, and apply behind a manual button; the same from the "Run pipeline" form.
     assert project.jobs(SCHEDULE) == {**user_jobs, PLAN: "on_success", APPLY: "manual"}
+    by_hand = {**SCHEDULE, "CI_PIPELINE_SOURCE": "web"}
+    assert project.jobs(by_hand) == {**user_jobs, PLAN: "on_success", APPLY: "manual"}
     # Never on push, even turned on.
     assert project.jobs({**SCHEDULE, "CI_PIPELINE_SOURCE": "push"}) == user_jobs
 
