@@ -20,6 +20,7 @@ rsync. The tests skip only where npm is absent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -171,8 +172,10 @@ OUTCOME = re.compile(r"^ (PASS|FAIL|WARN) {2}(.+?)\s*$")
 
 
 def _run(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
-    """Run to the end or to PIPELINE_TIMEOUT; on timeout kill the runner and its jobs."""
-    with subprocess.Popen(
+    """Run to the end or to PIPELINE_TIMEOUT. Stopped early (a timeout, pytest-timeout's
+    signal, Ctrl-C), nothing it started outlives it: its whole process group is killed (while
+    the runner is not yet reaped, so the group id is still its own)."""
+    process = subprocess.Popen(
         command,
         cwd=cwd,
         env=dict(env),
@@ -180,14 +183,23 @@ def _run(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[int
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-    ) as process:
-        try:
-            out, _ = process.communicate(timeout=PIPELINE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            out, _ = process.communicate()
-            pytest.fail(f"the pipeline ran over {PIPELINE_TIMEOUT} s:\n{out}")
+    )
+    try:
+        out, _ = process.communicate(timeout=PIPELINE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        out, _ = process.communicate()
+        pytest.fail(f"the pipeline ran over {PIPELINE_TIMEOUT} s:\n{ANSI.sub('', out)}")
+    except BaseException:
+        _kill_group(process)
+        process.communicate()
+        raise
     return process.returncode, ANSI.sub("", out)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @dataclass(slots=True)
