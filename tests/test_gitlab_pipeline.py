@@ -20,6 +20,7 @@ rsync. The tests skip only where npm is absent.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -52,7 +53,9 @@ PLAN, SHARD, MERGE, APPLY = (
     "delete_images:plan-merge",
     "delete_images:apply",
 )
-ROLE = "EcrSweeper"  # the demo role moto's seeding assumes (ecr_sweeper's demo ROLE_NAME)
+# The target role in every account, as a user's accounts file names it: the role moto_helpers
+# seeds through (the demo's ROLE_NAME, spelt out rather than imported from the demo).
+ROLE = "EcrSweeper"
 PLAN_ROLE = "arn:aws:iam::111111111111:role/GitLabEcrSweeperPlan"
 APPLY_ROLE = "arn:aws:iam::111111111111:role/GitLabEcrSweeperApply"
 # A JWT's shape; moto's AssumeRoleWithWebIdentity does not verify signatures.
@@ -162,8 +165,6 @@ class Pipeline:
 
 
 def _base64url(text: str) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
