@@ -25,8 +25,10 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite: unit, property and HTTP tests against moto's server and the emulator."""
+    """The test suite: unit, property and HTTP tests against moto's server and the emulator,
+    and the GitLab template run by gitlab-ci-local (installed first: npm ci, and rsync)."""
     session.install("-e", ".[test]")
+    session.run("python", "tests/gitlab/provision.py")
     session.run("pytest", *session.posargs)
 
 

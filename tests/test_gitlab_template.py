@@ -40,20 +40,20 @@ PLAN_COMMAND = [
     "--config",
     "$ECR_SWEEPER_CONFIG",
     "--output",
-    "plan.json",
+    "ecr-sweeper-plan.json",
     "--markdown",
-    "report.md",
+    "ecr-sweeper-report.md",
     "--detailed-exit-codes",
 ]
 MERGE_COMMAND = [
     "ecr-sweeper",
     "plan",
     "--merge",
-    "shard-*.json",
+    "ecr-sweeper-shard-*.json",
     "--output",
-    "plan.json",
+    "ecr-sweeper-plan.json",
     "--markdown",
-    "report.md",
+    "ecr-sweeper-report.md",
     "--detailed-exit-codes",
 ]
 SHARD_COMMAND = [
@@ -64,7 +64,7 @@ SHARD_COMMAND = [
     "--shard",
     "${CI_NODE_INDEX}/${CI_NODE_TOTAL}",
     "--output",
-    "shard-${CI_NODE_INDEX}.json",
+    "ecr-sweeper-shard-${CI_NODE_INDEX}.json",
 ]
 
 # GitLab CI keywords (https://docs.gitlab.com/ci/yaml/).
@@ -147,6 +147,7 @@ PREDEFINED = {
     "CI_NODE_INDEX",
     "CI_NODE_TOTAL",
     "CI_REGISTRY",
+    "CI_JOB_URL",
 }
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 STATIC_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -234,14 +235,21 @@ def test_stages_and_jobs(config: dict[str, Any]) -> None:
         assert list(flatten(job["script"])), name
         # The project's image, with a shell for the runner (its entrypoint is ecr-sweeper).
         assert job["image"] == {"name": "$ECR_SWEEPER_IMAGE", "entrypoint": [""]}
-        assert job["environment"]["name"] == "$ECR_SWEEPER_ENVIRONMENT"
     # The plan jobs start at once, whatever the user's pipeline runs in earlier stages.
     assert resolved(config, PLAN)["needs"] == []
     assert resolved(config, SHARD)["needs"] == []
-    # The plan jobs only prepare the environment; the apply job is the deployment.
+    # The plan jobs only prepare their own environment, which is not the apply job's: a
+    # protected apply environment (who may delete) must not stop anyone from planning.
     for name in (PLAN, SHARD, MERGE):
-        assert resolved(config, name)["environment"]["action"] == "prepare"
-    assert resolved(config, APPLY)["environment"].get("action", "start") == "start"
+        assert resolved(config, name)["environment"] == {
+            "name": "$ECR_SWEEPER_PLAN_ENVIRONMENT",
+            "action": "prepare",
+        }
+    # The apply job is the deployment, in the environment a user protects.
+    assert resolved(config, APPLY)["environment"] == {"name": "$ECR_SWEEPER_ENVIRONMENT"}
+    variables = top_variables(config)
+    assert variables["ECR_SWEEPER_PLAN_ENVIRONMENT"] == "ecr-sweeper-plan"
+    assert variables["ECR_SWEEPER_ENVIRONMENT"] == "ecr-sweeper"
 
 
 def included(config: Mapping[str, Any], user: str) -> dict[str, Any]:
@@ -316,7 +324,9 @@ def test_the_plan_age_is_a_template_variable_documented_next_to_the_schedule(
     config: dict[str, Any], tmp_path: Path
 ) -> None:
     assert top_variables(config)["ECR_SWEEPER_MAX_PLAN_AGE_HOURS"] == "72"
-    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE="5", ECR_SWEEPER_MAX_PLAN_AGE_HOURS="96")
+    run = run_job(
+        config, APPLY, tmp_path, ECR_SWEEPER_PLAN_EXIT_CODE="5", ECR_SWEEPER_MAX_PLAN_AGE_HOURS="96"
+    )
     assert run.code == 0, run.stderr
     assert run.args("ecr-sweeper")[3:5] == ["--max-plan-age-hours", "96"]
     docs = (TEMPLATE.parent.parent.parent / "docs" / "gitlab.md").read_text(encoding="utf-8")
@@ -343,7 +353,7 @@ def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
     assert command_line(apply, "ecr-sweeper apply") == [
         "ecr-sweeper",
         "apply",
-        "plan.json",
+        "ecr-sweeper-plan.json",
         "--yes",
         "--max-plan-age-hours",
         "$ECR_SWEEPER_MAX_PLAN_AGE_HOURS",
@@ -359,10 +369,13 @@ def test_jobs_call_the_documented_commands(config: dict[str, Any]) -> None:
     # and pip only when asked to.
     variables = top_variables(config)
     assert variables["ECR_SWEEPER_PIP_SPEC"] == ""
-    assert variables["ECR_SWEEPER_IMAGE"] == (
-        "${CI_REGISTRY}/${ECR_SWEEPER_PROJECT}:${ECR_SWEEPER_VERSION}"
+    # One place for the version: the `ref:` a user includes. The file carries its own
+    # release's image tag, so there is no second version knob to keep in step.
+    assert (
+        variables["ECR_SWEEPER_IMAGE"]
+        == f"${{CI_REGISTRY}}/${{ECR_SWEEPER_PROJECT}}:v{__version__}"
     )
-    assert variables["ECR_SWEEPER_VERSION"] == f"v{__version__}"
+    assert not any("VERSION" in name for name in variables)
 
 
 def test_aws_access_is_oidc_only(config: dict[str, Any]) -> None:
@@ -405,23 +418,63 @@ def test_apply_needs_the_plan_artifacts(config: dict[str, Any]) -> None:
 def test_artifacts(config: dict[str, Any]) -> None:
     for name in (PLAN, MERGE):
         artifacts = resolved(config, name)["artifacts"]
-        assert {"plan.json", "report.md"} <= set(artifacts["paths"])
-        assert artifacts["reports"]["dotenv"] == "plan.env"
+        assert {"ecr-sweeper-plan.json", "ecr-sweeper-report.md"} <= set(artifacts["paths"])
+        assert artifacts["reports"]["dotenv"] == "ecr-sweeper-plan.env"
+        # Linked from a merge request's pipeline widget; GitLab takes no glob or variable in
+        # the paths of an exposed artifact.
+        assert artifacts["expose_as"] == "ecr-sweeper report"
+        assert not any(re.search(r"[*?$\[]", path) for path in artifacts["paths"])
         # Kept for review even when the plan fails (a blocked plan says why).
         assert artifacts["when"] == "always"
         assert re.fullmatch(r"\d+ (days?|weeks?|months?)", artifacts["expire_in"])
-    assert resolved(config, SHARD)["artifacts"]["paths"] == ["shard-*.json"]
-    assert "plan.json.journal" in resolved(config, APPLY)["artifacts"]["paths"]
+    assert resolved(config, SHARD)["artifacts"]["paths"] == ["ecr-sweeper-shard-*.json"]
+    assert "ecr-sweeper-plan.json.journal" in resolved(config, APPLY)["artifacts"]["paths"]
 
 
-def test_variables_are_declared_with_a_description(config: dict[str, Any]) -> None:
+def test_artifact_and_dotenv_names_cannot_clash_with_other_jobs(config: dict[str, Any]) -> None:
+    # plan.json, plan.env and PLAN_EXIT_CODE are common in Terraform jobs: in a user's pipeline
+    # with both, one job's files or variables must not overwrite another's.
+    for name in job_names(config):
+        artifacts = resolved(config, name)["artifacts"]
+        for path in [*artifacts["paths"], *artifacts.get("reports", {}).values()]:
+            assert path.startswith("ecr-sweeper-"), (name, path)
+        job = resolved(config, name)
+        assert all(v.startswith("ECR_SWEEPER_") for v in dotenv_written(job)), name
+        for file in re.findall(r"(?:--output|--markdown|>)\s+\"?([\w.${}-]+)", shell(job)):
+            # The ID token goes to a private temporary file (mktemp), outside the project.
+            if file != "$AWS_WEB_IDENTITY_TOKEN_FILE":
+                assert file.startswith("ecr-sweeper-"), (name, file)
+
+
+# The variables a person sets by hand when running a pipeline: only these carry a
+# `description`, so only these show in GitLab's "Run pipeline" form.
+FORM_VARIABLES = {"ECR_SWEEPER_ENABLED", "ECR_SWEEPER_APPLY"}
+
+
+def test_only_the_variables_set_by_hand_show_in_the_run_pipeline_form(
+    config: dict[str, Any],
+) -> None:
+    text = TEMPLATE.read_text(encoding="utf-8").splitlines()
+    docs = (TEMPLATE.parent.parent.parent / "docs" / "gitlab.md").read_text(encoding="utf-8")
+    with_description = set()
     for name, spec in config["variables"].items():
         assert name.startswith("ECR_SWEEPER_"), name
-        assert isinstance(spec, dict), name
-        assert set(spec) == {"description", "value"}, name
-        assert isinstance(spec["description"], str), name
-        assert len(spec["description"]) > 20, name
-        assert isinstance(spec["value"], str), name
+        if isinstance(spec, dict):
+            assert set(spec) == {"description", "value"}, name
+            assert isinstance(spec["description"], str), name
+            assert len(spec["description"]) > 20, name
+            assert isinstance(spec["value"], str), name
+            with_description.add(name)
+        else:
+            assert isinstance(spec, str), name  # quoted: "1", not 1
+            # Documented where it is declared: the line above is a comment.
+            line = next(i for i, t in enumerate(text) if t.startswith(f"  {name}:"))
+            assert text[line - 1].strip().startswith("#"), name
+        # and in docs/gitlab.md's table of variables
+        assert f"| `{name}` |" in docs, name
+    assert with_description == FORM_VARIABLES
+    # Off until a user opts in: including the file adds no job to anyone's pipeline.
+    assert top_variables(config)["ECR_SWEEPER_ENABLED"] == "false"
 
 
 def used_variables(value: object) -> set[str]:
@@ -440,7 +493,7 @@ def shell_assigned(job: Mapping[str, Any]) -> set[str]:
 
 
 def dotenv_written(job: Mapping[str, Any]) -> set[str]:
-    return set(re.findall(r'echo "([A-Z_]+)=[^"]*" > plan\.env', shell(job)))
+    return set(re.findall(r'echo "([A-Z_]+)=[^"]*" > ecr-sweeper-plan\.env', shell(job)))
 
 
 def test_every_variable_is_predefined_or_declared(config: dict[str, Any]) -> None:
@@ -456,9 +509,9 @@ def test_every_variable_is_predefined_or_declared(config: dict[str, Any]) -> Non
         assert not unknown, f"{name} uses undeclared {sorted(unknown)}"
     # The apply job reads the plan's exit code from the dotenv artifact of whichever plan ran.
     apply = resolved(config, APPLY)
-    assert "PLAN_EXIT_CODE" in used_variables(apply)
-    assert dotenv_written(resolved(config, PLAN)) == {"PLAN_EXIT_CODE"}
-    assert dotenv_written(resolved(config, MERGE)) == {"PLAN_EXIT_CODE"}
+    assert "ECR_SWEEPER_PLAN_EXIT_CODE" in used_variables(apply)
+    assert dotenv_written(resolved(config, PLAN)) == {"ECR_SWEEPER_PLAN_EXIT_CODE"}
+    assert dotenv_written(resolved(config, MERGE)) == {"ECR_SWEEPER_PLAN_EXIT_CODE"}
 
 
 def test_keywords_follow_the_gitlab_ci_schema(config: dict[str, Any]) -> None:
@@ -536,49 +589,65 @@ def pipeline(cfg: Mapping[str, Any], **overrides: str) -> dict[str, str]:
     return jobs
 
 
+# Turned on, as on the sweep's schedule or in the "Run pipeline" form.
+ON = {"ECR_SWEEPER_ENABLED": "true"}
+
+
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "schedule"},
+            {**ON, "CI_PIPELINE_SOURCE": "schedule"},
             {PLAN: "on_success", APPLY: "manual"},
             id="schedule-default-is-manual-apply",
         ),
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "web", "ECR_SWEEPER_APPLY": "manual"},
+            {**ON, "CI_PIPELINE_SOURCE": "web", "ECR_SWEEPER_APPLY": "manual"},
             {PLAN: "on_success", APPLY: "manual"},
             id="web-manual",
         ),
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "api", "ECR_SWEEPER_APPLY": "auto"},
+            {**ON, "CI_PIPELINE_SOURCE": "api", "ECR_SWEEPER_APPLY": "auto"},
             {PLAN: "on_success", APPLY: "on_success"},
             id="api-auto",
         ),
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_APPLY": "Auto"},
+            {**ON, "CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_APPLY": "Auto"},
             {PLAN: "on_success", APPLY: "manual"},
             id="a-misspelt-mode-stays-manual",
         ),
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_SHARDS": "4"},
+            {**ON, "CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_SHARDS": "4"},
             {SHARD: "on_success", MERGE: "on_success", APPLY: "manual"},
             id="sharded",
         ),
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "web", "ECR_SWEEPER_SHARDS": "12", "ECR_SWEEPER_APPLY": "auto"},
+            {
+                **ON,
+                "CI_PIPELINE_SOURCE": "web",
+                "ECR_SWEEPER_SHARDS": "12",
+                "ECR_SWEEPER_APPLY": "auto",
+            },
             {SHARD: "on_success", MERGE: "on_success", APPLY: "on_success"},
             id="sharded-auto",
         ),
         pytest.param(
-            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_SHARDS": "0"},
+            {**ON, "CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_SHARDS": "0"},
             {PLAN: "on_success", APPLY: "manual"},
             id="zero-shards-is-one-job",
         ),
-        pytest.param({"CI_PIPELINE_SOURCE": "push"}, {}, id="push"),
-        pytest.param({"CI_PIPELINE_SOURCE": "merge_request_event"}, {}, id="merge-request"),
-        pytest.param({}, {}, id="no-source"),
+        pytest.param({**ON, "CI_PIPELINE_SOURCE": "push"}, {}, id="push"),
+        pytest.param({**ON, "CI_PIPELINE_SOURCE": "merge_request_event"}, {}, id="merge-request"),
+        pytest.param(ON, {}, id="no-source"),
         pytest.param(
             {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_ENABLED": "false"}, {}, id="disabled"
+        ),
+        # Included and not turned on: no job in any pipeline.
+        pytest.param({"CI_PIPELINE_SOURCE": "schedule"}, {}, id="off-by-default-schedule"),
+        pytest.param({"CI_PIPELINE_SOURCE": "web"}, {}, id="off-by-default-web"),
+        pytest.param({"CI_PIPELINE_SOURCE": "api"}, {}, id="off-by-default-api"),
+        pytest.param(
+            {"CI_PIPELINE_SOURCE": "schedule", "ECR_SWEEPER_ENABLED": "True"}, {}, id="only-true"
         ),
     ],
 )
@@ -663,6 +732,7 @@ def run_job(
         "CI_PIPELINE_SOURCE": "schedule",
         "CI_PROJECT_ID": "4242",
         "CI_JOB_ID": "987654",
+        "CI_JOB_URL": "https://gitlab.example.com/group/project/-/jobs/987654",
         "ECR_SWEEPER_PLAN_ROLE_ARN": "arn:aws:iam::111111111111:role/GitLabEcrSweeperPlan",
         "ECR_SWEEPER_APPLY_ROLE_ARN": "arn:aws:iam::111111111111:role/GitLabEcrSweeperApply",
     }
@@ -703,15 +773,17 @@ def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
 ) -> None:
     run = run_job(config, PLAN, tmp_path, exit_code=plan_code, **STRAY)
     assert run.code == job_code, run.stderr
-    assert (run.work / "plan.env").read_text() == f"PLAN_EXIT_CODE={plan_code}\n"
+    assert (run.work / "ecr-sweeper-plan.env").read_text() == (
+        f"ECR_SWEEPER_PLAN_EXIT_CODE={plan_code}\n"
+    )
     assert run.args("ecr-sweeper") == [
         "plan",
         "--config",
         "accounts.toml",
         "--output",
-        "plan.json",
+        "ecr-sweeper-plan.json",
         "--markdown",
-        "report.md",
+        "ecr-sweeper-report.md",
         "--detailed-exit-codes",
     ]
     assert not run.called("python")  # the image has ecr-sweeper: nothing installed
@@ -727,6 +799,31 @@ def test_plan_job_maps_0_and_5_to_success_and_propagates_the_rest(
     assert token_file.stat().st_mode & 0o077 == 0
     assert not set(STRAY) & set(seen)
     assert TOKEN not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(("plan_code", "job_code"), [(5, 0), (3, 3)])
+def test_the_plan_job_prints_the_report_and_links_it(
+    config: dict[str, Any], tmp_path: Path, plan_code: int, job_code: int
+) -> None:
+    # GitLab has no job summary: the report is in the log (cut at 200 lines) and linked.
+    work = tmp_path / "work"
+    work.mkdir()
+    lines = [f"| 111111111111 | us-east-1 | `repo-{i}` |" for i in range(250)]
+    (work / "ecr-sweeper-report.md").write_text("# ecr-sweeper plan\n" + "\n".join(lines) + "\n")
+    run = run_job(config, PLAN, tmp_path, exit_code=plan_code)
+    assert run.code == job_code
+    assert "# ecr-sweeper plan" in run.stdout
+    assert "`repo-198`" in run.stdout
+    assert "`repo-199`" not in run.stdout
+    assert "[... 51 more lines in the artifact]" in run.stdout
+    link = "https://gitlab.example.com/group/project/-/jobs/987654/artifacts/file/ecr-sweeper-report.md"
+    assert link in run.stdout
+
+
+def test_no_report_no_report_section(config: dict[str, Any], tmp_path: Path) -> None:
+    run = run_job(config, PLAN, tmp_path, exit_code=1)
+    assert run.code == 1
+    assert "ecr-sweeper-report.md" not in run.stdout
 
 
 def test_the_pip_route_installs_what_it_is_given(config: dict[str, Any], tmp_path: Path) -> None:
@@ -759,20 +856,22 @@ def test_merge_job_maps_exit_codes_the_same_way(
     work = tmp_path / "work"
     work.mkdir()
     for i in (1, 2, 3):
-        (work / f"shard-{i}.json").write_text("{}")
+        (work / f"ecr-sweeper-shard-{i}.json").write_text("{}")
     run = run_job(config, MERGE, tmp_path, exit_code=plan_code, **STRAY)
     assert run.code == job_code, run.stderr
-    assert (run.work / "plan.env").read_text() == f"PLAN_EXIT_CODE={plan_code}\n"
+    assert (run.work / "ecr-sweeper-plan.env").read_text() == (
+        f"ECR_SWEEPER_PLAN_EXIT_CODE={plan_code}\n"
+    )
     assert run.args("ecr-sweeper") == [
         "plan",
         "--merge",
-        "shard-1.json",
-        "shard-2.json",
-        "shard-3.json",
+        "ecr-sweeper-shard-1.json",
+        "ecr-sweeper-shard-2.json",
+        "ecr-sweeper-shard-3.json",
         "--output",
-        "plan.json",
+        "ecr-sweeper-plan.json",
         "--markdown",
-        "report.md",
+        "ecr-sweeper-report.md",
         "--detailed-exit-codes",
     ]
     assert "AWS_ROLE_ARN" not in run.env("ecr-sweeper")
@@ -795,7 +894,7 @@ def test_shard_job_plans_its_share(config: dict[str, Any], tmp_path: Path) -> No
         "--shard",
         "2/4",
         "--output",
-        "shard-2.json",
+        "ecr-sweeper-shard-2.json",
     ]
     assert run.env("ecr-sweeper")["AWS_ROLE_ARN"].endswith(":role/GitLabEcrSweeperPlan")
 
@@ -835,13 +934,13 @@ def test_apply_job_can_assume_a_separate_delete_role_in_the_targets(
         config,
         APPLY,
         tmp_path,
-        PLAN_EXIT_CODE="5",
+        ECR_SWEEPER_PLAN_EXIT_CODE="5",
         ECR_SWEEPER_APPLY_TARGET_ROLE="EcrSweeperDelete",
     )
     assert run.code == 0, run.stderr
     assert run.args("ecr-sweeper") == [
         "apply",
-        "plan.json",
+        "ecr-sweeper-plan.json",
         "--yes",
         "--max-plan-age-hours",
         "72",
@@ -855,7 +954,9 @@ def test_apply_job_does_nothing_when_nothing_was_planned(
     config: dict[str, Any], tmp_path: Path, plan_code: str
 ) -> None:
     # Before the apply role is even assumed: a scheduled run with nothing to delete passes.
-    run = run_job(config, APPLY, tmp_path, PLAN_EXIT_CODE=plan_code, ECR_SWEEPER_APPLY_ROLE_ARN="")
+    run = run_job(
+        config, APPLY, tmp_path, ECR_SWEEPER_PLAN_EXIT_CODE=plan_code, ECR_SWEEPER_APPLY_ROLE_ARN=""
+    )
     assert run.code == 0, run.stderr
     assert not run.called("ecr-sweeper")
     assert not run.called("python")
@@ -866,9 +967,17 @@ def test_apply_job_does_nothing_when_nothing_was_planned(
 def test_apply_job_applies_the_plan_with_the_apply_role(
     config: dict[str, Any], tmp_path: Path, apply_code: int
 ) -> None:
-    run = run_job(config, APPLY, tmp_path, exit_code=apply_code, PLAN_EXIT_CODE="5", **STRAY)
+    run = run_job(
+        config, APPLY, tmp_path, exit_code=apply_code, ECR_SWEEPER_PLAN_EXIT_CODE="5", **STRAY
+    )
     assert run.code == apply_code
-    assert run.args("ecr-sweeper") == ["apply", "plan.json", "--yes", "--max-plan-age-hours", "72"]
+    assert run.args("ecr-sweeper") == [
+        "apply",
+        "ecr-sweeper-plan.json",
+        "--yes",
+        "--max-plan-age-hours",
+        "72",
+    ]
     seen = run.env("ecr-sweeper")
     assert seen["AWS_ROLE_ARN"] == "arn:aws:iam::111111111111:role/GitLabEcrSweeperApply"
     assert (run.log / "ecr-sweeper.token").read_text() == TOKEN

@@ -103,6 +103,11 @@ def test_project_pipeline_builds_and_pushes_the_image_on_version_tags_only() -> 
     assert cfg["test"]["script"] == [
         "python3 -m venv .venv && .venv/bin/python -m pip install -q nox && .venv/bin/nox"
     ]
+    # The template's pipeline tests run there: gitlab-ci-local needs npm, rsync and git,
+    # which the Python image lacks.
+    assert cfg["test"]["variables"]["ECR_SWEEPER_REQUIRE_GITLAB_CI_LOCAL"] == "1"
+    [install] = cfg["test"]["before_script"]
+    assert {"nodejs", "npm", "rsync", "git"} <= set(install.split())
     assert cfg["wheel"]["artifacts"]["paths"] == ["dist/*.whl"]
 
 
@@ -110,12 +115,14 @@ def test_the_template_runs_in_the_image_the_project_pushes() -> None:
     template = yaml.safe_load(
         (ROOT / "templates" / "gitlab" / "delete-images.gitlab-ci.yml").read_text()
     )
-    variables = {k: v["value"] for k, v in template["variables"].items()}
+    variables = {
+        k: v["value"] if isinstance(v, dict) else v for k, v in template["variables"].items()
+    }
     image = variables["ECR_SWEEPER_IMAGE"]
     # $CI_REGISTRY_IMAGE of the ecr-sweeper project is ${CI_REGISTRY}/<its path>, tagged with
-    # the release tag the project's pipeline builds on.
-    assert image == "${CI_REGISTRY}/${ECR_SWEEPER_PROJECT}:${ECR_SWEEPER_VERSION}"
-    assert variables["ECR_SWEEPER_VERSION"] == f"v{__version__}"
+    # the release tag the project's pipeline builds on: the tag this file is released with,
+    # so the `ref:` a user includes names the image too.
+    assert image == f"${{CI_REGISTRY}}/${{ECR_SWEEPER_PROJECT}}:v{__version__}"
 
 
 def test_no_install_from_a_source_the_project_does_not_control() -> None:
