@@ -4,8 +4,8 @@ job's files and artifacts in and out of its isolated build directory.
 
 A fresh CI machine has Python, pip, Node 20 and npm but no rsync: as root on Debian/Ubuntu,
 rsync comes from apt-get; anywhere else it must already be on PATH (macOS has one). Run by the
-nox `tests` session; standard library only. Exits 0 with a note when npm is absent (the
-pipeline tests then skip, naming npm), 1 when rsync is missing and cannot be installed.
+nox `tests` session; standard library only. Exits 0 with a note when npm is absent or rsync
+cannot be installed (the pipeline tests then skip, naming what is missing).
 """
 
 from __future__ import annotations
@@ -43,10 +43,13 @@ def install_rsync() -> None:
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        sys.exit(
-            "provision: rsync is not installed, and apt-get cannot install it here "
-            "(it needs root on Debian/Ubuntu); install rsync: gitlab-ci-local needs it"
+        print(
+            "provision: rsync is not installed, and apt-get cannot install it here (it needs "
+            "root on Debian/Ubuntu): the GitLab pipeline tests will skip; install rsync to run "
+            "them",
+            file=sys.stderr,
         )
+        return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([apt, "update", "-qq"], check=True, timeout=APT_TIMEOUT, env=env)
     subprocess.run(
