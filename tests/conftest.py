@@ -27,8 +27,7 @@ FAKE_AWS_ENV = {
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's server, on a free loopback port, for the whole session."""
-    from ecr_sweeper.demo import moto_server
-    from ecr_sweeper.demo_consumers import extend_moto
+    from ecr_sweeper.demo.moto_patches import extend_moto, moto_server
 
     extend_moto()  # ListStateMachineVersions, which moto 5.2.5 lacks
     with moto_server() as url:
@@ -77,7 +76,7 @@ def census_endpoint() -> Iterator[str]:
 def aws(moto_endpoint: str, census_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh moto state and an AWS_* environment pointing at it only. Yields the endpoint.
 
-    Mirrors `ecr_sweeper.demo.isolate_from_aws`, but reversibly (monkeypatch).
+    Mirrors `ecr_sweeper.demo.run.isolate_from_aws`, but reversibly (monkeypatch).
     """
     reset_moto(moto_endpoint)
     use_only(

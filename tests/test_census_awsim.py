@@ -19,10 +19,10 @@ from awsim import (
     Scenario,
     image_uri,
 )
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
 from ecr_sweeper.pipeline import make_plan
+from ecr_sweeper.retry import RetryPolicy
 from test_sweep_awsim import (
     NOW,
     POLICY,

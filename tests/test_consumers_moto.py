@@ -15,12 +15,11 @@ from typing import Any
 import anyio
 import pytest
 
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.demo import account_session
-from ecr_sweeper.demo_consumers import seed_batch_and_stepfunctions
+from ecr_sweeper.demo.moto_patches import account_session, seed_batch_and_stepfunctions
 from ecr_sweeper.model import Plan, Policy
 from ecr_sweeper.pipeline import scan_usage
+from ecr_sweeper.retry import RetryPolicy
 from moto_helpers import (
     APP,
     MOTO_SOURCES,

@@ -13,10 +13,12 @@ from awsim import Faults, Quotas, emulated, generate_org_with_truth, run_emulato
 from awsim.generate import OrgSummary
 from awsim.scenario import Scenario
 from conftest import use_only
-from ecr_sweeper.aws.limits import Limits, RetryPolicy
+from ecr_sweeper.aws.limits import Limits
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Region, Sources
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.pipeline import apply_plan, make_plan
+from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.retry import RetryPolicy
 
 POLICY = Policy(keep_last=0, min_age_days=0)
 SOURCES = emulated(Sources(service_revisions=True))  # no EventBridge/Lambda

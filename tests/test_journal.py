@@ -15,8 +15,6 @@ import anyio
 
 from awsim import Account, Faults, Quotas, Region, Repository, Scenario, emulated, run_emulator
 from awsim import Image as SimImage
-from ecr_sweeper.aws.ecr import DeleteOutcome
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
@@ -25,6 +23,8 @@ from ecr_sweeper.model import Repository as Repo
 from ecr_sweeper.pipeline import make_plan
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import write_plan
+from ecr_sweeper.results import DeleteOutcome
+from ecr_sweeper.retry import RetryPolicy
 from planning import NOW, digest, image, inventory, key, usage_scan
 
 ACCOUNT = "111111111111"

@@ -22,7 +22,6 @@ from awsim import kube_objects as k
 from awsim.kube import KubeCluster, list_path
 from conftest import use_only
 from ecr_sweeper.aws.eks import EksAuth, eks_token
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.kube.client import ClusterAccess, KubeClient, KubeError
 from ecr_sweeper.kube.kubeconfig import KubeconfigError, StaticToken, load_kubeconfig
@@ -30,6 +29,7 @@ from ecr_sweeper.kube.reader import read_cluster
 from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import AccountId, AccountTarget, KubeconfigSource, Sources, UsageScan
 from ecr_sweeper.model import Region as RegionName
+from ecr_sweeper.retry import RetryPolicy
 
 APP, EU = "222222222222", "eu-west-1"
 ROLE_ARN = f"arn:aws:iam::{APP}:role/EcrSweeper"

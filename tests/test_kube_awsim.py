@@ -19,7 +19,6 @@ from awsim import kube_objects as k
 from awsim.arns import image_uri
 from awsim.kube import KubeCluster
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.cli import EXIT_BLOCKED, plan_exit_code
 from ecr_sweeper.kube.client import KubeLimits
@@ -34,6 +33,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.pipeline import make_plan, scan_usage
+from ecr_sweeper.retry import RetryPolicy
 
 APP, REGISTRY, OTHER = "222222222222", "111111111111", "333333333333"
 EU = "eu-west-1"

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from conftest import use_only
 from ecr_sweeper.aws.answers import MalformedAnswerError
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import AccountClient, Connections
 from ecr_sweeper.model import Region
+from ecr_sweeper.retry import RetryPolicy
 from loopback import loopback
 from moto_helpers import REGISTRY, US, client, target
 from test_retries import CALLS, HTML

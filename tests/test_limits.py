@@ -13,17 +13,8 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from awsim.quotas import ECS_CATEGORIES, ECS_DEFAULT, Quotas, RateLimit
-from ecr_sweeper.aws.limits import (
-    ECS_BUCKETS,
-    AdaptiveRate,
-    Api,
-    Limits,
-    RetryPolicy,
-    Turn,
-    bucket_for,
-    chunks,
-    is_retryable,
-)
+from ecr_sweeper.aws.limits import ECS_BUCKETS, Api, Limits, bucket_for, chunks, is_retryable
+from ecr_sweeper.retry import AdaptiveRate, RetryPolicy, Turn
 
 
 class FakeClient:

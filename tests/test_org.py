@@ -11,10 +11,10 @@ import pytest
 
 from awsim import Account, Quotas, Scenario, run_emulator
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, Region
+from ecr_sweeper.retry import RetryPolicy
 
 
 def discover(**filters: Any) -> list[str]:

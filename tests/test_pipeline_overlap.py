@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from ecr_sweeper import pipeline
-from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
+from ecr_sweeper.aws.limits import Api, Limits
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.model import (
@@ -24,6 +24,7 @@ from ecr_sweeper.model import (
     UsageScan,
 )
 from ecr_sweeper.plan import Planner
+from ecr_sweeper.retry import RetryPolicy
 from planning import NOW, image, key, uri, use
 
 REGION = Region("us-east-1")

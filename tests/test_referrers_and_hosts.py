@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from conftest import use_only
 from ecr_sweeper.aws.ecr import _images
-from ecr_sweeper.aws.limits import Api, RetryPolicy
+from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.aws.wire import WireClient
 from ecr_sweeper.model import (
     AccountId,
@@ -41,6 +41,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan
+from ecr_sweeper.retry import RetryPolicy
 from loopback import Answer, Request, loopback
 from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
 from test_cli import sweeper

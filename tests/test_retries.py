@@ -20,10 +20,11 @@ from botocore.exceptions import ClientError
 
 from conftest import use_only
 from ecr_sweeper.aws.answers import MALFORMED, MalformedAnswerError
-from ecr_sweeper.aws.limits import Api, RetryPolicy, is_retryable, retry_reason
+from ecr_sweeper.aws.limits import Api, is_retryable, retry_reason
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.wire import WireClient, client_error
 from ecr_sweeper.model import AccountId, AccountTarget, Region
+from ecr_sweeper.retry import RetryPolicy
 from loopback import Answer, Request, loopback
 
 US = Region("us-east-1")

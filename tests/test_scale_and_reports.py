@@ -17,7 +17,6 @@ import pytest
 
 from awsim import Quotas, emulated, generate_org_with_truth, run_emulator
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import (
     AccountId,
@@ -34,6 +33,7 @@ from ecr_sweeper.pipeline import plan_from_scans, scan
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, write_plan
 from ecr_sweeper.report import CSV_COLUMNS, csv_rows, markdown
+from ecr_sweeper.retry import RetryPolicy
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
 from planning import NOW, image, inventory, key, uri, usage_scan, use
 

@@ -27,11 +27,11 @@ from awsim import (
     run_emulator,
 )
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.pipeline import make_plan
+from ecr_sweeper.retry import RetryPolicy
 
 ACCOUNT, US = "111111111111", "us-east-1"
 NOW = datetime.now(UTC)

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from ecr_sweeper.demo import (
-    account_session,
+from ecr_sweeper.demo.moto_patches import account_session, moto_sources
+from ecr_sweeper.demo.run import (
     cosign_tag,
     image_manifest,
     push,
     run_lambda,
     schedule_task,
 )
-from ecr_sweeper.demo_consumers import moto_sources
 from ecr_sweeper.model import Plan, Policy, Sources
 from moto_helpers import (
     APP,

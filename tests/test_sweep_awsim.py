@@ -50,11 +50,13 @@ from awsim import (
     image_uri,
     run_emulator,
 )
-from ecr_sweeper.aws.limits import Limits, RetryPolicy
+from ecr_sweeper.aws.limits import Limits
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Policy, Sources
 from ecr_sweeper.model import Region as RegionName
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.pipeline import apply_plan, make_plan
+from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.retry import RetryPolicy
 
 A, B = "111111111111", "222222222222"
 US, EU = "us-east-1", "eu-west-1"

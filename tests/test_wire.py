@@ -24,7 +24,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.wire import (
     OPERATIONS,
@@ -35,6 +34,7 @@ from ecr_sweeper.aws.wire import (
     sign,
 )
 from ecr_sweeper.model import Region
+from ecr_sweeper.retry import RetryPolicy
 from moto_helpers import REGISTRY, US, ecr, repository, service, target, uri
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio
 
-from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
+from ecr_sweeper.aws.ecr import delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.aws.usage import UsageContext, UsageSource
@@ -65,6 +65,7 @@ from ecr_sweeper.model import (
     UsageScan,
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, recheck
+from ecr_sweeper.results import ApplyResult, DeleteOutcome
 from ecr_sweeper.words import plural
 
 # Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
@@ -409,21 +410,6 @@ def plan_from_scans(
 def _with_external(usage: Sequence[UsageScan], sources: Sources) -> list[UsageScan]:
     """The run's usage and the external references (a file or stdin)."""
     return [*usage, external_usage(sources.external_images)]
-
-
-@dataclass(slots=True)
-class ApplyResult:
-    """What `apply` did: the fresh plan it re-checked against, and each image's outcome."""
-
-    fresh: Plan
-    outcome: DeleteOutcome
-    skipped: list[tuple[Decision, str]] = field(default_factory=list)
-    previously_done: list[Decision] = field(default_factory=list)  # by an earlier, killed run
-
-    @property
-    def complete(self) -> bool:
-        """Every image that was still to delete is gone."""
-        return not self.outcome.failed and not self.outcome.still_referenced
 
 
 async def apply_plan(
