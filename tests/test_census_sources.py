@@ -52,7 +52,7 @@ def census(*sources: UsageSource) -> tuple[CensusEntry, ...]:
     ctx = UsageContext(
         AccountTarget(AccountId("111111111111"), ()),
         Region("us-east-1"),
-        Api(4, RetryPolicy.instant()),
+        Api(4, RetryPolicy()),
         client,
         Sources(),
         datetime(2026, 12, 1, tzinfo=UTC),

@@ -14,12 +14,11 @@ from conftest import use_only
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, Region
-from ecr_sweeper.retry import RetryPolicy
 
 
 def discover(**filters: Any) -> list[str]:
     async def run() -> list[AccountId]:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
+        async with Connections() as connections:
             organizations = await connections.base_client(
                 "organizations", Region(ORGANIZATIONS_REGION)
             )

@@ -32,7 +32,7 @@ def context() -> UsageContext:
     return UsageContext(
         AccountTarget(AccountId("111111111111"), (Region("us-east-1"),)),
         Region("us-east-1"),
-        Api(1, RetryPolicy.instant()),
+        Api(1, RetryPolicy()),
         _no_client,
         Sources(),
         datetime.now(UTC),
