@@ -96,7 +96,7 @@ def test_a_bare_429_over_http_is_retried_to_success() -> None:
             aws_secret_access_key="SK",
         ) as endpoint:
             client = WireClient(endpoint, AioCredentials("AK", "SK"))
-            api = Api(1, RetryPolicy.instant(attempts=3))
+            api = Api(1, RetryPolicy(attempts=3))
             return await api.call(client.describe_repositories)
 
     with loopback() as server:
@@ -120,7 +120,7 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
 
 def _call(service: str, operation: str, params: dict[str, Any]) -> Any:
     async def run() -> Any:
-        async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1)) as connections:
             client = await connections.base_client(service, US)
             try:
                 return await getattr(client, operation)(**params)
@@ -170,7 +170,7 @@ def test_an_account_client_refuses_it_too(monkeypatch: pytest.MonkeyPatch) -> No
     """The per-account path (no role: the base credentials, checked with STS first)."""
 
     async def run() -> Any:
-        async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1)) as connections:
             target = AccountTarget(AccountId("111111111111"), (US,))
             try:
                 return await connections.client(target, US, "lambda")

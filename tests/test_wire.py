@@ -250,7 +250,7 @@ def both(service_name: str, calls: dict[str, dict[str, Any]]) -> dict[str, tuple
 
     async def run(wire: bool) -> dict[str, Any]:
         answers: dict[str, Any] = {}
-        async with Connections(retry=RetryPolicy.instant(attempts=1), wire=wire) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1), wire=wire) as connections:
             client = await connections.client(target(REGISTRY, US), Region(US), service_name)
             assert isinstance(client, WireClient) == wire
             for operation, params in calls.items():
