@@ -15,13 +15,13 @@ import sweep
 from awsim import Account, Faults, Quotas, Region, Repository, Scenario, emulated, run_emulator
 from awsim import Image as SimImage
 from ecr_sweeper.journal import Journal
-from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
+from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.model import Repository as Repo
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import write_plan
 from ecr_sweeper.results import DeleteOutcome
-from planning import NOW, digest, image, inventory, key, usage_scan
+from planning import NO_RETENTION, NOW, digest, image, inventory, key, usage_scan
 
 ACCOUNT = "111111111111"
 IMAGES = 450  # five BatchDeleteImage batches
@@ -29,7 +29,7 @@ IMAGES = 450  # five BatchDeleteImage batches
 
 def small_plan() -> Plan:
     repo = Repo(key("app"), (image("a", "a"), image("b", "b")))
-    return build_plan([usage_scan()], inventory(repo), Policy(0, 0), NOW)
+    return build_plan([usage_scan()], inventory(repo), NO_RETENTION, NOW)
 
 
 def test_journal_round_trip_and_torn_last_line(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, write_plan
 from ecr_sweeper.report import CSV_COLUMNS, csv_rows, markdown
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
-from planning import NOW, image, inventory, key, uri, usage_scan, use
+from planning import NO_RETENTION, NOW, image, inventory, key, uri, usage_scan, use
 from sweep import connected
 
 SOURCES = emulated(Sources(service_revisions=True))
@@ -138,7 +138,7 @@ def test_merge_refuses_incomplete_or_mixed_shards(tmp_path: Path) -> None:
 def sample_plan(created_at: datetime = NOW) -> Plan:
     app = key("app")
     repo = Repository(app, (image("v1", "v1", size=3 * 10**9), image("v2", "v2", size=10**9)))
-    plan = build_plan([usage_scan(use(uri(app, ":v2")))], inventory(repo), Policy(0, 0), NOW)
+    plan = build_plan([usage_scan(use(uri(app, ":v2")))], inventory(repo), NO_RETENTION, NOW)
     return Plan(
         created_at=created_at,
         policy=plan.policy,
