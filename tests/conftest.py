@@ -3,6 +3,9 @@
 `aws` is opt-in: only tests that request it (or `usefixtures("aws")`) talk to moto's server.
 The server starts once per session on 127.0.0.1; every `aws` test starts from a reset state
 with an environment that cannot reach real AWS.
+
+Every retry is instant in tests (`retry.set_testing`, as stamina's): the policies decide the
+same, they only sleep no more. A test of the backoff itself asks for `real_retry_waits`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from collections.abc import Iterator, Mapping
 
 import boto3
 import pytest
+
+from ecr_sweeper import retry
+
+retry.set_testing(True)
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -27,13 +34,22 @@ FAKE_AWS_ENV = {
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's server, on a free loopback port, for the whole session."""
-    from ecr_sweeper.demo import moto_server
-    from ecr_sweeper.demo_consumers import extend_moto
+    from ecr_sweeper.demo.moto_patches import extend_moto, moto_server
 
     extend_moto()  # ListStateMachineVersions, which moto 5.2.5 lacks
     with moto_server() as url:
         assert url.startswith("http://127.0.0.1:")
         yield url
+
+
+@pytest.fixture
+def real_retry_waits() -> Iterator[None]:
+    """Retries wait as their policy says (a fake clock keeps the test fast)."""
+    retry.set_testing(False)
+    try:
+        yield
+    finally:
+        retry.set_testing(True)
 
 
 def reset_moto(url: str) -> None:
@@ -77,7 +93,7 @@ def census_endpoint() -> Iterator[str]:
 def aws(moto_endpoint: str, census_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh moto state and an AWS_* environment pointing at it only. Yields the endpoint.
 
-    Mirrors `ecr_sweeper.demo.isolate_from_aws`, but reversibly (monkeypatch).
+    Mirrors `ecr_sweeper.demo.run.isolate_from_aws`, but reversibly (monkeypatch).
     """
     reset_moto(moto_endpoint)
     use_only(

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 import boto3
 
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.demo import (
-    ROLE_NAME,
-    image_manifest,
-    push,
-    push_index,
-)
-from ecr_sweeper.demo_consumers import moto_sources
+import sweep
+from ecr_sweeper.demo.moto_patches import ROLE_NAME, moto_sources
+from ecr_sweeper.demo.run import image_manifest, push, push_index
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
@@ -30,7 +22,8 @@ from ecr_sweeper.model import (
     Region,
     Sources,
 )
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan, scan_usage
+from ecr_sweeper.results import ApplyResult
+from planning import NO_RETENTION
 
 REGISTRY = "111111111111"  # the central registry account
 APP = "222222222222"  # an account that runs services
@@ -39,10 +32,8 @@ US = "us-east-1"
 EU = "eu-west-1"
 API = "platform/api"
 
-# Delete everything unused at once: the retention rules have their own tests.
-NO_RETENTION = Policy(keep_last=0, min_age_days=0)
 # moto 5.2.5's server answers ListServiceDeployments with HTTP 500, which (rightly) blocks a
-# plan; on moto that usage source is off, as `--no-service-revisions` does (see demo.py).
+# plan; on moto that usage source is off, as `--no-service-revisions` does (see demo/run.py).
 # Lambda and schedules are off too: no trap here involves them, and reading them costs clients.
 # Usage is read where the tests seed workloads: moto's DescribeRegions lists every region it
 # knows (about 30), and reading each of them would only make every test slower. ECS Managed
@@ -75,34 +66,19 @@ def sweep_plan(
     policy: Policy = NO_RETENTION,
     sources: Sources = MOTO_SOURCES,
 ) -> Plan:
-    """`make_plan` against the current endpoint, retries without sleeping."""
-
-    async def run() -> Plan:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            return await make_plan(targets, policy, connections, datetime.now(UTC), sources=sources)
-
-    return anyio.run(run)
+    """`make_plan` against moto's server (sweep.py), moto's sources by default."""
+    return sweep.plan(targets, policy, sources=sources)
 
 
 def sweep_apply(plan: Plan) -> ApplyResult:
-    """`apply_plan` against the current endpoint, retries without sleeping."""
-
-    async def run() -> ApplyResult:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            return await apply_plan(plan, connections, datetime.now(UTC))
-
-    return anyio.run(run)
+    """`apply_plan` against moto's server (sweep.py)."""
+    return sweep.apply(plan)
 
 
 def census(targets: Sequence[AccountTarget], sources: Sources = MOTO_SOURCES) -> set[CensusKey]:
     """The (account, region, kind) of every consumer kind the usage scan found present."""
-
-    async def run() -> set[CensusKey]:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            _, usage = await scan_usage(targets, connections, datetime.now(UTC), sources=sources)
-        return {(e.account_id, e.region, e.kind) for s in usage for e in s.census if e.present}
-
-    return anyio.run(run)
+    scans = sweep.usage(targets, sources=sources)
+    return {(e.account_id, e.region, e.kind) for s in scans for e in s.census if e.present}
 
 
 def keys(decisions: Iterable[Decision]) -> set[Key]:
@@ -126,7 +102,7 @@ def forget_clients() -> None:
 def client(account: str, region: str, service_name: str) -> Any:
     """A boto3 client acting in `account` through the demo role, cached for the test.
 
-    Like `ecr_sweeper.demo.account_session`, but one boto3 session serves every account
+    Like `ecr_sweeper.demo.moto_patches.account_session`, but one boto3 session serves every account
     (credentials are passed per client), which skips reloading botocore's models each time.
     """
     key = (account, region, service_name)
@@ -162,7 +138,7 @@ def ecs(account: str, region: str) -> Any:
 
 
 def remaining(account: str, region: str, name: str) -> set[str]:
-    """Digests now in a repository (as `ecr_sweeper.demo.remaining`, with a cached client)."""
+    """Digests now in a repository (as `ecr_sweeper.demo.run.remaining`, with a cached client)."""
     return set(inventory(account, region, name))
 
 

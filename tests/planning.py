@@ -12,6 +12,7 @@ from ecr_sweeper.model import (
     Image,
     ImageRef,
     InventoryScan,
+    Policy,
     Region,
     Repository,
     RepositoryKey,
@@ -21,7 +22,9 @@ from ecr_sweeper.model import (
     UsageScan,
 )
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # the tests' fixed clock
+# Delete everything unused at once: the retention rules have their own tests.
+NO_RETENTION = Policy(keep_last=0, min_age_days=0)
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import anyio
 import pytest
 
+import sweep
 import test_sweep_awsim
 from awsim import (
     Account,
@@ -19,13 +19,10 @@ from awsim import (
     Scenario,
     image_uri,
 )
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
-from ecr_sweeper.pipeline import make_plan
+from planning import NO_RETENTION
 from test_sweep_awsim import (
     NOW,
-    POLICY,
     SOURCES,
     US,
     StartEmulator,
@@ -42,12 +39,8 @@ EU = "eu-west-1"
 V1, V2 = Image(tags=("v1",), key="v1"), Image(tags=("v2",), key="v2")
 
 
-def plan(targets: list[AccountTarget], policy: Policy = POLICY) -> Plan:
-    async def run() -> Plan:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            return await make_plan(targets, policy, connections, NOW, sources=SOURCES)
-
-    return anyio.run(run)
+def plan(targets: list[AccountTarget], policy: Policy = NO_RETENTION) -> Plan:
+    return sweep.plan(targets, policy, sources=SOURCES, now=NOW)
 
 
 def replication(*rules: tuple[bool, str, str, tuple[str, ...]]) -> str:
@@ -115,7 +108,7 @@ def test_an_eks_cluster_blocks_the_plan_until_accepted(emulator: StartEmulator) 
     apps = Region(EU, eks_clusters=("k8s",))
     with emulator(Scenario((Account(A, (registry, apps)),))):
         blocked = plan([target(A, US)])  # EU is not swept; its usage (and census) is read
-        accepted = plan([target(A, US)], policy=replace(POLICY, accepted_unread=("eks",)))
+        accepted = plan([target(A, US)], policy=replace(NO_RETENTION, accepted_unread=("eks",)))
     assert blocked.blocked
     assert blocked.deletions == ()
     [finding] = blocked.findings

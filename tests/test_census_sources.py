@@ -10,10 +10,11 @@ from typing import Any
 import anyio
 import pytest
 
-from ecr_sweeper.aws.limits import Api, RetryPolicy
+from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.aws.usage.census_only import LightsailContainers, runs_containers
 from ecr_sweeper.aws.usage.context import UsageContext, UsageSource, scan_usage
 from ecr_sweeper.model import AccountId, AccountTarget, CensusEntry, Region, Sources
+from ecr_sweeper.retry import RetryPolicy
 
 
 class FakeReader:
@@ -51,7 +52,7 @@ def census(*sources: UsageSource) -> tuple[CensusEntry, ...]:
     ctx = UsageContext(
         AccountTarget(AccountId("111111111111"), ()),
         Region("us-east-1"),
-        Api(4, RetryPolicy.instant()),
+        Api(4, RetryPolicy()),
         client,
         Sources(),
         datetime(2026, 12, 1, tzinfo=UTC),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ecr_sweeper.demo import STAGING
+from ecr_sweeper.demo.run import STAGING
 from moto_helpers import (
     API,
     APP,
@@ -45,7 +45,7 @@ PLAN = [
     "0",
     "--keep-last",
     "0",
-    # moto's server answers ListServiceDeployments with HTTP 500 (see demo.py), and serves
+    # moto's server answers ListServiceDeployments with HTTP 500 (see demo/run.py), and serves
     # neither ECS Managed Daemons nor App Runner.
     "--no-service-revisions",
     # Usage where the workloads are: moto lists 38 enabled regions (test_census_moto.py reads

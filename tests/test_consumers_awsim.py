@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import anyio
 import pytest
 
 from awsim import (
@@ -26,11 +25,12 @@ from awsim import (
     run_emulator,
 )
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
+from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.pipeline import make_plan, scan_usage
+from planning import NO_RETENTION
+from sweep import connected
 
 ACCOUNT, US = "111111111111", "us-east-1"
 TARGET = AccountTarget(
@@ -65,14 +65,13 @@ def run(
         seed(emu)
         use_only(monkeypatch, emu.env())
 
-        async def go() -> tuple[Plan, set[str]]:
-            async with Connections(retry=RetryPolicy.instant()) as connections:
-                now = datetime.now(UTC)
-                plan = await make_plan([TARGET], Policy(0, 0), connections, now, sources=sources)
-                _, usage = await scan_usage([TARGET], connections, now, sources=sources)
+        async def go(connections: Connections) -> tuple[Plan, set[str]]:
+            now = datetime.now(UTC)
+            plan = await make_plan([TARGET], NO_RETENTION, connections, now, sources=sources)
+            _, usage = await scan_usage([TARGET], connections, now, sources=sources)
             return plan, {e.kind for s in usage for e in s.census if e.present}
 
-        return anyio.run(go)
+        return connected(go)
 
 
 def deleted_tags(plan: Plan) -> set[str]:

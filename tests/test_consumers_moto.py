@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 import pytest
 
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.demo import account_session
-from ecr_sweeper.demo_consumers import seed_batch_and_stepfunctions
+import sweep
+from ecr_sweeper.demo.moto_patches import account_session, seed_batch_and_stepfunctions
 from ecr_sweeper.model import Plan, Policy
-from ecr_sweeper.pipeline import scan_usage
 from moto_helpers import (
     APP,
     MOTO_SOURCES,
@@ -703,14 +698,7 @@ def test_step_functions_jsonata_arguments_and_other_accounts() -> None:
 def test_moto_answers_the_daemon_and_app_runner_census() -> None:
     """moto has neither; extend_moto lists none of either, so a run on moto (the demo) finds
     them absent instead of unknown (and without minutes of retries)."""
-
-    async def run() -> dict[str, bool | None]:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            _, usage = await scan_usage(
-                [target(APP, US)], connections, datetime.now(UTC), sources=MOTO_SOURCES
-            )
-        return {e.kind: e.present for s in usage for e in s.census}
-
-    present = anyio.run(run)
+    scans = sweep.usage([target(APP, US)], sources=MOTO_SOURCES)
+    present = {e.kind: e.present for s in scans for e in s.census}
     assert present["ecs-daemons"] is False
     assert present["apprunner"] is False

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import anyio
 import pytest
 
 from awsim import Faults, Quotas, emulated, generate_org_with_truth, run_emulator
 from awsim.generate import OrgSummary
 from awsim.scenario import Scenario
 from conftest import use_only
-from ecr_sweeper.aws.limits import Limits, RetryPolicy
+from ecr_sweeper.aws.limits import Limits
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Region, Sources
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.model import AccountId, AccountTarget, Plan, Region, Sources
+from ecr_sweeper.pipeline import apply_plan, make_plan
+from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.retry import RetryPolicy
+from planning import NO_RETENTION
+from sweep import connected
 
-POLICY = Policy(keep_last=0, min_age_days=0)
 SOURCES = emulated(Sources(service_revisions=True))  # no EventBridge/Lambda
 # Short real waits: token buckets and expiring sessions need time to pass between attempts.
+# Faults need real waiting between attempts: every test here has its policy's waits.
+pytestmark = pytest.mark.usefixtures("real_retry_waits")
 RETRY = RetryPolicy(attempts=12, base_seconds=0.02, max_seconds=0.3)
 Key = tuple[str, str, str, str]
 
@@ -57,15 +61,14 @@ def sweep(
     with run_emulator(scenario, faults=faults, quotas=quotas or Quotas.unlimited()) as emu:
         use_only(env, emu.env())
 
-        async def run() -> tuple[Plan, ApplyResult | None]:
-            async with Connections(retry=RETRY, limits=limits) as connections:
-                plan = await make_plan(
-                    targets(scenario), POLICY, connections, datetime.now(UTC), sources=SOURCES
-                )
-                result = await apply_plan(plan, connections, datetime.now(UTC)) if apply else None
-                return plan, result
+        async def run(connections: Connections) -> tuple[Plan, ApplyResult | None]:
+            plan = await make_plan(
+                targets(scenario), NO_RETENTION, connections, datetime.now(UTC), sources=SOURCES
+            )
+            result = await apply_plan(plan, connections, datetime.now(UTC)) if apply else None
+            return plan, result
 
-        plan, result = anyio.run(run)
+        plan, result = connected(run, retry=RETRY, limits=limits)
         return plan, result, set(emu.deleted()), emu.throttled_count()
 
 

@@ -8,24 +8,20 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import anyio
-
+import sweep
 from awsim import Account, Faults, Quotas, Region, Repository, Scenario, emulated, run_emulator
 from awsim import Image as SimImage
-from ecr_sweeper.aws.ecr import DeleteOutcome
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.journal import Journal
-from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
+from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.model import Repository as Repo
-from ecr_sweeper.pipeline import make_plan
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import write_plan
-from planning import NOW, digest, image, inventory, key, usage_scan
+from ecr_sweeper.results import DeleteOutcome
+from planning import NO_RETENTION, NOW, digest, image, inventory, key, usage_scan
 
 ACCOUNT = "111111111111"
 IMAGES = 450  # five BatchDeleteImage batches
@@ -33,7 +29,7 @@ IMAGES = 450  # five BatchDeleteImage batches
 
 def small_plan() -> Plan:
     repo = Repo(key("app"), (image("a", "a"), image("b", "b")))
-    return build_plan([usage_scan()], inventory(repo), Policy(0, 0), NOW)
+    return build_plan([usage_scan()], inventory(repo), NO_RETENTION, NOW)
 
 
 def test_journal_round_trip_and_torn_last_line(tmp_path: Path) -> None:
@@ -224,18 +220,7 @@ def _plan_with(env: dict[str, str]) -> Plan:
         del os.environ[name]
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     try:
-
-        async def run() -> Plan:
-            async with Connections(retry=RetryPolicy.instant()) as connections:
-                return await make_plan(
-                    [target],
-                    Policy(keep_last=0, min_age_days=0),
-                    connections,
-                    datetime.now(UTC),
-                    sources=emulated(Sources(service_revisions=False)),
-                )
-
-        return anyio.run(run)
+        return sweep.plan([target], sources=emulated(Sources(service_revisions=False)))
     finally:
         for name in [k for k in os.environ if k.startswith("AWS_")]:
             del os.environ[name]

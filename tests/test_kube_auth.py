@@ -22,7 +22,6 @@ from awsim import kube_objects as k
 from awsim.kube import KubeCluster, list_path
 from conftest import use_only
 from ecr_sweeper.aws.eks import EksAuth, eks_token
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.kube.client import ClusterAccess, KubeClient, KubeError
 from ecr_sweeper.kube.kubeconfig import KubeconfigError, StaticToken, load_kubeconfig
@@ -30,6 +29,7 @@ from ecr_sweeper.kube.reader import read_cluster
 from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import AccountId, AccountTarget, KubeconfigSource, Sources, UsageScan
 from ecr_sweeper.model import Region as RegionName
+from ecr_sweeper.retry import RetryPolicy
 
 APP, EU = "222222222222", "eu-west-1"
 ROLE_ARN = f"arn:aws:iam::{APP}:role/EcrSweeper"
@@ -55,7 +55,7 @@ def base(emu: Emulator, name: str) -> str:
 
 
 async def pods_with(access: ClusterAccess) -> list[dict[str, Any]]:
-    async with KubeClient(access, RetryPolicy.instant()) as client:
+    async with KubeClient(access) as client:
         return await client.list_items(list_path("Pod"))
 
 
@@ -64,7 +64,7 @@ def test_token_is_signed_for_its_cluster_only(emu: Emulator) -> None:
         emu.add_eks_cluster(APP, EU, with_pod(name))
 
     async def run() -> tuple[int, int | None]:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
+        async with Connections() as connections:
             sts = await connections.client(TARGET, RegionName(EU), "sts")
             token = await eks_token(sts, "a")
         assert token.startswith("k8s-aws-v1.")
@@ -84,7 +84,7 @@ def test_token_is_made_again_when_old_and_after_a_401(emu: Emulator) -> None:
     emu.add_eks_cluster(APP, EU, cluster)
 
     async def run() -> tuple[int, int]:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
+        async with Connections() as connections:
             sts = await connections.client(TARGET, RegionName(EU), "sts")
             always_old = EksAuth(sts, "a", lifetime=0.0)
             async with KubeClient(ClusterAccess("a", base(emu, "a"), always_old)) as client:
@@ -122,7 +122,7 @@ def kubeconfig(tmp_path: Path, server: str, users: dict[str, dict[str, Any]], **
 
 def scan(sources: Sources) -> UsageScan:
     async def run() -> list[UsageScan]:
-        return await kubeconfig_usage(sources, RetryPolicy.instant())
+        return await kubeconfig_usage(sources, RetryPolicy())
 
     (found,) = anyio.run(run)
     return found

@@ -8,19 +8,17 @@ inventory, plan) and look at what is kept and why."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import anyio
 import pytest
 
+import sweep
 from awsim import Account, Emulator, Image, Quotas, Region, Repository, Scenario, run_emulator
 from awsim import kube_objects as k
 from awsim.arns import image_uri
 from awsim.kube import KubeCluster
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.cli import EXIT_BLOCKED, plan_exit_code
 from ecr_sweeper.kube.client import KubeLimits
 from ecr_sweeper.model import (
@@ -28,17 +26,16 @@ from ecr_sweeper.model import (
     AccountTarget,
     CensusEntry,
     Plan,
-    Policy,
     Sources,
     UsageScan,
 )
 from ecr_sweeper.model import Region as RegionName
-from ecr_sweeper.pipeline import make_plan, scan_usage
+from ecr_sweeper.retry import RetryPolicy
+from planning import NOW
 
 APP, REGISTRY, OTHER = "222222222222", "111111111111", "333333333333"
 EU = "eu-west-1"
 ROLE = "EcrSweeper"
-NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=90)
 # Only the EKS source: the ECS ones find nothing on these scenarios anyway.
 EKS_ONLY = Sources(schedules=False, lambdas=False, service_revisions=False)
@@ -84,18 +81,7 @@ def plan_with(emu: Emulator, clusters: list[KubeCluster], monkeypatch: pytest.Mo
     for c in clusters:
         emu.add_eks_cluster(APP, EU, c)
     use_only(monkeypatch, emu.env(EU))
-
-    async def run() -> Plan:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            return await make_plan(
-                [target(REGISTRY), target(APP), target(OTHER)],
-                Policy(keep_last=0, min_age_days=0),
-                connections,
-                NOW,
-                sources=EKS_ONLY,
-            )
-
-    return anyio.run(run)
+    return sweep.plan([target(REGISTRY), target(APP), target(OTHER)], sources=EKS_ONLY, now=NOW)
 
 
 def usage_of(
@@ -108,13 +94,7 @@ def usage_of(
     for c in clusters:
         emu.add_eks_cluster(APP, EU, c)
     use_only(monkeypatch, emu.env(EU))
-
-    async def run() -> UsageScan:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            _, scans = await scan_usage([target(APP)], connections, NOW, sources=sources)
-            return scans[0]
-
-    return anyio.run(run)
+    return sweep.usage([target(APP)], sources=sources, now=NOW)[0]
 
 
 def eks_census(scan: UsageScan) -> CensusEntry:
@@ -349,7 +329,7 @@ def test_api_group_that_errors_is_unread_after_retries(monkeypatch: pytest.Monke
         scan = usage_of(emu, [failing], monkeypatch)
     entry = eks_census(scan)
     assert "GET /apis/argoproj.io/v1alpha1/rollouts: 503" in entry.detail
-    assert failing.calls["/apis/argoproj.io/v1alpha1/rollouts"] == RetryPolicy.instant().attempts
+    assert failing.calls["/apis/argoproj.io/v1alpha1/rollouts"] == RetryPolicy().attempts
 
 
 def test_describe_cluster_denied_is_unread(monkeypatch: pytest.MonkeyPatch) -> None:

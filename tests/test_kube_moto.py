@@ -1,34 +1,27 @@
 """EKS on moto's server: a cluster moto makes up (its endpoint on eks.amazonaws.com) is never
-contacted from a run pointed at an emulator; the demo cluster (demo_eks.py) is read."""
+contacted from a run pointed at an emulator; the demo cluster (demo/kube_server.py) is read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import anyio
 import pytest
 
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.demo import account_session, push
-from ecr_sweeper.demo import image_manifest as manifest
-from ecr_sweeper.demo_eks import demo_eks_cluster, demo_pod, demo_replica_set
+import sweep
+from ecr_sweeper.demo.kube_server import demo_eks_cluster, demo_pod, demo_replica_set
+from ecr_sweeper.demo.moto_patches import account_session
+from ecr_sweeper.demo.run import image_manifest as manifest
+from ecr_sweeper.demo.run import push
 from ecr_sweeper.model import Sources, UsageScan
-from ecr_sweeper.pipeline import scan_usage
 from moto_helpers import APP, MOTO_SOURCES, REGISTRY, US, sweep_plan, target
+from planning import NOW
 
 pytestmark = pytest.mark.usefixtures("aws")
-NOW = datetime.now(UTC)
 EKS = Sources(service_revisions=False, lambdas=False, schedules=False, eks=True)
 
 
 def usage(account: str) -> UsageScan:
-    async def run() -> UsageScan:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            _, scans = await scan_usage([target(account, US)], connections, NOW, sources=EKS)
-            return next(s for s in scans if s.region == US)
-
-    return anyio.run(run)
+    return next(
+        s for s in sweep.usage([target(account, US)], sources=EKS, now=NOW) if s.region == US
+    )
 
 
 def test_a_moto_cluster_on_an_aws_host_is_not_contacted() -> None:

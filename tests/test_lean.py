@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from conftest import use_only
 from ecr_sweeper.aws.answers import MalformedAnswerError
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import AccountClient, Connections
 from ecr_sweeper.model import Region
+from ecr_sweeper.retry import RetryPolicy
 from loopback import loopback
 from moto_helpers import REGISTRY, US, client, target
 from test_retries import CALLS, HTML
@@ -78,7 +78,7 @@ async def outcome(account: Any, operation: str, params: dict[str, Any]) -> Any:
 
 def lean_call(service: str, operation: str, params: dict[str, Any]) -> Any:
     async def run() -> Any:
-        async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1)) as connections:
             account = await connections.client(target(REGISTRY, US), Region(US), service)
             return await outcome(account, operation, params)
 
@@ -123,7 +123,7 @@ def test_lean_refuses_a_200_html_answer(
     monkeypatch: pytest.MonkeyPatch, service: str, operation: str, params: dict[str, Any]
 ) -> None:
     async def run() -> Any:
-        async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1)) as connections:
             shared = await connections.base_client(service, Region(US))
             account = AccountClient(shared, AioCredentials("AKIDEXAMPLE", "secret"))
             return await outcome(account, operation, params)

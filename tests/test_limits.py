@@ -13,17 +13,8 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from awsim.quotas import ECS_CATEGORIES, ECS_DEFAULT, Quotas, RateLimit
-from ecr_sweeper.aws.limits import (
-    ECS_BUCKETS,
-    AdaptiveRate,
-    Api,
-    Limits,
-    RetryPolicy,
-    Turn,
-    bucket_for,
-    chunks,
-    is_retryable,
-)
+from ecr_sweeper.aws.limits import ECS_BUCKETS, Api, Limits, bucket_for, chunks, is_retryable
+from ecr_sweeper.retry import AdaptiveRate, RetryPolicy, Turn
 
 
 class FakeClient:
@@ -177,7 +168,7 @@ def test_answers_that_are_errors_but_not_throttles_let_the_rate_climb_back() -> 
     not_found = [client_error("RepositoryPolicyNotFoundException")] * 200
 
     async def run() -> AdaptiveRate:
-        api = Api(4, RetryPolicy.instant(), Limits(), clock=clock)
+        api = Api(4, RetryPolicy(), Limits(), clock=clock)
         ecr = FakeClient("ecr", failures=not_found)
         pace = api.rate_for(ecr.get_repository_policy)
         pace.on_throttled(reserved_at=clock.now())
@@ -192,7 +183,7 @@ def test_answers_that_are_errors_but_not_throttles_let_the_rate_climb_back() -> 
 
 def test_actions_of_one_ecs_category_share_one_bucket_and_ecr_actions_do_not() -> None:
     async def run() -> dict[str, AdaptiveRate]:
-        api = Api(4, RetryPolicy.instant(), Limits(), clock=FakeClock())
+        api = Api(4, RetryPolicy(), Limits(), clock=FakeClock())
         ecs, ecr = FakeClient("ecs"), FakeClient("ecr")
         return {
             name: api.rate_for(getattr(client, name))
@@ -243,7 +234,7 @@ def test_a_call_waiting_for_a_slow_bucket_does_not_hold_a_slot() -> None:
     done: list[str] = []
 
     async def run() -> None:
-        api = Api(1, RetryPolicy.instant(), Limits(burst_reserve=49.0), clock=clock)
+        api = Api(1, RetryPolicy(), Limits(burst_reserve=49.0), clock=clock)
         ecs = FakeClient("ecs")  # task definition read: burst 50, less 49 reserved = 1 token
 
         async def call(name: str, label: str) -> None:
@@ -263,6 +254,7 @@ def test_a_call_waiting_for_a_slow_bucket_does_not_hold_a_slot() -> None:
     anyio.run(run)
 
 
+@pytest.mark.usefixtures("real_retry_waits")
 def test_a_throttled_call_waits_no_longer_than_its_bucket_needs_to_refill() -> None:
     """With real waits on (not instant), the retry of a throttled call sleeps only until the
     bucket holds a token for it: 1 / rate, the rate being the cut one."""
@@ -283,6 +275,7 @@ def test_a_throttled_call_waits_no_longer_than_its_bucket_needs_to_refill() -> N
     assert [s for s in clock.sleeps if s > 0] == pytest.approx([1.0 / r for r in rates])
 
 
+@pytest.mark.usefixtures("real_retry_waits")
 def test_server_errors_still_back_off_exponentially() -> None:
     clock = FakeClock()
 
@@ -305,7 +298,7 @@ def test_a_throttled_call_is_retried_and_slows_its_api() -> None:
         return dict(answer)
 
     async def run() -> tuple[dict[str, Any], float]:
-        api = Api(1, RetryPolicy.instant(), Limits(initial_rate=100.0))
+        api = Api(1, RetryPolicy(), Limits(initial_rate=100.0))
         answer = await api.call(operation)
         return answer, api.rate_for(operation).rate
 
@@ -319,7 +312,7 @@ def test_paging_stops_on_a_token_that_comes_back() -> None:
         return {"items": [kwargs.get("nextToken")], "nextToken": "same"}
 
     async def run() -> list[Any]:
-        api = Api(1, RetryPolicy.instant())
+        api = Api(1, RetryPolicy())
         return await api.pages(operation, "items")
 
     with pytest.raises(RuntimeError, match="same page token came back twice"):
@@ -337,7 +330,7 @@ def test_empty_pages_with_a_token_are_followed() -> None:
         return pages.pop(0)
 
     async def run() -> list[Any]:
-        return await Api(1, RetryPolicy.instant()).pages(operation, "items")
+        return await Api(1, RetryPolicy()).pages(operation, "items")
 
     assert anyio.run(run) == [1, 2]
 

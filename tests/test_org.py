@@ -11,7 +11,6 @@ import pytest
 
 from awsim import Account, Quotas, Scenario, run_emulator
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, Region
@@ -19,7 +18,7 @@ from ecr_sweeper.model import AccountId, Region
 
 def discover(**filters: Any) -> list[str]:
     async def run() -> list[AccountId]:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
+        async with Connections() as connections:
             organizations = await connections.base_client(
                 "organizations", Region(ORGANIZATIONS_REGION)
             )

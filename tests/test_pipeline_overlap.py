@@ -11,24 +11,23 @@ import anyio
 import pytest
 
 from ecr_sweeper import pipeline
-from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
+from ecr_sweeper.aws.limits import Api, Limits
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
     InventoryScan,
-    Policy,
     Region,
     Repository,
     UsageScan,
 )
 from ecr_sweeper.plan import Planner
-from planning import NOW, image, key, uri, use
+from ecr_sweeper.retry import RetryPolicy
+from planning import NO_RETENTION, NOW, image, key, uri, use
 
 REGION = Region("us-east-1")
 WORKLOADS, REGISTRY = AccountId("111111111111"), AccountId("222222222222")
-POLICY = Policy(keep_last=0, min_age_days=0)
 
 
 class FakeConnections:
@@ -36,10 +35,10 @@ class FakeConnections:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.retry = RetryPolicy.instant()
+        self.retry = RetryPolicy()
 
     def api(self, _account: AccountId, _region: Region) -> Api:
-        return Api(4, RetryPolicy.instant(), self.limits)
+        return Api(4, RetryPolicy(), self.limits)
 
     async def client(self, _target: AccountTarget, _region: Region, _service: str) -> Any:
         return object()
@@ -56,12 +55,11 @@ def repositories(n: int) -> list[Repository]:
     ]
 
 
-def run_sweep(
-    monkeypatch: pytest.MonkeyPatch, repos: list[Repository], limits: Limits
-) -> tuple[list[tuple[str, str]], Any]:
-    """make_plan with fake readers: the workloads account's usage uses every repository's
-    `v1` image, and finishes only once every other task is blocked (the inventory has read
-    all it may); the registry's inventory hands `repos` to the judge. Returns the events in
+def run_sweep(repos: list[Repository], limits: Limits) -> tuple[list[tuple[str, str]], Any]:
+    """make_plan with fake readers (passed in as its `Readers`): the workloads account's
+    usage uses every repository's `v1` image, and finishes only once every other task is
+    blocked (the inventory has read all it may); the registry's inventory hands `repos` to the
+    judge. Returns the events in
     order and the plan."""
     events: list[tuple[str, str]] = []
 
@@ -97,26 +95,28 @@ def run_sweep(
     async def fake_regions(*_: Any) -> tuple[Region, ...]:
         return (REGION,)  # every account's one enabled region (usage is read in each)
 
-    monkeypatch.setattr(pipeline, "enabled_regions", fake_regions)
-    monkeypatch.setattr(pipeline, "scan_usage_of", fake_usage)
-    monkeypatch.setattr(pipeline, "scan_inventory", fake_inventory)
-    monkeypatch.setattr(pipeline, "Planner", RecordingPlanner)
+    readers = pipeline.Readers(
+        regions=fake_regions,
+        usage=fake_usage,
+        inventory=fake_inventory,
+        planner=RecordingPlanner,
+    )
     targets = [AccountTarget(account, (REGION,)) for account in (WORKLOADS, REGISTRY)]
     connections = cast("Connections", FakeConnections(limits))
 
     async def sweep() -> Any:
-        return await pipeline.make_plan(targets, POLICY, connections, NOW)
+        return await pipeline.make_plan(targets, NO_RETENTION, connections, NOW, readers=readers)
 
     return events, anyio.run(sweep)
 
 
 @pytest.mark.parametrize("images_waiting", [0, 50_000])  # waiting in the slots, or buffered
 def test_the_inventory_is_read_while_the_usage_is_but_judged_only_after_all_of_it(
-    monkeypatch: pytest.MonkeyPatch, images_waiting: int
+    images_waiting: int,
 ) -> None:
     repos = repositories(5)
     limits = Limits(repositories_at_once=128, images_waiting=images_waiting)
-    events, plan = run_sweep(monkeypatch, repos, limits)
+    events, plan = run_sweep(repos, limits)
     kinds = [kind for kind, _ in events]
     last_usage = max(i for i, kind in enumerate(kinds) if kind == "usage done")
     # Overlap: every repository was read before the usage was complete...
@@ -139,11 +139,11 @@ def test_the_inventory_is_read_while_the_usage_is_but_judged_only_after_all_of_i
     ],
 )
 def test_repositories_waiting_for_the_usage_stay_within_the_memory_bound(
-    monkeypatch: pytest.MonkeyPatch, images_waiting: int, read_early: int
+    images_waiting: int, read_early: int
 ) -> None:
     repos = repositories(7)
     limits = Limits(repositories_at_once=3, images_waiting=images_waiting)
-    events, plan = run_sweep(monkeypatch, repos, limits)
+    events, plan = run_sweep(repos, limits)
     kinds = [kind for kind, _ in events]
     last_usage = max(i for i, kind in enumerate(kinds) if kind == "usage done")
     assert kinds[:last_usage].count("read") == read_early

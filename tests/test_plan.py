@@ -6,9 +6,8 @@ from dataclasses import replace
 
 from ecr_sweeper.model import Plan, Policy, Repository
 from ecr_sweeper.plan import build_plan, recheck
-from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
+from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
 
-NO_RETENTION = Policy(keep_last=0, min_age_days=0)
 API = key("platform/api")
 
 

@@ -26,11 +26,10 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import CENSUS_BLOCKED_REASON, build_plan, recheck, service_kind
 from ecr_sweeper.planfile import plan_from_json, plan_to_json
-from planning import NOW, image, inventory, key, uri, use
+from planning import NO_RETENTION, NOW, image, inventory, key, uri, use
 
 A, B, C = "111111111111", "222222222222", "333333333333"  # C is outside the sweep
 US, EU = "us-east-1", "eu-west-1"
-NO_RETENTION = Policy(keep_last=0, min_age_days=0)
 TARGETS = tuple(AccountTarget(AccountId(a), (Region(US), Region(EU))) for a in (A, B))
 
 

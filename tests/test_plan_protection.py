@@ -24,9 +24,8 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.repopolicy import PolicyParseError, pull_principals
-from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
+from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
 
-NONE = Policy(keep_last=0, min_age_days=0)
 APP = key("app")
 TARGETS = [AccountTarget(AccountId("111111111111"), (Region("us-east-1"),))]
 
@@ -39,7 +38,7 @@ def reason_of(plan: Plan, seed: str) -> str:
     return next(d.reason for d in (*plan.kept, *plan.deletions) if d.digest == digest(seed))
 
 
-def plan_of(*images: Image, policy: Policy = NONE, usages: tuple[Usage, ...] = ()) -> Plan:
+def plan_of(*images: Image, policy: Policy = NO_RETENTION, usages: tuple[Usage, ...] = ()) -> Plan:
     repo = Repository(APP, images)
     return build_plan([usage_scan(*usages)], inventory(repo), policy, NOW, TARGETS)
 
@@ -48,7 +47,7 @@ def test_protected_tag_glob_keeps_the_whole_image() -> None:
     plan = plan_of(
         image("rel", "release-1.2", "scratch"),
         image("dev", "dev-1"),
-        policy=replace(NONE, protect_tags=("release-*",)),
+        policy=replace(NO_RETENTION, protect_tags=("release-*",)),
     )
     assert deleted(plan) == {digest("dev")}
     assert reason_of(plan, "rel") == "kept: tag 'release-1.2' matches protected pattern 'release-*'"
@@ -58,7 +57,7 @@ def test_protected_tag_regex() -> None:
     plan = plan_of(
         image("semver", "v1.2.3"),
         image("other", "v1.2"),
-        policy=replace(NONE, protect_tags=(r"re:v\d+\.\d+\.\d+",)),
+        policy=replace(NO_RETENTION, protect_tags=(r"re:v\d+\.\d+\.\d+",)),
     )
     assert deleted(plan) == {digest("other")}
 
@@ -67,7 +66,7 @@ def test_keep_pulled_within_days_uses_last_recorded_pull_time() -> None:
     recent = replace(image("recent", "a"), last_pulled_at=NOW - timedelta(days=3))
     stale = replace(image("stale", "b"), last_pulled_at=NOW - timedelta(days=60))
     never = image("never", "c")
-    plan = plan_of(recent, stale, never, policy=replace(NONE, keep_pulled_within_days=30))
+    plan = plan_of(recent, stale, never, policy=replace(NO_RETENTION, keep_pulled_within_days=30))
     assert deleted(plan) == {digest("stale"), digest("never")}
     assert reason_of(plan, "recent").startswith("kept: pulled within 30 days")
 
@@ -78,7 +77,7 @@ def test_untagged_keep_mode_keeps_untagged_top_level_images_only() -> None:
         image("tagged", "t"),
         image("child"),
         image("old-index", "x", children=(digest("child"),)),
-        policy=replace(NONE, untagged="keep"),
+        policy=replace(NO_RETENTION, untagged="keep"),
     )
     # The untagged child of a deleted index still goes with it.
     assert deleted(plan) == {digest("tagged"), digest("old-index"), digest("child")}
@@ -92,7 +91,7 @@ def test_first_matching_repository_rule_wins_over_defaults() -> None:
         Repository(other, (image("a1", "1"), image("a2", "2"))),
     )
     policy = replace(
-        NONE,
+        NO_RETENTION,
         rules=(
             RepositoryRule(Patterns(("base/*",)), Retention(keep_last=5, min_age_days=0)),
             RepositoryRule(Patterns(("*",)), Retention(keep_last=0, min_age_days=0)),
@@ -104,7 +103,7 @@ def test_first_matching_repository_rule_wins_over_defaults() -> None:
 
 def test_repository_pullable_by_an_account_outside_the_sweep_is_not_touched() -> None:
     repo = Repository(APP, (image("v1", "v1"),), pull_access=PullAccess(accounts=("444444444444",)))
-    plan = build_plan([usage_scan()], inventory(repo), NONE, NOW, TARGETS)
+    plan = build_plan([usage_scan()], inventory(repo), NO_RETENTION, NOW, TARGETS)
     assert deleted(plan) == set()
     assert "lets 444444444444 pull" in reason_of(plan, "v1")
     assert "--accept-account 444444444444" in reason_of(plan, "v1")
@@ -116,7 +115,7 @@ def test_a_held_repository_is_listed_in_digest_order_whatever_order_ecr_answers(
         build_plan(
             [usage_scan()],
             inventory(Repository(APP, order, pull_access=PullAccess(accounts=("444444444444",)))),
-            NONE,
+            NO_RETENTION,
             NOW,
             TARGETS,
         )
@@ -130,7 +129,7 @@ def test_accepted_or_in_scope_accounts_do_not_hold_the_repository() -> None:
     repo = Repository(
         APP, (image("v1", "v1"),), pull_access=PullAccess(accounts=("111111111111", "444444444444"))
     )
-    policy = replace(NONE, accepted_accounts=("444444444444",))
+    policy = replace(NO_RETENTION, accepted_accounts=("444444444444",))
     plan = build_plan([usage_scan()], inventory(repo), policy, NOW, TARGETS)
     assert deleted(plan) == {digest("v1")}
 
@@ -138,7 +137,7 @@ def test_accepted_or_in_scope_accounts_do_not_hold_the_repository() -> None:
 def test_a_wildcard_principal_holds_the_repository() -> None:
     access = PullAccess(anyone=("statement 'Open' (Principal '*'): no condition narrows it",))
     repo = Repository(APP, (image("v1", "v1"),), pull_access=access)
-    plan = build_plan([usage_scan()], inventory(repo), NONE, NOW, TARGETS)
+    plan = build_plan([usage_scan()], inventory(repo), NO_RETENTION, NOW, TARGETS)
     assert deleted(plan) == set()
     assert "lets anyone pull" in reason_of(plan, "v1")
     assert "statement 'Open'" in reason_of(plan, "v1")
@@ -147,7 +146,7 @@ def test_a_wildcard_principal_holds_the_repository() -> None:
 def test_opt_in_mode_sweeps_only_tagged_repositories() -> None:
     opted = Repository(key("opted"), (image("o1", "1"),), tags=(("sweep", "yes"),))
     other = Repository(key("other"), (image("x1", "1"),))
-    policy = replace(NONE, opt_in_tag=("sweep", "yes"))
+    policy = replace(NO_RETENTION, opt_in_tag=("sweep", "yes"))
     plan = build_plan([usage_scan()], inventory(opted, other), policy, NOW, TARGETS)
     assert deleted(plan) == {digest("o1")}
     assert reason_of(plan, "x1") == "kept: repository not opted in (no resource tag sweep=yes)"
@@ -195,35 +194,39 @@ def test_referrer_of_an_index_child_chain_is_kept_transitively() -> None:
 
 def test_referrers_do_not_count_towards_keep_last() -> None:
     sig = replace(image("sig", days_old=1), subject=digest("old"))
-    plan = plan_of(image("old", "v1", days_old=50), sig, policy=replace(NONE, keep_last=1))
+    plan = plan_of(image("old", "v1", days_old=50), sig, policy=replace(NO_RETENTION, keep_last=1))
     assert deleted(plan) == set()  # v1 is the newest top-level image; its signature follows
 
 
 def test_external_references_protect_like_workloads() -> None:
     usage = external_usage([uri(APP, ":v1"), "docker.io/library/nginx:1"])
     repo = Repository(APP, (image("v1", "v1"), image("v2", "v2")))
-    plan = build_plan([usage], inventory(repo), NONE, NOW, TARGETS)
+    plan = build_plan([usage], inventory(repo), NO_RETENTION, NOW, TARGETS)
     assert deleted(plan) == {digest("v2")}
     assert reason_of(plan, "v1") == "in use: tag 'v1' used by the external image list"
 
 
 def test_bad_external_reference_blocks_the_plan() -> None:
     repo = Repository(APP, (image("v1", "v1"),))
-    plan = build_plan([external_usage(["Not An Image"])], inventory(repo), NONE, NOW, TARGETS)
+    plan = build_plan(
+        [external_usage(["Not An Image"])], inventory(repo), NO_RETENTION, NOW, TARGETS
+    )
     assert plan.blocked
     assert plan.deletions == ()
 
 
 def test_caps_refuse_without_changing_verdicts() -> None:
     images = [image(f"i{n}", f"t{n}") for n in range(10)]
-    plan = plan_of(*images, policy=replace(NONE, max_delete_percent=50, max_delete_images=5))
+    plan = plan_of(
+        *images, policy=replace(NO_RETENTION, max_delete_percent=50, max_delete_images=5)
+    )
     assert len(plan.deletions) == 10
     assert plan.refusals == (
         "the run would delete 10 images, over the cap of 5 (raise --max-delete-images)",
         "111111111111/us-east-1/app would lose 100% of its images (10 of 10), over the cap of "
         "50% (raise --max-delete-percent)",
     )
-    assert plan_of(*images, policy=replace(NONE, max_delete_images=10)).refusals == ()
+    assert plan_of(*images, policy=replace(NO_RETENTION, max_delete_images=10)).refusals == ()
 
 
 @pytest.mark.parametrize(

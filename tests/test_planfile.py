@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ecr_sweeper.model import AccountId, AccountTarget, Patterns, Plan, Policy, Region, Repository
+from ecr_sweeper.model import AccountId, AccountTarget, Patterns, Plan, Region, Repository
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, plan_to_json, read_plan, write_plan
-from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
+from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
 
 TARGET = AccountTarget(
     account_id=AccountId("111111111111"),
@@ -25,7 +25,7 @@ TARGET = AccountTarget(
 def sample_plan() -> Plan:
     repo = Repository(key("app"), (image("v1", "v1", "old"), image("v2", "v2", size=7)))
     return build_plan(
-        [usage_scan(use(uri(key("app"), ":v2")))], inventory(repo), Policy(0, 0), NOW, [TARGET]
+        [usage_scan(use(uri(key("app"), ":v2")))], inventory(repo), NO_RETENTION, NOW, [TARGET]
     )
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from conftest import use_only
 from ecr_sweeper.aws.ecr import _images
-from ecr_sweeper.aws.limits import Api, RetryPolicy
+from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.aws.wire import WireClient
 from ecr_sweeper.model import (
     AccountId,
@@ -41,12 +41,12 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan
+from ecr_sweeper.retry import RetryPolicy
 from loopback import Answer, Request, loopback
-from planning import NOW, digest, image, inventory, key, uri, usage_scan, use
+from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
 from test_cli import sweeper
 from test_plan_properties import repositories
 
-NONE = Policy(keep_last=0, min_age_days=0)
 TARGETS = [AccountTarget(AccountId("111111111111"), (Region("us-east-1"),))]
 APP, SIGS = key("app"), key("signatures")
 
@@ -57,7 +57,7 @@ def cosign(subject_seed: str, suffix: str = "sig") -> str:
 
 def plan_of(*repos: Repository, targets: list[AccountTarget] = TARGETS) -> Plan:
     usage = usage_scan(use(uri(APP, ":live")))
-    return build_plan([usage], inventory(*repos), NONE, NOW, targets)
+    return build_plan([usage], inventory(*repos), NO_RETENTION, NOW, targets)
 
 
 def verdict(plan: Plan, seed: str) -> tuple[bool, str]:
@@ -143,7 +143,7 @@ def test_what_hangs_off_such_a_signature_follows_it() -> None:
 def test_a_blocked_plan_keeps_such_a_signature_too() -> None:
     usage = usage_scan(use(uri(APP, ":live")), error="AccessDenied")
     app, signatures = repos(image("sig", cosign("dead")))
-    plan = build_plan([usage], inventory(app, signatures), NONE, NOW, TARGETS)
+    plan = build_plan([usage], inventory(app, signatures), NO_RETENTION, NOW, TARGETS)
     assert plan.deletions == ()
 
 
@@ -152,7 +152,7 @@ def test_an_inventory_error_of_the_account_counts_for_every_region() -> None:
     scans = inventory(app, signatures)
     error = ScanError("inventory", AccountId("111111111111"), None, "ecr", "unreachable")
     scans[0] = replace(scans[0], errors=(error,))
-    plan = build_plan([usage_scan(use(uri(APP, ":live")))], scans, NONE, NOW, TARGETS)
+    plan = build_plan([usage_scan(use(uri(APP, ":live")))], scans, NO_RETENTION, NOW, TARGETS)
     assert not verdict(plan, "sig")[0]
 
 
@@ -214,7 +214,7 @@ def _inventory_over_http(details: list[dict[str, Any]]) -> tuple[Any, list[str]]
             aws_secret_access_key="SK",
         ) as endpoint:
             client = WireClient(endpoint, AioCredentials("AK", "SK"))
-            return await _images(client, Api(1, RetryPolicy.instant()), APP)
+            return await _images(client, Api(1, RetryPolicy()), APP)
 
     with loopback() as server:
         server.answer = answer
@@ -259,7 +259,7 @@ def test_a_referrer_reported_by_ecr_follows_its_kept_subject_in_the_plan() -> No
     plan = build_plan(
         [usage_scan(use(uri(APP, ":live")))],
         inventory(Repository(APP, (live, images[1]))),
-        NONE,
+        NO_RETENTION,
         NOW,
         TARGETS,
     )
@@ -272,7 +272,7 @@ def test_a_referrer_reported_by_ecr_follows_its_kept_subject_in_the_plan() -> No
 
 def _naive_plan_file(tmp_path: Path, created_at: str) -> Path:
     plan = build_plan(
-        [usage_scan()], inventory(Repository(APP, (image("v1", "v1"),))), NONE, NOW, TARGETS
+        [usage_scan()], inventory(Repository(APP, (image("v1", "v1"),))), NO_RETENTION, NOW, TARGETS
     )
     data = plan_to_json(plan)
     data["created_at"] = created_at

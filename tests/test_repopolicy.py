@@ -21,7 +21,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.repopolicy import PolicyParseError, pull_access, pull_principals
-from planning import NOW, image, inventory, key, usage_scan
+from planning import NO_RETENTION, NOW, image, inventory, key, usage_scan
 
 IN = "222222222222"  # in the sweep
 OUT = "333333333333"  # outside it
@@ -193,10 +193,9 @@ def test_a_policy_that_is_not_an_iam_policy_is_an_error(text: str) -> None:
 # --- The planner's hold, from the access -----------------------------------------------
 
 TARGETS = [AccountTarget(AccountId(a), (Region("us-east-1"),)) for a in ("111111111111", IN)]
-NONE = Policy(keep_last=0, min_age_days=0)
 
 
-def hold_reason(access: PullAccess, policy_: Policy = NONE) -> str | None:
+def hold_reason(access: PullAccess, policy_: Policy = NO_RETENTION) -> str | None:
     """Why the repository is held, if it is; the run read CodeBuild (the policies' service
     principal), so only who may pull decides (the census rule is test_plan_census.py's)."""
     repo = Repository(key("app"), (image("v1", "v1"),), pull_access=access)
@@ -227,14 +226,14 @@ def test_an_organization_grant_holds_unless_the_run_sweeps_that_whole_organizati
     reason = hold_reason(access)
     assert reason is not None
     assert f"organization {ORG}" in reason
-    assert hold_reason(access, replace(NONE, organization=ORG)) is None
-    assert hold_reason(access, replace(NONE, organization="o-zzzzzzzzzz")) is not None
-    assert hold_reason(access, replace(NONE, accepted_accounts=(ORG,))) is None
+    assert hold_reason(access, replace(NO_RETENTION, organization=ORG)) is None
+    assert hold_reason(access, replace(NO_RETENTION, organization="o-zzzzzzzzzz")) is not None
+    assert hold_reason(access, replace(NO_RETENTION, accepted_accounts=(ORG,))) is None
 
 
 def test_accepting_anyone_releases_an_open_repository() -> None:
     access = pull_access(policy(pull()))
-    assert hold_reason(access, replace(NONE, accepted_accounts=("*",))) is None
+    assert hold_reason(access, replace(NO_RETENTION, accepted_accounts=("*",))) is None
 
 
 # --- Property: more statements or more condition values never mean fewer pullers ---------

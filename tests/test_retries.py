@@ -20,10 +20,11 @@ from botocore.exceptions import ClientError
 
 from conftest import use_only
 from ecr_sweeper.aws.answers import MALFORMED, MalformedAnswerError
-from ecr_sweeper.aws.limits import Api, RetryPolicy, is_retryable, retry_reason
+from ecr_sweeper.aws.limits import Api, is_retryable, retry_reason
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.wire import WireClient, client_error
 from ecr_sweeper.model import AccountId, AccountTarget, Region
+from ecr_sweeper.retry import RetryPolicy
 from loopback import Answer, Request, loopback
 
 US = Region("us-east-1")
@@ -95,7 +96,7 @@ def test_a_bare_429_over_http_is_retried_to_success() -> None:
             aws_secret_access_key="SK",
         ) as endpoint:
             client = WireClient(endpoint, AioCredentials("AK", "SK"))
-            api = Api(1, RetryPolicy.instant(attempts=3))
+            api = Api(1, RetryPolicy(attempts=3))
             return await api.call(client.describe_repositories)
 
     with loopback() as server:
@@ -119,7 +120,7 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
 
 def _call(service: str, operation: str, params: dict[str, Any]) -> Any:
     async def run() -> Any:
-        async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1)) as connections:
             client = await connections.base_client(service, US)
             try:
                 return await getattr(client, operation)(**params)
@@ -169,7 +170,7 @@ def test_an_account_client_refuses_it_too(monkeypatch: pytest.MonkeyPatch) -> No
     """The per-account path (no role: the base credentials, checked with STS first)."""
 
     async def run() -> Any:
-        async with Connections(retry=RetryPolicy.instant(attempts=1)) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1)) as connections:
             target = AccountTarget(AccountId("111111111111"), (US,))
             try:
                 return await connections.client(target, US, "lambda")

@@ -12,13 +12,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import anyio
 import pytest
 
 from awsim import Quotas, emulated, generate_org_with_truth, run_emulator
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
@@ -35,7 +32,8 @@ from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, write_plan
 from ecr_sweeper.report import CSV_COLUMNS, csv_rows, markdown
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
-from planning import NOW, image, inventory, key, uri, usage_scan, use
+from planning import NO_RETENTION, NOW, image, inventory, key, uri, usage_scan, use
+from sweep import connected
 
 SOURCES = emulated(Sources(service_revisions=True))
 POLICY = Policy(keep_last=1, min_age_days=0)
@@ -74,13 +72,10 @@ def test_sharded_and_unsharded_plans_are_byte_identical(
     with run_emulator(scenario, quotas=Quotas.unlimited()) as emu:
         use_only(monkeypatch, emu.env())
 
-        async def read(
-            share: tuple[AccountTarget, ...],
-        ) -> tuple[list[UsageScan], list[InventoryScan]]:
-            async with Connections(retry=RetryPolicy.instant()) as connections:
-                return await scan(share, connections, now, sources=SOURCES)
+        def read(share: tuple[AccountTarget, ...]) -> tuple[list[UsageScan], list[InventoryScan]]:
+            return connected(lambda connections: scan(share, connections, now, sources=SOURCES))
 
-        usage, inv = anyio.run(read, targets)
+        usage, inv = read(targets)
         write_plan(
             plan_from_scans(usage, inv, POLICY, now, targets=targets, sources=SOURCES),
             tmp_path / "whole.json",
@@ -88,7 +83,7 @@ def test_sharded_and_unsharded_plans_are_byte_identical(
         shards = []
         for index in range(1, 5):
             share = shard_targets(targets, index, 4)
-            usage, inv = anyio.run(read, share)
+            usage, inv = read(share)
             path = tmp_path / f"shard-{index}.json"
             write_shard(
                 path,
@@ -143,7 +138,7 @@ def test_merge_refuses_incomplete_or_mixed_shards(tmp_path: Path) -> None:
 def sample_plan(created_at: datetime = NOW) -> Plan:
     app = key("app")
     repo = Repository(app, (image("v1", "v1", size=3 * 10**9), image("v2", "v2", size=10**9)))
-    plan = build_plan([usage_scan(use(uri(app, ":v2")))], inventory(repo), Policy(0, 0), NOW)
+    plan = build_plan([usage_scan(use(uri(app, ":v2")))], inventory(repo), NO_RETENTION, NOW)
     return Plan(
         created_at=created_at,
         policy=plan.policy,

@@ -3,10 +3,9 @@ resolved digests), and the rollback window over many ACTIVE revisions across lis
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import anyio
 import pytest
 
 from awsim import (
@@ -27,14 +26,12 @@ from awsim import (
     run_emulator,
 )
 from conftest import use_only
-from ecr_sweeper.aws.limits import RetryPolicy
-from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Sources
+from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
-from ecr_sweeper.pipeline import make_plan
+from planning import NOW
+from sweep import plan as sweep_plan
 
 ACCOUNT, US = "111111111111", "us-east-1"
-NOW = datetime.now(UTC)
 NO_SCHEDULES_NO_LAMBDA = emulated(Sources(service_revisions=False))
 
 
@@ -44,18 +41,7 @@ def sweep(scenario: Scenario, sources: Sources, monkeypatch: pytest.MonkeyPatch)
     )
     with run_emulator(scenario, quotas=Quotas.unlimited()) as emu:
         use_only(monkeypatch, emu.env())
-
-        async def run() -> Plan:
-            async with Connections(retry=RetryPolicy.instant()) as connections:
-                return await make_plan(
-                    [target],
-                    Policy(keep_last=0, min_age_days=0),
-                    connections,
-                    NOW,
-                    sources=sources,
-                )
-
-        return anyio.run(run)
+        return sweep_plan([target], sources=sources, now=NOW)
 
 
 def in_one_region(**region: Any) -> Scenario:

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from ecr_sweeper.demo import (
-    account_session,
+from ecr_sweeper.demo.moto_patches import account_session, moto_sources
+from ecr_sweeper.demo.run import (
     cosign_tag,
     image_manifest,
     push,
     run_lambda,
     schedule_task,
 )
-from ecr_sweeper.demo_consumers import moto_sources
 from ecr_sweeper.model import Plan, Policy, Sources
 from moto_helpers import (
     APP,
@@ -34,9 +33,9 @@ from moto_helpers import (
     target,
     uri,
 )
+from planning import NO_RETENTION
 
 pytestmark = pytest.mark.usefixtures("aws")
-NONE = Policy(keep_last=0, min_age_days=0)
 TARGETS = [target(REGISTRY, US), target(APP, US)]
 # Every source moto can serve: all but ECS service revisions (moto answers those with HTTP 500),
 # ECS Managed Daemons and App Runner (served by the emulator instead). Usage is read where the
@@ -58,7 +57,7 @@ def deleted(plan: Plan) -> set[str]:
 def test_lambda_image_is_kept_for_every_version() -> None:
     images = repository(REGISTRY, US, "jobs", "v1", "v0")
     run_lambda(account_session(APP, US), "export", f"{uri(REGISTRY, US, 'jobs')}:v1")
-    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    plan = sweep_plan(TARGETS, NO_RETENTION, SOURCES)
     assert deleted(plan) == {images["v0"]}
     assert verdict(plan, "jobs", images["v1"]).startswith("in use: tag 'v1' used by lambda export")
 
@@ -67,7 +66,7 @@ def test_lambda_source_can_be_switched_off_and_its_census_then_blocks_until_acce
     images = repository(REGISTRY, US, "jobs", "v1")
     run_lambda(account_session(APP, US), "export", f"{uri(REGISTRY, US, 'jobs')}:v1")
     off = replace(SOURCES, lambdas=False)
-    blocked = sweep_plan(TARGETS, NONE, off)
+    blocked = sweep_plan(TARGETS, NO_RETENTION, off)
     assert blocked.blocked
     assert deleted(blocked) == set()
     assert blocked.findings == (
@@ -75,14 +74,14 @@ def test_lambda_source_can_be_switched_off_and_its_census_then_blocks_until_acce
         "is deleted. Resolve: list its images with "
         f"--external-images FILE, or accept with --accept-unread lambda@{APP}",
     )
-    accepted = sweep_plan(TARGETS, replace(NONE, accepted_unread=(f"lambda@{APP}",)), off)
+    accepted = sweep_plan(TARGETS, replace(NO_RETENTION, accepted_unread=(f"lambda@{APP}",)), off)
     assert deleted(accepted) == {images["v1"]}
 
 
 def test_eventbridge_scheduled_task_keeps_its_image() -> None:
     images = repository(REGISTRY, US, "jobs", "report", "old")
     schedule_task(account_session(APP, US), "weekly", f"{uri(REGISTRY, US, 'jobs')}:report")
-    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    plan = sweep_plan(TARGETS, NO_RETENTION, SOURCES)
     assert deleted(plan) == {images["old"]}
     assert "EventBridge rule default/weekly" in verdict(plan, "jobs", images["report"])
 
@@ -105,7 +104,7 @@ def test_scheduler_schedule_keeps_its_image() -> None:
             "EcsParameters": {"TaskDefinitionArn": arn},
         },
     )
-    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    plan = sweep_plan(TARGETS, NO_RETENTION, SOURCES)
     assert deleted(plan) == {images["old"]}
     assert "Scheduler schedule default/nightly" in verdict(plan, "jobs", images["nightly"])
 
@@ -124,7 +123,7 @@ def test_rollback_window_keeps_the_last_revisions_of_a_family_in_use() -> None:
         for tag in ("r1", "r2", "r3", "r4")
     ]
     api.create_service(cluster="apps", serviceName="api", taskDefinition=arns[-1], desiredCount=1)
-    plan = sweep_plan(TARGETS, NONE, replace(SOURCES, rollback_revisions=2))
+    plan = sweep_plan(TARGETS, NO_RETENTION, replace(SOURCES, rollback_revisions=2))
     # r4 runs; the window of 2 keeps r3 and r4; r1 and r2 go.
     assert deleted(plan) == {images["r1"], images["r2"]}
     assert "rollback window of family api" in verdict(plan, "api", images["r3"])
@@ -137,7 +136,7 @@ def test_signature_follows_its_image_by_cosign_tag() -> None:
     sig_v1 = push(registry, "app", image_manifest("sig-v1"), (cosign_tag(images["v1"]),))
     ecs(APP, US).create_cluster(clusterName="apps")
     service(APP, US, "app", {"app": f"{uri(REGISTRY, US, 'app')}:v2"})
-    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    plan = sweep_plan(TARGETS, NO_RETENTION, SOURCES)
     assert deleted(plan) == {images["v1"], sig_v1}
     assert verdict(plan, "app", sig_v2).startswith("kept: referrer")
     result = sweep_apply(plan)
@@ -159,7 +158,7 @@ def test_repository_pullable_by_an_outside_account_is_left_alone() -> None:
     client(REGISTRY, US, "ecr").set_repository_policy(
         repositoryName="shared", policyText=json.dumps(policy)
     )
-    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    plan = sweep_plan(TARGETS, NO_RETENTION, SOURCES)
     assert deleted(plan) == set()
     assert "lets 999999999999 pull" in verdict(plan, "shared", images["v1"])
     accepted = sweep_plan(TARGETS, Policy(0, 0, accepted_accounts=("999999999999",)), SOURCES)
@@ -184,7 +183,7 @@ def test_a_negated_service_grant_holds_the_repository_naming_the_statement() -> 
     client(REGISTRY, US, "ecr").set_repository_policy(
         repositoryName="shared", policyText=json.dumps(policy)
     )
-    plan = sweep_plan(TARGETS, NONE, SOURCES)
+    plan = sweep_plan(TARGETS, NO_RETENTION, SOURCES)
     assert deleted(plan) == set()
     reason = verdict(plan, "shared", images["v1"])
     assert "lets anyone pull" in reason
@@ -207,7 +206,7 @@ def test_opt_in_mode_reads_repository_tags() -> None:
 def test_external_references_protect_images() -> None:
     images = repository(REGISTRY, US, "eks-app", "live", "dead")
     sources = replace(SOURCES, external_images=(f"{uri(REGISTRY, US, 'eks-app')}:live",))
-    plan = sweep_plan(TARGETS, NONE, sources)
+    plan = sweep_plan(TARGETS, NO_RETENTION, sources)
     assert deleted(plan) == {images["dead"]}
     assert keys(plan.kept) == {(REGISTRY, US, "eks-app", images["live"])}
 
@@ -217,7 +216,7 @@ def test_an_account_without_regions_is_swept_in_every_enabled_region() -> None:
     west = repository(REGISTRY, "eu-west-1", "app", "v1", seed="west")
     service(APP, US, "app", {"app": f"{uri(REGISTRY, US, 'app')}:v2"})
     everywhere = [target(REGISTRY), target(APP)]  # no regions given
-    plan = sweep_plan(everywhere, NONE, SOURCES)
+    plan = sweep_plan(everywhere, NO_RETENTION, SOURCES)
     assert plan.errors == ()
     assert deleted(plan) == {east["v1"], west["v1"]}
     scanned = {(t.account_id, t.regions) for t in plan.targets}

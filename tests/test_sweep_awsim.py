@@ -23,9 +23,9 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Protocol
 
-import anyio
 import pytest
 
+import sweep
 from awsim import (
     UTC,
     Account,
@@ -50,20 +50,20 @@ from awsim import (
     image_uri,
     run_emulator,
 )
-from ecr_sweeper.aws.limits import Limits, RetryPolicy
-from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Policy, Sources
+from ecr_sweeper.aws.limits import Limits
+from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan
+from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.retry import RetryPolicy
 
 A, B = "111111111111", "222222222222"
 US, EU = "us-east-1", "eu-west-1"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
-POLICY = Policy(keep_last=0, min_age_days=0)
 # The emulator serves no EventBridge, Scheduler or Lambda: those sources stay off (see above).
 SOURCES = emulated(Sources(service_revisions=False))
 WITH_REVISIONS = emulated(Sources(service_revisions=True))
-# Token buckets need real waiting between attempts (instant retries would just empty them).
+# Token buckets need real waiting between attempts (instant retries would just empty them):
+# its test asks for `real_retry_waits`.
 PATIENT = RetryPolicy(attempts=40, base_seconds=0.01, max_seconds=0.25)
 NO_FAULTS = Faults()
 UNLIMITED = Quotas.unlimited()
@@ -118,21 +118,13 @@ def plan(
     retry: RetryPolicy | None = None,
     limits: Limits | None = None,
 ) -> Plan:
-    async def run() -> Plan:
-        async with Connections(retry=retry or RetryPolicy.instant(), limits=limits) as connections:
-            return await make_plan(
-                tuple(targets), POLICY, connections, NOW, lambda _: None, sources=sources
-            )
-
-    return anyio.run(run)
+    """sweep.plan at this file's clock, with its sources."""
+    return sweep.plan(targets, sources=sources, now=NOW, retry=retry, limits=limits)
 
 
 def apply(reviewed: Plan, progress: Callable[[str], None] = lambda _: None) -> ApplyResult:
-    async def run() -> ApplyResult:
-        async with Connections(retry=RetryPolicy.instant()) as connections:
-            return await apply_plan(reviewed, connections, NOW, progress)
-
-    return anyio.run(run)
+    """sweep.apply at this file's clock."""
+    return sweep.apply(reviewed, now=NOW, progress=progress)
 
 
 def keys(decisions: Iterable[Decision]) -> set[Key]:
@@ -444,6 +436,7 @@ def _throttle_org() -> Scenario:
     return scenario
 
 
+@pytest.mark.usefixtures("real_retry_waits")
 def test_a_throttling_storm_gives_the_same_complete_plan(
     emulator: StartEmulator,
 ) -> None:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ecr_sweeper.demo import image_index, image_manifest, push, push_index
+from ecr_sweeper.demo.run import image_index, image_manifest, push, push_index
 from ecr_sweeper.model import Patterns, Plan, Policy
 from moto_helpers import (
     API,

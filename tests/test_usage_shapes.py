@@ -12,7 +12,7 @@ import anyio
 import pytest
 from botocore.exceptions import EndpointResolutionError
 
-from ecr_sweeper.aws.limits import Api, RetryPolicy
+from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.aws.usage import endpoints
 from ecr_sweeper.aws.usage.batch import report_definition
 from ecr_sweeper.aws.usage.context import UsageContext
@@ -21,6 +21,7 @@ from ecr_sweeper.aws.usage.endpoints import listed
 from ecr_sweeper.aws.usage.integrations import REFERENCES
 from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable
 from ecr_sweeper.model import AccountId, AccountTarget, Region, Sources
+from ecr_sweeper.retry import RetryPolicy
 
 
 async def _no_client(service: str) -> Any:
@@ -31,7 +32,7 @@ def context() -> UsageContext:
     return UsageContext(
         AccountTarget(AccountId("111111111111"), (Region("us-east-1"),)),
         Region("us-east-1"),
-        Api(1, RetryPolicy.instant()),
+        Api(1, RetryPolicy()),
         _no_client,
         Sources(),
         datetime.now(UTC),

@@ -24,7 +24,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.wire import (
     OPERATIONS,
@@ -35,6 +34,7 @@ from ecr_sweeper.aws.wire import (
     sign,
 )
 from ecr_sweeper.model import Region
+from ecr_sweeper.retry import RetryPolicy
 from moto_helpers import REGISTRY, US, ecr, repository, service, target, uri
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -250,7 +250,7 @@ def both(service_name: str, calls: dict[str, dict[str, Any]]) -> dict[str, tuple
 
     async def run(wire: bool) -> dict[str, Any]:
         answers: dict[str, Any] = {}
-        async with Connections(retry=RetryPolicy.instant(attempts=1), wire=wire) as connections:
+        async with Connections(retry=RetryPolicy(attempts=1), wire=wire) as connections:
             client = await connections.client(target(REGISTRY, US), Region(US), service_name)
             assert isinstance(client, WireClient) == wire
             for operation, params in calls.items():

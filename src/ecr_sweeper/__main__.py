@@ -1,5 +1,5 @@
 """`python -m ecr_sweeper`."""
 
-from ecr_sweeper.cli import main
+from ecr_sweeper.entry import main
 
 main()

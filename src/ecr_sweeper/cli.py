@@ -73,10 +73,11 @@ from ecr_sweeper.model import (
     Sources,
     UsageScan,
 )
-from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan, plan_from_scans, scan
+from ecr_sweeper.pipeline import apply_plan, make_plan, plan_from_scans, scan
 from ecr_sweeper.planfile import PlanFileError, read_plan, write_plan
 from ecr_sweeper.render import ProgressDisplay, Renderer
 from ecr_sweeper.report import ECR_PRICE_PER_GB_MONTH, find_decisions, human_bytes, markdown, totals
+from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.shardfile import parse_shard, read_shards, shard_targets, write_shard
 from ecr_sweeper.words import plural
 
@@ -975,21 +976,6 @@ def _read_or_exit(plan_file: Path) -> Plan:
         return read_plan(plan_file)
     except PlanFileError as exc:
         _fail(str(exc))
-
-
-@app.command()
-def demo(
-    keep_server: Annotated[
-        bool, typer.Option(help="Leave moto's server running until Ctrl-C after the demo.")
-    ] = False,
-) -> None:
-    """Plan and apply, as `plan` and `apply` do, on an embedded moto server (no AWS needed).
-
-    It seeds a small organization, runs `plan` to a plan file and `apply` with its journal,
-    then checks every image in use survived; its temporary folder is removed."""
-    from ecr_sweeper.demo import run_demo
-
-    raise typer.Exit(run_demo(render, keep_server=keep_server))
 
 
 def _plain_metavars(command: Any) -> None:

@@ -12,12 +12,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ecr_sweeper.model import Plan
-
-if TYPE_CHECKING:
-    from ecr_sweeper.aws.ecr import DeleteOutcome
+from ecr_sweeper.results import DeleteOutcome
 
 JournalKey = tuple[str, str, str, str]  # account, region, repository, digest
 DONE = frozenset({"deleted", "already_gone"})

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio
 
-from ecr_sweeper.aws.ecr import DeleteOutcome, delete_images, scan_inventory
+from ecr_sweeper.aws.ecr import delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.aws.usage import UsageContext, UsageSource
@@ -65,6 +65,7 @@ from ecr_sweeper.model import (
     UsageScan,
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, recheck
+from ecr_sweeper.results import ApplyResult, DeleteOutcome
 from ecr_sweeper.words import plural
 
 # Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
@@ -99,6 +100,7 @@ def _quiet(_: str) -> None:
 
 
 Place = tuple[AccountTarget, Region]  # one account × region to read
+RegionsOf = Callable[[AccountTarget, Connections], Awaitable[tuple[Region, ...]]]
 
 
 async def scan(
@@ -140,9 +142,11 @@ async def read_usage(
     now: datetime,
     progress: Progress = _quiet,
     sources: Sources | None = None,
+    *,
+    usage_of: Callable[..., Awaitable[UsageScan]] = scan_usage_of,
 ) -> list[UsageScan]:
     """The usage of each account × region, concurrently, and of the --kubeconfig clusters
-    (failures as error values)."""
+    (failures as error values). `usage_of` reads one account × region's."""
     sources = sources or Sources()
 
     async def read(target: AccountTarget, region: Region) -> UsageScan:
@@ -158,7 +162,7 @@ async def read_usage(
             progress(f"{target.account_id}/{region}: cannot connect: {errors[0].message}")
             return UsageScan(target.account_id, region, errors=errors)
         ctx = UsageContext(target, region, api, client, sources, now)
-        return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
+        return await usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
     usage = await _each_place(
         places, connections.limits.usage_regions_at_once, progress, "usage read", read
@@ -175,10 +179,11 @@ async def scan_inventories(
     *,
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
+    inventory_of: Callable[..., Awaitable[InventoryScan]] = scan_inventory,
 ) -> list[InventoryScan]:
     """Read the ECR inventory of each account × region concurrently. With `judge`, each
     repository goes to it as soon as it is read and is not kept in the scans (which then
-    carry only their errors)."""
+    carry only their errors). `inventory_of` reads one account × region's."""
 
     repositories = anyio.Semaphore(connections.limits.repositories_at_once, fast_acquire=True)
 
@@ -189,7 +194,7 @@ async def scan_inventories(
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
             errors = _unreachable("inventory", target, region, exc)
             return InventoryScan(target.account_id, region, (), errors)
-        return await scan_inventory(
+        return await inventory_of(
             target, region, ecr, api, progress, read_tags=read_tags, judge=judge, gate=repositories
         )
 
@@ -215,6 +220,7 @@ async def _place(
     connections: Connections,
     progress: Progress,
     sources: Sources,
+    regions_of: RegionsOf = enabled_regions,
 ) -> tuple[list[Place], list[Place], list[UsageScan]]:
     """Every (target, region) to sweep, and every one whose usage to read: each account's
     enabled regions (a workload in eu-west-1 may pull from a registry swept in us-east-1), or,
@@ -233,7 +239,7 @@ async def _place(
 
     async def account(target: AccountTarget) -> None:
         try:
-            enabled: tuple[Region, ...] | None = await enabled_regions(target, connections)
+            enabled: tuple[Region, ...] | None = await regions_of(target, connections)
         except Exception as exc:  # noqa: BLE001 - an account we cannot place is an error value
             enabled = None
             lines = describe_errors(exc)
@@ -302,6 +308,16 @@ async def _each_place(
     return results
 
 
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """What `make_plan` reads and judges with: the real ones by default (tests pass fakes)."""
+
+    regions: RegionsOf = enabled_regions  # an account's enabled regions
+    usage: Callable[..., Awaitable[UsageScan]] = scan_usage_of  # one account × region's usage
+    inventory: Callable[..., Awaitable[InventoryScan]] = scan_inventory  # and its inventory
+    planner: type[Planner] = Planner
+
+
 async def make_plan(
     targets: Sequence[AccountTarget],
     policy: Policy,
@@ -310,6 +326,7 @@ async def make_plan(
     progress: Progress = _quiet,
     *,
     sources: Sources | None = None,
+    readers: Readers = Readers(),
 ) -> Plan:
     """Read the whole run's usage and, at the same time, its inventory; judge each repository
     once the whole usage is known.
@@ -321,7 +338,9 @@ async def make_plan(
     are not kept, only decisions.
     """
     with fewer_collections():
-        return await _make_plan(targets, policy, connections, now, progress, sources=sources)
+        return await _make_plan(
+            targets, policy, connections, now, progress, sources=sources, readers=readers
+        )
 
 
 async def _make_plan(
@@ -332,15 +351,19 @@ async def _make_plan(
     progress: Progress,
     *,
     sources: Sources | None,
+    readers: Readers,
 ) -> Plan:
     sources = sources or Sources()
-    places, readings, notes = await _place(targets, connections, progress, sources)
+    places, readings, notes = await _place(targets, connections, progress, sources, readers.regions)
     judged_after = _AfterUsage(connections.limits.images_waiting)
 
     async def usage_then_planner() -> None:
-        usage = [*notes, *await read_usage(readings, connections, now, progress, sources)]
+        read = await read_usage(
+            readings, connections, now, progress, sources, usage_of=readers.usage
+        )
+        usage = [*notes, *read]
         judged_after.usage_known(
-            Planner(_with_external(usage, sources), policy, now, targets, sources)
+            readers.planner(_with_external(usage, sources), policy, now, targets, sources)
         )
 
     async with anyio.create_task_group() as tg:
@@ -351,6 +374,7 @@ async def _make_plan(
             progress,
             read_tags=policy.opt_in_tag is not None,
             judge=judged_after.judge,
+            inventory_of=readers.inventory,
         )
     return judged_after.planner().plan(e for scan in inventory for e in scan.errors)
 
@@ -409,21 +433,6 @@ def plan_from_scans(
 def _with_external(usage: Sequence[UsageScan], sources: Sources) -> list[UsageScan]:
     """The run's usage and the external references (a file or stdin)."""
     return [*usage, external_usage(sources.external_images)]
-
-
-@dataclass(slots=True)
-class ApplyResult:
-    """What `apply` did: the fresh plan it re-checked against, and each image's outcome."""
-
-    fresh: Plan
-    outcome: DeleteOutcome
-    skipped: list[tuple[Decision, str]] = field(default_factory=list)
-    previously_done: list[Decision] = field(default_factory=list)  # by an earlier, killed run
-
-    @property
-    def complete(self) -> bool:
-        """Every image that was still to delete is gone."""
-        return not self.outcome.failed and not self.outcome.still_referenced
 
 
 async def apply_plan(

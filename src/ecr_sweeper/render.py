@@ -22,7 +22,6 @@ from rich.progress import (
 from rich.table import Table
 
 from ecr_sweeper.model import Decision, Plan
-from ecr_sweeper.pipeline import ApplyResult
 from ecr_sweeper.planfile import plan_to_json
 from ecr_sweeper.report import (
     CSV_COLUMNS,
@@ -36,6 +35,7 @@ from ecr_sweeper.report import (
     repository_rows,
     totals,
 )
+from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.words import plural
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ecr_sweeper.model import AccountId, Decision, Plan, RepositoryKey, ScanError
+from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.words import plural
-
-if TYPE_CHECKING:
-    from ecr_sweeper.pipeline import ApplyResult
 
 
 @dataclass(frozen=True, slots=True)

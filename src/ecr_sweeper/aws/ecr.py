@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from ecr_sweeper.model import (
     ScanError,
 )
 from ecr_sweeper.repopolicy import pull_access
+from ecr_sweeper.results import DeleteOutcome
 from ecr_sweeper.words import plural
 
 DESCRIBE_IMAGES_PAGE = 1000
@@ -317,23 +318,6 @@ def _utc(value: datetime | None) -> datetime:
     # botocore gives every timestamp its own tzlocal() object (~170 bytes); one shared UTC
     # saves hundreds of MB over a million images.
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class DeleteOutcome:
-    """What BatchDeleteImage did for a set of decisions."""
-
-    deleted: list[Decision] = field(default_factory=list)
-    already_gone: list[Decision] = field(default_factory=list)
-    still_referenced: list[Decision] = field(default_factory=list)
-    failed: list[tuple[Decision, str]] = field(default_factory=list)
-
-    def merge(self, other: DeleteOutcome) -> None:
-        """Add another batch's outcomes to these."""
-        self.deleted += other.deleted
-        self.already_gone += other.already_gone
-        self.still_referenced += other.still_referenced
-        self.failed += other.failed
 
 
 async def delete_images(

@@ -287,11 +287,7 @@ COMMAND = "python -m ecr_sweeper.aws.iam --write"
 PACKAGE = Path(__file__).resolve().parent.parent
 ROOT = PACKAGE.parent.parent
 DOCS = (ROOT / "docs" / "iam.md", ROOT / "README.md")
-NOT_SCANNED = (
-    "demo.py",
-    "demo_eks.py",
-    "demo_consumers.py",
-)  # the demo seeds moto's server: not the sweep's calls
+NOT_SCANNED = ("demo",)  # the demo package seeds moto's server: not the sweep's calls
 
 
 def policy(role: Role) -> dict[str, object]:
@@ -430,7 +426,7 @@ def actions_in_code(package: Path = PACKAGE) -> set[str]:
     return {
         action
         for path in sorted(package.rglob("*.py"))
-        if path.name not in NOT_SCANNED
+        if path.relative_to(package).parts[0] not in NOT_SCANNED
         for action in actions_in(path.read_text(encoding="utf-8"))
     }
 

@@ -1,8 +1,8 @@
-"""Concurrency bounds and the retry policy: the one place that decides how politely we call AWS.
+"""Concurrency bounds, AWS's buckets and which AWS errors retry: how politely we call AWS.
 
 Which layer retries what: botocore's own retries are switched off (`total_max_attempts=1`), and
 every call goes through `Api.call`, which retries throttling, 5xx and dropped connections with
-tenacity. One layer means retries never multiply.
+the run's retry policy (retry.py, shared with kube/). One layer means retries never multiply.
 
 How fast: AWS throttles each account × region with token buckets — for ECS one per *category of
 actions* (`ECS_BUCKETS`, from AWS's documentation), for ECR one per action (assumed rates). The
@@ -14,13 +14,11 @@ a throttled call's retry waits only for its turn, not for an exponential backoff
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from botocore.exceptions import (
@@ -30,12 +28,9 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState
+
+from ecr_sweeper.retry import ANYIO_CLOCK, AdaptiveRate, Bucket, Clock, Pacing, RetryPolicy
 
 T = TypeVar("T")
 
@@ -129,21 +124,6 @@ ECS_THROTTLING_PAGE = (
 ECR_QUOTAS_PAGE = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.html"
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One AWS token bucket of an account × region: every action in it takes from it.
-
-    `rate` is its refill (calls/s sustained), `burst` its capacity. `published`: AWS documents
-    these numbers, so the controller never goes above them; otherwise they are our assumption,
-    the controller's starting point, and it probes above them (AIMD).
-    """
-
-    name: str
-    rate: float
-    burst: float
-    published: bool = True
-
-
 def _category(name: str, rate: float, burst: float, *actions: str) -> dict[str, Bucket]:
     bucket = Bucket(f"ecs:{name}", rate, burst)
     return {f"ecs:{action}": bucket for action in actions}
@@ -212,97 +192,12 @@ def is_throttling(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLING_CODES
 
 
-class Clock(Protocol):
-    """Time for the call gate: anyio's by default, a fake one in tests."""
-
-    def now(self) -> float:
-        """Seconds, monotonic."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait that long."""
-        ...
-
-
-class AnyioClock:
-    """The event loop's clock."""
-
-    def now(self) -> float:
-        # The running loop's time is anyio.current_time() under asyncio (the backend anyio.run
-        # uses here), without asking sniffio which library runs, a visible share of the CPU of
-        # every call (several clock reads a call).
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-
-ANYIO_CLOCK = AnyioClock()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how long to retry. `instant()` is the zero-wait mode tests switch on.
-
-    A throttled call is retried without a backoff of its own: its retry waits for its turn at
-    the bucket (`AdaptiveRate`), which is exactly as long as the bucket needs to refill for it.
-    Server errors and dropped connections back off exponentially, with full jitter.
-    """
-
-    attempts: int = 10
-    base_seconds: float = 0.25
-    max_seconds: float = 20.0
-    wait: bool = True
-    # An account × region whose endpoint fails to connect or answer for this long (no call
-    # succeeding meanwhile) is unreachable: its calls stop retrying connection failures.
-    unreachable_seconds: float = 60.0
-    report_every_seconds: float = 10.0  # at most one "retrying …" line per account × region
-
-    @classmethod
-    def instant(cls, attempts: int = 10) -> RetryPolicy:
-        """Same decisions, no sleeping."""
-        return cls(attempts=attempts, wait=False)
-
-    def retrying(
-        self,
-        give_up: Callable[[BaseException], bool] | None = None,
-        before_sleep: Callable[[RetryCallState], None] | None = None,
-        clock: Clock = ANYIO_CLOCK,
-    ) -> AsyncRetrying:
-        """A fresh tenacity controller for one call. `give_up(error)` stops it before its
-        attempts are spent; `before_sleep` sees each retry (progress lines)."""
-
-        def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self.attempts:
-                return True
-            error = state.outcome.exception() if state.outcome else None
-            return give_up is not None and error is not None and give_up(error)
-
-        return AsyncRetrying(
-            retry=retry_if_exception(is_retryable),
-            stop=stop,
-            wait=self._wait_after,
-            sleep=clock.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-
-    def _wait_after(self, state: RetryCallState) -> float:
-        if not self.wait:
-            return 0.0
-        failure = state.outcome.exception() if state.outcome is not None else None
-        if failure is not None and is_throttling(failure):
-            return 0.0  # the bucket's pacing times the retry
-        backoff = wait_random_exponential(multiplier=self.base_seconds, max=self.max_seconds)
-        return float(backoff(state))
-
-
 # --------------------------------------------------------------------------- the call gate
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Concurrency bounds and how the rate controllers start and adapt.
+class Limits(Pacing):
+    """Concurrency bounds, and how the rate controllers start and adapt (`Pacing`).
 
     `calls_per_region`: calls in flight per account × region; `regions_at_once`: account ×
     regions whose inventory is read at once; `usage_regions_at_once`: whose usage is read at
@@ -315,12 +210,8 @@ class Limits:
     beyond it in their reading slot (0: only there). So at most `repositories_at_once`
     repositories plus `images_waiting` images are in memory, whatever the org's size.
 
-    Pacing is per AWS bucket (`bucket_for`): a known bucket starts at its rate with its burst
-    (less `burst_reserve` tokens, slack for the jitter of the network), an unknown API at
-    `initial_rate` without burst. A throttled answer empties the bucket's model and cuts the
-    rate to `backoff` × — at most once per window (the answers to calls sent before the cut
-    belong to the same congestion) — and each second of calls without throttling adds
-    `rate_step` calls/s back, up to the published rate (never above it) or `max_rate`.
+    Pacing is per AWS bucket (`bucket_for`), as `Pacing` says; an API without a known bucket
+    starts at `initial_rate`.
     """
 
     calls_per_region: int = 16
@@ -332,93 +223,6 @@ class Limits:
     # ~0.45 KB each in memory: 20,000 images waiting are ~9 MB; a CI job's environment (a few
     # thousand images) is read whole while its usage is.
     images_waiting: int = 20_000
-    initial_rate: float = 50.0
-    min_rate: float = 2.0
-    max_rate: float = 1000.0
-    rate_step: float = 10.0  # calls/s regained per second without throttling
-    backoff: float = 0.7  # the rate is multiplied by this on a throttle (once per window)
-    burst_reserve: float = 2.0  # tokens of a known bucket's burst left unused, for jitter
-
-
-class Turn(NamedTuple):
-    """A call's turn at a bucket: when it was taken, and whether the call had to wait."""
-
-    reserved_at: float
-    waited: bool
-
-
-class AdaptiveRate:
-    """The client's model of one AWS bucket of one account × region, shared by every task
-    calling an action in it: a token bucket at the estimated rate, AIMD on that estimate.
-
-    Each call reserves a token and waits until the model has refilled it (tokens may go
-    negative: the calls queued, each with its start time); waits happen outside the call gate,
-    so a slow bucket never holds the slots of calls to other buckets.
-
-    The window of a cut is told by *reservation* time: a call that took its token before the
-    cut was paced at the old rate, so its throttle is the same congestion even if it is sent
-    after the cut. The rate climbs only on calls that had to wait for their turn: a bucket the
-    sweep does not use to its rate teaches nothing about its rate (else an idle estimate would
-    grow without bound, and meet the real bucket as a storm).
-    """
-
-    def __init__(
-        self, limits: Limits, bucket: Bucket | None = None, clock: Clock = ANYIO_CLOCK
-    ) -> None:
-        self._limits = limits
-        self._clock = clock
-        self.bucket = bucket
-        if bucket is None:
-            self.rate, self.ceiling, capacity = limits.initial_rate, limits.max_rate, 1.0
-        else:
-            self.rate = bucket.rate
-            self.ceiling = bucket.rate if bucket.published else limits.max_rate
-            capacity = max(1.0, bucket.burst - limits.burst_reserve)
-        self.capacity = capacity
-        self._tokens = capacity
-        self._stamp = clock.now()
-        self._cut_at = -math.inf  # when the rate was last cut
-        self.throttles = 0
-        self.cuts = 0
-
-    def reserve(self, now: float | None = None) -> float:
-        """Take a token; the seconds to wait before the call may start (0: at once)."""
-        now = self._clock.now() if now is None else now
-        self._refill(now)
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
-
-    async def wait_turn(self) -> Turn:
-        """Sleep until this call's turn: calls start at most as fast as the bucket refills."""
-        reserved_at = self._clock.now()
-        delay = self.reserve(reserved_at)
-        if delay > 0.0:
-            await self._clock.sleep(delay)
-        return Turn(reserved_at, waited=delay > 0.0)
-
-    def on_success(self, turn: Turn | None = None) -> None:
-        """+`rate_step` calls/s per second of calls that waited for their turn (each adds
-        step / rate); no turn given: counted as one that waited."""
-        if turn is None or turn.waited:
-            self.rate = min(self.ceiling, self.rate + self._limits.rate_step / self.rate)
-
-    def on_throttled(self, reserved_at: float) -> None:
-        """AWS's bucket is empty: so is the model. The rate is cut once per window: a throttle
-        of a call whose turn was taken before the last cut is the same congestion."""
-        self.throttles += 1
-        now = self._clock.now()
-        self._refill(now)
-        self._tokens = min(self._tokens, 0.0)
-        if reserved_at < self._cut_at:
-            return
-        self._cut_at = now
-        self.cuts += 1
-        # Tokens owed (calls already queued) keep their turns; new ones come at the new rate.
-        self.rate = max(self._limits.min_rate, self.rate * self._limits.backoff)
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
 
 
 @functools.cache
@@ -516,7 +320,13 @@ class Api:
                 raise  # an answer (not found, denied…): no controller to build for it
             first_failure: Exception | None = exc
         report = partial(self._report_retry, api_name(operation))  # named on failures only
-        retrying = self._retry.retrying(self._unreachable, report, self._clock)
+        retrying = self._retry.retrying(
+            is_retryable,
+            paced=is_throttling,
+            give_up=self._unreachable,
+            before_sleep=report,
+            clock=self._clock,
+        )
         async for attempt in retrying:
             with attempt:
                 if first_failure is not None:

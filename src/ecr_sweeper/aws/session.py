@@ -38,9 +38,10 @@ from botocore.exceptions import (
 
 from ecr_sweeper.aws.answers import guard_answers
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
-from ecr_sweeper.aws.limits import Api, Limits, RetryPolicy
+from ecr_sweeper.aws.limits import Api, Limits
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
+from ecr_sweeper.retry import RetryPolicy
 
 SESSION_NAME = "ecr-sweeper"
 ROLE_SESSION_SECONDS = 3600  # the cap for chained roles, and the default

@@ -6,7 +6,8 @@ Every call is a GET of a list endpoint (or of API discovery). Lists are paged wi
 `KubeLimits.list_restarts` times, keeping what the earlier attempts saw (an object seen once is
 evidence of use). Calls per cluster are bounded (`calls_at_once`) and paced by the same
 AIMD limiter as AWS calls (a 429 slows it down); 429, 5xx and dropped connections are retried
-with the run's retry policy; a 401 makes the credentials refresh once before it counts.
+with the run's retry policy (retry.py, the one AWS calls use); a 401 makes the credentials
+refresh once before it counts.
 """
 
 from __future__ import annotations
@@ -19,15 +20,8 @@ from typing import Any, Protocol
 
 import aiohttp
 import anyio
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_none,
-    wait_random_exponential,
-)
 
-from ecr_sweeper.aws.limits import AdaptiveRate, Limits, RetryPolicy
+from ecr_sweeper.retry import AdaptiveRate, Pacing, RetryPolicy
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -116,7 +110,7 @@ class KubeClient:
         self.limits = limits or KubeLimits()
         self._retry = retry or RetryPolicy()
         self._gate = anyio.Semaphore(self.limits.calls_at_once)
-        self._pace = AdaptiveRate(Limits(initial_rate=self.limits.initial_rate))
+        self._pace = AdaptiveRate(Pacing(initial_rate=self.limits.initial_rate))
         self._session: aiohttp.ClientSession | None = None
         self.calls = 0
 
@@ -143,19 +137,9 @@ class KubeClient:
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """One GET, paced, retried on 429, 5xx and timeouts; a 401 refreshes the credentials
         and tries once more. Any other failure raises KubeError."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self._retry.attempts),
-            wait=(
-                wait_random_exponential(
-                    multiplier=self._retry.base_seconds, max=self._retry.max_seconds
-                )
-                if self._retry.wait
-                else wait_none()
-            ),
-            reraise=True,
-        )
-        async for attempt in retrying:
+        # A 429's retry backs off as a 5xx's does: the pacing of a cluster is one model for
+        # every list, not the bucket of the call that was throttled.
+        async for attempt in self._retry.retrying(_retryable):
             with attempt:
                 try:
                     return await self._attempt(path, params)

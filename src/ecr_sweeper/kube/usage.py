@@ -12,12 +12,12 @@ from pathlib import Path
 
 import anyio
 
-from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
 from ecr_sweeper.kube.client import ClusterAccess, KubeClient, KubeLimits
 from ecr_sweeper.kube.kubeconfig import KubeconfigError, load_kubeconfig
 from ecr_sweeper.kube.reader import read_cluster
 from ecr_sweeper.model import AccountId, Digest, Region, ScanError, Sources, Usage, UsageScan
+from ecr_sweeper.retry import RetryPolicy
 
 KUBECONFIG = AccountId("kubeconfig")
 NO_REGION = Region("-")

@@ -136,7 +136,7 @@ def demo_eks_cluster(
     point its endpoint at a demo Kubernetes API serving `objects`. Yields the API's URL."""
     from moto.eks.models import eks_backends
 
-    from ecr_sweeper.demo import account_session
+    from ecr_sweeper.demo.moto_patches import account_session
 
     eks = account_session(account, region).client("eks")
     eks.create_cluster(

@@ -41,12 +41,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import shlex
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,13 +52,21 @@ from typing import Any
 import anyio
 import boto3
 
-from ecr_sweeper.demo_consumers import extend_moto, seed_batch_and_stepfunctions
-from ecr_sweeper.demo_eks import demo_eks_cluster, demo_pod, demo_replica_set
+from ecr_sweeper.cli import main
+from ecr_sweeper.demo.kube_server import demo_eks_cluster, demo_pod, demo_replica_set
+from ecr_sweeper.demo.moto_patches import (
+    ROLE_NAME,
+    account_session,
+    extend_moto,
+    moto_server,
+    seed_batch_and_stepfunctions,
+)
 from ecr_sweeper.model import AccountId, Region
 from ecr_sweeper.planfile import read_plan
 from ecr_sweeper.render import Renderer
 
-ROLE_NAME = "EcrSweeper"
+# `ecr-sweeper`'s documented exit code for a plan the census blocked (see `--help`)
+BLOCKED = 3
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -142,20 +148,6 @@ def push_index(ecr: Any, repository: str, seed: str, tags: tuple[str, ...]) -> l
     return [push(ecr, repository, image_index(children), tags), *digests]
 
 
-def account_session(account_id: str, region: str) -> boto3.Session:
-    """A boto3 session in `account_id`, by assuming the demo role (as the sweeper does)."""
-    sts = boto3.client("sts", region_name=region)
-    creds = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE_NAME}", RoleSessionName="demo-seed"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
-
-
 def run_service(ecs: Any, cluster: str, name: str, containers: dict[str, str]) -> str:
     """Register a task definition with `containers` (name → image) and run it as a service."""
     family = f"{cluster}-{name}"
@@ -167,21 +159,6 @@ def run_service(ecs: Any, cluster: str, name: str, containers: dict[str, str]) -
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=1)
     return str(arn)
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port; yields its URL."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def isolate_from_aws(endpoint_url: str) -> None:
@@ -532,13 +509,11 @@ def demo_plan_arguments(org: DemoOrg, plan_path: Path) -> list[str]:
 def plan_until_accepted(render: Renderer, org: DemoOrg, plan_path: Path) -> int:
     """`plan`; when the census blocks it (exit 3) and the seeds said what a person would
     accept, say so and plan again with those flags. Returns the last plan's exit code."""
-    from ecr_sweeper.cli import EXIT_BLOCKED, main
-
     out = render.out
     plan_args = demo_plan_arguments(org, plan_path)
     out.print(f"\n[bold]$ ecr-sweeper {shlex.join(plan_args)}[/bold]", markup=True)
     code = main(plan_args)
-    if code != EXIT_BLOCKED or not org.accept_after_block:
+    if code != BLOCKED or not org.accept_after_block:
         return code
     out.print(
         "\nThe census found a consumer the run could not read, so nothing was deleted. Having "
@@ -553,10 +528,8 @@ def plan_until_accepted(render: Renderer, org: DemoOrg, plan_path: Path) -> int:
 def run_demo(render: Renderer, *, keep_server: bool = False, seeds: Sequence[Seed] = SEEDS) -> int:
     """Seed, then `plan` to a file and `apply FILE --yes` as a user would, then verify.
     Returns the exit code (0 when every check passes)."""
-    from ecr_sweeper.cli import main  # the CLI imports this module lazily, for `demo`
-
     out = render.out
-    extend_moto()  # the reads moto 5.2.5 lacks (demo_consumers.py)
+    extend_moto()  # the reads moto 5.2.5 lacks (moto_patches.py)
     with (
         moto_server() as url,
         tempfile.TemporaryDirectory(prefix="ecr-sweeper-demo-") as tmp,

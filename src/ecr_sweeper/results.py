@@ -1,0 +1,43 @@
+"""What an apply did, as data (pure): the outcome of deleting images, and the apply's result.
+
+The journal, the reports and the CLI read these; the deletion code (aws/ecr.py) and the
+pipeline fill them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ecr_sweeper.model import Decision, Plan
+
+
+@dataclass(slots=True)
+class DeleteOutcome:
+    """What BatchDeleteImage did for a set of decisions."""
+
+    deleted: list[Decision] = field(default_factory=list)
+    already_gone: list[Decision] = field(default_factory=list)
+    still_referenced: list[Decision] = field(default_factory=list)
+    failed: list[tuple[Decision, str]] = field(default_factory=list)
+
+    def merge(self, other: DeleteOutcome) -> None:
+        """Add another batch's outcomes to these."""
+        self.deleted += other.deleted
+        self.already_gone += other.already_gone
+        self.still_referenced += other.still_referenced
+        self.failed += other.failed
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What `apply` did: the fresh plan it re-checked against, and each image's outcome."""
+
+    fresh: Plan
+    outcome: DeleteOutcome
+    skipped: list[tuple[Decision, str]] = field(default_factory=list)
+    previously_done: list[Decision] = field(default_factory=list)  # by an earlier, killed run
+
+    @property
+    def complete(self) -> bool:
+        """Every image that was still to delete is gone."""
+        return not self.outcome.failed and not self.outcome.still_referenced
