@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ecr_sweeper.imageref import parse_image
 from ecr_sweeper.model import (
     AccountId,
+    AccountRegion,
     Digest,
     Image,
     ImageRef,
@@ -69,7 +70,7 @@ def usage_scan(
     errors = (
         (ScanError("usage", AccountId(account), Region(region), "ecs", error),) if error else ()
     )
-    return UsageScan(AccountId(account), Region(region), usages, errors)
+    return UsageScan(AccountRegion(AccountId(account), Region(region)), usages, errors)
 
 
 def inventory(*repos: Repository) -> list[InventoryScan]:

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
+from ecr_sweeper import wording
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.demo import account_session
@@ -58,7 +59,7 @@ NOTHING = replace(
 def verdict(plan: Plan, repo: str, digest: str) -> str:
     for decision in (*plan.kept, *plan.deletions):
         if decision.repository.name == repo and decision.digest == digest:
-            return decision.reason
+            return wording.reason(decision.reason)
     raise AssertionError(f"{repo}@{digest} not in the plan")
 
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import anyio
 import pytest
 
+from ecr_sweeper import wording
 from ecr_sweeper.aws.limits import RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.demo import account_session, push
 from ecr_sweeper.demo import image_manifest as manifest
 from ecr_sweeper.demo_eks import demo_eks_cluster, demo_pod, demo_replica_set
-from ecr_sweeper.model import Sources, UsageScan
+from ecr_sweeper.model import AccountId, AccountRegion, Region, Sources, UsageScan
 from ecr_sweeper.pipeline import scan_usage
 from moto_helpers import APP, MOTO_SOURCES, REGISTRY, US, sweep_plan, target
 
@@ -26,7 +27,9 @@ def usage(account: str) -> UsageScan:
     async def run() -> UsageScan:
         async with Connections(retry=RetryPolicy.instant()) as connections:
             _, scans = await scan_usage([target(account, US)], connections, NOW, sources=EKS)
-            return next(s for s in scans if s.region == US)
+            return next(
+                s for s in scans if s.origin == AccountRegion(AccountId(account), Region(US))
+            )
 
     return anyio.run(run)
 
@@ -61,7 +64,7 @@ def test_the_demo_cluster_keeps_what_it_runs_and_may_roll_back_to() -> None:
             sources=Sources(service_revisions=False, lambdas=False, schedules=False),
         )
     assert plan.errors == ()
-    reasons = {d.tags[0] if d.tags else d.digest: d.reason for d in plan.kept}
+    reasons = {d.tags[0] if d.tags else d.digest: wording.reason(d.reason) for d in plan.kept}
     assert reasons[ran] == (
         "in use: digest running in pod payments/api-7c9d4-x2x7q container app "
         f"(cluster prod-eks, {APP}/{US})"

@@ -50,6 +50,7 @@ from awsim import (
     image_uri,
     run_emulator,
 )
+from ecr_sweeper import wording
 from ecr_sweeper.aws.limits import Limits, RetryPolicy
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Policy, Sources
@@ -355,7 +356,7 @@ def test_every_container_of_a_task_keeps_the_digest_it_runs_after_its_tag_moved(
         assert keys(reviewed.deletions) == {
             (A, US, r.name, r.images[2].digest) for r in repos.values()
         }
-        running = {str(d.digest): d.reason for d in reviewed.kept}
+        running = {str(d.digest): wording.reason(d.reason) for d in reviewed.kept}
         for repo in repos.values():
             assert running[repo.images[0].digest].startswith("in use: digest running in task")
         assert apply(reviewed).complete
