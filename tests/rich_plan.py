@@ -203,7 +203,7 @@ def plans() -> dict[str, Plan]:
     accepted = _policy(
         accepted_unread=("eks", "lambda@" + B, "codebuild", "lambda"),
         max_delete_images=1,
-        max_delete_percent=10,
+        max_delete_percent=10.0,  # a float, as the CLI gives it (an int 10 reads back 10.0)
     )
     kube_error = ScanError("usage", AccountId("kubeconfig"), None, "kubeconfig k.yaml", "no")
     if hasattr(model, "Outside"):
