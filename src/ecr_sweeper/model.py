@@ -715,11 +715,6 @@ class Decision:
     def is_index(self) -> bool:
         return self.media_type in INDEX_MEDIA_TYPES
 
-    @property
-    def deletes(self) -> bool:
-        """The reason is one to delete (a reason read from a plan file cannot tell)."""
-        return self.reason.code.deletes
-
 
 PLAN_VERSION = 1
 

@@ -23,8 +23,11 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    less than `min_age_days` ago, the `keep_last` most recently pushed top-level images (ties
    broken by digest), images with a protected tag, images pulled within
    `keep_pulled_within_days`, and untagged top-level images when `untagged = "keep"`.
-7. Every decision carries the rule that decided it, and the plan is deterministic: the same
-   inputs give the same plan, in the same order, whatever the order of the inputs.
+7. Every decision carries the rule that decided it (a typed reason: a `Code` and its details),
+   and the plan is deterministic: the same inputs give the same plan, in the same order,
+   whatever the order of the inputs. Keep or delete, "in use", a finding that blocks: all are
+   decided on codes. This module writes no sentence and names no command-line flag: the words
+   (and the flags that resolve a finding) are `wording.py`'s.
 8. Caps (`max_delete_percent` per repository, `max_delete_images` per run) never change the
    verdicts; they add refusals that make `apply` refuse the whole plan.
 9. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
