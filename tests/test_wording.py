@@ -354,3 +354,19 @@ def test_the_split_on_codes_is_the_split_the_sentences_made(
         (d.repository, d.digest) for d in plan.kept if wording.reason(d.reason).startswith("in use")
     }
     assert named == archived & in_use_sentence
+
+
+def test_the_planner_names_no_flag_and_imports_only_the_model() -> None:
+    """The words, and the flags that resolve a finding, are wording.py's alone."""
+    import ast
+    import re
+
+    from ecr_sweeper import plan
+
+    source = Path(plan.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"--[a-z]", source)
+    tree = ast.parse(source)
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert {m for m in imported if m.startswith("ecr_sweeper")} == {"ecr_sweeper.model"}
