@@ -374,9 +374,34 @@ SOURCE_SWITCHES = (
 )
 
 
+# The codes (their values) of the reasons that keep an image because a workload uses it, and of
+# the reasons that delete it (every other reason keeps it).
+_IN_USE = frozenset({"digest-pinned", "tag-used", "digest-running"})
+_DELETES = frozenset(
+    {
+        "unused",
+        "manifest-of-deleted",
+        "referrer-of-deleted",
+        "cosign-subject-deleted",
+        "cosign-subject-absent",
+    }
+)
+
+
 class Code(enum.Enum):
     """What decided a verdict, or what a finding, warning or refusal says. The words are the
-    renderer's (`wording`); the planner decides on these codes alone."""
+    renderer's (`wording`); the planner decides on these codes alone.
+
+    `in_use`: a workload uses the image (by digest pin, by tag, or running it). `deletes`: a
+    reason to delete the image. Plain attributes, not properties: the planner reads them once
+    per image of a million-image run."""
+
+    in_use: bool
+    deletes: bool
+
+    def __init__(self, value: str) -> None:
+        self.in_use = value in _IN_USE
+        self.deletes = value in _DELETES
 
     # kept: in use (invariant 2)
     DIGEST_PINNED = "digest-pinned"
@@ -426,28 +451,6 @@ class Code(enum.Enum):
     OVER_PERCENT_CAP = "over-percent-cap"
     # read back from a plan file: its words, as reviewed
     RECORDED = "recorded"
-
-    @property
-    def in_use(self) -> bool:
-        """A workload uses the image (by digest pin, by tag, or running it)."""
-        return self in _IN_USE
-
-    @property
-    def deletes(self) -> bool:
-        """A reason to delete the image (every other reason keeps it)."""
-        return self in _DELETES
-
-
-_IN_USE = frozenset({Code.DIGEST_PINNED, Code.TAG_USED, Code.DIGEST_RUNNING})
-_DELETES = frozenset(
-    {
-        Code.UNUSED,
-        Code.MANIFEST_OF_DELETED,
-        Code.REFERRER_OF_DELETED,
-        Code.COSIGN_SUBJECT_DELETED,
-        Code.COSIGN_SUBJECT_ABSENT,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,16 +298,18 @@ class Planner:
         archived = {image.digest for image in repo.images if image.archived}
         for verdict in verdicts:
             image, reason = verdict.image, verdict.reason
-            if image.digest in archived and not verdict.deletes and reason.code.in_use:
+            if reason.code.in_use and image.digest in archived:
                 self._warnings.append(ArchivedInUse(repo.key, image.digest, reason))
             self._record(repo.key, verdict)
 
     def _record(self, key: RepositoryKey, verdict: Verdict) -> None:
-        if verdict.deletes and self._blocked:
+        """Keep or delete, as the verdict's code says (nothing goes while usage is unread)."""
+        if not verdict.reason.code.deletes:
+            self._kept.append(_decision(key, verdict.image, verdict.reason))
+        elif self._blocked:
             self._kept.append(_decision(key, verdict.image, BLOCKED))
         else:
-            chosen = self._deletions if verdict.deletes else self._kept
-            chosen.append(_decision(key, verdict.image, verdict.reason))
+            self._deletions.append(_decision(key, verdict.image, verdict.reason))
 
     def _service_hold(self, repo: Repository) -> ServiceHold | None:
         """A service principal of a kind the run did not read may pull: hold, and (unless
@@ -442,10 +444,6 @@ class Verdict:
 
     image: Image
     reason: Reason
-
-    @property
-    def deletes(self) -> bool:
-        return self.reason.code.deletes
 
 
 def build_plan(
