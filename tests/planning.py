@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from ecr_sweeper import wording
 from ecr_sweeper.imageref import parse_image
 from ecr_sweeper.model import (
     AccountId,
+    AccountRegion,
     Digest,
     Image,
     ImageRef,
     InventoryScan,
+    Plan,
     Policy,
+    Recorded,
     Region,
     Repository,
     RepositoryKey,
@@ -72,7 +77,7 @@ def usage_scan(
     errors = (
         (ScanError("usage", AccountId(account), Region(region), "ecs", error),) if error else ()
     )
-    return UsageScan(AccountId(account), Region(region), usages, errors)
+    return UsageScan(AccountRegion(AccountId(account), Region(region)), usages, errors)
 
 
 def inventory(*repos: Repository) -> list[InventoryScan]:
@@ -83,3 +88,22 @@ def inventory(*repos: Repository) -> list[InventoryScan]:
     return [
         InventoryScan(AccountId(a), Region(r), tuple(rs)) for (a, r), rs in sorted(by_place.items())
     ]
+
+
+def as_read_back(plan: Plan) -> Plan:
+    """`plan` as `read_plan` gives it back from its file: every reason, finding, warning and
+    refusal the sentence it was written as (`Recorded`), in the file's order."""
+
+    def recorded(texts: list[str]) -> tuple[Recorded, ...]:
+        return tuple(Recorded(t) for t in texts)
+
+    return replace(
+        plan,
+        deletions=tuple(
+            replace(d, reason=Recorded(wording.reason(d.reason))) for d in plan.deletions
+        ),
+        kept=tuple(replace(d, reason=Recorded(wording.reason(d.reason))) for d in plan.kept),
+        findings=recorded(wording.findings(plan.findings)),
+        warnings=recorded(wording.warnings(plan.warnings)),
+        refusals=recorded(wording.refusals(plan.refusals)),
+    )

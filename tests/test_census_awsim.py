@@ -19,6 +19,7 @@ from awsim import (
     Scenario,
     image_uri,
 )
+from ecr_sweeper import wording
 from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
 from planning import NO_RETENTION
 from test_sweep_awsim import (
@@ -80,7 +81,7 @@ def test_replicated_deletions_to_a_registry_outside_the_sweep_hold_the_source(
         result = plan([target(A)])
     assert keys(result.deletions) == {(A, US, "local", V2.digest)}  # copied, deletes not replayed
     [held] = result.kept
-    assert held.reason == (
+    assert wording.reason(held.reason) == (
         f"kept: replication replays its deletions in {C}/{US}, whose usage this run did not "
         "read (add the account and region to the sweep)"
     )
@@ -111,7 +112,7 @@ def test_an_eks_cluster_blocks_the_plan_until_accepted(emulator: StartEmulator) 
         accepted = plan([target(A, US)], policy=replace(NO_RETENTION, accepted_unread=("eks",)))
     assert blocked.blocked
     assert blocked.deletions == ()
-    [finding] = blocked.findings
+    [finding] = wording.findings(blocked.findings)
     assert finding.startswith(f"{A}/{EU}: eks present, not read (unread: cluster k8s: ")
     assert "401 Unauthorized" in finding
     assert keys(accepted.deletions) == {(A, US, "app", V1.digest)}
@@ -127,7 +128,7 @@ def test_clusters_excluded_by_the_patterns_are_present_but_unread(
     with emulator(Scenario((Account(A, (region,)),))):
         result = plan([narrowed])
     assert result.blocked
-    assert result.findings[0].startswith(
+    assert wording.findings(result.findings)[0].startswith(
         f"{A}/{US}: ecs present, not read (1 cluster(s) excluded by the cluster patterns: batch-1)"
     )
 
@@ -144,9 +145,13 @@ def test_an_archived_image_in_use_is_kept_and_reported_and_an_unused_one_is_dele
     with emulator(Scenario((Account(A, (region,)),))) as emu:
         result = plan([target(A)])
         assert keys(result.deletions) == {(A, US, "app", unused.digest)}
-        assert [w.split(": ")[0] for w in result.warnings] == [f"{A}/{US}/app@{used.digest}"]
-        assert "archived and in use: tag 'v1' used by" in result.warnings[0]
-        assert "a workload cannot pull it until it is restored" in result.warnings[0]
+        assert [w.split(": ")[0] for w in wording.warnings(result.warnings)] == [
+            f"{A}/{US}/app@{used.digest}"
+        ]
+        assert "archived and in use: tag 'v1' used by" in wording.warnings(result.warnings)[0]
+        assert (
+            "a workload cannot pull it until it is restored" in wording.warnings(result.warnings)[0]
+        )
         done = apply(result)
         assert keys(done.outcome.deleted) == {(A, US, "app", unused.digest)}
         assert emu.image_digests(A, US, "app") == {used.digest}
@@ -183,7 +188,7 @@ def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
         result = plan([target(A, US, "me-south-1")])
     lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
     assert lightsail == {US: None, "me-south-1": False}
-    assert [f.split(";")[0] for f in result.findings] == [
+    assert [f.split(";")[0] for f in wording.findings(result.findings)] == [
         f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
         "container services: no reader in this tool"
     ]

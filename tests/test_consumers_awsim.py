@@ -25,6 +25,7 @@ from awsim import (
     run_emulator,
 )
 from conftest import use_only
+from ecr_sweeper import wording
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
@@ -79,7 +80,7 @@ def deleted_tags(plan: Plan) -> set[str]:
 
 
 def reason(plan: Plan, tag: str) -> str:
-    return next(d.reason for d in (*plan.kept, *plan.deletions) if tag in d.tags)
+    return next(wording.reason(d.reason) for d in (*plan.kept, *plan.deletions) if tag in d.tags)
 
 
 def agent(tag: str) -> str:
@@ -145,7 +146,7 @@ def test_daemons_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     # ...and the consumer it did not read blocks the plan: nothing it could pull goes
     assert plan.blocked
     assert deleted_tags(plan) == set()
-    [finding] = plan.findings
+    [finding] = wording.findings(plan.findings)
     assert finding.startswith(f"{ACCOUNT}/{US}: ecs-daemons present, not read (")
     assert f"--accept-unread ecs-daemons@{ACCOUNT}" in finding
 
@@ -179,8 +180,8 @@ def test_app_runner_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     # switched off where services exist: the census blocks the plan, and "app" stays
     assert plan.blocked
     assert deleted_tags(plan) == set()
-    assert [f.split(":")[0] for f in plan.findings] == [f"{ACCOUNT}/{US}"]
-    assert "apprunner present, not read" in plan.findings[0]
+    assert [f.split(":")[0] for f in wording.findings(plan.findings)] == [f"{ACCOUNT}/{US}"]
+    assert "apprunner present, not read" in wording.findings(plan.findings)[0]
 
 
 def test_denied_app_runner_read_blocks_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:

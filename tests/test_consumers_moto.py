@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import sweep
+from ecr_sweeper import wording
 from ecr_sweeper.demo.moto_patches import account_session, seed_batch_and_stepfunctions
 from ecr_sweeper.model import Plan, Policy
 from moto_helpers import (
@@ -53,7 +54,7 @@ NOTHING = replace(
 def verdict(plan: Plan, repo: str, digest: str) -> str:
     for decision in (*plan.kept, *plan.deletions):
         if decision.repository.name == repo and decision.digest == digest:
-            return decision.reason
+            return wording.reason(decision.reason)
     raise AssertionError(f"{repo}@{digest} not in the plan")
 
 

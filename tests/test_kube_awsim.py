@@ -19,6 +19,7 @@ from awsim import kube_objects as k
 from awsim.arns import image_uri
 from awsim.kube import KubeCluster
 from conftest import use_only
+from ecr_sweeper import wording
 from ecr_sweeper.cli import EXIT_BLOCKED, plan_exit_code
 from ecr_sweeper.kube.client import KubeLimits
 from ecr_sweeper.model import (
@@ -104,7 +105,7 @@ def eks_census(scan: UsageScan) -> CensusEntry:
 
 def kept(plan: Plan) -> dict[str, str]:
     """tag (or digest when untagged) → reason, of every kept image."""
-    return {(d.tags[0] if d.tags else d.digest): d.reason for d in plan.kept}
+    return {(d.tags[0] if d.tags else d.digest): wording.reason(d.reason) for d in plan.kept}
 
 
 def deleted(plan: Plan) -> set[str]:
@@ -176,7 +177,7 @@ def test_init_container_from_another_accounts_registry(monkeypatch: pytest.Monke
     )
     with run_emulator(org(app, other=(migrations,)), quotas=Quotas.unlimited()) as emu:
         plan = plan_with(emu, [cluster("prod-eks", running)], monkeypatch)
-    by_repo = {(str(d.repository.account_id), d.tags): d.reason for d in plan.kept}
+    by_repo = {(str(d.repository.account_id), d.tags): wording.reason(d.reason) for d in plan.kept}
     assert by_repo[(OTHER, ("m7",))] == (
         "in use: tag 'm7' used by pod payments/api-7c9d4-x2x7q init container migrate "
         f"(cluster prod-eks, {APP}/{EU})"

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 import sweep
+from ecr_sweeper import wording
 from ecr_sweeper.demo.kube_server import demo_eks_cluster, demo_pod, demo_replica_set
 from ecr_sweeper.demo.moto_patches import account_session
 from ecr_sweeper.demo.run import image_manifest as manifest
 from ecr_sweeper.demo.run import push
-from ecr_sweeper.model import Sources, UsageScan
+from ecr_sweeper.model import AccountId, AccountRegion, Region, Sources, UsageScan
 from moto_helpers import APP, MOTO_SOURCES, REGISTRY, US, sweep_plan, target
 from planning import NOW
 
@@ -20,7 +21,9 @@ EKS = Sources(service_revisions=False, lambdas=False, schedules=False, eks=True)
 
 def usage(account: str) -> UsageScan:
     return next(
-        s for s in sweep.usage([target(account, US)], sources=EKS, now=NOW) if s.region == US
+        s
+        for s in sweep.usage([target(account, US)], sources=EKS, now=NOW)
+        if s.origin == AccountRegion(AccountId(account), Region(US))
     )
 
 
@@ -54,7 +57,7 @@ def test_the_demo_cluster_keeps_what_it_runs_and_may_roll_back_to() -> None:
             sources=Sources(service_revisions=False, lambdas=False, schedules=False),
         )
     assert plan.errors == ()
-    reasons = {d.tags[0] if d.tags else d.digest: d.reason for d in plan.kept}
+    reasons = {d.tags[0] if d.tags else d.digest: wording.reason(d.reason) for d in plan.kept}
     assert reasons[ran] == (
         "in use: digest running in pod payments/api-7c9d4-x2x7q container app "
         f"(cluster prod-eks, {APP}/{US})"

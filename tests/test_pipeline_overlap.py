@@ -16,6 +16,7 @@ from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.model import (
     AccountId,
+    AccountRegion,
     AccountTarget,
     InventoryScan,
     Region,
@@ -71,7 +72,7 @@ def run_sweep(repos: list[Repository], limits: Limits) -> tuple[list[tuple[str, 
             else ()
         )
         events.append(("usage done", str(ctx.target.account_id)))
-        return UsageScan(ctx.target.account_id, ctx.region, usages)
+        return UsageScan(AccountRegion(ctx.target.account_id, ctx.region), usages)
 
     async def fake_inventory(
         target: AccountTarget, region: Region, *_: Any, judge: Any, gate: Any, **__: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ecr_sweeper import wording
 from ecr_sweeper.model import Plan, Policy, Repository
 from ecr_sweeper.plan import build_plan, recheck
 from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
@@ -16,7 +17,9 @@ def deleted(plan: Plan) -> set[str]:
 
 
 def reason_of(plan: Plan, seed: str) -> str:
-    return next(d.reason for d in (*plan.kept, *plan.deletions) if d.digest == digest(seed))
+    return next(
+        wording.reason(d.reason) for d in (*plan.kept, *plan.deletions) if d.digest == digest(seed)
+    )
 
 
 def test_unused_images_are_deleted_and_used_tag_is_kept() -> None:
@@ -24,7 +27,7 @@ def test_unused_images_are_deleted_and_used_tag_is_kept() -> None:
     plan = build_plan([usage_scan(use(uri(API, ":v2")))], inventory(repo), NO_RETENTION, NOW)
     assert deleted(plan) == {digest("v1"), digest("v3")}
     assert "tag 'v2' used by service prod/api" in reason_of(plan, "v2")
-    assert all(d.reason.startswith("delete:") for d in plan.deletions)
+    assert all(wording.reason(d.reason).startswith("delete:") for d in plan.deletions)
 
 
 def test_usage_from_another_account_protects_the_central_registry() -> None:
@@ -195,9 +198,9 @@ def test_recheck_drops_what_became_used_and_keeps_the_rest() -> None:
     fresh = build_plan([usage_scan(use(uri(API, ":v2")))], inventory(repo), NO_RETENTION, NOW)
     to_delete, skipped = recheck(reviewed, fresh)
     assert {d.digest for d in to_delete} == {digest("v1"), digest("v3")}
-    assert [(d.digest, why.startswith("not deleted: now in use")) for d, why in skipped] == [
-        (digest("v2"), True)
-    ]
+    assert [
+        (d.digest, wording.reason(why).startswith("not deleted: now in use")) for d, why in skipped
+    ] == [(digest("v2"), True)]
 
 
 def test_recheck_never_adds_deletions() -> None:

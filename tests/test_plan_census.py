@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecr_sweeper import wording
 from ecr_sweeper.model import (
     AccountId,
+    AccountRegion,
     AccountTarget,
     CensusEntry,
     Plan,
@@ -24,12 +26,15 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
-from ecr_sweeper.plan import CENSUS_BLOCKED_REASON, build_plan, recheck, service_kind
+from ecr_sweeper.plan import CENSUS_BLOCKED, build_plan, recheck, service_kind
 from ecr_sweeper.planfile import plan_from_json, plan_to_json
 from planning import NO_RETENTION, NOW, image, inventory, key, uri, use
 
 A, B, C = "111111111111", "222222222222", "333333333333"  # C is outside the sweep
 US, EU = "us-east-1", "eu-west-1"
+CENSUS_BLOCKED_TEXT = (
+    "not deleted: a consumer the run did not read blocks the plan (see its findings)"
+)
 TARGETS = tuple(AccountTarget(AccountId(a), (Region(US), Region(EU))) for a in (A, B))
 
 
@@ -48,7 +53,7 @@ def entry(
 def scan(
     account: str, region: str = US, *census: CensusEntry, usages: tuple[Usage, ...] = ()
 ) -> UsageScan:
-    return UsageScan(AccountId(account), Region(region), usages, census=census)
+    return UsageScan(AccountRegion(AccountId(account), Region(region)), usages, census=census)
 
 
 def every_place(*census: CensusEntry) -> list[UsageScan]:
@@ -101,7 +106,7 @@ def plan_of(
 
 
 def reasons(plan: Plan) -> dict[str, str]:
-    return {d.repository.name: d.reason for d in (*plan.kept, *plan.deletions)}
+    return {d.repository.name: wording.reason(d.reason) for d in (*plan.kept, *plan.deletions)}
 
 
 def test_an_unread_eks_cluster_holds_every_repository_it_could_pull_and_blocks() -> None:
@@ -113,12 +118,12 @@ def test_an_unread_eks_cluster_holds_every_repository_it_could_pull_and_blocks()
     for name in ("own", "own-eu", "lets-a"):
         assert why[name].startswith(held), name
     assert why["lets-anyone"].startswith("kept: the repository policy lets anyone")  # rule 5
-    assert why["private"] == CENSUS_BLOCKED_REASON  # not reachable, but the plan is blocked
-    assert plan.findings == (
+    assert why["private"] == CENSUS_BLOCKED_TEXT  # not reachable, but the plan is blocked
+    assert wording.findings(plan.findings) == [
         "111111111111/us-east-1: eks present, not read (no reader in this tool); nothing it "
         "could pull is deleted. Resolve: list its images with --external-images FILE, or "
         "accept with --accept-unread eks@111111111111",
-    )
+    ]
 
 
 @pytest.mark.parametrize("accepted", ["eks", "eks@111111111111"])
@@ -126,20 +131,20 @@ def test_an_accepted_unread_consumer_holds_nothing_and_is_a_warning(accepted: st
     plan = plan_of(every_place(entry("eks", A)), replace(NO_RETENTION, accepted_unread=(accepted,)))
     assert not plan.blocked
     assert {d.repository.name for d in plan.deletions} == {"own", "own-eu", "lets-a", "private"}
-    assert plan.warnings == (
+    assert wording.warnings(plan.warnings) == [
         "111111111111/us-east-1: eks present, not read (no reader in this tool); accepted by "
         f"--accept-unread {accepted}: only --external-images protects its images",
-    )
+    ]
 
 
 def test_accepting_one_account_leaves_the_others_blocked() -> None:
     policy = replace(NO_RETENTION, accepted_unread=("eks@111111111111",))
     plan = plan_of(every_place(entry("eks", A), entry("eks", B, EU)), policy)
     assert plan.blocked
-    assert [f.split(":")[0] for f in plan.findings] == ["222222222222/eu-west-1"]
+    assert [f.split(":")[0] for f in wording.findings(plan.findings)] == ["222222222222/eu-west-1"]
     why = reasons(plan)
     assert why["private"].startswith("kept: eks in 222222222222/eu-west-1 may pull")
-    assert why["own"] == CENSUS_BLOCKED_REASON
+    assert why["own"] == CENSUS_BLOCKED_TEXT
 
 
 @pytest.mark.parametrize(
@@ -159,7 +164,7 @@ def test_what_counts_as_unread(census: CensusEntry, blocked: bool) -> None:
 
 def test_a_failed_census_says_the_consumer_may_be_present() -> None:
     plan = plan_of(every_place(entry("eks", A, present=None, detail="census failed: denied")))
-    assert plan.findings[0].startswith(
+    assert wording.findings(plan.findings)[0].startswith(
         "111111111111/us-east-1: eks may be present (the census call failed), not read "
         "(census failed: denied)"
     )
@@ -180,12 +185,12 @@ def test_a_service_principal_of_a_kind_the_run_does_not_read_holds_its_repositor
         "kept: the repository policy lets codebuild.amazonaws.com pull, and the run does not "
         "read codebuild"
     )
-    assert plan.findings == (
+    assert wording.findings(plan.findings) == [
         "222222222222/us-east-1: repository built: its policy lets codebuild.amazonaws.com "
         "pull and the run does not read codebuild; nothing in it is deleted. Resolve: list its "
         "images with --external-images FILE, or accept with --accept-unread "
         "codebuild@222222222222",
-    )
+    ]
 
 
 def test_a_service_principal_finding_does_not_depend_on_another_hold() -> None:
@@ -193,7 +198,7 @@ def test_a_service_principal_finding_does_not_depend_on_another_hold() -> None:
     plan = plan_of(every_place(), repos=(both,))
     assert reasons(plan)["shared"].startswith("kept: the repository policy lets 333333333333")
     assert plan.blocked
-    assert "its policy lets codebuild.amazonaws.com pull" in plan.findings[0]
+    assert "its policy lets codebuild.amazonaws.com pull" in wording.findings(plan.findings)[0]
 
 
 def test_a_service_principal_of_a_kind_read_everywhere_holds_nothing() -> None:
@@ -209,10 +214,10 @@ def test_a_service_principal_is_accepted_like_a_kind() -> None:
     policy = replace(NO_RETENTION, accepted_unread=("codebuild",))
     plan = plan_of(every_place(), policy, repos)
     assert not plan.blocked
-    assert plan.warnings == (
+    assert wording.warnings(plan.warnings) == [
         "222222222222/us-east-1/built: its policy lets codebuild.amazonaws.com pull and the run "
         "does not read codebuild; accepted by --accept-unread codebuild",
-    )
+    ]
 
 
 def test_service_principals_map_to_kinds_and_unknown_ones_are_their_own_kind() -> None:
@@ -226,7 +231,8 @@ def test_excluded_ecs_clusters_are_present_but_unread() -> None:
     plan = plan_of([*every_place(excluded), scan(A, US, entry("ecs", A, read=True, detail=""))])
     assert plan.blocked
     assert (
-        "ecs present, not read (2 cluster(s) excluded by the cluster patterns" in plan.findings[0]
+        "ecs present, not read (2 cluster(s) excluded by the cluster patterns"
+        in wording.findings(plan.findings)[0]
     )
 
 
@@ -249,11 +255,9 @@ def test_the_plan_file_records_the_census_findings_and_warnings() -> None:
     assert data["findings"]
     assert data["warnings"]
     again = plan_from_json(data)
-    assert (again.census, again.findings, again.warnings) == (
-        plan.census,
-        plan.findings,
-        plan.warnings,
-    )
+    assert again.census == plan.census
+    assert wording.findings(again.findings) == data["findings"] == wording.findings(plan.findings)
+    assert wording.warnings(again.warnings) == data["warnings"] == wording.warnings(plan.warnings)
     assert again.blocked
 
 
@@ -281,12 +285,14 @@ def test_usage_of_a_destination_in_the_sweep_protects_the_source_image() -> None
     usage[-1] = scan(B, EU, usages=(use(uri(replica, ":v1")),))
     plan = plan_of(usage, repos=(source,))
     assert [d.tags for d in plan.deletions] == [("v0",)]
-    assert [d.reason for d in plan.kept] == ["in use: tag 'v1' used by service prod/api"]
+    assert [wording.reason(d.reason) for d in plan.kept] == [
+        "in use: tag 'v1' used by service prod/api"
+    ]
 
 
 def test_a_destination_whose_usage_failed_to_read_is_not_read() -> None:
     source = repo("app", A, delete_replicas=((AccountId(B), Region(EU)),))
-    usage = [s for s in every_place() if (s.account_id, s.region) != (B, EU)]
+    usage = [s for s in every_place() if s.origin != AccountRegion(AccountId(B), Region(EU))]
     plan = plan_of(usage, repos=(source,))
     assert reasons(plan)["app"].startswith("kept: replication replays its deletions in 2222")
 
@@ -302,10 +308,10 @@ def test_an_archived_image_in_use_is_kept_and_warned_about_and_an_unused_one_goe
     usage[0] = scan(A, US, usages=(use(uri(repo_key, ":v1")),))
     plan = plan_of(usage, repos=(Repository(repo_key, (used, unused)),))
     assert [d.digest for d in plan.deletions] == [unused.digest]
-    assert plan.warnings == (
+    assert wording.warnings(plan.warnings) == [
         f"{repo_key}@{used.digest}: archived and in use: tag 'v1' used by service prod/api; a "
         "workload cannot pull it until it is restored (UpdateImageStorageClass to STANDARD)",
-    )
+    ]
 
 
 # -- the property ------------------------------------------------------------------------------
@@ -396,7 +402,7 @@ def test_nothing_an_unread_consumer_could_pull_is_deleted_in_any_account(
                 # Held by the census itself, not only by the block (or by another hold).
                 for decision in plan.kept:
                     if decision.repository == repo.key:
-                        assert decision.reason != CENSUS_BLOCKED_REASON
+                        assert decision.reason != CENSUS_BLOCKED
     for kind, account, _, repo_key, tag in consumers:  # whatever is seen is never deleted
         if kind not in unread or kind in accepted or f"{kind}@{account}" in accepted:
             for img in by_key[repo_key].images:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from ecr_sweeper import wording
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.model import (
     AccountId,
@@ -35,7 +36,9 @@ def deleted(plan: Plan) -> set[str]:
 
 
 def reason_of(plan: Plan, seed: str) -> str:
-    return next(d.reason for d in (*plan.kept, *plan.deletions) if d.digest == digest(seed))
+    return next(
+        wording.reason(d.reason) for d in (*plan.kept, *plan.deletions) if d.digest == digest(seed)
+    )
 
 
 def plan_of(*images: Image, policy: Policy = NO_RETENTION, usages: tuple[Usage, ...] = ()) -> Plan:
@@ -221,11 +224,11 @@ def test_caps_refuse_without_changing_verdicts() -> None:
         *images, policy=replace(NO_RETENTION, max_delete_percent=50, max_delete_images=5)
     )
     assert len(plan.deletions) == 10
-    assert plan.refusals == (
+    assert wording.refusals(plan.refusals) == [
         "the run would delete 10 images, over the cap of 5 (raise --max-delete-images)",
         "111111111111/us-east-1/app would lose 100% of its images (10 of 10), over the cap of "
         "50% (raise --max-delete-percent)",
-    )
+    ]
     assert plan_of(*images, policy=replace(NO_RETENTION, max_delete_images=10)).refusals == ()
 
 

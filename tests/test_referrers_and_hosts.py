@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import use_only
+from ecr_sweeper import wording
 from ecr_sweeper.aws.ecr import _images
 from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.aws.wire import WireClient
@@ -65,7 +66,7 @@ def verdict(plan: Plan, seed: str) -> tuple[bool, str]:
     for deleted, decisions in ((True, plan.deletions), (False, plan.kept)):
         for d in decisions:
             if d.digest == digest(seed):
-                return deleted, d.reason
+                return deleted, wording.reason(d.reason)
     raise AssertionError(f"{seed} is not in the plan")
 
 
@@ -358,4 +359,4 @@ def test_cosign_referrers_follow_their_subject_across_repositories(
             continue
         subject = Digest("sha256:" + d.tags[0].removeprefix("sha256-").removesuffix(".sig"))
         assert (subject, "us-east-1") not in east  # never the signature of a kept image
-        assert subject not in east_all or "deleted from" in d.reason
+        assert subject not in east_all or "deleted from" in wording.reason(d.reason)

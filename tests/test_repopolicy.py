@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ecr_sweeper import wording
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
@@ -202,7 +203,7 @@ def hold_reason(access: PullAccess, policy_: Policy = NO_RETENTION) -> str | Non
     codebuild_read = CensusEntry("codebuild", AccountId(IN), Region("us-east-1"), True, True)
     scan = replace(usage_scan(), census=(codebuild_read,))
     plan = build_plan([scan], inventory(repo), policy_, NOW, TARGETS)
-    return None if plan.deletions else plan.kept[0].reason
+    return None if plan.deletions else wording.reason(plan.kept[0].reason)
 
 
 def test_the_issue_policy_holds_the_repository() -> None:

@@ -26,6 +26,7 @@ from awsim import (
     run_emulator,
 )
 from conftest import use_only
+from ecr_sweeper import wording
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
 from planning import NOW
@@ -89,7 +90,7 @@ def test_recently_stopped_tasks_keep_the_digest_they_ran(monkeypatch: pytest.Mon
     # kept: the digest the crashed task ran, the image the finished task used, and what
     # "batch" points at now; deleted: only "old"
     assert deleted_tags(plan) == {"old"}
-    reasons = {d.tags: d.reason for d in plan.kept}
+    reasons = {d.tags: wording.reason(d.reason) for d in plan.kept}
     assert "stopped task batch/" in reasons[("crashed",)]
 
     ignoring = sweep(

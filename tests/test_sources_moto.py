@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ecr_sweeper import wording
 from ecr_sweeper.demo.moto_patches import account_session, moto_sources
 from ecr_sweeper.demo.run import (
     cosign_tag,
@@ -46,7 +47,7 @@ SOURCES = moto_sources(Sources(service_revisions=False, usage_regions=(US,)))
 def verdict(plan: Plan, repo: str, digest: str) -> str:
     for decision in (*plan.kept, *plan.deletions):
         if decision.repository.name == repo and decision.digest == digest:
-            return decision.reason
+            return wording.reason(decision.reason)
     raise AssertionError(f"{repo}@{digest} not in the plan")
 
 
@@ -69,11 +70,11 @@ def test_lambda_source_can_be_switched_off_and_its_census_then_blocks_until_acce
     blocked = sweep_plan(TARGETS, NO_RETENTION, off)
     assert blocked.blocked
     assert deleted(blocked) == set()
-    assert blocked.findings == (
+    assert wording.findings(blocked.findings) == [
         f"{APP}/{US}: lambda present, not read (lambda: switched off); nothing it could pull "
         "is deleted. Resolve: list its images with "
         f"--external-images FILE, or accept with --accept-unread lambda@{APP}",
-    )
+    ]
     accepted = sweep_plan(TARGETS, replace(NO_RETENTION, accepted_unread=(f"lambda@{APP}",)), off)
     assert deleted(accepted) == {images["v1"]}
 

@@ -50,6 +50,7 @@ from awsim import (
     image_uri,
     run_emulator,
 )
+from ecr_sweeper import wording
 from ecr_sweeper.aws.limits import Limits
 from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
@@ -347,7 +348,7 @@ def test_every_container_of_a_task_keeps_the_digest_it_runs_after_its_tag_moved(
         assert keys(reviewed.deletions) == {
             (A, US, r.name, r.images[2].digest) for r in repos.values()
         }
-        running = {str(d.digest): d.reason for d in reviewed.kept}
+        running = {str(d.digest): wording.reason(d.reason) for d in reviewed.kept}
         for repo in repos.values():
             assert running[repo.images[0].digest].startswith("in use: digest running in task")
         assert apply(reviewed).complete

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ecr_sweeper import wording
 from ecr_sweeper.demo.run import image_index, image_manifest, push, push_index
 from ecr_sweeper.model import Patterns, Plan, Policy
 from moto_helpers import (
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.usefixtures("aws")
 
 def reasons(plan: Plan) -> dict[str, str]:
     """Digest → reason, over kept and deleted images."""
-    return {d.digest: d.reason for d in (*plan.kept, *plan.deletions)}
+    return {d.digest: wording.reason(d.reason) for d in (*plan.kept, *plan.deletions)}
 
 
 def test_cross_account_registry_image_used_by_another_account_is_kept() -> None:

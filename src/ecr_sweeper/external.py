@@ -7,11 +7,7 @@ import re
 from collections.abc import Sequence
 
 from ecr_sweeper.imageref import DOCKER_HUB, ForeignImage, ImageReferenceError, parse_image
-from ecr_sweeper.model import AccountId, ImageRef, Region, ScanError, Usage, UsageScan
-
-EXTERNAL = AccountId("external")
-NO_REGION = Region("-")
-
+from ecr_sweeper.model import ImageRef, Outside, ScanError, Usage, UsageScan
 
 # An AWS host naming ECR or its registry (`dkr`) that parse_image did not read as private ECR:
 # a typo (label order, an 11-digit account) meant to protect an ECR image.
@@ -53,11 +49,13 @@ def external_usage(images: Sequence[str]) -> UsageScan:
     foreign = 0
     for image in images:
         if problem := external_reference_problem(image):
-            errors.append(ScanError("usage", EXTERNAL, None, "external images", problem))
+            errors.append(
+                ScanError("usage", Outside.EXTERNAL_IMAGES, None, "external images", problem)
+            )
             continue
         ref = parse_image(image)
         if isinstance(ref, ForeignImage):
             foreign += 1
             continue
         usages.append(Usage(image, ref, "the external image list", None, "external"))
-    return UsageScan(EXTERNAL, NO_REGION, tuple(usages), tuple(errors), foreign)
+    return UsageScan(Outside.EXTERNAL_IMAGES, tuple(usages), tuple(errors), foreign)

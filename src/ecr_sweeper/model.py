@@ -6,10 +6,11 @@ type error. Everything here is plain data: the planner consumes and produces onl
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NewType
+from typing import Any, ClassVar, Literal, NewType
 
 AccountId = NewType("AccountId", str)
 Region = NewType("Region", str)
@@ -63,12 +64,21 @@ class Usage:
 ScanScope = Literal["usage", "inventory"]
 
 
+class Outside(enum.StrEnum):
+    """Sentinels for the usage sources that belong to no account of the run (h11's
+    `make_sentinel`, not a fake `AccountId`). A `StrEnum` so that files and messages spell them
+    as they always have ("external", "kubeconfig")."""
+
+    EXTERNAL_IMAGES = "external"  # --external-images / `[sources] external_images`
+    KUBECONFIG = "kubeconfig"  # the clusters of --kubeconfig files
+
+
 @dataclass(frozen=True, slots=True)
 class ScanError:
     """A source that could not be read. Usage errors block every deletion of the run."""
 
     scope: ScanScope
-    account_id: AccountId
+    account_id: AccountId | Outside
     region: Region | None
     subject: str
     message: str
@@ -96,12 +106,42 @@ class CensusEntry:
         return self.present is not False and not self.read
 
 
-@dataclass(frozen=True, slots=True)
-class UsageScan:
-    """What one account × region's workloads use, and the census of its consumer kinds."""
+@dataclass(frozen=True, slots=True, order=True)
+class AccountRegion:
+    """One account × region."""
 
     account_id: AccountId
     region: Region
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountNote:
+    """What was learnt of one account as a whole (its regions could not be listed, regions
+    left out of the usage scan): errors and warnings that belong to no region."""
+
+    account_id: AccountId
+
+
+# Where a usage scan was read: an account × region, an account as a whole, or a source
+# outside every account (the external-images list, kubeconfig clusters).
+UsageOrigin = AccountRegion | AccountNote | Outside
+
+
+def origin_order(origin: UsageOrigin) -> tuple[str, str]:
+    """A total order over origins: (account or sentinel, region or "")."""
+    if isinstance(origin, AccountRegion):
+        return (origin.account_id, origin.region)
+    if isinstance(origin, AccountNote):
+        return (origin.account_id, "")
+    return (origin.value, "")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageScan:
+    """What the workloads of one origin (mostly an account × region) use, and the census of
+    its consumer kinds."""
+
+    origin: UsageOrigin
     usages: tuple[Usage, ...] = ()
     errors: tuple[ScanError, ...] = ()
     foreign_images: int = 0  # references outside private ECR (Docker Hub, public.ecr.aws…)
@@ -334,6 +374,334 @@ SOURCE_SWITCHES = (
 )
 
 
+# The codes (their values) of the reasons that keep an image because a workload uses it, and of
+# the reasons that delete it (every other reason keeps it).
+_IN_USE = frozenset({"digest-pinned", "tag-used", "digest-running"})
+_DELETES = frozenset(
+    {
+        "unused",
+        "manifest-of-deleted",
+        "referrer-of-deleted",
+        "cosign-subject-deleted",
+        "cosign-subject-absent",
+    }
+)
+
+
+class Code(enum.Enum):
+    """What decided a verdict, or what a finding, warning or refusal says. The words are the
+    renderer's (`wording`); the planner decides on these codes alone.
+
+    `in_use`: a workload uses the image (by digest pin, by tag, or running it). `deletes`: a
+    reason to delete the image. Plain attributes, not properties: the planner reads them once
+    per image of a million-image run."""
+
+    in_use: bool
+    deletes: bool
+
+    def __init__(self, value: str) -> None:
+        self.in_use = value in _IN_USE
+        self.deletes = value in _DELETES
+
+    # kept: in use (invariant 2)
+    DIGEST_PINNED = "digest-pinned"
+    TAG_USED = "tag-used"
+    DIGEST_RUNNING = "digest-running"
+    # kept: retention (invariant 6)
+    PROTECTED_TAG = "protected-tag"
+    YOUNG = "young"
+    PULLED_RECENTLY = "pulled-recently"
+    AMONG_NEWEST = "among-newest"
+    UNTAGGED_KEPT = "untagged-kept"
+    # the manifest graph (invariant 4)
+    MANIFEST_OF_KEPT = "manifest-of-kept"
+    REFERRER_OF_KEPT = "referrer-of-kept"
+    COSIGN_SUBJECT_KEPT = "cosign-subject-kept"
+    COSIGN_SUBJECT_WAITING = "cosign-subject-waiting"
+    COSIGN_SUBJECT_UNREAD = "cosign-subject-unread"
+    # kept: the repository is held whole (invariants 5, 10, 11)
+    INVENTORY_INCOMPLETE = "inventory-incomplete"
+    ANYONE_PULLS = "anyone-pulls"
+    ORGANIZATION_PULLS = "organization-pulls"
+    ACCOUNTS_PULL = "accounts-pull"
+    NOT_OPTED_IN = "not-opted-in"
+    CENSUS_HOLD = "census-hold"
+    SERVICE_HOLD = "service-hold"
+    REPLICA_HOLD = "replica-hold"
+    # not deleted: the plan (or apply's re-check) is blocked (invariants 1, 9, 10)
+    BLOCKED_USAGE = "blocked-usage"
+    BLOCKED_CENSUS = "blocked-census"
+    RECHECK_BLOCKED = "recheck-blocked"
+    RECHECK_KEPT = "recheck-kept"
+    RECHECK_ABSENT = "recheck-absent"
+    # delete
+    UNUSED = "unused"
+    MANIFEST_OF_DELETED = "manifest-of-deleted"
+    REFERRER_OF_DELETED = "referrer-of-deleted"
+    COSIGN_SUBJECT_DELETED = "cosign-subject-deleted"
+    COSIGN_SUBJECT_ABSENT = "cosign-subject-absent"
+    # findings (block the plan), warnings, refusals (caps)
+    UNREAD_CONSUMER = "unread-consumer"
+    UNREAD_SERVICE = "unread-service"
+    ACCEPTED_CONSUMER = "accepted-consumer"
+    ACCEPTED_SERVICE = "accepted-service"
+    ARCHIVED_IN_USE = "archived-in-use"
+    SCAN_NOTE = "scan-note"
+    OVER_IMAGE_CAP = "over-image-cap"
+    OVER_PERCENT_CAP = "over-percent-cap"
+    # read back from a plan file: its words, as reviewed
+    RECORDED = "recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class InUse:
+    """A usage reaches the digest: `DIGEST_PINNED`, `TAG_USED` (with `tag`), `DIGEST_RUNNING`."""
+
+    code: Code
+    source: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectedTag:
+    code: ClassVar[Code] = Code.PROTECTED_TAG
+    tag: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Young:
+    code: ClassVar[Code] = Code.YOUNG
+    min_age_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class PulledRecently:
+    code: ClassVar[Code] = Code.PULLED_RECENTLY
+    within_days: int
+    last_pulled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AmongNewest:
+    code: ClassVar[Code] = Code.AMONG_NEWEST
+    keep_last: int
+
+
+@dataclass(frozen=True, slots=True)
+class UntaggedKept:
+    code: ClassVar[Code] = Code.UNTAGGED_KEPT
+
+
+@dataclass(frozen=True, slots=True)
+class Follows:
+    """A manifest or referrer that follows another image of its repository:
+    `MANIFEST_OF_KEPT` and `REFERRER_OF_KEPT` name the kept `parent`;
+    `MANIFEST_OF_DELETED` and `REFERRER_OF_DELETED` name none."""
+
+    code: Code
+    parent: Digest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CosignSubject:
+    """A cosign referrer whose subject is not in its repository, judged by that subject:
+    `COSIGN_SUBJECT_KEPT`, `_WAITING` and `_DELETED` name the repository `where` it is;
+    `_UNREAD` and `_ABSENT` name none."""
+
+    code: Code
+    subject: Digest
+    where: RepositoryKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryIncomplete:
+    code: ClassVar[Code] = Code.INVENTORY_INCOMPLETE
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnyonePulls:
+    code: ClassVar[Code] = Code.ANYONE_PULLS
+    statements: tuple[str, ...]  # each names its statement and why nothing narrows it
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationPulls:
+    code: ClassVar[Code] = Code.ORGANIZATION_PULLS
+    organizations: tuple[str, ...]  # sorted; the first is the one to accept
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsPull:
+    code: ClassVar[Code] = Code.ACCOUNTS_PULL
+    accounts: tuple[str, ...]  # sorted; the first is the one to accept
+
+
+@dataclass(frozen=True, slots=True)
+class NotOptedIn:
+    code: ClassVar[Code] = Code.NOT_OPTED_IN
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CensusHold:
+    """An unread, unaccepted consumer (`kind` in `place`) could pull from the repository."""
+
+    code: ClassVar[Code] = Code.CENSUS_HOLD
+    kind: str
+    place: AccountRegion
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHold:
+    code: ClassVar[Code] = Code.SERVICE_HOLD
+    principal: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaHold:
+    code: ClassVar[Code] = Code.REPLICA_HOLD
+    unread: tuple[AccountRegion, ...]  # sorted
+
+
+@dataclass(frozen=True, slots=True)
+class NotDeleted:
+    """Nothing goes: `BLOCKED_USAGE`, `BLOCKED_CENSUS`, `RECHECK_BLOCKED`, `RECHECK_ABSENT`."""
+
+    code: Code
+
+
+@dataclass(frozen=True, slots=True)
+class NowKept:
+    """Apply's re-check keeps what the reviewed plan deleted, for `reason`."""
+
+    code: ClassVar[Code] = Code.RECHECK_KEPT
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Unused:
+    code: ClassVar[Code] = Code.UNUSED
+    min_age_days: int
+    keep_last: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A reason, finding, warning or refusal read back from a plan file: the words the
+    reviewer read. Not parsed back into a code: the words of an older version, or of a
+    detail that holds ": " or " of ", could be read wrong, and nothing decides on them (apply
+    decides on its fresh plan)."""
+
+    code: ClassVar[Code] = Code.RECORDED
+    text: str
+
+
+Reason = (
+    InUse
+    | ProtectedTag
+    | Young
+    | PulledRecently
+    | AmongNewest
+    | UntaggedKept
+    | Follows
+    | CosignSubject
+    | InventoryIncomplete
+    | AnyonePulls
+    | OrganizationPulls
+    | AccountsPull
+    | NotOptedIn
+    | CensusHold
+    | ServiceHold
+    | ReplicaHold
+    | NotDeleted
+    | NowKept
+    | Unused
+    | Recorded
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadConsumer:
+    """A finding: a consumer present (or maybe present) and not read, not accepted."""
+
+    code: ClassVar[Code] = Code.UNREAD_CONSUMER
+    entry: CensusEntry
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadService:
+    """A finding: a repository policy lets a service principal pull whose kind is not read."""
+
+    code: ClassVar[Code] = Code.UNREAD_SERVICE
+    repository: RepositoryKey
+    principal: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedConsumer:
+    """A warning: an unread consumer, accepted by `token` (`KIND` or `KIND@ACCOUNT`)."""
+
+    code: ClassVar[Code] = Code.ACCEPTED_CONSUMER
+    entry: CensusEntry
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedService:
+    code: ClassVar[Code] = Code.ACCEPTED_SERVICE
+    repository: RepositoryKey
+    principal: str
+    kind: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedInUse:
+    code: ClassVar[Code] = Code.ARCHIVED_IN_USE
+    repository: RepositoryKey
+    digest: Digest
+    reason: Reason  # one whose code is in use
+
+
+@dataclass(frozen=True, slots=True)
+class ScanNote:
+    """A warning a usage scan brought, in the words of the code that read it."""
+
+    code: ClassVar[Code] = Code.SCAN_NOTE
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OverImageCap:
+    code: ClassVar[Code] = Code.OVER_IMAGE_CAP
+    deletions: int
+    cap: int
+
+
+@dataclass(frozen=True, slots=True)
+class OverPercentCap:
+    code: ClassVar[Code] = Code.OVER_PERCENT_CAP
+    repository: RepositoryKey
+    deleted: int
+    images: int
+    cap: float
+
+    @property
+    def share(self) -> float:
+        return 100.0 * self.deleted / self.images
+
+
+Finding = UnreadConsumer | UnreadService | Recorded
+PlanWarning = AcceptedConsumer | AcceptedService | ArchivedInUse | ScanNote | Recorded
+Refusal = OverImageCap | OverPercentCap | Recorded
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The verdict on one image, with the rule that decided it."""
@@ -344,7 +712,7 @@ class Decision:
     size_bytes: int
     pushed_at: datetime
     media_type: str
-    reason: str
+    reason: Reason
 
     @property
     def is_index(self) -> bool:
@@ -366,11 +734,11 @@ class Plan:
     errors: tuple[ScanError, ...]
     version: int = PLAN_VERSION
     sources: Sources = field(default_factory=Sources)
-    refusals: tuple[str, ...] = ()  # caps exceeded: apply refuses until they are raised
+    refusals: tuple[Refusal, ...] = ()  # caps exceeded: apply refuses until they are raised
     census: tuple[CensusEntry, ...] = ()  # every consumer kind found, and whether it was read
-    # Consumers present and not read, not accepted: one line each; any blocks the plan.
-    findings: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()  # accepted findings, regions not read, archived in use…
+    # Consumers present and not read, not accepted: one each; any blocks the plan.
+    findings: tuple[Finding, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()  # accepted findings, regions not read, archived…
 
     @property
     def blocked(self) -> bool:

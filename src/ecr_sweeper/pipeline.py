@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from ecr_sweeper import wording
 from ecr_sweeper.aws.ecr import delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
@@ -51,6 +52,8 @@ from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import (
+    AccountNote,
+    AccountRegion,
     AccountTarget,
     Decision,
     InventoryScan,
@@ -63,6 +66,7 @@ from ecr_sweeper.model import (
     ScanScope,
     Sources,
     UsageScan,
+    origin_order,
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, recheck
 from ecr_sweeper.results import ApplyResult, DeleteOutcome
@@ -160,7 +164,7 @@ async def read_usage(
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
             errors = _unreachable("usage", target, region, exc)
             progress(f"{target.account_id}/{region}: cannot connect: {errors[0].message}")
-            return UsageScan(target.account_id, region, errors=errors)
+            return UsageScan(AccountRegion(target.account_id, region), errors=errors)
         ctx = UsageContext(target, region, api, client, sources, now)
         return await usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
 
@@ -168,7 +172,7 @@ async def read_usage(
         places, connections.limits.usage_regions_at_once, progress, "usage read", read
     )
     usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
-    usage.sort(key=lambda s: (s.account_id, s.region))
+    usage.sort(key=lambda s: origin_order(s.origin))
     return usage
 
 
@@ -235,7 +239,7 @@ async def _place(
     narrowed = tuple(Region(r) for r in sources.usage_regions)
 
     def note(target: AccountTarget, **what: Any) -> None:
-        notes.append(UsageScan(target.account_id, Region("-"), **what))
+        notes.append(UsageScan(AccountNote(target.account_id), **what))
 
     async def account(target: AccountTarget) -> None:
         try:
@@ -458,7 +462,9 @@ async def apply_plan(
     fresh = await make_plan(
         reviewed.targets, reviewed.policy, connections, now, progress, sources=reviewed.sources
     )
-    to_delete, skipped = recheck(reviewed, fresh)
+    to_delete, why_skipped = recheck(reviewed, fresh)
+    # In words here: ApplyResult carries them as text (the renderer's, with its flags).
+    skipped = [(d, wording.reason(why)) for d, why in why_skipped]
     outcome = DeleteOutcome()
     # A planned image the re-check's inventory no longer has, where that inventory was read
     # without error (its repository, or just the image, was deleted since): already gone.

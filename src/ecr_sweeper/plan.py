@@ -23,8 +23,11 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    less than `min_age_days` ago, the `keep_last` most recently pushed top-level images (ties
    broken by digest), images with a protected tag, images pulled within
    `keep_pulled_within_days`, and untagged top-level images when `untagged = "keep"`.
-7. Every decision carries the rule that decided it, and the plan is deterministic: the same
-   inputs give the same plan, in the same order, whatever the order of the inputs.
+7. Every decision carries the rule that decided it (a typed reason: a `Code` and its details),
+   and the plan is deterministic: the same inputs give the same plan, in the same order,
+   whatever the order of the inputs. Keep or delete, "in use", a finding that blocks: all are
+   decided on codes. This module writes no sentence and names no command-line flag: the words
+   (and the flags that resolve a finding) are `wording.py`'s.
 8. Caps (`max_delete_percent` per repository, `max_delete_images` per run) never change the
    verdicts; they add refusals that make `apply` refuse the whole plan.
 9. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
@@ -57,39 +60,72 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from ecr_sweeper.model import (
+    AcceptedConsumer,
+    AcceptedService,
     AccountId,
+    AccountRegion,
+    AccountsPull,
     AccountTarget,
+    AmongNewest,
+    AnyonePulls,
+    ArchivedInUse,
     CensusEntry,
+    CensusHold,
+    Code,
+    CosignSubject,
     Decision,
     Digest,
+    Finding,
+    Follows,
     Image,
+    InUse,
+    InventoryIncomplete,
     InventoryScan,
+    NotDeleted,
+    NotOptedIn,
+    NowKept,
+    OrganizationPulls,
+    OverImageCap,
+    OverPercentCap,
     Patterns,
     Plan,
+    PlanWarning,
     Policy,
+    ProtectedTag,
+    PulledRecently,
+    Reason,
+    Refusal,
+    ReplicaHold,
     Repository,
     RepositoryKey,
     Retention,
     ScanError,
+    ScanNote,
+    ServiceHold,
     Sources,
+    UnreadConsumer,
+    UnreadService,
+    UntaggedKept,
+    Unused,
     Usage,
     UsageScan,
+    Young,
 )
 
-BLOCKED_REASON = "not deleted: the usage scan is incomplete, so nothing is (fail closed)"
+BLOCKED = NotDeleted(Code.BLOCKED_USAGE)
+CENSUS_BLOCKED = NotDeleted(Code.BLOCKED_CENSUS)
+UNTAGGED_KEPT = UntaggedKept()
 Relation = Literal["child", "referrer"]
-KEPT_WITH: dict[Relation, str] = {
-    "child": "kept: manifest of kept image index {parent}",
-    "referrer": "kept: referrer (signature, SBOM, attestation) of kept image {parent}",
+KEPT_WITH: dict[Relation, Code] = {
+    "child": Code.MANIFEST_OF_KEPT,
+    "referrer": Code.REFERRER_OF_KEPT,
 }
-DELETED_WITH: dict[Relation, str] = {
-    "child": "delete: manifest of an image index that is deleted",
-    "referrer": "delete: referrer (signature, SBOM, attestation) of an image deleted or gone",
+# Shared by every image they delete: one object each, not one per image.
+DELETED_WITH: dict[Relation, Follows] = {
+    "child": Follows(Code.MANIFEST_OF_DELETED),
+    "referrer": Follows(Code.REFERRER_OF_DELETED),
 }
 COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
-CENSUS_BLOCKED_REASON = (
-    "not deleted: a consumer the run did not read blocks the plan (see its findings)"
-)
 # The consumer kind behind each service principal a repository policy may let pull. A
 # principal not listed here is its own kind, which no reader reads: it holds its repository.
 SERVICE_KINDS: dict[str, str] = {
@@ -117,7 +153,7 @@ def service_kind(principal: str) -> str:
 
 
 def accepts(accepted: Iterable[str], kind: str, account: str) -> str | None:
-    """The `--accept-unread` value (`KIND` or `KIND@ACCOUNT`) that accepts this kind in this
+    """The accepted-unread value (`KIND` or `KIND@ACCOUNT`) that accepts this kind in this
     account, or None."""
     for value in accepted:
         if value in (kind, f"{kind}@{account}"):
@@ -131,8 +167,8 @@ class Census:
 
     entries: tuple[CensusEntry, ...]
     pending: dict[AccountId, CensusEntry]  # per account, the first unread, unaccepted consumer
-    findings: tuple[str, ...]
-    warnings: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    warnings: tuple[PlanWarning, ...]
     read_kinds: frozenset[str]  # kinds every account × region of the run read (or lacks)
 
     @classmethod
@@ -142,26 +178,16 @@ class Census:
             key=lambda e: (e.account_id, e.region, e.kind, e.detail),
         )
         pending: dict[AccountId, CensusEntry] = {}
-        findings: list[str] = []
-        warnings: list[str] = []
+        findings: list[Finding] = []
+        warnings: list[PlanWarning] = []
         for entry in entries:
             if not entry.unread:
                 continue
-            where = f"{entry.account_id}/{entry.region}"
-            found = "present" if entry.present else "may be present (the census call failed)"
-            why = entry.detail or "not read"
             if token := accepts(accepted, entry.kind, entry.account_id):
-                warnings.append(
-                    f"{where}: {entry.kind} {found}, not read ({why}); accepted by "
-                    f"--accept-unread {token}: only --external-images protects its images"
-                )
+                warnings.append(AcceptedConsumer(entry, token))
                 continue
             pending.setdefault(entry.account_id, entry)
-            findings.append(
-                f"{where}: {entry.kind} {found}, not read ({why}); nothing it could pull is "
-                f"deleted. Resolve: list its images with --external-images FILE, or accept "
-                f"with --accept-unread {entry.kind}@{entry.account_id}"
-            )
+            findings.append(UnreadConsumer(entry))
         by_kind: dict[str, list[CensusEntry]] = defaultdict(list)
         for entry in entries:
             by_kind[entry.kind].append(entry)
@@ -170,7 +196,7 @@ class Census:
         )
         return cls(tuple(entries), pending, tuple(findings), tuple(warnings), read_kinds)
 
-    def hold(self, repo: Repository) -> str | None:
+    def hold(self, repo: Repository) -> CensusHold | None:
         """Why an unread, unaccepted consumer could pull from this repository, or None."""
         if not self.pending:
             return None
@@ -185,10 +211,7 @@ class Census:
             entry = min(pullers, key=lambda e: (e.account_id, e.region, e.kind), default=None)
         if entry is None:
             return None
-        return (
-            f"kept: {entry.kind} in {entry.account_id}/{entry.region} may pull from this "
-            f"repository and was not read ({entry.detail or 'not read'})"
-        )
+        return CensusHold(entry.kind, AccountRegion(entry.account_id, entry.region), entry.detail)
 
     def unread_services(self, repo: Repository) -> list[tuple[str, str]]:
         """(service principal, kind) the repository policy lets pull whose kind the run did not
@@ -230,8 +253,8 @@ class Planner:
         self._census = Census.of(usage, policy.accepted_unread)
         self._findings = list(self._census.findings)
         self._warnings = list(self._census.warnings)
-        self._warnings += [w for scan in usage for w in scan.warnings]
-        self._read_places = {(scan.account_id, scan.region) for scan in usage if not scan.errors}
+        self._warnings += [ScanNote(w) for scan in usage for w in scan.warnings]
+        self._read_places = {scan.origin for scan in usage if not scan.errors}
         self._kept: list[Decision] = []
         self._deletions: list[Decision] = []
         # Cosign referrers whose subject is in another repository: decided in plan().
@@ -259,10 +282,10 @@ class Planner:
                 for use in self._uses.get(RepositoryKey(account, region, repo.key.name), ())
             ),
         ]
-        verdicts: list[tuple[Image, str, bool]] = []
+        verdicts: list[Verdict] = []
         if hold:
             verdicts = [
-                (image, hold, False) for image in sorted(repo.images, key=lambda i: i.digest)
+                Verdict(image, hold) for image in sorted(repo.images, key=lambda i: i.digest)
             ]
         else:
             verdicts, elsewhere = _decide_repository(
@@ -273,59 +296,44 @@ class Planner:
             )
             self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
         archived = {image.digest for image in repo.images if image.archived}
-        for image, reason, delete in verdicts:
-            if image.digest in archived and not delete and reason.startswith("in use"):
-                self._warnings.append(
-                    f"{repo.key}@{image.digest}: archived and {reason}; a workload cannot pull "
-                    "it until it is restored (UpdateImageStorageClass to STANDARD)"
-                )
-            self._record(repo.key, image, reason, delete=delete)
+        for verdict in verdicts:
+            image, reason = verdict.image, verdict.reason
+            if reason.code.in_use and image.digest in archived:
+                self._warnings.append(ArchivedInUse(repo.key, image.digest, reason))
+            self._record(repo.key, verdict)
 
-    def _record(self, key: RepositoryKey, image: Image, reason: str, *, delete: bool) -> None:
-        if delete and self._blocked:
-            self._kept.append(_decision(key, image, BLOCKED_REASON))
+    def _record(self, key: RepositoryKey, verdict: Verdict) -> None:
+        """Keep or delete, as the verdict's code says (nothing goes while usage is unread)."""
+        if not verdict.reason.code.deletes:
+            self._kept.append(_decision(key, verdict.image, verdict.reason))
+        elif self._blocked:
+            self._kept.append(_decision(key, verdict.image, BLOCKED))
         else:
-            chosen = self._deletions if delete else self._kept
-            chosen.append(_decision(key, image, reason))
+            self._deletions.append(_decision(key, verdict.image, verdict.reason))
 
-    def _service_hold(self, repo: Repository) -> str | None:
+    def _service_hold(self, repo: Repository) -> ServiceHold | None:
         """A service principal of a kind the run did not read may pull: hold, and (unless
         accepted) a finding that blocks the plan."""
         held = None
         for principal, kind in self._census.unread_services(repo):
             account = repo.key.account_id
             if token := accepts(self._policy.accepted_unread, kind, account):
-                self._warnings.append(
-                    f"{repo.key}: its policy lets {principal} pull and the run does not read "
-                    f"{kind}; accepted by --accept-unread {token}"
-                )
+                self._warnings.append(AcceptedService(repo.key, principal, kind, token))
                 continue
-            self._findings.append(
-                f"{account}/{repo.key.region}: repository {repo.key.name}: its policy lets "
-                f"{principal} pull and the run does not read {kind}; nothing in it is deleted. "
-                f"Resolve: list its images with --external-images FILE, or accept with "
-                f"--accept-unread {kind}@{account}"
-            )
-            held = held or (
-                f"kept: the repository policy lets {principal} pull, and the run does not "
-                f"read {kind}"
-            )
+            self._findings.append(UnreadService(repo.key, principal, kind))
+            held = held or ServiceHold(principal, kind)
         return held
 
-    def _replica_hold(self, repo: Repository) -> str | None:
+    def _replica_hold(self, repo: Repository) -> ReplicaHold | None:
         """ECR replays this repository's deletions in a registry whose usage was not read."""
         unread = sorted(
-            (account, region)
-            for account, region in repo.delete_replicas
-            if (account, region) not in self._read_places
+            place
+            for place in (
+                AccountRegion(account, region) for account, region in repo.delete_replicas
+            )
+            if place not in self._read_places
         )
-        if not unread:
-            return None
-        where = ", ".join(f"{a}/{r}" for a, r in unread)
-        return (
-            f"kept: replication replays its deletions in {where}, whose usage this run did "
-            f"not read (add the account and region to the sweep)"
-        )
+        return ReplicaHold(tuple(unread)) if unread else None
 
     def plan(self, inventory_errors: Iterable[ScanError] = ()) -> Plan:
         """The plan of everything judged, with the inventory's own errors."""
@@ -342,7 +350,7 @@ class Planner:
         if self._findings and deletions:
             # A finding can come from any repository, judged in any order: only now is it
             # known that the plan is blocked, so what was to go stays.
-            blocked = [dataclasses.replace(d, reason=CENSUS_BLOCKED_REASON) for d in deletions]
+            blocked = [dataclasses.replace(d, reason=CENSUS_BLOCKED) for d in deletions]
             kept = sorted([*kept, *blocked], key=lambda d: (d.repository, d.digest))
             deletions = []
         return Plan(
@@ -355,8 +363,10 @@ class Planner:
             sources=self._sources,
             refusals=tuple(_refusals(self._policy, deletions, kept)),
             census=self._census.entries,
-            findings=tuple(sorted(set(self._findings))),
-            warnings=tuple(sorted(set(self._warnings))),
+            # Each once, in an order that does not depend on the order of the repositories;
+            # the plan file writes their sentences in the renderer's (alphabetical) order.
+            findings=tuple(sorted(set(self._findings), key=repr)),
+            warnings=tuple(sorted(set(self._warnings), key=repr)),
         )
 
     def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:
@@ -379,38 +389,24 @@ class Planner:
         unread = _partly_read_registries(self._targets, errors)
         for item in sorted(self._elsewhere, key=lambda e: (e.key, e.image.digest)):
             registry = (item.key.account_id, item.key.region)
+            reason: Reason
             if (where := kept[registry].get(item.subject)) is not None:
-                reason, delete = f"kept: {item.what} of kept image {item.subject} in {where}", False
+                reason = CosignSubject(Code.COSIGN_SUBJECT_KEPT, item.subject, where)
             elif (where := undecided.get((*registry, item.subject))) is not None:
-                reason, delete = (
-                    f"kept: {item.what} of image {item.subject} in {where}, itself a referrer "
-                    f"of an image in another repository",
-                    False,
-                )
+                reason = CosignSubject(Code.COSIGN_SUBJECT_WAITING, item.subject, where)
             elif (where := gone[registry].get(item.subject)) is not None:
-                reason, delete = (
-                    f"delete: {item.what} of image {item.subject}, deleted from {where}",
-                    True,
-                )
+                reason = CosignSubject(Code.COSIGN_SUBJECT_DELETED, item.subject, where)
             elif registry in unread or item.key.account_id in unread:
-                reason, delete = (
-                    f"kept: {item.what} of image {item.subject}, which may be in a repository "
-                    f"of this registry that this run did not read",
-                    False,
-                )
+                reason = CosignSubject(Code.COSIGN_SUBJECT_UNREAD, item.subject)
             else:
-                reason, delete = (
-                    f"delete: {item.what} of image {item.subject}, which no repository of this "
-                    f"registry holds",
-                    True,
-                )
+                reason = CosignSubject(Code.COSIGN_SUBJECT_ABSENT, item.subject)
             if item.parent is not None:  # follows the referrer it hangs off
                 reason = (
-                    KEPT_WITH[item.relation].format(parent=item.parent)
-                    if not delete
-                    else DELETED_WITH[item.relation]
+                    DELETED_WITH[item.relation]
+                    if reason.code.deletes
+                    else Follows(KEPT_WITH[item.relation], item.parent)
                 )
-            self._record(item.key, item.image, reason, delete=delete)
+            self._record(item.key, Verdict(item.image, reason))
         self._elsewhere.clear()
 
 
@@ -440,7 +436,14 @@ class _Elsewhere:
     subject: Digest
     parent: Digest | None
     relation: Relation
-    what: str = "cosign referrer (signature, SBOM, attestation)"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The planner's word on one image: keep or delete is the reason's code."""
+
+    image: Image
+    reason: Reason
 
 
 def build_plan(
@@ -475,7 +478,7 @@ def drain(items: list[InventoryScan]) -> Iterable[InventoryScan]:
 
 def protected_digests(
     usages: Iterable[Usage], repositories: Iterable[Repository]
-) -> dict[RepositoryKey, dict[Digest, str]]:
+) -> dict[RepositoryKey, dict[Digest, InUse]]:
     """Map each repository to the digests some usage reaches, with the first usage's source.
 
     Tags resolve against the inventory as it is now; a tag that exists nowhere protects nothing
@@ -498,54 +501,46 @@ def _usages_by_repository(usages: Iterable[Usage]) -> dict[RepositoryKey, list[U
     return grouped
 
 
-def _reached(uses: Iterable[Usage], repo: Repository | None) -> dict[Digest, str]:
+def _reached(uses: Iterable[Usage], repo: Repository | None) -> dict[Digest, InUse]:
     """The digests of one repository these usages reach, each with the first usage's why."""
-    found: dict[Digest, str] = {}
+    found: dict[Digest, InUse] = {}
     tag_index: dict[str, Digest] | None = None
     for use in uses:
-        reached: list[tuple[Digest, str]] = []
+        reached: list[tuple[Digest, InUse]] = []
         if use.ref.digest is not None:
-            reached.append((use.ref.digest, f"digest pinned by {use.source}"))
+            reached.append((use.ref.digest, InUse(Code.DIGEST_PINNED, use.source)))
         if use.ref.tag is not None and repo is not None:
             if tag_index is None:  # built only for repositories some tag reference names
                 tag_index = {tag: image.digest for image in repo.images for tag in image.tags}
             if digest := tag_index.get(use.ref.tag):
-                reached.append((digest, f"tag {use.ref.tag!r} used by {use.source}"))
+                reached.append((digest, InUse(Code.TAG_USED, use.source, use.ref.tag)))
         if use.resolved_digest is not None:
-            reached.append((use.resolved_digest, f"digest running in {use.source}"))
+            reached.append((use.resolved_digest, InUse(Code.DIGEST_RUNNING, use.source)))
         for digest, why in reached:
-            found.setdefault(digest, f"in use: {why}")
+            found.setdefault(digest, why)
     return found
 
 
-def _repository_hold(repo: Repository, policy: Policy, in_scope: set[str]) -> str | None:
+def _repository_hold(
+    repo: Repository, policy: Policy, in_scope: set[str]
+) -> InventoryIncomplete | AnyonePulls | OrganizationPulls | AccountsPull | NotOptedIn | None:
     """Why nothing in this repository may be deleted, or None."""
     if repo.error is not None:
-        return f"not deleted: inventory incomplete ({repo.error})"
+        return InventoryIncomplete(repo.error)
     access = repo.pull_access
     if access.anyone and "*" not in in_scope:
-        return (
-            f"kept: the repository policy lets anyone pull, outside this sweep "
-            f"({'; '.join(access.anyone)}); accept with --accept-account '*'"
-        )
+        return AnyonePulls(access.anyone)
     outsiders = sorted(a for a in access.accounts if a not in in_scope)
     organizations = sorted(
         o for o in access.organizations if o not in in_scope and o != policy.organization
     )
     if organizations:
-        return (
-            f"kept: the repository policy lets the accounts of organization "
-            f"{', '.join(organizations)} pull, and this run does not sweep every account of it "
-            f"(--org with no filter does); accept with --accept-account {organizations[0]}"
-        )
+        return OrganizationPulls(tuple(organizations))
     if outsiders:
-        return (
-            f"kept: the repository policy lets {', '.join(outsiders)} pull, outside this sweep; "
-            f"accept with --accept-account {outsiders[0]}"
-        )
+        return AccountsPull(tuple(outsiders))
     if policy.opt_in_tag is not None and policy.opt_in_tag not in repo.tags:
         key, value = policy.opt_in_tag
-        return f"kept: repository not opted in (no resource tag {key}={value})"
+        return NotOptedIn(key, value)
     return None
 
 
@@ -590,31 +585,30 @@ def _cosign_subject(tags: Sequence[str]) -> Digest | None:
 
 
 def _decide_repository(
-    repo: Repository, in_use: Mapping[Digest, str], retention: Retention, now: datetime
-) -> tuple[list[tuple[Image, str, bool]], list[tuple[Image, Digest, Digest | None, Relation]]]:
-    """Verdicts for one repository's images: (image, reason, delete?); and the images that
-    wait for another repository (a cosign referrer whose subject is elsewhere, and what hangs
-    off it): (image, subject, parent it follows or None, relation)."""
+    repo: Repository, in_use: Mapping[Digest, InUse], retention: Retention, now: datetime
+) -> tuple[list[Verdict], list[tuple[Image, Digest, Digest | None, Relation]]]:
+    """Verdicts for one repository's images; and the images that wait for another repository
+    (a cosign referrer whose subject is elsewhere, and what hangs off it): (image, subject,
+    parent it follows or None, relation)."""
     graph = _Graph.of(repo)
     keep = _keep_reasons(repo, graph, in_use, retention, now)
     waiting = _waiting(graph, keep)
-    verdicts: list[tuple[Image, str, bool]] = []
+    verdicts: list[Verdict] = []
     for image in sorted(repo.images, key=lambda i: i.digest):
         if image.digest in keep:
-            verdicts.append((image, keep[image.digest], False))
+            verdicts.append(Verdict(image, keep[image.digest]))
         elif image.digest in waiting:
             continue
         elif image.digest in graph.secondary:
-            why = DELETED_WITH[graph.secondary[image.digest]]
-            verdicts.append((image, why, True))
+            verdicts.append(Verdict(image, DELETED_WITH[graph.secondary[image.digest]]))
         else:
-            verdicts.append((image, _deletion_reason(retention), True))
+            verdicts.append(Verdict(image, _deletion_reason(retention)))
     elsewhere = [(graph.by_digest[d], *waiting[d]) for d in sorted(waiting)]
     return verdicts, elsewhere
 
 
 def _waiting(
-    graph: _Graph, keep: Mapping[Digest, str]
+    graph: _Graph, keep: Mapping[Digest, Reason]
 ) -> dict[Digest, tuple[Digest, Digest | None, Relation]]:
     """Unkept cosign referrers whose subject is in another repository, and (transitively) the
     unkept images hanging off them: digest → (subject, parent or None, relation)."""
@@ -635,10 +629,10 @@ def _waiting(
 def _keep_reasons(
     repo: Repository,
     graph: _Graph,
-    in_use: Mapping[Digest, str],
+    in_use: Mapping[Digest, InUse],
     retention: Retention,
     now: datetime,
-) -> dict[Digest, str]:
+) -> dict[Digest, Reason]:
     """Every digest of the repository to keep, with the first rule that keeps it."""
     top_level = [i for i in repo.images if i.digest not in graph.secondary]
     newest_first = sorted(top_level, key=lambda i: (i.pushed_at, i.digest), reverse=True)
@@ -649,7 +643,7 @@ def _keep_reasons(
         if retention.keep_pulled_within_days is not None
         else None
     )
-    keep: dict[Digest, str] = {}
+    keep: dict[Digest, Reason] = {}
     for image in sorted(repo.images, key=lambda i: i.digest):  # sorted: reasons are stable
         top = image.digest not in graph.secondary
         if image.digest in in_use:
@@ -657,16 +651,20 @@ def _keep_reasons(
         elif protected := _protected_tag(image.tags, retention.protect_tags):
             keep[image.digest] = protected
         elif image.pushed_at > young_since:
-            keep[image.digest] = f"kept: pushed less than {retention.min_age_days} days ago"
-        elif pulled_since and image.last_pulled_at and image.last_pulled_at > pulled_since:
-            keep[image.digest] = (
-                f"kept: pulled within {retention.keep_pulled_within_days} days "
-                f"(lastRecordedPullTime {image.last_pulled_at:%Y-%m-%d})"
+            keep[image.digest] = _young(retention.min_age_days)
+        elif (
+            pulled_since
+            and retention.keep_pulled_within_days is not None
+            and image.last_pulled_at
+            and image.last_pulled_at > pulled_since
+        ):
+            keep[image.digest] = PulledRecently(
+                retention.keep_pulled_within_days, image.last_pulled_at
             )
         elif top and image.digest in recent:
-            keep[image.digest] = f"kept: among the {retention.keep_last} most recently pushed"
+            keep[image.digest] = _among_newest(retention.keep_last)
         elif top and not image.tags and retention.untagged == "keep":
-            keep[image.digest] = "kept: untagged images are kept by policy"
+            keep[image.digest] = UNTAGGED_KEPT
     # What a kept image lists or is referred to by is kept, transitively.
     pending = deque(d for d in keep if d in graph.dependents)
     while pending:
@@ -674,33 +672,40 @@ def _keep_reasons(
         for dependent in graph.dependents.get(parent, ()):
             if dependent not in keep:
                 relation = graph.secondary.get(dependent, "child")
-                keep[dependent] = KEPT_WITH[relation].format(parent=parent)
+                keep[dependent] = Follows(KEPT_WITH[relation], parent)
                 pending.append(dependent)
     return keep
 
 
-def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> str | None:
+def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> ProtectedTag | None:
     """The reason an image is protected by one of its tags, or None."""
     for tag in sorted(tags):
         for pattern in patterns:
             if pattern.startswith("re:"):
                 if re.fullmatch(pattern[3:], tag):
-                    return f"kept: tag {tag!r} matches protected pattern {pattern!r}"
+                    return ProtectedTag(tag, pattern)
             elif fnmatch.fnmatchcase(tag, pattern):
-                return f"kept: tag {tag!r} matches protected pattern {pattern!r}"
+                return ProtectedTag(tag, pattern)
     return None
 
 
+# One reason object per setting, shared by every decision it makes (a million decisions).
 @functools.cache
-def _deletion_reason(retention: Retention) -> str:
-    """One string per retention (the decision carries the tags): a million deletions share it."""
-    return (
-        f"delete: no workload uses this digest; older than {retention.min_age_days} "
-        f"days and not among the {retention.keep_last} most recently pushed"
-    )
+def _deletion_reason(retention: Retention) -> Unused:
+    return Unused(retention.min_age_days, retention.keep_last)
 
 
-def _decision(key: RepositoryKey, image: Image, reason: str) -> Decision:
+@functools.cache
+def _young(min_age_days: int) -> Young:
+    return Young(min_age_days)
+
+
+@functools.cache
+def _among_newest(keep_last: int) -> AmongNewest:
+    return AmongNewest(keep_last)
+
+
+def _decision(key: RepositoryKey, image: Image, reason: Reason) -> Decision:
     return Decision(
         repository=key,
         digest=image.digest,
@@ -713,14 +718,11 @@ def _decision(key: RepositoryKey, image: Image, reason: str) -> Decision:
     )
 
 
-def _refusals(policy: Policy, deletions: list[Decision], kept: list[Decision]) -> list[str]:
-    """The caps this plan exceeds (each a sentence naming the cap and how to raise it)."""
-    refusals: list[str] = []
+def _refusals(policy: Policy, deletions: list[Decision], kept: list[Decision]) -> list[Refusal]:
+    """The caps this plan exceeds."""
+    refusals: list[Refusal] = []
     if policy.max_delete_images is not None and len(deletions) > policy.max_delete_images:
-        refusals.append(
-            f"the run would delete {len(deletions)} images, over the cap of "
-            f"{policy.max_delete_images} (raise --max-delete-images)"
-        )
+        refusals.append(OverImageCap(len(deletions), policy.max_delete_images))
     if policy.max_delete_percent is not None:
         totals: dict[RepositoryKey, list[int]] = defaultdict(lambda: [0, 0])
         for d in deletions:
@@ -730,10 +732,7 @@ def _refusals(policy: Policy, deletions: list[Decision], kept: list[Decision]) -
         for key, (gone, stay) in sorted(totals.items()):
             share = 100.0 * gone / (gone + stay)
             if gone and share > policy.max_delete_percent:
-                refusals.append(
-                    f"{key} would lose {share:.0f}% of its images ({gone} of {gone + stay}), "
-                    f"over the cap of {policy.max_delete_percent:g}% (raise --max-delete-percent)"
-                )
+                refusals.append(OverPercentCap(key, gone, gone + stay, policy.max_delete_percent))
     return refusals
 
 
@@ -747,24 +746,29 @@ def _error_order(error: ScanError) -> tuple[str, str, str, str, str]:
     return (error.scope, error.account_id, error.region or "", error.subject, error.message)
 
 
-def recheck(reviewed: Plan, fresh: Plan) -> tuple[list[Decision], list[tuple[Decision, str]]]:
+RECHECK_BLOCKED = NotDeleted(Code.RECHECK_BLOCKED)
+RECHECK_ABSENT = NotDeleted(Code.RECHECK_ABSENT)
+
+
+def recheck(reviewed: Plan, fresh: Plan) -> tuple[list[Decision], list[tuple[Decision, Reason]]]:
     """What `apply` may delete: the reviewed deletions the fresh plan still deletes.
 
-    Returns (to delete, skipped with why). A blocked fresh plan skips everything.
+    Returns (to delete, skipped with why). A blocked fresh plan skips everything. The reviewed
+    plan's own reasons are not read (they may be `Recorded` words): only which list holds a
+    decision, in each plan.
     """
     if fresh.blocked:
-        why = "not deleted: the re-check's usage scan is incomplete (fail closed)"
-        return [], [(d, why) for d in reviewed.deletions]
+        return [], [(d, RECHECK_BLOCKED) for d in reviewed.deletions]
     still = {(d.repository, d.digest) for d in fresh.deletions}
     now_kept = {(d.repository, d.digest): d.reason for d in fresh.kept}
     to_delete: list[Decision] = []
-    skipped: list[tuple[Decision, str]] = []
+    skipped: list[tuple[Decision, Reason]] = []
     for decision in reviewed.deletions:
         key = (decision.repository, decision.digest)
         if key in still:
             to_delete.append(decision)
         elif key in now_kept:
-            skipped.append((decision, f"not deleted: now {now_kept[key]}"))
+            skipped.append((decision, NowKept(now_kept[key])))
         else:
-            skipped.append((decision, "not deleted: absent from the re-check's inventory"))
+            skipped.append((decision, RECHECK_ABSENT))
     return to_delete, skipped

@@ -11,6 +11,10 @@ Each element of `census` is one consumer kind in one account × region: `kind`, 
 `findings` are the unread consumers that block the plan; `warnings` the accepted ones, the
 regions whose usage was not read and the archived images in use.
 
+Reasons, findings, warnings and refusals are written as their sentences (`wording`), and read
+back as `Recorded` sentences: the words the reviewer read, which `show` and `explain` repeat;
+`apply` decides on its fresh plan, never on them.
+
 Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 `image_digest`, `image_tags`, `size_bytes`, `pushed_at`, `media_type` and `reason`.
 """
@@ -24,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ecr_sweeper import wording
 from ecr_sweeper.model import (
     PLAN_VERSION,
     SOURCE_SWITCHES,
@@ -33,9 +38,12 @@ from ecr_sweeper.model import (
     Decision,
     Digest,
     KubeconfigSource,
+    Outside,
     Patterns,
     Plan,
     Policy,
+    Reason,
+    Recorded,
     Region,
     RepositoryKey,
     RepositoryName,
@@ -53,22 +61,51 @@ class PlanFileError(Exception):
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The plan as a JSON-ready dict (stable key order, stable element order)."""
+    said = _Sentences()
     return {
         "version": plan.version,
         "created_at": plan.created_at.isoformat(),
         "blocked": plan.blocked,
         "policy": policy_to_json(plan.policy),
         "sources": asdict(plan.sources),
-        "refusals": list(plan.refusals),
+        "refusals": wording.refusals(plan.refusals),
         "targets": [target_to_json(t) for t in plan.targets],
         "summary": totals(plan),
         "errors": [error_to_json(e) for e in plan.errors],
         "census": [census_to_json(e) for e in plan.census],
-        "findings": list(plan.findings),
-        "warnings": list(plan.warnings),
-        "deletions": [_decision_to_json(d) for d in plan.deletions],
-        "kept": [_decision_to_json(d) for d in plan.kept],
+        "findings": wording.findings(plan.findings),
+        "warnings": wording.warnings(plan.warnings),
+        "deletions": [_decision_to_json(d, said) for d in plan.deletions],
+        "kept": [_decision_to_json(d, said) for d in plan.kept],
     }
+
+
+class _Sentences:
+    """Each reason's sentence, rendered once per reason object: a million decisions share a
+    few reasons (the plan holds them all while it is written, so their ids stay theirs)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, str] = {}
+
+    def __call__(self, reason: Reason) -> str:
+        text = self._by_id.get(id(reason))
+        if text is None:
+            text = self._by_id[id(reason)] = wording.reason(reason)
+        return text
+
+
+class _Recorder:
+    """`Recorded` reasons read from a file, one object per distinct sentence."""
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, Recorded] = {}
+
+    def __call__(self, text: object) -> Recorded:
+        words = str(text)
+        recorded = self._by_text.get(words)
+        if recorded is None:
+            recorded = self._by_text[words] = Recorded(words)
+        return recorded
 
 
 def checksum(data: dict[str, Any]) -> str:
@@ -147,18 +184,19 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
     """Inverse of `plan_to_json`."""
     if data.get("version") != PLAN_VERSION:
         raise ValueError(f"version {data.get('version')!r}, expected {PLAN_VERSION}")
+    recorded = _Recorder()
     return Plan(
         created_at=aware_time(data["created_at"], "created_at"),
         policy=policy_from_json(data["policy"]),
         sources=sources_from_json(data["sources"]),
-        refusals=tuple(str(r) for r in data["refusals"]),
+        refusals=tuple(Recorded(str(r)) for r in data["refusals"]),
         targets=tuple(target_from_json(t) for t in data["targets"]),
-        deletions=tuple(_decision_from_json(d) for d in data["deletions"]),
-        kept=tuple(_decision_from_json(d) for d in data["kept"]),
+        deletions=tuple(_decision_from_json(d, recorded) for d in data["deletions"]),
+        kept=tuple(_decision_from_json(d, recorded) for d in data["kept"]),
         errors=tuple(error_from_json(e) for e in data["errors"]),
         census=tuple(census_from_json(e) for e in data.get("census", [])),
-        findings=tuple(str(f) for f in data.get("findings", [])),
-        warnings=tuple(str(w) for w in data.get("warnings", [])),
+        findings=tuple(Recorded(str(f)) for f in data.get("findings", [])),
+        warnings=tuple(Recorded(str(w)) for w in data.get("warnings", [])),
     )
 
 
@@ -201,13 +239,18 @@ def error_from_json(e: dict[str, Any]) -> ScanError:
     scope = e["scope"]
     if scope not in ("usage", "inventory"):
         raise ValueError(f"error scope {scope!r}")
+    account = str(e["account_id"])
     return ScanError(
         scope=scope,
-        account_id=AccountId(e["account_id"]),
+        # the sources outside every account keep their sentinel ("external", "kubeconfig")
+        account_id=Outside(account) if account in _OUTSIDE else AccountId(account),
         region=Region(e["region"]) if e["region"] else None,
         subject=e["subject"],
         message=e["message"],
     )
+
+
+_OUTSIDE = frozenset(o.value for o in Outside)
 
 
 def _retention_to_json(r: Retention) -> dict[str, Any]:
@@ -297,7 +340,7 @@ def sources_from_json(d: dict[str, Any]) -> Sources:
     )
 
 
-def _decision_to_json(d: Decision) -> dict[str, Any]:
+def _decision_to_json(d: Decision, said: _Sentences) -> dict[str, Any]:
     return {
         "account_id": d.repository.account_id,
         "region": d.repository.region,
@@ -307,11 +350,11 @@ def _decision_to_json(d: Decision) -> dict[str, Any]:
         "size_bytes": d.size_bytes,
         "pushed_at": d.pushed_at.isoformat(),
         "media_type": d.media_type,
-        "reason": d.reason,
+        "reason": said(d.reason),
     }
 
 
-def _decision_from_json(d: dict[str, Any]) -> Decision:
+def _decision_from_json(d: dict[str, Any], recorded: _Recorder) -> Decision:
     return Decision(
         repository=RepositoryKey(
             AccountId(d["account_id"]), Region(d["region"]), RepositoryName(d["repository"])
@@ -321,7 +364,7 @@ def _decision_from_json(d: dict[str, Any]) -> Decision:
         size_bytes=int(d["size_bytes"]),
         pushed_at=aware_time(d["pushed_at"], "pushed_at"),
         media_type=d["media_type"],
-        reason=d["reason"],
+        reason=recorded(d["reason"]),
     )
 
 

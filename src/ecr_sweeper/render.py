@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ecr_sweeper import wording
 from ecr_sweeper.model import Decision, Plan
 from ecr_sweeper.planfile import plan_to_json
 from ecr_sweeper.report import (
@@ -116,9 +117,9 @@ class Renderer:
                 "BLOCKED: consumers exist that this run did not read, so this plan deletes nothing:"
             )
         # One line each, never wrapped: CI logs and scripts read them line by line.
-        for finding in result.findings:
+        for finding in wording.findings(result.findings):
             self.log.error(f"  {finding}")
-        for warning in result.warnings:
+        for warning in wording.warnings(result.warnings):
             self.log.warning(f"  warning: {warning}")
 
     def plan_as(
@@ -173,7 +174,7 @@ class Renderer:
 
     def refusals(self, result: Plan) -> None:
         """The safety caps the plan exceeds."""
-        for refusal in result.refusals:
+        for refusal in wording.refusals(result.refusals):
             self.log.error(f"  REFUSED: {refusal}")
 
     def decisions(self, result: Plan, decisions: list[Decision]) -> None:
@@ -183,7 +184,7 @@ class Renderer:
             verdict = "DELETE" if (d.repository, d.digest) in deleted else "keep"
             tags = ",".join(d.tags) or "(untagged)"
             self.out.print(f"{verdict:6} {d.repository} {tags} {d.digest}", markup=False)
-            self.out.print(f"       {d.reason}", markup=False)
+            self.out.print(f"       {wording.reason(d.reason)}", markup=False)
 
     def apply(self, result: ApplyResult) -> None:
         """What apply did, with every skipped or failed image named."""

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from ecr_sweeper import wording
 from ecr_sweeper.model import AccountId, Decision, Plan, RepositoryKey, ScanError
 from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.words import plural
@@ -189,7 +190,8 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             f"{monthly_savings(row.bytes_reclaimed, price_per_gb_month):,.2f} |"
         )
     if plan.findings:
-        lines += ["", "## Blocked: consumers not read", "", *(f"- {f}" for f in plan.findings)]
+        found = wording.findings(plan.findings)
+        lines += ["", "## Blocked: consumers not read", "", *(f"- {f}" for f in found)]
     if plan.policy.accepted_unread:
         lines += [
             "",
@@ -198,7 +200,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             *(f"- `--accept-unread {a}`" for a in plan.policy.accepted_unread),
         ]
     if plan.warnings:
-        lines += ["", "## Warnings", "", *(f"- {w}" for w in plan.warnings)]
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in wording.warnings(plan.warnings))]
     census = [e for e in plan.census if e.present is not False]
     if census:
         lines += ["", "## Consumer census", "", "| account | region | kind | present | read |"]
@@ -209,7 +211,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             for e in census
         ]
     if plan.refusals:
-        lines += ["", "## Refused", "", *(f"- {r}" for r in plan.refusals)]
+        lines += ["", "## Refused", "", *(f"- {r}" for r in wording.refusals(plan.refusals))]
     if plan.errors:
         lines += ["", "## Errors", ""]
         lines += [f"- {error_line(e)}" for e in plan.errors]
@@ -243,7 +245,7 @@ def csv_rows(plan: Plan) -> list[tuple[str, ...]]:
                 " ".join(d.tags),
                 str(d.size_bytes),
                 d.pushed_at.isoformat(),
-                d.reason,
+                wording.reason(d.reason),
             )
             for d in decisions
         ]

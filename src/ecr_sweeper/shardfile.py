@@ -18,11 +18,14 @@ from typing import Any
 from ecr_sweeper.imageref import parse_image
 from ecr_sweeper.model import (
     AccountId,
+    AccountNote,
+    AccountRegion,
     AccountTarget,
     Digest,
     Image,
     ImageRef,
     InventoryScan,
+    Outside,
     Policy,
     PullAccess,
     Region,
@@ -31,7 +34,9 @@ from ecr_sweeper.model import (
     RepositoryName,
     Sources,
     Usage,
+    UsageOrigin,
     UsageScan,
+    origin_order,
 )
 from ecr_sweeper.planfile import (
     PlanFileError,
@@ -128,7 +133,7 @@ def read_shards(
             targets,
             policy_from_json(first["policy"]),
             sources_from_json(first["sources"]),
-            sorted(usage, key=lambda s: (s.account_id, s.region)),
+            sorted(usage, key=lambda s: origin_order(s.origin)),
             sorted(inventory, key=lambda s: (s.account_id, s.region)),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -144,10 +149,32 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
+# The region written for an origin that has none (an account as a whole, or a source outside
+# every account, whose "account_id" is then its sentinel's name).
+NO_REGION = "-"
+
+
+def _origin_to_json(origin: UsageOrigin) -> tuple[str, str]:
+    if isinstance(origin, AccountRegion):
+        return origin.account_id, origin.region
+    if isinstance(origin, AccountNote):
+        return origin.account_id, NO_REGION
+    return origin.value, NO_REGION
+
+
+def _origin_from_json(account: str, region: str) -> UsageOrigin:
+    if region != NO_REGION:
+        return AccountRegion(AccountId(account), Region(region))
+    if account in {o.value for o in Outside}:
+        return Outside(account)
+    return AccountNote(AccountId(account))
+
+
 def _usage_scan_to_json(scan: UsageScan) -> dict[str, Any]:
+    account, region = _origin_to_json(scan.origin)
     return {
-        "account_id": scan.account_id,
-        "region": scan.region,
+        "account_id": account,
+        "region": region,
         "usages": [[u.image, u.source, u.resolved_digest, u.kind] for u in scan.usages],
         "errors": [error_to_json(e) for e in scan.errors],
         "foreign_images": scan.foreign_images,
@@ -164,8 +191,7 @@ def _usage_scan_from_json(data: dict[str, Any]) -> UsageScan:
             raise TypeError(f"usage of a non-ECR image {image!r}")
         usages.append(Usage(image, ref, source, Digest(resolved) if resolved else None, kind))
     return UsageScan(
-        AccountId(data["account_id"]),
-        Region(data["region"]),
+        _origin_from_json(str(data["account_id"]), str(data["region"])),
         tuple(usages),
         tuple(error_from_json(e) for e in data["errors"]),
         int(data["foreign_images"]),

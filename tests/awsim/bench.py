@@ -285,10 +285,12 @@ def _fingerprint(plan: Any) -> str:
     """Every verdict of a plan, with its reason, hashed: equal plans, equal fingerprints."""
     import hashlib
 
+    from ecr_sweeper.wording import reason  # the sentence, as before reasons were typed
+
     digest = hashlib.sha256()
     for verdict, decisions in (("delete", plan.deletions), ("keep", plan.kept)):
         for d in decisions:
-            digest.update(f"{verdict} {d.repository} {d.digest} {d.reason}\n".encode())
+            digest.update(f"{verdict} {d.repository} {d.digest} {reason(d.reason)}\n".encode())
     for error in plan.errors:
         digest.update(f"error {error}\n".encode())
     return digest.hexdigest()

@@ -52,6 +52,7 @@ from typing import Any
 import anyio
 import boto3
 
+from ecr_sweeper import wording
 from ecr_sweeper.cli import main
 from ecr_sweeper.demo.kube_server import demo_eks_cluster, demo_pod, demo_replica_set
 from ecr_sweeper.demo.moto_patches import (
@@ -546,10 +547,10 @@ def run_demo(render: Renderer, *, keep_server: bool = False, seeds: Sequence[See
         plan = read_plan(plan_path)
         out.print("\n[bold]why each image goes:[/bold]")
         for decision in plan.deletions:
-            out.print(f"  {_label(decision)}: {decision.reason}", markup=False)
+            out.print(f"  {_label(decision)}: {wording.reason(decision.reason)}", markup=False)
         out.print("\n[bold]why each kept image is kept:[/bold]")
         for decision in plan.kept:
-            out.print(f"  {_label(decision)}: {decision.reason}", markup=False)
+            out.print(f"  {_label(decision)}: {wording.reason(decision.reason)}", markup=False)
 
         apply_args = ["apply", str(plan_path), "--yes"]
         out.print(f"\n[bold]$ ecr-sweeper {shlex.join(apply_args)}[/bold]")

@@ -16,11 +16,16 @@ from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
 from ecr_sweeper.kube.client import ClusterAccess, KubeClient, KubeLimits
 from ecr_sweeper.kube.kubeconfig import KubeconfigError, load_kubeconfig
 from ecr_sweeper.kube.reader import read_cluster
-from ecr_sweeper.model import AccountId, Digest, Region, ScanError, Sources, Usage, UsageScan
+from ecr_sweeper.model import (
+    Digest,
+    Outside,
+    ScanError,
+    Sources,
+    Usage,
+    UsageScan,
+)
 from ecr_sweeper.retry import RetryPolicy
 
-KUBECONFIG = AccountId("kubeconfig")
-NO_REGION = Region("-")
 GRANT = "grant its user `list` on pods and the workload kinds (the `view` ClusterRole)"
 
 
@@ -38,7 +43,7 @@ async def kubeconfig_usage(
     foreign = 0
 
     def error(subject: str, message: str) -> None:
-        errors.append(ScanError("usage", KUBECONFIG, None, subject, message))
+        errors.append(ScanError("usage", Outside.KUBECONFIG, None, subject, message))
 
     accesses: list[tuple[str, ClusterAccess]] = []
     for entry in sources.kubeconfigs:
@@ -85,4 +90,4 @@ async def kubeconfig_usage(
         for subject, access in accesses:
             tg.start_soon(one, subject, access)
     usages.sort(key=lambda u: (u.source, u.image))
-    return [UsageScan(KUBECONFIG, NO_REGION, tuple(usages), tuple(errors), foreign)]
+    return [UsageScan(Outside.KUBECONFIG, tuple(usages), tuple(errors), foreign)]

@@ -15,6 +15,7 @@ from ecr_sweeper.aws.limits import Api, describe_errors
 from ecr_sweeper.aws.usage import endpoints
 from ecr_sweeper.imageref import ForeignImage, ImageReferenceError, parse_image
 from ecr_sweeper.model import (
+    AccountRegion,
     AccountTarget,
     CensusEntry,
     Digest,
@@ -198,7 +199,9 @@ async def scan_usage(
             for line in sorted(lines)
         )
     )
-    return UsageScan(ctx.target.account_id, ctx.region, tuple(usages), errors, foreign, census)
+    return UsageScan(
+        AccountRegion(ctx.target.account_id, ctx.region), tuple(usages), errors, foreign, census
+    )
 
 
 async def _collect(source: UsageSource, ctx: UsageContext) -> None:
