@@ -24,7 +24,7 @@ from ecr_sweeper.model import Sources
 
 def moto_sources(sources: Sources) -> Sources:
     """`sources` without the ones moto cannot serve (ECS Managed Daemons, App Runner)."""
-    return replace(sources, daemons=False, app_runner=False)
+    return replace(sources, off=sources.off | {"ecs-daemons", "apprunner"})
 
 
 def extend_moto() -> None:
