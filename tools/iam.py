@@ -34,7 +34,7 @@ from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
 from ecr_sweeper.aws.consumers import registry
-from ecr_sweeper.aws.consumers.kind import IamAction
+from ecr_sweeper.aws.consumers.kind import IamAction, Kind
 
 Role = Literal["read", "apply", "ci", "organization"]
 ACCOUNT_REPOSITORIES = "arn:aws:ecr:*:<ACCOUNT_ID>:repository/*"
@@ -93,7 +93,14 @@ FIXED = (
         "`--org`: the organization id, for repository policies granting it",
     ),
 )
-PERMISSIONS: tuple[IamAction, ...] = (*registry.iam_actions(), *FIXED)
+
+
+def permissions(kinds: Sequence[Kind] = registry.KINDS) -> tuple[IamAction, ...]:
+    """Every action of the tool: the kinds' (in the registry's order), then the fixed ones."""
+    return (*registry.iam_actions(kinds), *FIXED)
+
+
+PERMISSIONS = permissions()
 
 # Called, and needing no permission: AWS answers GetCallerIdentity for any valid credentials.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
@@ -109,13 +116,13 @@ NOT_SCANNED = (
 )  # the demo seeds moto's server: not the sweep's calls
 
 
-def policy(role: Role) -> dict[str, object]:
+def policy(role: Role, kinds: Sequence[Kind] = registry.KINDS) -> dict[str, object]:
     """The policy document of one role: a statement per `STATEMENTS` entry of the role."""
     statements = []
     for statement in STATEMENTS:
         if statement.role != role:
             continue
-        actions = [p.action for p in PERMISSIONS if p.statement == statement.sid]
+        actions = [p.action for p in permissions(kinds) if p.statement == statement.sid]
         statements.append(
             {
                 "Sid": statement.sid,
@@ -255,7 +262,7 @@ def problems(files: Iterable[Path] = DOCS, package: Path = PACKAGE) -> list[str]
     declared = {p.action for p in PERMISSIONS}
     called = actions_in_code(package)
     found = [
-        f"the code calls {a}, which no kind's `iam` nor tools/iam.py's FIXED lists: add it"
+        f"the code calls {a}, which PERMISSIONS lacks: add it to its kind's `iam` (or FIXED)"
         for a in sorted(called - declared - NO_PERMISSION_NEEDED)
     ]
     found += [
