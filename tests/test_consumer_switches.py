@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -292,3 +294,12 @@ def test_a_fake_kind_gets_a_cli_switch_a_file_key_and_accept_unread() -> None:
     assert sources_from_json(sources_to_json(off)) == off
 
     assert "fake:ListThings" in json.dumps(iam.policy("read", KINDS))
+
+
+def test_the_readmes_in_use_table_has_every_switch_of_the_registry() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split('### What counts as "in use"', 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    switches = {s for row in rows for s in re.findall(r"`(--no-[a-z-]+)`", row.rsplit("|", 2)[1])}
+    kinds = {f"--no-{kind.name}" for kind in registry.switched()}
+    assert switches == kinds | {"--no-service-revisions"}  # the one ECS option of the table

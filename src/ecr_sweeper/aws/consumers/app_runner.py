@@ -58,5 +58,6 @@ KIND = Kind(
         IamAction("apprunner:DescribeService", "ReadOtherConsumers", _PURPOSE),
     ),
     principals=("build.apprunner.amazonaws.com", "tasks.apprunner.amazonaws.com"),
-    emulated="moto: services; tests/awsim: services",
+    emulated="moto: no App Runner (ListServices taught to list none, "
+    "demo_consumers.extend_moto); tests/awsim: services (ops_apprunner.py)",
 )

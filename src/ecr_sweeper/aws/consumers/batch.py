@@ -112,5 +112,5 @@ KIND = Kind(
     switch=Switch("Read AWS Batch job definitions (default on)."),
     iam=(IamAction("batch:DescribeJobDefinitions", "ReadOtherConsumers", _PURPOSE),),
     principals=("batch.amazonaws.com",),
-    emulated="moto and tests/awsim: job definitions",
+    emulated="moto: job definitions; tests/awsim: the first list call only (none)",
 )

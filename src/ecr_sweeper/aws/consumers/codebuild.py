@@ -73,5 +73,5 @@ KIND = Kind(
         IamAction("codebuild:BatchGetProjects", "ReadOtherConsumers", _PURPOSE),
     ),
     principals=("codebuild.amazonaws.com",),
-    emulated="moto and tests/awsim: projects",
+    emulated="moto: projects; tests/awsim: the first list call only (none)",
 )

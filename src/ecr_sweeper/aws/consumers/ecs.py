@@ -37,6 +37,6 @@ KIND = Kind(
         IamAction("ecs:DescribeTaskDefinition", "ReadEcsUsage", _DEFINITIONS),
     ),
     principals=("ecs.amazonaws.com", "ecs-tasks.amazonaws.com"),
-    emulated="moto: clusters, services, tasks, task definitions (no service deployments: "
-    "HTTP 500); tests/awsim: all of it, service revisions included",
+    emulated="moto: clusters, services, tasks, task definitions (ListServiceDeployments: "
+    "HTTP 500); tests/awsim: all of it, service revisions included (ops_ecs.py)",
 )

@@ -172,5 +172,6 @@ KIND = Kind(
             "DescribeDaemonTaskDefinition",
         )
     ),
-    emulated="moto: none (ListDaemons unknown: presence unknown); tests/awsim: all of it",
+    emulated="moto: no daemons (ListDaemons taught to list none, demo_consumers.extend_moto); "
+    "tests/awsim: daemons, revisions, deployments, daemon task definitions (ops_ecs.py)",
 )

@@ -55,5 +55,5 @@ KIND = Kind(
         ),
     ),
     principals=("elasticbeanstalk.amazonaws.com",),
-    emulated="moto and tests/awsim: DescribeEnvironments",
+    emulated="moto: environments; tests/awsim: DescribeEnvironments (none)",
 )

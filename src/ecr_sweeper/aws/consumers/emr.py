@@ -78,5 +78,5 @@ KIND = Kind(
         IamAction("emr-serverless:GetApplication", "ReadOtherConsumers", _PURPOSE),
     ),
     principals=("emr-containers.amazonaws.com", "emr-serverless.amazonaws.com"),
-    emulated="moto and tests/awsim: applications",
+    emulated="moto: applications; tests/awsim: the first list call only (none)",
 )

@@ -62,5 +62,5 @@ KIND = Kind(
         IamAction("lambda:GetFunction", "ReadScheduledAndLambdaUsage", _PURPOSE),
     ),
     principals=("lambda.amazonaws.com",),
-    emulated="moto and tests/awsim: functions, versions and GetFunction's Code",
+    emulated="moto: functions, versions, GetFunction; tests/awsim: the census only (none)",
 )

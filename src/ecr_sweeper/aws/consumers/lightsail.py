@@ -34,5 +34,5 @@ KIND = Kind(
         ),
     ),
     principals=("lightsail.amazonaws.com",),
-    emulated="moto: GetContainerServices not served (presence unknown); tests/awsim: served",
+    emulated="moto: no Lightsail; tests/awsim: GetContainerServices (none)",
 )

@@ -95,5 +95,5 @@ KIND = Kind(
         IamAction("pipes:ListPipes", "ReadOtherConsumers", _PURPOSE),
         IamAction("pipes:DescribePipe", "ReadOtherConsumers", _PURPOSE),
     ),
-    emulated="moto and tests/awsim: pipes",
+    emulated="moto: pipes; tests/awsim: the first list call only (none)",
 )

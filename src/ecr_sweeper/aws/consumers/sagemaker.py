@@ -58,5 +58,5 @@ KIND = Kind(
         IamAction("sagemaker:DescribeModel", "ReadOtherConsumers", _PURPOSE),
     ),
     principals=("sagemaker.amazonaws.com",),
-    emulated="moto and tests/awsim: models",
+    emulated="moto: models; tests/awsim: the first list call only (none)",
 )

@@ -166,5 +166,6 @@ KIND = Kind(
             "scheduler:GetSchedule",
         )
     ),
-    emulated="moto and tests/awsim: event buses, rules and their targets, schedules",
+    emulated="moto: event buses, rules and their targets, schedules; tests/awsim: the "
+    "census calls only (one default bus, no rule, no schedule)",
 )

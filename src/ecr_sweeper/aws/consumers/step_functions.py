@@ -194,5 +194,6 @@ KIND = Kind(
         for action in ("ListStateMachines", "DescribeStateMachine", "ListStateMachineVersions")
     ),
     principals=("states.amazonaws.com",),
-    emulated="moto and tests/awsim: state machines and their versions",
+    emulated="moto: state machines (ListStateMachineVersions taught, "
+    "demo_consumers.extend_moto); tests/awsim: the first list call only (none)",
 )
