@@ -11,7 +11,7 @@ it, so where it is present it holds what it could pull until accepted.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +91,19 @@ class ReadContext:
     sources: Sources
     now: datetime
     ecs: EcsScope
+    # Set by the scan for each reader (`for_reader`): what it has found so far is kept even
+    # when it then fails (the scan is failed anyway, and its plan's reasons name what was seen).
+    recorder: Findings | None = None
+
+    def for_reader(self) -> ReadContext:
+        """This context, with a recorder of its own for one reader."""
+        return replace(self, recorder=Findings(self.ecs.name_task_definition))
 
     def findings(self) -> Findings:
-        """A new recorder for one reader (its task definitions go to the ECS scope)."""
-        return Findings(self.ecs.name_task_definition)
+        """The recorder of this reader (its task definitions go to the ECS scope)."""
+        if self.recorder is None:
+            self.recorder = Findings(self.ecs.name_task_definition)
+        return self.recorder
 
     async def client_if_offered(self, service: str) -> Any | None:
         """The run's client for `service` here, or None where AWS does not offer it

@@ -125,9 +125,11 @@ def _usage_scan(
 
 
 async def _read(reader: Reader, ctx: ReadContext, outcome: _Outcome) -> None:
+    mine = ctx.for_reader()
     try:
-        outcome.readings[reader.name] = await reader.read(ctx)
+        outcome.readings[reader.name] = await reader.read(mine)
     except Exception as exc:  # noqa: BLE001 - recorded per reader so every failure is named
+        outcome.readings[reader.name] = mine.findings().reading()  # what it saw before
         outcome.failed.add(reader.name)
         outcome.errors.extend(f"{reader.name}: {line}" for line in describe_errors(exc))
 
