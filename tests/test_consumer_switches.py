@@ -303,3 +303,27 @@ def test_the_readmes_in_use_table_has_every_switch_of_the_registry() -> None:
     switches = {s for row in rows for s in re.findall(r"`(--no-[a-z-]+)`", row.rsplit("|", 2)[1])}
     kinds = {f"--no-{kind.name}" for kind in registry.switched()}
     assert switches == kinds | {"--no-service-revisions"}  # the one ECS option of the table
+
+
+def test_names_aliases_and_principals_are_unique_and_the_principals_are_todays() -> None:
+    spellings = [*registry.names(), *(a for k in registry.switched() for a in k.switch.aliases)]  # type: ignore[union-attr]
+    assert len(spellings) == len(set(spellings))
+    principals = [p for kind in registry.KINDS for p in kind.principals]
+    assert len(principals) == len(set(principals))
+    assert registry.principal_kinds() == {  # plan.py's SERVICE_KINDS before the registry
+        "ecs.amazonaws.com": "ecs",
+        "ecs-tasks.amazonaws.com": "ecs",
+        "lambda.amazonaws.com": "lambda",
+        "batch.amazonaws.com": "batch",
+        "states.amazonaws.com": "stepfunctions",
+        "codebuild.amazonaws.com": "codebuild",
+        "sagemaker.amazonaws.com": "sagemaker",
+        "build.apprunner.amazonaws.com": "apprunner",
+        "tasks.apprunner.amazonaws.com": "apprunner",
+        "emr-containers.amazonaws.com": "emr",
+        "emr-serverless.amazonaws.com": "emr",
+        "eks.amazonaws.com": "eks",
+        "pods.eks.amazonaws.com": "eks",
+        "lightsail.amazonaws.com": "lightsail",
+        "elasticbeanstalk.amazonaws.com": "elasticbeanstalk",
+    }
