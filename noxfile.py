@@ -41,10 +41,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def iam(session: nox.Session) -> None:
-    """Regenerate docs/iam.md's policies (and the README's) from ecr_sweeper/aws/iam.py's list
-    of IAM actions; fails naming any action the code calls that the list lacks."""
+    """Regenerate docs/iam.md's policies (and the README's) from the registry of consumer kinds
+    and tools/iam.py's fixed actions; fails naming any action the code calls that they lack."""
     session.install("-e", ".")
-    session.run("python", "-m", "ecr_sweeper.aws.iam", "--write")
+    session.run("python", "tools/iam.py", "--write")
 
 
 @nox.session

@@ -39,7 +39,7 @@ API = "platform/api"
 # knows (about 30), and reading each of them would only make every test slower. ECS Managed
 # Daemons and App Runner are off too: moto serves neither (the emulator does).
 MOTO_SOURCES = moto_sources(
-    Sources(service_revisions=False, lambdas=False, schedules=False, usage_regions=(US, EU))
+    Sources(off=frozenset({"lambda", "schedules"}), service_revisions=False, usage_regions=(US, EU))
 )
 
 Key = tuple[str, str, str, str]  # (account, region, repository, digest)

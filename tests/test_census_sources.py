@@ -1,87 +1,106 @@
-"""How `scan_usage` turns sources into census entries (context.py), with fake sources: a kind
-is read when its readers are on and none failed; a census-only source (no reader) stands in
-for a kind until a real reader of it exists; a census call that fails leaves presence unknown."""
+"""How `scan_usage` turns consumer kinds into census entries (scan.py), with fake kinds: a kind
+is read when it is on and none of its readers failed; a census-only kind (no reader) is present
+and unread where it exists; a census call that fails leaves presence unknown."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import pytest
 
+from ecr_sweeper.aws.consumers import elasticbeanstalk, lightsail
+from ecr_sweeper.aws.consumers.elasticbeanstalk import runs_containers
+from ecr_sweeper.aws.consumers.kind import Kind, ReadContext, Reader, Reading
+from ecr_sweeper.aws.consumers.scan import read_context, scan_usage
 from ecr_sweeper.aws.limits import Api
-from ecr_sweeper.aws.usage.census_only import LightsailContainers, runs_containers
-from ecr_sweeper.aws.usage.context import UsageContext, UsageSource, scan_usage
 from ecr_sweeper.model import AccountId, AccountTarget, CensusEntry, Region, Sources
 from ecr_sweeper.retry import RetryPolicy
 
 
-class FakeReader:
-    """A reader of `kind` that finds one (or fails its census)."""
-
-    def __init__(self, kind: str, *, on: bool = True, census_fails: bool = False) -> None:
-        self.name = f"fake {kind}"
-        self.kind = kind
-        self.on = on
-        self.census_fails = census_fails
-
-    def enabled(self, sources: Sources) -> bool:  # noqa: ARG002 - fixed by the test
-        return self.on
-
-    async def present(self, ctx: UsageContext) -> bool:  # noqa: ARG002 - no I/O
-        if self.census_fails:
-            raise RuntimeError("AccessDenied")
-        return True
-
-    async def collect(self, ctx: UsageContext) -> None:
-        pass
+async def found_one(ctx: ReadContext) -> bool:  # noqa: ARG001 - no I/O
+    return True
 
 
-class PresentLightsail(LightsailContainers):
-    """A census-only source (no reader), with a container service found (no AWS call)."""
-
-    async def present(self, ctx: UsageContext) -> bool:  # noqa: ARG002 - no I/O
-        return True
+async def census_fails(ctx: ReadContext) -> bool:  # noqa: ARG001 - no I/O
+    raise RuntimeError("AccessDenied")
 
 
-def census(*sources: UsageSource) -> tuple[CensusEntry, ...]:
+async def reads_nothing(ctx: ReadContext) -> Reading:  # noqa: ARG001 - no I/O
+    return Reading()
+
+
+async def read_fails(ctx: ReadContext) -> Reading:  # noqa: ARG001 - no I/O
+    raise RuntimeError("ThrottlingException")
+
+
+def fake(name: str, **changes: Any) -> Kind:
+    """A kind `name` that exists (one found) and whose reader reads nothing."""
+    kind = Kind(name, f"fake {name}", found_one, (Reader(f"fake {name}", reads_nothing),))
+    return replace(kind, **changes)
+
+
+def census(*kinds: Kind, sources: Sources | None = None) -> tuple[CensusEntry, ...]:
     async def client(service: str) -> Any:  # noqa: ARG001 - no task definition to describe
         return None
 
-    ctx = UsageContext(
+    ctx = read_context(
         AccountTarget(AccountId("111111111111"), ()),
         Region("us-east-1"),
-        Api(4, RetryPolicy()),
-        client,
-        Sources(),
-        datetime(2026, 12, 1, tzinfo=UTC),
+        api=Api(4, RetryPolicy()),
+        client=client,
+        sources=sources or Sources(rollback_revisions=0),
+        now=datetime(2026, 12, 1, tzinfo=UTC),
     )
-    return anyio.run(scan_usage, ctx, sources).census
+    return anyio.run(scan_usage, ctx, kinds).census
 
 
 def test_a_census_only_kind_is_present_and_unread() -> None:
-    [lightsail] = census(PresentLightsail())
-    assert (lightsail.kind, lightsail.present, lightsail.read, lightsail.detail) == (
+    [entry] = census(replace(lightsail.KIND, present=found_one))
+    assert (entry.kind, entry.present, entry.read, entry.detail) == (
         "lightsail",
         True,
         False,
         "lightsail container services: no reader in this tool",
     )
+    assert lightsail.KIND.census_only
+    assert elasticbeanstalk.KIND.census_only
 
 
-def test_a_real_reader_of_the_kind_supersedes_the_census_only_source() -> None:
-    [lightsail] = census(PresentLightsail(), FakeReader("lightsail"))
-    assert (lightsail.present, lightsail.read) == (True, True)
+def test_a_kind_with_a_reader_that_is_on_is_read() -> None:
+    [entry] = census(fake("lambda"))
+    assert (entry.present, entry.read, entry.detail) == (True, True, "")
 
 
-def test_a_switched_off_reader_leaves_its_kind_unread() -> None:
-    [lam] = census(FakeReader("lambda", on=False))
+def test_a_switched_off_kind_is_unread() -> None:
+    [lam] = census(fake("lambda"), sources=Sources(off=frozenset({"lambda"})))
     assert (lam.unread, lam.detail) == (True, "fake lambda: switched off")
 
 
+def test_a_failed_reader_leaves_its_kind_unread_and_is_an_error() -> None:
+    kind = fake("batch", readers=(Reader("fake batch", read_fails),))
+
+    async def client(service: str) -> Any:  # noqa: ARG001 - no task definition to describe
+        return None
+
+    ctx = read_context(
+        AccountTarget(AccountId("111111111111"), ()),
+        Region("us-east-1"),
+        api=Api(4, RetryPolicy.instant()),
+        client=client,
+        sources=Sources(rollback_revisions=0),
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    scan = anyio.run(scan_usage, ctx, [kind])
+    [entry] = scan.census
+    assert (entry.read, entry.detail) == (False, "read failed: fake batch")
+    assert [e.message for e in scan.errors] == ["fake batch: RuntimeError: ThrottlingException"]
+
+
 def test_a_failed_census_call_leaves_presence_unknown() -> None:
-    [batch] = census(FakeReader("batch", on=False, census_fails=True))
+    [batch] = census(fake("batch", present=census_fails), sources=Sources(off=frozenset({"batch"})))
     assert batch.present is None
     assert batch.unread
     assert batch.detail == "fake batch: switched off; census failed: RuntimeError: AccessDenied"

@@ -467,7 +467,7 @@ def test_a_failing_service_revisions_read_names_its_source_and_switch() -> None:
     service(APP, US, "api", {"api": f"{uri(REGISTRY, US, API)}:v1"})
     plan = sweep_plan(
         [target(REGISTRY, US), target(APP, US)],
-        sources=Sources(service_revisions=True, lambdas=False, schedules=False),
+        sources=Sources(off=frozenset({"lambda", "schedules"}), service_revisions=True),
     )
     assert plan.blocked  # moto answers ListServiceDeployments with HTTP 500
     messages = [e.message for e in plan.errors]

@@ -141,7 +141,7 @@ def test_daemon_task_definitions_in_the_rollback_window_are_kept(
 def test_daemons_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     _, present = run(lambda _: None, SOURCES, monkeypatch)
     assert "ecs-daemons" not in present
-    plan, present = run(daemon, replace(SOURCES, daemons=False), monkeypatch)
+    plan, present = run(daemon, replace(SOURCES, off=SOURCES.off | {"ecs-daemons"}), monkeypatch)
     assert "ecs-daemons" in present  # the census still sees what the run does not read
     # ...and the consumer it did not read blocks the plan: nothing it could pull goes
     assert plan.blocked
@@ -176,7 +176,7 @@ def test_app_runner_service_keeps_its_image(monkeypatch: pytest.MonkeyPatch) -> 
 def test_app_runner_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     _, present = run(lambda _: None, SOURCES, monkeypatch)
     assert "apprunner" not in present
-    plan, _ = run(app_runner, replace(SOURCES, app_runner=False), monkeypatch)
+    plan, _ = run(app_runner, replace(SOURCES, off=SOURCES.off | {"apprunner"}), monkeypatch)
     # switched off where services exist: the census blocks the plan, and "app" stays
     assert plan.blocked
     assert deleted_tags(plan) == set()

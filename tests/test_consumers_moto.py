@@ -42,12 +42,7 @@ ROLE = f"arn:aws:iam::{APP}:role/runner"
 # Every consumer beyond ECS that moto serves, nothing else (each test names what it reads).
 NOTHING = replace(
     MOTO_SOURCES,
-    batch=False,
-    step_functions=False,
-    codebuild=False,
-    sagemaker=False,
-    emr=False,
-    pipes=False,
+    off=MOTO_SOURCES.off | {"batch", "codebuild", "emr", "pipes", "sagemaker", "stepfunctions"},
 )
 
 
@@ -99,7 +94,7 @@ def test_batch_job_definition_image_is_kept() -> None:
         "etl",
         containerProperties={"image": f"{uri(REGISTRY, US, 'etl')}:v3", "vcpus": 1, "memory": 128},
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, batch=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"batch"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["v2"]}
     assert verdict(plan, "etl", images["v3"]) == (
@@ -125,7 +120,9 @@ def test_batch_keeps_the_newest_revisions_and_eks_containers() -> None:
             }
         },
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, batch=True, rollback_revisions=2))
+    plan = sweep_plan(
+        TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"batch"}, rollback_revisions=2)
+    )
     assert plan.errors == ()
     assert {d.tags for d in plan.deletions} == {("r1",)}, errors(plan)  # window of 2: r2, r3
     assert "Batch job definition pods:1 (eksProperties.podProperties.initContainers[0] setup)" in (
@@ -134,9 +131,13 @@ def test_batch_keeps_the_newest_revisions_and_eks_containers() -> None:
 
 
 def test_batch_census() -> None:
-    assert (APP, US, "batch") not in census([target(APP, US)], replace(NOTHING, batch=True))
+    assert (APP, US, "batch") not in census(
+        [target(APP, US)], replace(NOTHING, off=NOTHING.off - {"batch"})
+    )
     job_definition("etl", containerProperties={"image": "busybox", "vcpus": 1, "memory": 128})
-    assert (APP, US, "batch") in census([target(APP, US)], replace(NOTHING, batch=True))
+    assert (APP, US, "batch") in census(
+        [target(APP, US)], replace(NOTHING, off=NOTHING.off - {"batch"})
+    )
 
 
 def test_batch_managed_clusters_are_listed_by_list_clusters() -> None:
@@ -182,7 +183,7 @@ def test_step_functions_ecs_run_task_sync_image_is_kept() -> None:
             }
         },
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["v0"]}
     assert verdict(plan, "report", images["v1"]) == (
@@ -302,7 +303,7 @@ def test_step_functions_walks_branches_versions_and_every_integration() -> None:
         stateMachineArn=made["stateMachineArn"],
         definition=json.dumps({"StartAt": "Fan", "States": states}),
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert errors(plan) == ""
     assert deleted(plan) == {images["gone"]}
     assert "Step Functions state machine flow:1 state Old" in verdict(plan, "flow", images["old"])
@@ -341,7 +342,7 @@ def test_step_functions_run_time_task_definition_blocks_the_plan(
     if parameters is not None:
         state["Parameters"] = parameters
     state_machine("dynamic", {"Launch": state})
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert deleted(plan) == set()
     assert images["v1"] not in deleted(plan)
     message = errors(plan)
@@ -365,7 +366,7 @@ def test_step_functions_run_time_eks_job_blocks_the_plan(
     repository(REGISTRY, US, "report", "v1")
     state = {"Type": "Task", "Resource": "arn:aws:states:::eks:runJob.sync", "End": True}
     state_machine("pods", {"Pod": {**state, "Parameters": parameters}})
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert deleted(plan) == set()
     assert f"state machine pods state Pod: {field} is only known at run time" in errors(plan)
 
@@ -389,13 +390,13 @@ def test_step_functions_run_time_values_elsewhere_are_fine() -> None:
             }
         },
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["v0"]}
 
 
 def test_step_functions_census() -> None:
-    sources = replace(NOTHING, step_functions=True)
+    sources = replace(NOTHING, off=NOTHING.off - {"stepfunctions"})
     assert (APP, US, "stepfunctions") not in census([target(APP, US)], sources)
     state_machine("idle", {"Wait": {"Type": "Pass", "End": True}})
     assert (APP, US, "stepfunctions") in census([target(APP, US)], sources)
@@ -405,7 +406,9 @@ def test_demo_seed_of_batch_and_step_functions() -> None:
     images = repository(REGISTRY, US, "jobs", "etl", "report", "old")
     jobs = uri(REGISTRY, US, "jobs")
     seed_batch_and_stepfunctions(account_session(APP, US), f"{jobs}:etl", f"{jobs}:report")
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))  # Batch off: via SFN
+    plan = sweep_plan(
+        TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"})
+    )  # Batch off: via SFN
     assert plan.errors == ()
     assert deleted(plan) == {images["old"]}
 
@@ -432,7 +435,7 @@ def test_codebuild_project_build_image_is_kept() -> None:
     images = repository(REGISTRY, US, "builder", "2024", "2023")
     codebuild_project("app", f"{uri(REGISTRY, US, 'builder')}:2024")
     codebuild_project("curated", "aws/codebuild/standard:7.0")
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, codebuild=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"codebuild"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["2023"]}
     assert verdict(plan, "builder", images["2024"]) == (
@@ -441,7 +444,7 @@ def test_codebuild_project_build_image_is_kept() -> None:
 
 
 def test_codebuild_census() -> None:
-    sources = replace(NOTHING, codebuild=True)
+    sources = replace(NOTHING, off=NOTHING.off - {"codebuild"})
     assert (APP, US, "codebuild") not in census([target(APP, US)], sources)
     codebuild_project("app", "aws/codebuild/standard:7.0")
     assert (APP, US, "codebuild") in census([target(APP, US)], sources)
@@ -472,7 +475,7 @@ def test_scheduler_universal_target_ecs_run_task_image_is_kept() -> None:
             ),
         },
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, schedules=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"schedules"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["v1"]}
     assert verdict(plan, "cron", images["v2"]) == (
@@ -502,7 +505,7 @@ def test_scheduler_universal_batch_and_codebuild_targets_keep_their_images() -> 
             "Input": json.dumps({"ProjectName": "release", "ImageOverride": f"{cron}:build"}),
         },
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, schedules=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"schedules"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["unused"]}
     assert "(Scheduler schedule default/batch)" in verdict(plan, "cron", images["batch"])
@@ -530,7 +533,7 @@ def test_eventbridge_rule_batch_target_keeps_its_job_definition_image() -> None:
             }
         ],
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, schedules=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"schedules"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["v0"]}
     assert verdict(plan, "etl", images["v1"]) == (
@@ -548,7 +551,7 @@ def test_scheduler_sagemaker_pipeline_target_blocks_the_plan() -> None:
             "SageMakerPipelineParameters": {"PipelineParameterList": []},
         },
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, schedules=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"schedules"}))
     assert deleted(plan) == set()
     assert "Scheduler schedule default/retrain: starts SageMaker pipeline" in errors(plan)
 
@@ -556,7 +559,7 @@ def test_scheduler_sagemaker_pipeline_target_blocks_the_plan() -> None:
 def test_scheduler_universal_target_with_bad_input_blocks_the_plan() -> None:
     repository(REGISTRY, US, "cron", "v1")
     schedule("broken", {"Arn": "arn:aws:scheduler:::aws-sdk:ecs:runTask", "Input": "{not json"})
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, schedules=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"schedules"}))
     assert deleted(plan) == set()
     assert "Scheduler schedule default/broken: Input is not JSON" in errors(plan)
 
@@ -591,7 +594,7 @@ def test_pipe_targets_keep_their_task_and_job_definition_images() -> None:
         f"arn:aws:batch:{US}:{APP}:job-queue/default",
         {"BatchJobParameters": {"JobDefinition": "ingest", "JobName": "ingest"}},
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, pipes=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"pipes"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["unused"]}
     assert verdict(plan, "events", images["task"]) == (
@@ -608,7 +611,7 @@ def test_pipe_with_a_run_time_task_definition_blocks_the_plan() -> None:
         f"arn:aws:ecs:{US}:{APP}:cluster/apps",
         {"EcsTaskParameters": {"TaskDefinitionArn": "$.body.taskDefinition"}},
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, pipes=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"pipes"}))
     assert deleted(plan) == set()
     assert "EventBridge pipe dynamic: TargetParameters.EcsTaskParameters.TaskDefinitionArn" in (
         errors(plan)
@@ -616,7 +619,7 @@ def test_pipe_with_a_run_time_task_definition_blocks_the_plan() -> None:
 
 
 def test_pipes_census() -> None:
-    sources = replace(NOTHING, pipes=True)
+    sources = replace(NOTHING, off=NOTHING.off - {"pipes"})
     assert (APP, US, "pipes") not in census([target(APP, US)], sources)
     pipe("idle", f"arn:aws:ecs:{US}:{APP}:cluster/apps", {})
     assert (APP, US, "pipes") in census([target(APP, US)], sources)
@@ -639,7 +642,7 @@ def test_sagemaker_model_containers_are_kept() -> None:
         Containers=[{"Image": f"{models}:second"}],
         ExecutionRoleArn=ROLE,
     )
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, sagemaker=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"sagemaker"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["unused"]}
     assert verdict(plan, "models", images["primary"]) == (
@@ -649,7 +652,7 @@ def test_sagemaker_model_containers_are_kept() -> None:
 
 
 def test_sagemaker_census() -> None:
-    sources = replace(NOTHING, sagemaker=True)
+    sources = replace(NOTHING, off=NOTHING.off - {"sagemaker"})
     assert (APP, US, "sagemaker") not in census([target(APP, US)], sources)
     client(APP, US, "sagemaker").create_model(
         ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
@@ -661,7 +664,7 @@ def test_emr_serverless_applications_are_read_and_counted() -> None:
     """moto keeps no `imageConfiguration` (test_usage_shapes.py reads a full answer): here the
     listing and GetApplication run against moto, and the census sees the application."""
     images = repository(REGISTRY, US, "spark", "v1")
-    sources = replace(NOTHING, emr=True)
+    sources = replace(NOTHING, off=NOTHING.off - {"emr"})
     assert (APP, US, "emr") not in census([target(APP, US)], sources)
     client(APP, US, "emr-serverless").create_application(
         name="etl", releaseLabel="emr-7.0.0", type="SPARK"
@@ -678,7 +681,7 @@ def test_step_functions_jsonata_arguments_and_other_accounts() -> None:
     run_task = {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True}
     jsonata = {**run_task, "Arguments": {"TaskDefinition": "report", "Cluster": "{% $c %}"}}
     state_machine("jsonata", {"Run": jsonata}, type="STANDARD")
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert plan.errors == ()
     assert deleted(plan) == {images["v0"]}
 
@@ -688,7 +691,7 @@ def test_step_functions_jsonata_arguments_and_other_accounts() -> None:
         "Parameters": {"TaskDefinition": "report"},
     }
     state_machine("cross-account", {"Remote": elsewhere})
-    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, step_functions=True))
+    plan = sweep_plan(TARGETS, NONE, replace(NOTHING, off=NOTHING.off - {"stepfunctions"}))
     assert deleted(plan) == set()
     assert (
         "state machine cross-account state Remote: Credentials runs the task with another role"

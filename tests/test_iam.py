@@ -1,5 +1,6 @@
-"""docs/iam.md's policies are generated from the one list of IAM actions in code
-(`ecr_sweeper.aws.iam.PERMISSIONS`), and that list is checked against the calls the code makes."""
+"""docs/iam.md's policies are generated from the registry of consumer kinds (each kind's IAM
+actions) and tools/iam.py's fixed actions, and those are checked against the calls the code
+makes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from ecr_sweeper.aws.iam import (
+from tools.iam import (
     COMMAND,
     DOCS,
     NO_PERMISSION_NEEDED,

@@ -39,7 +39,7 @@ EU = "eu-west-1"
 ROLE = "EcrSweeper"
 OLD = NOW - timedelta(days=90)
 # Only the EKS source: the ECS ones find nothing on these scenarios anyway.
-EKS_ONLY = Sources(schedules=False, lambdas=False, service_revisions=False)
+EKS_ONLY = Sources(off=frozenset({"lambda", "schedules"}), service_revisions=False)
 
 
 def role_arn(account: str) -> str:
@@ -439,7 +439,7 @@ def test_no_eks_leaves_the_kind_unread_where_clusters_exist(
 
     present = cluster("prod-eks", k.pod("p", "api-1", [("api", uri("payments/api", "v1"))]))
     with run_emulator(org(), quotas=Quotas.unlimited()) as emu:
-        scan = usage_of(emu, [present], monkeypatch, replace(EKS_ONLY, eks=False))
+        scan = usage_of(emu, [present], monkeypatch, replace(EKS_ONLY, off=EKS_ONLY.off | {"eks"}))
     entry = eks_census(scan)
     assert (entry.present, entry.read) == (True, False)
     assert "eks: switched off" in entry.detail

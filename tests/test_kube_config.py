@@ -33,19 +33,24 @@ def test_accounts_file_and_flags_add_up() -> None:
         },
         "accounts.toml",
     )
-    assert config.sources.eks is False
+    assert not config.sources.reads("eks")
     assert config.sources.kubeconfigs == (
         KubeconfigSource("onprem.yaml", ("ops", "ci")),
         KubeconfigSource("gke.yaml", ()),
     )
     flags = kubeconfig_sources([Path("aks.yaml")], ["prod"])
     sources = resolve_sources(
-        config, external_files=[], stdin=io.StringIO(), eks=None, kubeconfigs=flags
+        config,
+        external_files=[],
+        stdin=io.StringIO(),
+        switches={"eks": None},
+        kubeconfigs=flags,
     )
-    assert sources.eks is False  # no flag: the file's choice
+    assert not sources.reads("eks")  # no flag: the file's choice
     assert sources.kubeconfigs[-1] == KubeconfigSource("aks.yaml", ("prod",))
     assert len(sources.kubeconfigs) == 3
-    assert resolve_sources(config, external_files=[], stdin=io.StringIO(), eks=True).eks
+    on = resolve_sources(config, external_files=[], stdin=io.StringIO(), switches={"eks": True})
+    assert on.reads("eks")
 
 
 @pytest.mark.parametrize(
@@ -68,7 +73,7 @@ def test_kube_context_needs_a_kubeconfig() -> None:
 
 
 def test_plan_file_carries_the_kubernetes_sources(tmp_path: Path) -> None:
-    sources = Sources(eks=False, kubeconfigs=(KubeconfigSource("k.yaml", ("ops",)),))
+    sources = Sources(off=frozenset({"eks"}), kubeconfigs=(KubeconfigSource("k.yaml", ("ops",)),))
     plan = replace(sample_plan(), sources=sources)
     path = tmp_path / "plan.json"
     write_plan(plan, path)

@@ -16,7 +16,7 @@ from moto_helpers import APP, MOTO_SOURCES, REGISTRY, US, sweep_plan, target
 from planning import NOW
 
 pytestmark = pytest.mark.usefixtures("aws")
-EKS = Sources(service_revisions=False, lambdas=False, schedules=False, eks=True)
+EKS = Sources(off=frozenset({"lambda", "schedules"}), service_revisions=False)
 
 
 def usage(account: str) -> UsageScan:
@@ -54,7 +54,7 @@ def test_the_demo_cluster_keeps_what_it_runs_and_may_roll_back_to() -> None:
     with demo_eks_cluster(APP, US, "prod-eks", objects):
         plan = sweep_plan(
             [target(REGISTRY, US), target(APP, US)],
-            sources=Sources(service_revisions=False, lambdas=False, schedules=False),
+            sources=Sources(off=frozenset({"lambda", "schedules"}), service_revisions=False),
         )
     assert plan.errors == ()
     reasons = {d.tags[0] if d.tags else d.digest: wording.reason(d.reason) for d in plan.kept}
@@ -64,4 +64,4 @@ def test_the_demo_cluster_keeps_what_it_runs_and_may_roll_back_to() -> None:
     )
     assert "replicaset payments/api-5f6b7c8d9" in reasons["v1"]
     assert {t for d in plan.deletions for t in d.tags} == {"unused"}
-    assert MOTO_SOURCES.eks  # the moto suites read EKS too (moto lists no clusters there)
+    assert MOTO_SOURCES.reads("eks")  # the moto suites read EKS too (moto lists no clusters there)

@@ -11,9 +11,9 @@ import anyio
 import pytest
 
 from ecr_sweeper import pipeline
+from ecr_sweeper.aws.consumers.kind import ReadContext
 from ecr_sweeper.aws.limits import Api, Limits
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.aws.usage import UsageContext
 from ecr_sweeper.model import (
     AccountId,
     AccountRegion,
@@ -64,7 +64,7 @@ def run_sweep(repos: list[Repository], limits: Limits) -> tuple[list[tuple[str, 
     order and the plan."""
     events: list[tuple[str, str]] = []
 
-    async def fake_usage(ctx: UsageContext, *_: Any) -> UsageScan:
+    async def fake_usage(ctx: ReadContext, *_: Any) -> UsageScan:
         await anyio.wait_all_tasks_blocked()
         usages = (
             tuple(use(uri(r.key, ":v1")) for r in repos)

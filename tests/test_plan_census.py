@@ -26,6 +26,7 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
+from ecr_sweeper.pipeline import PRINCIPAL_KINDS
 from ecr_sweeper.plan import CENSUS_BLOCKED, build_plan, recheck, service_kind
 from ecr_sweeper.planfile import plan_from_json, plan_to_json
 from planning import NO_RETENTION, NOW, image, inventory, key, uri, use
@@ -102,7 +103,9 @@ REPOS = (
 def plan_of(
     usage: list[UsageScan], policy: Policy = NO_RETENTION, repos: Sequence[Repository] = REPOS
 ) -> Plan:
-    return build_plan(usage, inventory(*repos), policy, NOW, TARGETS)
+    return build_plan(
+        usage, inventory(*repos), policy, NOW, TARGETS, principal_kinds=PRINCIPAL_KINDS
+    )
 
 
 def reasons(plan: Plan) -> dict[str, str]:
@@ -221,9 +224,10 @@ def test_a_service_principal_is_accepted_like_a_kind() -> None:
 
 
 def test_service_principals_map_to_kinds_and_unknown_ones_are_their_own_kind() -> None:
-    assert service_kind("CodeBuild.amazonaws.com") == "codebuild"
-    assert service_kind("build.apprunner.amazonaws.com") == "apprunner"
-    assert service_kind("new.amazonaws.com") == "new.amazonaws.com"  # never read: holds
+    assert service_kind("CodeBuild.amazonaws.com", PRINCIPAL_KINDS) == "codebuild"
+    assert service_kind("build.apprunner.amazonaws.com", PRINCIPAL_KINDS) == "apprunner"
+    assert service_kind("states.amazonaws.com", PRINCIPAL_KINDS) == "stepfunctions"
+    assert service_kind("new.amazonaws.com", PRINCIPAL_KINDS) == "new.amazonaws.com"  # holds
 
 
 def test_excluded_ecs_clusters_are_present_but_unread() -> None:

@@ -20,6 +20,7 @@ from ecr_sweeper.model import (
     Region,
     Repository,
 )
+from ecr_sweeper.pipeline import PRINCIPAL_KINDS
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.repopolicy import PolicyParseError, pull_access, pull_principals
 from planning import NO_RETENTION, NOW, image, inventory, key, usage_scan
@@ -202,7 +203,9 @@ def hold_reason(access: PullAccess, policy_: Policy = NO_RETENTION) -> str | Non
     repo = Repository(key("app"), (image("v1", "v1"),), pull_access=access)
     codebuild_read = CensusEntry("codebuild", AccountId(IN), Region("us-east-1"), True, True)
     scan = replace(usage_scan(), census=(codebuild_read,))
-    plan = build_plan([scan], inventory(repo), policy_, NOW, TARGETS)
+    plan = build_plan(
+        [scan], inventory(repo), policy_, NOW, TARGETS, principal_kinds=PRINCIPAL_KINDS
+    )
     return None if plan.deletions else wording.reason(plan.kept[0].reason)
 
 

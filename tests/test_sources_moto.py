@@ -66,7 +66,7 @@ def test_lambda_image_is_kept_for_every_version() -> None:
 def test_lambda_source_can_be_switched_off_and_its_census_then_blocks_until_accepted() -> None:
     images = repository(REGISTRY, US, "jobs", "v1")
     run_lambda(account_session(APP, US), "export", f"{uri(REGISTRY, US, 'jobs')}:v1")
-    off = replace(SOURCES, lambdas=False)
+    off = replace(SOURCES, off=SOURCES.off | {"lambda"})
     blocked = sweep_plan(TARGETS, NO_RETENTION, off)
     assert blocked.blocked
     assert deleted(blocked) == set()

@@ -12,14 +12,15 @@ import anyio
 import pytest
 from botocore.exceptions import EndpointResolutionError
 
+from ecr_sweeper.aws.consumers import endpoints
+from ecr_sweeper.aws.consumers.batch import report_definition
+from ecr_sweeper.aws.consumers.emr import report_application
+from ecr_sweeper.aws.consumers.endpoints import listed
+from ecr_sweeper.aws.consumers.integrations import REFERENCES
+from ecr_sweeper.aws.consumers.kind import ReadContext
+from ecr_sweeper.aws.consumers.scan import read_context
+from ecr_sweeper.aws.consumers.shapes import Schema, Unresolvable
 from ecr_sweeper.aws.limits import Api
-from ecr_sweeper.aws.usage import endpoints
-from ecr_sweeper.aws.usage.batch import report_definition
-from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.emr import report_application
-from ecr_sweeper.aws.usage.endpoints import listed
-from ecr_sweeper.aws.usage.integrations import REFERENCES
-from ecr_sweeper.aws.usage.shapes import Schema, Unresolvable
 from ecr_sweeper.model import AccountId, AccountTarget, Region, Sources
 from ecr_sweeper.retry import RetryPolicy
 
@@ -28,19 +29,19 @@ async def _no_client(service: str) -> Any:
     raise AssertionError(f"no call expected ({service})")
 
 
-def context() -> UsageContext:
-    return UsageContext(
+def context() -> ReadContext:
+    return read_context(
         AccountTarget(AccountId("111111111111"), (Region("us-east-1"),)),
         Region("us-east-1"),
-        Api(1, RetryPolicy()),
-        _no_client,
-        Sources(),
-        datetime.now(UTC),
+        api=Api(1, RetryPolicy()),
+        client=_no_client,
+        sources=Sources(),
+        now=datetime.now(UTC),
     )
 
 
 def test_batch_job_definition_images_in_every_container_kind() -> None:
-    ctx = context()
+    found = context().findings()
     definition = {
         "jobDefinitionName": "mixed",
         "revision": 4,
@@ -69,8 +70,8 @@ def test_batch_job_definition_images_in_every_container_kind() -> None:
         "tags": {"image": "not-an-image"},
         "parameters": {"image": "not-an-image"},
     }
-    report_definition(ctx, definition, "", "batch")
-    assert {(s.image, s.source) for s in ctx.images} == {
+    report_definition(found, definition, "", "batch")
+    assert {(s.image, s.source) for s in found.reading().images} == {
         ("a", "Batch job definition mixed:4 (container)"),
         ("b", "Batch job definition mixed:4 (nodeProperties.nodeRangeProperties[0].container)"),
         (
@@ -208,7 +209,7 @@ def test_a_name_that_cannot_exist_does_not() -> None:
 
 
 def test_emr_serverless_application_images_and_resolved_digests() -> None:
-    ctx = context()
+    found = context().findings()
     answer = {
         "application": {
             "applicationId": "00f1",
@@ -223,8 +224,8 @@ def test_emr_serverless_application_images_and_resolved_digests() -> None:
             "tags": {"imageUri": "not-an-image"},
         }
     }
-    report_application(ctx, answer)
-    assert {(s.image, s.source, s.digest) for s in ctx.images} == {
+    report_application(found, answer)
+    assert {(s.image, s.source, s.digest) for s in found.reading().images} == {
         (
             "app-image",
             "EMR Serverless application etl (application.imageConfiguration)",

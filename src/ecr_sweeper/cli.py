@@ -42,6 +42,7 @@ from typer._click import exceptions as click
 from typer.core import TyperArgument, TyperOption
 
 from ecr_sweeper import __version__
+from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts, organization_id
 from ecr_sweeper.aws.regions import unknown_region
 from ecr_sweeper.aws.session import (
@@ -50,6 +51,7 @@ from ecr_sweeper.aws.session import (
     base_session,
     caller_account,
 )
+from ecr_sweeper.cli_switches import with_switches
 from ecr_sweeper.config import (
     ConfigError,
     FileConfig,
@@ -226,6 +228,7 @@ def check_credentials() -> AccountId:
 
 
 @app.command()
+@with_switches(registry.KINDS)
 def plan(
     account: Annotated[
         list[str] | None,
@@ -393,95 +396,6 @@ def plan(
             rich_help_panel="Usage sources",
         ),
     ] = None,
-    schedules: Annotated[
-        bool | None,
-        typer.Option(
-            "--schedules/--no-schedules",
-            help="Read EventBridge rules and Scheduler schedules that run ECS tasks (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    lambdas: Annotated[
-        bool | None,
-        typer.Option(
-            "--lambdas/--no-lambdas",
-            help="Read image-packaged Lambda functions, every version (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    daemons: Annotated[
-        bool | None,
-        typer.Option(
-            "--daemons/--no-daemons",
-            help="Read ECS Managed Daemons: revisions and daemon task definitions (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    batch: Annotated[
-        bool | None,
-        typer.Option(
-            "--batch/--no-batch",
-            help="Read AWS Batch job definitions (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    step_functions: Annotated[
-        bool | None,
-        typer.Option(
-            "--step-functions/--no-step-functions",
-            help="Read Step Functions state machines, every version (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    codebuild: Annotated[
-        bool | None,
-        typer.Option(
-            "--codebuild/--no-codebuild",
-            help="Read CodeBuild projects' build images (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    sagemaker: Annotated[
-        bool | None,
-        typer.Option(
-            "--sagemaker/--no-sagemaker",
-            help="Read SageMaker models' containers (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    app_runner: Annotated[
-        bool | None,
-        typer.Option(
-            "--app-runner/--no-app-runner",
-            help="Read App Runner services' images (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    emr: Annotated[
-        bool | None,
-        typer.Option(
-            "--emr/--no-emr",
-            help="Read EMR Serverless applications' custom images (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    pipes: Annotated[
-        bool | None,
-        typer.Option(
-            "--pipes/--no-pipes",
-            help="Read EventBridge Pipes that run ECS tasks or Batch jobs (default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
-    eks: Annotated[
-        bool | None,
-        typer.Option(
-            "--eks/--no-eks",
-            help="Read the pods and pod templates of every EKS cluster through its API "
-            "(default on).",
-            rich_help_panel="Usage sources",
-        ),
-    ] = None,
     kubeconfig: Annotated[
         list[Path] | None,
         typer.Option(
@@ -557,6 +471,7 @@ def plan(
     ] = False,
     quiet: Quiet = False,
     log_format: LogFormat = "text",
+    switches: dict[str, bool | None] | None = None,  # --NAME/--no-NAME of each kind (cli_switches)
 ) -> None:
     """Scan usage and inventory (read-only) and write a plan of what to delete, with reasons.
 
@@ -582,20 +497,10 @@ def plan(
             file_config,
             external_files=external_images or [],
             stdin=sys.stdin,
+            switches=switches,
             service_revisions=service_revisions,
             rollback_revisions=rollback_revisions,
             stopped_within_hours=stopped_within_hours,
-            schedules=schedules,
-            lambdas=lambdas,
-            daemons=daemons,
-            batch=batch,
-            step_functions=step_functions,
-            codebuild=codebuild,
-            sagemaker=sagemaker,
-            app_runner=app_runner,
-            emr=emr,
-            pipes=pipes,
-            eks=eks,
             kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
             usage_regions=tuple(usage_regions or ()),
         )

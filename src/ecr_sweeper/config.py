@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.model import (
-    SOURCE_SWITCHES,
     AccountId,
     AccountTarget,
     KubeconfigSource,
@@ -48,8 +48,11 @@ _POLICY_KEYS = _RETENTION_KEYS | {
     "max_delete_percent",
     "max_delete_images",
 }
+# Every spelling of a kind's switch (its name; deprecated aliases like `step_functions`) → name.
+SWITCH_KEYS = registry.switch_keys()
 _SOURCES_KEYS = {
-    *SOURCE_SWITCHES,
+    *SWITCH_KEYS,
+    "service_revisions",
     "rollback_revisions",
     "stopped_within_hours",
     "external_images",
@@ -385,19 +388,26 @@ def parse_sources(table: dict[str, Any], origin: str) -> Sources:
     """Validate `[sources]`: which usage sources are read. External image files are read here."""
     _no_unknown(table, _SOURCES_KEYS, origin, "sources.")
     base = Sources()
-    flags = {}
-    for key in SOURCE_SWITCHES:
-        value = table.get(key, getattr(base, key))
-        if not isinstance(value, bool):
+    service_revisions = table.get("service_revisions", base.service_revisions)
+    if not isinstance(service_revisions, bool):
+        raise ConfigError(f"{origin}: sources.service_revisions: expected true or false")
+    switches: dict[str, bool] = {}
+    for key, name in SWITCH_KEYS.items():
+        if key not in table:
+            continue
+        if not isinstance(table[key], bool):
             raise ConfigError(f"{origin}: sources.{key}: expected true or false")
-        flags[key] = value
+        if switches.get(name, table[key]) != table[key]:
+            raise ConfigError(f"{origin}: sources.{key}: contradicts sources.{name}")
+        switches[name] = table[key]
     files = _str_list(
         table.get("external_images", []), origin, "sources.external_images", allow_empty=True
     )
     usage_regions = regions(table.get("usage_regions", []), origin, "sources.usage_regions")
     return Sources(
+        off=frozenset(name for name, on in switches.items() if not on),
+        service_revisions=service_revisions,
         usage_regions=usage_regions,
-        **flags,
         rollback_revisions=_whole(
             table.get("rollback_revisions", base.rollback_revisions),
             origin,
@@ -502,16 +512,21 @@ def _account_or_star(value: object, origin: str, where: str) -> str:
     return _account_id(value, origin, where)
 
 
-KIND = re.compile(r"[a-z0-9][a-z0-9.-]*")
+# A service principal a repository policy names and no kind claims is its own kind.
+SERVICE_PRINCIPAL = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
 
 
 def accepted_unread(value: str, origin: str = "--accept-unread", where: str = "value") -> str:
-    """`KIND` or `KIND@ACCOUNT` (a consumer kind present and not read, accepted)."""
+    """`KIND` or `KIND@ACCOUNT` (a consumer kind present and not read, accepted): KIND is a
+    consumer kind's name (or a service principal no kind claims, as the plan names it)."""
     kind, sep, account = value.partition("@")
-    if not KIND.fullmatch(kind):
+    known = registry.names()
+    if kind not in known and not SERVICE_PRINCIPAL.fullmatch(kind):
+        alias = SWITCH_KEYS.get(kind) or SWITCH_KEYS.get(kind.replace("-", "_"))
+        hint = f" ({kind!r} is now {alias!r})" if alias else ""
         raise ConfigError(
-            f"{origin}: {where}: expected KIND or KIND@ACCOUNT (e.g. eks@111111111111), "
-            f"got {value!r}"
+            f"{origin}: {where}: unknown consumer kind {kind!r}{hint}: expected KIND or "
+            f"KIND@ACCOUNT, KIND one of: {', '.join(known)}"
         )
     return f"{kind}@{_account_id(account, origin, where)}" if sep else kind
 
@@ -594,9 +609,11 @@ def resolve_sources(
     *,
     external_files: Sequence[Path],
     stdin: TextIO,
+    switches: Mapping[str, bool | None] | None = None,
     **overrides: Any,
 ) -> Sources:
-    """The file's [sources] with flags on top; external image files are read (and checked)."""
+    """The file's [sources] with flags on top; external image files are read (and checked).
+    `switches`: kind name → on/off from the command line (None: as the file says)."""
     sources = config.sources if config else Sources()
     external = [
         image
@@ -613,9 +630,16 @@ def resolve_sources(
     else:
         given.pop("usage_regions", None)
     kubeconfigs = tuple(given.pop("kubeconfigs", ()))
+    off = set(sources.off)
+    for name, on in (switches or {}).items():
+        if name not in registry.names():
+            raise ConfigError(f"--{name}: unknown consumer kind")
+        if on is not None:
+            (off.discard if on else off.add)(name)
     return replace(
         sources,
         **given,
+        off=frozenset(off),
         external_images=sources.external_images + tuple(external),
         kubeconfigs=sources.kubeconfigs + kubeconfigs,
     )

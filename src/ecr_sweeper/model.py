@@ -58,7 +58,7 @@ class Usage:
     ref: ImageRef
     source: str
     resolved_digest: Digest | None = None
-    kind: str = "ecs"  # which usage source saw it (ecs, revision, rollback, schedule, lambda…)
+    kind: str = "ecs"  # which reader saw it (ecs, revision, rollback, schedule, lambda…)
 
 
 ScanScope = Literal["usage", "inventory"]
@@ -332,46 +332,23 @@ class KubeconfigSource:
 
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """Which usage sources are read, and how far back. Stored in the plan so `apply` re-reads
+    """Which consumer kinds are read, and how far back. Stored in the plan so `apply` re-reads
     the same ones."""
 
+    off: frozenset[str] = frozenset()  # the names of the consumer kinds switched off
     service_revisions: bool = True  # DescribeServiceRevisions digests of recent deployments
     rollback_revisions: int = 5  # last N ACTIVE revisions of every task definition family in use
     stopped_within_hours: int = 24  # tasks stopped this recently still protect their images
-    schedules: bool = True  # EventBridge rules and Scheduler schedules targeting ECS
-    lambdas: bool = True  # Lambda functions packaged as images, every version
-    daemons: bool = True  # ECS Managed Daemons: revisions and daemon task definitions
-    batch: bool = True  # AWS Batch job definitions (newest rollback_revisions per name)
-    step_functions: bool = True  # Step Functions state machines, every published version
-    codebuild: bool = True  # CodeBuild projects' build images
-    sagemaker: bool = True  # SageMaker models' containers
-    app_runner: bool = True  # App Runner services' image repositories
-    emr: bool = True  # EMR Serverless applications' custom images
-    pipes: bool = True  # EventBridge Pipes whose target runs an ECS task or a Batch job
     external_images: tuple[str, ...] = ()  # image URIs from --external-images files
-    eks: bool = True  # EKS clusters of every target account × region, read through their API
     # other Kubernetes clusters, read with a kubeconfig's own auth (--kubeconfig)
     kubeconfigs: tuple[KubeconfigSource, ...] = ()
     # Where usage is read: () means every enabled region of every target account (whatever
     # regions are swept); else these regions and the swept ones (--usage-regions).
     usage_regions: tuple[str, ...] = ()
 
-
-# The on/off switches of `Sources` (the accounts file's keys and the CLI's --no-… flags).
-SOURCE_SWITCHES = (
-    "service_revisions",
-    "schedules",
-    "lambdas",
-    "daemons",
-    "batch",
-    "step_functions",
-    "codebuild",
-    "sagemaker",
-    "app_runner",
-    "emr",
-    "pipes",
-    "eks",
-)
+    def reads(self, kind: str) -> bool:
+        """Whether the kind of this name is switched on."""
+        return kind not in self.off
 
 
 # The codes (their values) of the reasons that keep an image because a workload uses it, and of

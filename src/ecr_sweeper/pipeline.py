@@ -1,9 +1,9 @@
 """The stages wired together, top to bottom.
 
     place every target in its regions
-    usage (every account × region at once: ECS services, tasks, rollback window, schedules,
-           Lambda)                                                  ┐ at the same time: they
-    inventory (every account × region at once: ECR repositories    ┘ draw on different buckets
+    usage (every account × region at once: the census of every  ┐ at the same time: they
+           consumer kind and the readers of those read)         │ draw on different buckets
+    inventory (every account × region at once: ECR repositories ┘
            and images), read into a bounded buffer while usage is read
       ── barrier: the whole run's usage set is known ──
     each repository judged by the planner (pure, plan.py) once the usage is complete (those in
@@ -27,26 +27,12 @@ from typing import Any, TypeVar
 import anyio
 
 from ecr_sweeper import wording
+from ecr_sweeper.aws.consumers import registry
+from ecr_sweeper.aws.consumers.scan import read_context
+from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
 from ecr_sweeper.aws.ecr import delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
-from ecr_sweeper.aws.usage import UsageContext, UsageSource
-from ecr_sweeper.aws.usage import scan_usage as scan_usage_of
-from ecr_sweeper.aws.usage.app_runner import AppRunnerServices
-from ecr_sweeper.aws.usage.batch import BatchJobDefinitions
-from ecr_sweeper.aws.usage.census_only import BeanstalkDocker, LightsailContainers
-from ecr_sweeper.aws.usage.codebuild import CodeBuildProjects
-from ecr_sweeper.aws.usage.daemons import EcsDaemons
-from ecr_sweeper.aws.usage.ecs_services import EcsServices
-from ecr_sweeper.aws.usage.ecs_tasks import EcsTasks
-from ecr_sweeper.aws.usage.eks import EksClusters
-from ecr_sweeper.aws.usage.emr import EmrServerless
-from ecr_sweeper.aws.usage.lambdas import Lambdas
-from ecr_sweeper.aws.usage.pipes import Pipes
-from ecr_sweeper.aws.usage.rollback import RollbackWindow
-from ecr_sweeper.aws.usage.sagemaker import SageMakerModels
-from ecr_sweeper.aws.usage.schedules import Schedules
-from ecr_sweeper.aws.usage.step_functions import StepFunctions
 from ecr_sweeper.collection import fewer_collections
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
@@ -76,27 +62,8 @@ from ecr_sweeper.words import plural
 # current phase (account × regions scanned, images deleted), for a progress bar to follow.
 Progress = Callable[[str], None]
 
-# The usage sources every account × region is read with (each checks whether it is enabled);
-# the rollback window runs after the others, on the families they found.
-USAGE_SOURCES: tuple[UsageSource, ...] = (
-    EcsServices(),
-    EcsTasks(),
-    Schedules(),
-    Lambdas(),
-    EksClusters(),
-    BatchJobDefinitions(),
-    StepFunctions(),
-    CodeBuildProjects(),
-    EcsDaemons(),
-    AppRunnerServices(),
-    Pipes(),
-    SageMakerModels(),
-    EmrServerless(),
-)
-# Consumers the tool has no reader for: only their census is taken (they hold what they could
-# pull).
-USAGE_SOURCES += (LightsailContainers(), BeanstalkDocker())
-USAGE_AFTER = (RollbackWindow(),)
+# Service principal → consumer kind, for the planner to judge repository policies.
+PRINCIPAL_KINDS = registry.principal_kinds()
 
 
 def _quiet(_: str) -> None:
@@ -165,8 +132,8 @@ async def read_usage(
             errors = _unreachable("usage", target, region, exc)
             progress(f"{target.account_id}/{region}: cannot connect: {errors[0].message}")
             return UsageScan(AccountRegion(target.account_id, region), errors=errors)
-        ctx = UsageContext(target, region, api, client, sources, now)
-        return await usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
+        ctx = read_context(target, region, api=api, client=client, sources=sources, now=now)
+        return await usage_of(ctx, registry.KINDS, progress)
 
     usage = await _each_place(
         places, connections.limits.usage_regions_at_once, progress, "usage read", read
@@ -367,7 +334,14 @@ async def _make_plan(
         )
         usage = [*notes, *read]
         judged_after.usage_known(
-            readers.planner(_with_external(usage, sources), policy, now, targets, sources)
+            readers.planner(
+                _with_external(usage, sources),
+                policy,
+                now,
+                targets,
+                sources,
+                principal_kinds=PRINCIPAL_KINDS,
+            )
         )
 
     async with anyio.create_task_group() as tg:
@@ -431,7 +405,15 @@ def plan_from_scans(
     """Plan from every shard's scans. Consumes `inventory` (emptied as it is planned, so
     each scan's images are freed once judged)."""
     everything = _with_external(usage, sources)
-    return build_plan(everything, drain(inventory), policy, now, targets, sources=sources)
+    return build_plan(
+        everything,
+        drain(inventory),
+        policy,
+        now,
+        targets,
+        sources=sources,
+        principal_kinds=PRINCIPAL_KINDS,
+    )
 
 
 def _with_external(usage: Sequence[UsageScan], sources: Sources) -> list[UsageScan]:

@@ -36,7 +36,7 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    is unknown) that the run did not read — switched off, or no reader in this tool (EKS) —
    holds every repository it could pull: every repository of its own account, and every
    repository whose policy lets that account or anyone (`*`) pull. So does a repository policy
-   naming a service principal (`SERVICE_KINDS`) of a kind the run does not read everywhere.
+   naming a service principal (`PrincipalKinds`) of a kind the run does not read everywhere.
    Each such finding blocks the plan (nothing is deleted) until it is accepted
    (`accepted_unread`: `KIND` or `KIND@ACCOUNT`); an accepted finding holds nothing and is a
    warning of the plan.
@@ -126,30 +126,15 @@ DELETED_WITH: dict[Relation, Follows] = {
     "referrer": Follows(Code.REFERRER_OF_DELETED),
 }
 COSIGN_TAG = re.compile(r"sha256-(?P<hex>[a-f0-9]{64})\.(?:sig|att|sbom)")
-# The consumer kind behind each service principal a repository policy may let pull. A
-# principal not listed here is its own kind, which no reader reads: it holds its repository.
-SERVICE_KINDS: dict[str, str] = {
-    "ecs.amazonaws.com": "ecs",
-    "ecs-tasks.amazonaws.com": "ecs",
-    "lambda.amazonaws.com": "lambda",
-    "batch.amazonaws.com": "batch",
-    "states.amazonaws.com": "stepfunctions",
-    "codebuild.amazonaws.com": "codebuild",
-    "sagemaker.amazonaws.com": "sagemaker",
-    "build.apprunner.amazonaws.com": "apprunner",
-    "tasks.apprunner.amazonaws.com": "apprunner",
-    "emr-containers.amazonaws.com": "emr",
-    "emr-serverless.amazonaws.com": "emr",
-    "eks.amazonaws.com": "eks",
-    "pods.eks.amazonaws.com": "eks",
-    "lightsail.amazonaws.com": "lightsail",
-    "elasticbeanstalk.amazonaws.com": "elasticbeanstalk",
-}
+# Service principal (lower case) → the consumer kind it pulls for, given by the caller (the
+# registry of consumer kinds). A principal not in it is its own kind, which no reader reads: it
+# holds its repository.
+PrincipalKinds = Mapping[str, str]
 
 
-def service_kind(principal: str) -> str:
+def service_kind(principal: str, kinds: PrincipalKinds) -> str:
     """The consumer kind of a service principal (`codebuild.amazonaws.com` → `codebuild`)."""
-    return SERVICE_KINDS.get(principal.lower(), principal.lower())
+    return kinds.get(principal.lower(), principal.lower())
 
 
 def accepts(accepted: Iterable[str], kind: str, account: str) -> str | None:
@@ -213,12 +198,12 @@ class Census:
             return None
         return CensusHold(entry.kind, AccountRegion(entry.account_id, entry.region), entry.detail)
 
-    def unread_services(self, repo: Repository) -> list[tuple[str, str]]:
+    def unread_services(self, repo: Repository, kinds: PrincipalKinds) -> list[tuple[str, str]]:
         """(service principal, kind) the repository policy lets pull whose kind the run did not
         read everywhere."""
         found = []
         for principal in sorted(repo.pull_access.services):
-            kind = service_kind(principal)
+            kind = service_kind(principal, kinds)
             if kind not in self.read_kinds:
                 found.append((principal, kind))
         return found
@@ -241,8 +226,11 @@ class Planner:
         now: datetime,
         targets: Sequence[AccountTarget] = (),
         sources: Sources | None = None,
+        *,
+        principal_kinds: PrincipalKinds | None = None,
     ) -> None:
         self._policy = policy
+        self._principal_kinds = principal_kinds or {}
         self._now = now
         self._targets = tuple(targets)
         self._sources = sources or Sources()
@@ -315,7 +303,7 @@ class Planner:
         """A service principal of a kind the run did not read may pull: hold, and (unless
         accepted) a finding that blocks the plan."""
         held = None
-        for principal, kind in self._census.unread_services(repo):
+        for principal, kind in self._census.unread_services(repo, self._principal_kinds):
             account = repo.key.account_id
             if token := accepts(self._policy.accepted_unread, kind, account):
                 self._warnings.append(AcceptedService(repo.key, principal, kind, token))
@@ -454,13 +442,14 @@ def build_plan(
     targets: Sequence[AccountTarget] = (),
     *,
     sources: Sources | None = None,
+    principal_kinds: PrincipalKinds | None = None,
 ) -> Plan:
     """Decide, for every image of every scanned repository, whether to keep or delete it.
 
     `inventory` is iterated once, scan by scan: a caller that hands over its only reference
     (`drain`) lets each scan's images be freed as soon as they are judged.
     """
-    planner = Planner(usage, policy, now, targets, sources)
+    planner = Planner(usage, policy, now, targets, sources, principal_kinds=principal_kinds)
     errors: list[ScanError] = []
     for scan in inventory:
         errors.extend(scan.errors)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from typing import Any
 from ecr_sweeper import wording
 from ecr_sweeper.model import (
     PLAN_VERSION,
-    SOURCE_SWITCHES,
     AccountId,
     AccountTarget,
     CensusEntry,
@@ -67,7 +65,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at.isoformat(),
         "blocked": plan.blocked,
         "policy": policy_to_json(plan.policy),
-        "sources": asdict(plan.sources),
+        "sources": sources_to_json(plan.sources),
         "refusals": wording.refusals(plan.refusals),
         "targets": [target_to_json(t) for t in plan.targets],
         "summary": totals(plan),
@@ -321,15 +319,63 @@ def policy_from_json(d: dict[str, Any]) -> Policy:
     )
 
 
+# Version 1 of the plan file keys each switch of `Sources` as the field it once was; the kinds'
+# names have replaced them since (`lambda`, not `lambdas`). Here, in order: file key → kind name.
+# A kind added later is keyed by its name, after these (written only when switched off).
+_V1_SWITCHES_BEFORE: tuple[tuple[str, str], ...] = (
+    ("schedules", "schedules"),
+    ("lambdas", "lambda"),
+    ("daemons", "ecs-daemons"),
+    ("batch", "batch"),
+    ("step_functions", "stepfunctions"),
+    ("codebuild", "codebuild"),
+    ("sagemaker", "sagemaker"),
+    ("app_runner", "apprunner"),
+    ("emr", "emr"),
+    ("pipes", "pipes"),
+)
+_V1_SWITCHES_AFTER = (("eks", "eks"),)  # after external_images, as the field was
+_V1_KINDS = {name for _, name in (*_V1_SWITCHES_BEFORE, *_V1_SWITCHES_AFTER)}
+_V1_KEYS = {
+    "service_revisions",
+    "rollback_revisions",
+    "stopped_within_hours",
+    "external_images",
+    "kubeconfigs",
+    "usage_regions",
+    *(key for key, _ in (*_V1_SWITCHES_BEFORE, *_V1_SWITCHES_AFTER)),
+}
+
+
+def sources_to_json(sources: Sources) -> dict[str, Any]:
+    """`Sources` in the plan (and shard) file's version-1 layout; a kind switched off that the
+    layout has no key for is added by its name."""
+    return {
+        "service_revisions": sources.service_revisions,
+        "rollback_revisions": sources.rollback_revisions,
+        "stopped_within_hours": sources.stopped_within_hours,
+        **{key: sources.reads(name) for key, name in _V1_SWITCHES_BEFORE},
+        "external_images": list(sources.external_images),
+        **{key: sources.reads(name) for key, name in _V1_SWITCHES_AFTER},
+        "kubeconfigs": [
+            {"path": k.path, "contexts": list(k.contexts)} for k in sources.kubeconfigs
+        ],
+        "usage_regions": list(sources.usage_regions),
+        **dict.fromkeys(sorted(sources.off - _V1_KINDS), False),
+    }
+
+
 def sources_from_json(d: dict[str, Any]) -> Sources:
+    """The inverse of `sources_to_json`. Plans written before a kind existed read it on apply
+    (stricter, never looser)."""
+    legacy = (*_V1_SWITCHES_BEFORE, *_V1_SWITCHES_AFTER)
+    off = {name for key, name in legacy if not bool(d.get(key, True))}
+    off |= {key for key, value in d.items() if key not in _V1_KEYS and value is False}
     return Sources(
+        off=frozenset(off),
         service_revisions=bool(d["service_revisions"]),
         rollback_revisions=int(d["rollback_revisions"]),
         stopped_within_hours=int(d["stopped_within_hours"]),
-        schedules=bool(d["schedules"]),
-        lambdas=bool(d["lambdas"]),
-        # Plans written before a source existed read it on apply (stricter, never looser).
-        **{key: bool(d.get(key, True)) for key in SOURCE_SWITCHES[3:]},
         external_images=tuple(str(i) for i in d["external_images"]),
         # absent from plans written before the Kubernetes reader: no kubeconfig
         kubeconfigs=tuple(

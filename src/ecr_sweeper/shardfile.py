@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from ecr_sweeper.planfile import (
     policy_to_json,
     read_json,
     sources_from_json,
+    sources_to_json,
     target_from_json,
     target_to_json,
     write_atomically,
@@ -92,7 +92,7 @@ def write_shard(
         "shard": [index, count],
         "targets": [target_to_json(t) for t in targets],
         "policy": policy_to_json(policy),
-        "sources": asdict(sources),
+        "sources": sources_to_json(sources),
         "usage": [_usage_scan_to_json(s) for s in usage],
         "inventory": [_inventory_to_json(s) for s in inventory],
     }

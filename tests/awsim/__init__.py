@@ -81,12 +81,15 @@ def emulated(sources: Any) -> Any:
 
     return replace(
         sources,
-        schedules=False,
-        lambdas=False,
-        batch=False,
-        step_functions=False,
-        codebuild=False,
-        sagemaker=False,
-        emr=False,
-        pipes=False,
+        off=sources.off
+        | {
+            "batch",
+            "codebuild",
+            "emr",
+            "lambda",
+            "pipes",
+            "sagemaker",
+            "schedules",
+            "stepfunctions",
+        },
     )

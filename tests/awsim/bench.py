@@ -231,7 +231,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     # Lambda): those usage sources stay off.
     sources = emulated(
         # a benchmark of the ECS and ECR reads: no daemons or App Runner calls either
-        Sources(service_revisions=spec["revisions"], daemons=False, app_runner=False)
+        Sources(off=frozenset({"apprunner", "ecs-daemons"}), service_revisions=spec["revisions"])
     )
     policy = Policy(keep_last=10, min_age_days=14)
     now = datetime(2025, 6, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ a throttled call's retry waits only for its turn, not for an exponential backoff
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -383,17 +383,30 @@ class Api:
         token differently (Lambda: NextMarker → Marker).
         """
         items: list[Any] = []
+        async for page in self.each_page(operation, token_key, request_token_key, **kwargs):
+            items.extend(page.get(result_key, []))
+        return items
+
+    async def each_page(
+        self,
+        operation: Callable[..., Awaitable[dict[str, Any]]],
+        token_key: str = "nextToken",  # noqa: S107 - a parameter name, not a secret
+        request_token_key: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a paginated list as it comes (a caller may stop early), as `pages`
+        follows them."""
         token: str | None = None
         seen: set[str] = set()
         send_as = request_token_key or token_key
         while True:
             page = await self.call(operation, **kwargs, **({send_as: token} if token else {}))
-            items.extend(page.get(result_key, []))
+            yield page
             token = page.get(token_key)
             if not token:
-                return items
+                return
             if token in seen:  # a listing that goes round in circles is not a listing
-                raise RuntimeError(f"{result_key}: the same page token came back twice")
+                raise RuntimeError(f"{api_name(operation)}: the same page token came back twice")
             seen.add(token)
 
 

@@ -58,7 +58,7 @@ def account_session(account_id: str, region: str) -> boto3.Session:
 
 def moto_sources(sources: Sources) -> Sources:
     """`sources` without the ones moto cannot serve (ECS Managed Daemons, App Runner)."""
-    return replace(sources, daemons=False, app_runner=False)
+    return replace(sources, off=sources.off | {"ecs-daemons", "apprunner"})
 
 
 def extend_moto() -> None:

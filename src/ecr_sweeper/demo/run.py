@@ -415,7 +415,7 @@ def seed_moto_limits(org: DemoOrg) -> None:
     (moto answers ListServiceDeployments with HTTP 500, which rightly blocks the plan), ECS
     Managed Daemons and App Runner (moto has neither); and usage is read in the demo's two
     regions only (moto lists 38 enabled regions, each read in turn)."""
-    org.plan_flags += ["--no-service-revisions", "--no-daemons", "--no-app-runner"]
+    org.plan_flags += ["--no-service-revisions", "--no-ecs-daemons", "--no-apprunner"]
     org.plan_flags += ["--usage-regions", US, "--usage-regions", EU]
 
 

@@ -6,5 +6,5 @@ client.py   paged list calls: limit/continue, 410 restarts, per-cluster gate, re
 reader.py   one cluster: every kind that counts, optional API groups where served
 kubeconfig.py  clusters and auth from kubeconfig files (token, client certificate, exec)
 usage.py    the usage scan of every --kubeconfig cluster
-EKS clusters are found and authenticated in aws/eks.py and read by aws/usage/eks.py.
+EKS clusters are found and authenticated in aws/eks.py and read by aws/consumers/eks.py.
 """

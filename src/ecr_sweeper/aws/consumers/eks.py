@@ -13,6 +13,15 @@ from typing import Any
 
 import anyio
 
+from ecr_sweeper.aws.consumers.kind import (
+    Findings,
+    IamAction,
+    Kind,
+    ReadContext,
+    Reader,
+    Reading,
+    Switch,
+)
 from ecr_sweeper.aws.eks import (
     ClusterUnavailableError,
     EksCluster,
@@ -21,10 +30,8 @@ from ecr_sweeper.aws.eks import (
     list_clusters,
 )
 from ecr_sweeper.aws.limits import describe_errors
-from ecr_sweeper.aws.usage.context import UsageContext
 from ecr_sweeper.kube.client import KubeClient, KubeLimits
 from ecr_sweeper.kube.reader import Failure, read_cluster
-from ecr_sweeper.model import Sources
 
 CLUSTERS_AT_ONCE = 4  # per account × region; each cluster bounds its own calls (KubeLimits)
 GRANT_ACCESS = (
@@ -32,24 +39,25 @@ GRANT_ACCESS = (
 )
 
 
+NAME = "eks"
+
+
+async def present(ctx: ReadContext) -> bool:
+    """Any EKS cluster in the region."""
+    eks = await ctx.client("eks")
+    answer = await ctx.api.call(eks.list_clusters, maxResults=1)
+    return bool(answer.get("clusters"))
+
+
 class EksClusters:
     """Pods and pod templates of every EKS cluster, through the Kubernetes API."""
-
-    name = "eks"
-    kind = "eks"
 
     def __init__(self, limits: KubeLimits | None = None) -> None:
         self.limits = limits or KubeLimits()
 
-    def enabled(self, sources: Sources) -> bool:
-        return sources.eks
-
-    async def present(self, ctx: UsageContext) -> bool:
-        eks = await ctx.client("eks")
-        answer = await ctx.api.call(eks.list_clusters, maxResults=1)
-        return bool(answer.get("clusters"))
-
-    async def collect(self, ctx: UsageContext) -> None:
+    async def read(self, ctx: ReadContext) -> Reading:
+        """Every cluster of the account × region (one that cannot be read is unread)."""
+        found = ctx.findings()
         where = f"{ctx.target.account_id}/{ctx.region}"
         try:
             eks = await ctx.client("eks")
@@ -58,49 +66,52 @@ class EksClusters:
             sts = await ctx.client("sts") if names else None
         except Exception as exc:  # noqa: BLE001 - unread for the census, with the reason
             why = "; ".join(describe_errors(exc))
-            ctx.unread(self.kind, f"clusters cannot be listed ({why}); grant eks:ListClusters")
-            return
-        ctx.count("eks clusters", len(names))
+            found.unread(f"clusters cannot be listed ({why}); grant eks:ListClusters")
+            return found.reading()
+        found.count("eks clusters", len(names))
         gate = anyio.CapacityLimiter(CLUSTERS_AT_ONCE)
 
         async def one(name: str) -> None:
             async with gate:
-                await self._cluster(ctx, eks, sts, name, where)
+                await self._cluster(ctx, found, (eks, sts), name, where)
 
         async with anyio.create_task_group() as tg:
             for name in names:
                 tg.start_soon(one, name)
+        return found.reading()
 
-    async def _cluster(self, ctx: UsageContext, eks: Any, sts: Any, name: str, where: str) -> None:
+    async def _cluster(
+        self, ctx: ReadContext, found: Findings, clients: tuple[Any, Any], name: str, where: str
+    ) -> None:
+        eks, sts = clients
         label = f"cluster {name}, {where}"
         try:
             cluster = await describe_cluster(eks, ctx.api, name)
         except Exception as exc:  # noqa: BLE001 - this cluster is unread; the others go on
             why = "; ".join(describe_errors(exc))
-            ctx.unread(
-                self.kind,
-                f"cluster {name}: DescribeCluster failed ({why}); grant eks:DescribeCluster",
+            found.unread(
+                f"cluster {name}: DescribeCluster failed ({why}); grant eks:DescribeCluster"
             )
             return
         try:
             access = cluster_access(cluster, sts, name)
         except ClusterUnavailableError as exc:
-            ctx.unread(self.kind, f"cluster {name}: no API to read: {exc}")
+            found.unread(f"cluster {name}: no API to read: {exc}")
             return
         try:
             async with KubeClient(access, ctx.api.retry, self.limits) as client:
                 read = await read_cluster(client)
-                ctx.count("kubernetes API calls", client.calls)
+                found.count("kubernetes API calls", client.calls)
         except Exception as exc:  # noqa: BLE001 - e.g. the STS presigner failing
             why = "; ".join(describe_errors(exc))
-            ctx.unread(self.kind, f"cluster {name}: cannot be read ({why})")
+            found.unread(f"cluster {name}: cannot be read ({why})")
             return
         for kind, n in read.objects.items():
-            ctx.count(f"eks {kind.split('.', 1)[0].lower()}s", n)
+            found.count(f"eks {kind.split('.', 1)[0].lower()}s", n)
         for use in read.uses:
-            ctx.saw_image(use.image, f"{use.where} ({label})", use.digest, "eks")
+            found.image(use.image, f"{use.where} ({label})", use.digest, NAME)
         if read.failures:
-            ctx.unread(self.kind, f"cluster {name}: {unread_line(cluster, read.failures)}")
+            found.unread(f"cluster {name}: {unread_line(cluster, read.failures)}")
 
 
 def unread_line(cluster: EksCluster, failures: list[Failure]) -> str:
@@ -130,3 +141,28 @@ def unread_line(cluster: EksCluster, failures: list[Failure]) -> str:
     else:
         hint = "the API server failed the list; try again, or read it with --external-images"
     return f"{what}; {hint}"
+
+
+def kind(limits: KubeLimits | None = None) -> Kind:
+    """The EKS kind, its clusters read within `limits` (each cluster's own calls)."""
+    return Kind(
+        name=NAME,
+        title="eks",
+        present=present,
+        readers=(Reader("eks", EksClusters(limits).read),),
+        switch=Switch(
+            "Read the pods and pod templates of every EKS cluster through its API (default on)."
+        ),
+        iam=tuple(IamAction(action, "ReadEksClusters", _PURPOSE) for action in _ACTIONS),
+        principals=("eks.amazonaws.com", "pods.eks.amazonaws.com"),
+        emulated="moto: ListClusters and DescribeCluster (no Kubernetes API); tests/awsim: "
+        "clusters and their Kubernetes API (tests/awsim/kube.py)",
+    )
+
+
+_ACTIONS = ("eks:ListClusters", "eks:DescribeCluster")
+_PURPOSE = (
+    "the clusters, their API endpoint and CA (`--no-eks` turns it off); inside each "
+    "cluster, the access entry below"
+)
+KIND = kind()

@@ -1,18 +1,19 @@
-"""Every IAM action ecr-sweeper calls, in one table, and the policies of docs/iam.md (and the
-README's summary) generated from it.
+"""The IAM policies of docs/iam.md (and the README's summary), generated from the registry of
+consumer kinds (each kind's IAM actions) and the fixed actions of the rest of the tool (ECR,
+regions, apply, the CI role, Organizations).
 
-    python -m ecr_sweeper.aws.iam --write   # regenerate the policies in docs/iam.md, README.md
-    python -m ecr_sweeper.aws.iam --check   # exit 1 when they are stale, or the code calls an
-                                            # action the table lacks (or the table lists one
-                                            # the code no longer calls)
+    python tools/iam.py --write   # regenerate the policies in docs/iam.md, README.md
+    python tools/iam.py --check   # exit 1 when they are stale, or the code calls an action
+                                  # the policies lack (or they list one the code no longer
+                                  # calls)
 
-A new AWS call (a usage source, a census call) adds its action to `PERMISSIONS`, in the
-statement of the role that makes it, then `--write`. The check finds the code's calls by
-reading the package's source: an attribute `x.some_operation` where `x` is a client of a
-service (assigned, `=` or `:=`, from `client("svc")`, `client_if_offered("svc")`,
-`base_client("svc", …)`, `create("svc", …)`, or a variable named after the service, as the
-aws modules name them) and `some_operation` is one
-of that service's operations in botocore's model.
+A new consumer kind lists its actions in its `Kind.iam`; another new AWS call adds its action
+to `FIXED`, in the statement of the role that makes it; then `--write` (`nox -s iam`). The
+check finds the code's calls by reading the package's source: an attribute `x.some_operation`
+where `x` is a client of a service (assigned, `=` or `:=`, from `client("svc")`,
+`client_if_offered("svc")`, `base_client("svc", …)`, `create("svc", …)`, or a variable named
+after the service, as the aws modules name them) and `some_operation` is one of that service's
+operations in botocore's model.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from botocore import xform_name
 from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
+from ecr_sweeper.aws.consumers import registry
+from ecr_sweeper.aws.consumers.kind import IamAction, Kind
+
 Role = Literal["read", "apply", "ci", "organization"]
 ACCOUNT_REPOSITORIES = "arn:aws:ecr:*:<ACCOUNT_ID>:repository/*"
 
@@ -43,15 +47,6 @@ class Statement:
     sid: str
     role: Role
     resource: str
-
-
-@dataclass(frozen=True, slots=True)
-class Permission:
-    """One IAM action, the statement it belongs to, and what it is used for."""
-
-    action: str
-    sid: str
-    purpose: str
 
 
 STATEMENTS = (
@@ -67,236 +62,63 @@ STATEMENTS = (
     Statement("DiscoverAccounts", "organization", "*"),
 )
 
-PERMISSIONS = (
-    Permission("ecs:ListClusters", "ReadEcsUsage", "services, every deployment and task set"),
-    Permission("ecs:ListServices", "ReadEcsUsage", "services, every deployment and task set"),
-    Permission("ecs:DescribeServices", "ReadEcsUsage", "services, every deployment and task set"),
-    Permission(
-        "ecs:ListServiceDeployments",
-        "ReadEcsUsage",
-        "digests ECS resolved per deployment (`--no-service-revisions` turns it off)",
-    ),
-    Permission(
-        "ecs:DescribeServiceRevisions",
-        "ReadEcsUsage",
-        "digests ECS resolved per deployment (`--no-service-revisions` turns it off)",
-    ),
-    Permission("ecs:ListTasks", "ReadEcsUsage", "running and recently stopped tasks"),
-    Permission("ecs:DescribeTasks", "ReadEcsUsage", "running and recently stopped tasks"),
-    Permission(
-        "ecs:ListTaskDefinitions", "ReadEcsUsage", "task definitions in use, the rollback window"
-    ),
-    Permission(
-        "ecs:DescribeTaskDefinition",
-        "ReadEcsUsage",
-        "task definitions in use, the rollback window",
-    ),
-    Permission(
-        "ecs:ListDaemons",
-        "ReadEcsUsage",
-        "ECS Managed Daemons (`--no-daemons`)",
-    ),
-    Permission(
-        "ecs:DescribeDaemon",
-        "ReadEcsUsage",
-        "ECS Managed Daemons (`--no-daemons`)",
-    ),
-    Permission(
-        "ecs:DescribeDaemonDeployments",
-        "ReadEcsUsage",
-        "ECS Managed Daemons (`--no-daemons`)",
-    ),
-    Permission(
-        "ecs:DescribeDaemonRevisions",
-        "ReadEcsUsage",
-        "ECS Managed Daemons (`--no-daemons`)",
-    ),
-    Permission(
-        "ecs:ListDaemonTaskDefinitions",
-        "ReadEcsUsage",
-        "ECS Managed Daemons (`--no-daemons`)",
-    ),
-    Permission(
-        "ecs:DescribeDaemonTaskDefinition",
-        "ReadEcsUsage",
-        "ECS Managed Daemons (`--no-daemons`)",
-    ),
-    Permission(
-        "batch:DescribeJobDefinitions",
-        "ReadOtherConsumers",
-        "job definitions, and those workflows and schedules submit (`--no-batch`)",
-    ),
-    Permission(
-        "states:ListStateMachines",
-        "ReadOtherConsumers",
-        "state machines and their versions (`--no-step-functions`)",
-    ),
-    Permission(
-        "states:DescribeStateMachine",
-        "ReadOtherConsumers",
-        "state machines and their versions (`--no-step-functions`)",
-    ),
-    Permission(
-        "states:ListStateMachineVersions",
-        "ReadOtherConsumers",
-        "state machines and their versions (`--no-step-functions`)",
-    ),
-    Permission(
-        "codebuild:ListProjects",
-        "ReadOtherConsumers",
-        "build images, and projects workflows and schedules start (`--no-codebuild`)",
-    ),
-    Permission(
-        "codebuild:BatchGetProjects",
-        "ReadOtherConsumers",
-        "build images, and projects workflows and schedules start (`--no-codebuild`)",
-    ),
-    Permission(
-        "sagemaker:ListModels",
-        "ReadOtherConsumers",
-        "models' containers (`--no-sagemaker`)",
-    ),
-    Permission(
-        "sagemaker:DescribeModel",
-        "ReadOtherConsumers",
-        "models' containers (`--no-sagemaker`)",
-    ),
-    Permission(
-        "apprunner:ListServices",
-        "ReadOtherConsumers",
-        "services' images (`--no-app-runner`)",
-    ),
-    Permission(
-        "apprunner:DescribeService",
-        "ReadOtherConsumers",
-        "services' images (`--no-app-runner`)",
-    ),
-    Permission(
-        "emr-serverless:ListApplications",
-        "ReadOtherConsumers",
-        "applications' custom images (`--no-emr`)",
-    ),
-    Permission(
-        "emr-serverless:GetApplication",
-        "ReadOtherConsumers",
-        "applications' custom images (`--no-emr`)",
-    ),
-    Permission(
-        "pipes:ListPipes",
-        "ReadOtherConsumers",
-        "pipes targeting ECS or Batch (`--no-pipes`)",
-    ),
-    Permission(
-        "pipes:DescribePipe",
-        "ReadOtherConsumers",
-        "pipes targeting ECS or Batch (`--no-pipes`)",
-    ),
-    Permission(
-        "events:ListEventBuses",
-        "ReadScheduledAndLambdaUsage",
-        "scheduled ECS tasks (`--no-schedules` turns it off)",
-    ),
-    Permission(
-        "events:ListRules",
-        "ReadScheduledAndLambdaUsage",
-        "scheduled ECS tasks (`--no-schedules` turns it off)",
-    ),
-    Permission(
-        "events:ListTargetsByRule",
-        "ReadScheduledAndLambdaUsage",
-        "scheduled ECS tasks (`--no-schedules` turns it off)",
-    ),
-    Permission(
-        "scheduler:ListSchedules",
-        "ReadScheduledAndLambdaUsage",
-        "scheduled ECS tasks (`--no-schedules` turns it off)",
-    ),
-    Permission(
-        "scheduler:GetSchedule",
-        "ReadScheduledAndLambdaUsage",
-        "scheduled ECS tasks (`--no-schedules` turns it off)",
-    ),
-    Permission(
-        "lambda:ListFunctions",
-        "ReadScheduledAndLambdaUsage",
-        "image-packaged functions (`--no-lambdas` turns it off)",
-    ),
-    Permission(
-        "lambda:GetFunction",
-        "ReadScheduledAndLambdaUsage",
-        "image-packaged functions (`--no-lambdas` turns it off)",
-    ),
-    Permission("ecr:DescribeRepositories", "ReadEcrInventory", "inventory; image index manifests"),
-    Permission("ecr:DescribeImages", "ReadEcrInventory", "inventory; image index manifests"),
-    Permission("ecr:BatchGetImage", "ReadEcrInventory", "inventory; image index manifests"),
-    Permission(
+# The actions of the tool beyond its consumer kinds' (theirs: `Kind.iam`, in the registry).
+FIXED = (
+    IamAction("ecr:DescribeRepositories", "ReadEcrInventory", "inventory; image index manifests"),
+    IamAction("ecr:DescribeImages", "ReadEcrInventory", "inventory; image index manifests"),
+    IamAction("ecr:BatchGetImage", "ReadEcrInventory", "inventory; image index manifests"),
+    IamAction(
         "ecr:GetRepositoryPolicy", "ReadEcrInventory", "who else may pull (unscanned consumers)"
     ),
-    Permission("ecr:ListTagsForResource", "ReadEcrInventory", "`--opt-in-tag`"),
-    Permission(
+    IamAction("ecr:ListTagsForResource", "ReadEcrInventory", "`--opt-in-tag`"),
+    IamAction(
         "ecr:DescribeRegistry",
         "ReadEcrInventory",
         "replication rules that replay deletions in other registries",
     ),
-    Permission(
-        "lightsail:GetContainerServices",
-        "TakeConsumerCensus",
-        "census: Lightsail container services exist (no reader: they block until accepted)",
-    ),
-    Permission(
-        "elasticbeanstalk:DescribeEnvironments",
-        "TakeConsumerCensus",
-        "census: Elastic Beanstalk Docker environments exist (no reader: as above)",
-    ),
-    Permission(
-        "eks:ListClusters",
-        "ReadEksClusters",
-        "the clusters, their API endpoint and CA (`--no-eks` turns it off); inside each "
-        "cluster, the access entry below",
-    ),
-    Permission(
-        "eks:DescribeCluster",
-        "ReadEksClusters",
-        "the clusters, their API endpoint and CA (`--no-eks` turns it off); inside each "
-        "cluster, the access entry below",
-    ),
-    Permission(
+    IamAction(
         "ec2:DescribeRegions",
         "ListEnabledRegions",
         "the regions of an account given without regions",
     ),
-    Permission("ecr:BatchDeleteImage", "DeleteUnusedImages", "deleting (apply only)"),
-    Permission("sts:AssumeRole", "AssumeTargetRoles", "the target role in every account"),
-    Permission("organizations:ListAccounts", "DiscoverAccounts", "`--org`"),
-    Permission("organizations:ListAccountsForParent", "DiscoverAccounts", "`--org-unit`"),
-    Permission(
-        "organizations:ListOrganizationalUnitsForParent", "DiscoverAccounts", "`--org-unit`"
-    ),
-    Permission("organizations:ListTagsForResource", "DiscoverAccounts", "`--org-tag`"),
-    Permission(
+    IamAction("ecr:BatchDeleteImage", "DeleteUnusedImages", "deleting (apply only)"),
+    IamAction("sts:AssumeRole", "AssumeTargetRoles", "the target role in every account"),
+    IamAction("organizations:ListAccounts", "DiscoverAccounts", "`--org`"),
+    IamAction("organizations:ListAccountsForParent", "DiscoverAccounts", "`--org-unit`"),
+    IamAction("organizations:ListOrganizationalUnitsForParent", "DiscoverAccounts", "`--org-unit`"),
+    IamAction("organizations:ListTagsForResource", "DiscoverAccounts", "`--org-tag`"),
+    IamAction(
         "organizations:DescribeOrganization",
         "DiscoverAccounts",
         "`--org`: the organization id, for repository policies granting it",
     ),
 )
 
+
+def permissions(kinds: Sequence[Kind] = registry.KINDS) -> tuple[IamAction, ...]:
+    """Every action of the tool: the kinds' (in the registry's order), then the fixed ones."""
+    return (*registry.iam_actions(kinds), *FIXED)
+
+
+PERMISSIONS = permissions()
+
 # Called, and needing no permission: AWS answers GetCallerIdentity for any valid credentials.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
 
-COMMAND = "python -m ecr_sweeper.aws.iam --write"
-PACKAGE = Path(__file__).resolve().parent.parent
-ROOT = PACKAGE.parent.parent
+COMMAND = "python tools/iam.py --write"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "ecr_sweeper"
 DOCS = (ROOT / "docs" / "iam.md", ROOT / "README.md")
 NOT_SCANNED = ("demo",)  # the demo package seeds moto's server: not the sweep's calls
 
 
-def policy(role: Role) -> dict[str, object]:
+def policy(role: Role, kinds: Sequence[Kind] = registry.KINDS) -> dict[str, object]:
     """The policy document of one role: a statement per `STATEMENTS` entry of the role."""
     statements = []
     for statement in STATEMENTS:
         if statement.role != role:
             continue
-        actions = [p.action for p in PERMISSIONS if p.sid == statement.sid]
+        actions = [p.action for p in permissions(kinds) if p.statement == statement.sid]
         statements.append(
             {
                 "Sid": statement.sid,
@@ -316,7 +138,7 @@ def _read_table() -> str:
     rows: dict[tuple[str, str], list[str]] = {}
     read = {s.sid for s in STATEMENTS if s.role == "read"}
     for p in PERMISSIONS:
-        if p.sid in read:
+        if p.statement in read:
             service, action = p.action.split(":")
             rows.setdefault((service, p.purpose), []).append(f"`{action}`")
     lines = ["| service | actions | used for |", "|---|---|---|"]
@@ -436,11 +258,11 @@ def problems(files: Iterable[Path] = DOCS, package: Path = PACKAGE) -> list[str]
     declared = {p.action for p in PERMISSIONS}
     called = actions_in_code(package)
     found = [
-        f"the code calls {a}, which ecr_sweeper/aws/iam.py's PERMISSIONS lacks: add it"
+        f"the code calls {a}, which PERMISSIONS lacks: add it to its kind's `iam` (or FIXED)"
         for a in sorted(called - declared - NO_PERMISSION_NEEDED)
     ]
     found += [
-        f"PERMISSIONS lists {a}, which the code no longer calls: remove it"
+        f"the policies list {a}, which the code no longer calls: remove it"
         for a in sorted(declared - called)
     ]
     for path in files:
@@ -452,7 +274,7 @@ def problems(files: Iterable[Path] = DOCS, package: Path = PACKAGE) -> list[str]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`--write` brings the docs up to date; `--check` reports what is stale (exit 1)."""
-    parser = argparse.ArgumentParser(prog="python -m ecr_sweeper.aws.iam", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python tools/iam.py", description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="regenerate the policies")
     mode.add_argument("--check", action="store_true", help="exit 1 if anything is stale")

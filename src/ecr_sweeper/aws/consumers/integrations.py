@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ecr_sweeper.aws.usage import batch, codebuild
-from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import Schema
+from ecr_sweeper.aws.consumers import batch, codebuild
+from ecr_sweeper.aws.consumers.kind import Findings, ReadContext
+from ecr_sweeper.aws.consumers.shapes import Schema
 
 TASK_DEFINITION = "task definition"
 JOB_DEFINITION = "job definition"
@@ -65,7 +65,8 @@ def runs_images(service: str) -> bool:
 
 
 async def report_request(
-    ctx: UsageContext,
+    ctx: ReadContext,
+    found: Findings,
     service: str,
     action: str,
     request: Any,
@@ -82,12 +83,12 @@ async def report_request(
     shape = schema.input_shape(operation_of(action))
     if shape is None:
         return
-    for found in schema.find(shape, request, templated=templated):
-        if found.meaning == TASK_DEFINITION:
-            ctx.saw_task_definition(found.value, used_by, kind)
-        elif found.meaning == JOB_DEFINITION:
-            await batch.report_job_definition(ctx, found.value, used_by, kind)
-        elif found.meaning == PROJECT:
-            await codebuild.report_projects(ctx, [found.value], used_by, kind)
+    for member in schema.find(shape, request, templated=templated):
+        if member.meaning == TASK_DEFINITION:
+            found.task_definition(member.value, used_by, kind)
+        elif member.meaning == JOB_DEFINITION:
+            await batch.report_job_definition(ctx, found, member.value, used_by, kind)
+        elif member.meaning == PROJECT:
+            await codebuild.report_projects(ctx, found, [member.value], used_by, kind)
         else:
-            ctx.saw_image(found.value, f"{used_by} ({found.path})", None, kind)
+            found.image(member.value, f"{used_by} ({member.path})", None, kind)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ecr_sweeper.aws.usage.shapes import data_session, service_model
+from ecr_sweeper.aws.consumers.shapes import data_session, service_model
 
 
 @functools.cache

@@ -23,13 +23,20 @@ from typing import Any
 
 import anyio
 
-from ecr_sweeper.aws.usage import integrations
-from ecr_sweeper.aws.usage.context import UsageContext
-from ecr_sweeper.aws.usage.shapes import Unresolvable, is_jsonata
-from ecr_sweeper.model import Sources
+from ecr_sweeper.aws.consumers import integrations
+from ecr_sweeper.aws.consumers.kind import (
+    Findings,
+    IamAction,
+    Kind,
+    ReadContext,
+    Reader,
+    Reading,
+    Switch,
+)
+from ecr_sweeper.aws.consumers.shapes import Unresolvable, is_jsonata
 
 PAGE = 1000
-KIND = "stepfunctions"
+NAME = "stepfunctions"
 _RESOURCE = re.compile(r"^arn:[^:]+:states:::(?:aws-sdk:)?(?P<service>[a-z0-9-]+):(?P<action>.+)$")
 # The Kubernetes Job (batch/v1) fields that hold images: spec.template.spec's containers.
 _CONTAINER = [{"image": integrations.IMAGE}]
@@ -41,53 +48,49 @@ _POD_SPEC = {
 K8S_JOB: dict[str, Any] = {"spec": {"template": {"spec": _POD_SPEC}}}
 
 
-class StepFunctions:
+async def present(ctx: ReadContext) -> bool:
+    """Any state machine in the region (none where Step Functions is not offered)."""
+    if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
+        return False
+    return bool((await ctx.api.call(sfn.list_state_machines, maxResults=1)).get("stateMachines"))
+
+
+async def read(ctx: ReadContext) -> Reading:
     """State machines and their published versions."""
+    found = ctx.findings()
+    if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
+        return found.reading()
+    machines = await ctx.api.pages(sfn.list_state_machines, "stateMachines", maxResults=PAGE)
+    found.count("state machines", len(machines))
 
-    name = "step functions"
-    kind = KIND
+    async def describe(arn: str, label: str) -> None:
+        answer = await ctx.api.call(sfn.describe_state_machine, stateMachineArn=arn)
+        await report_definition(ctx, found, answer.get("definition", ""), label)
 
-    def enabled(self, sources: Sources) -> bool:
-        return sources.step_functions
-
-    async def present(self, ctx: UsageContext) -> bool:
-        if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
-            return False
-        return bool(
-            (await ctx.api.call(sfn.list_state_machines, maxResults=1)).get("stateMachines")
+    async def machine(summary: dict[str, Any]) -> None:
+        arn, name = summary["stateMachineArn"], summary["name"]
+        versions = await ctx.api.pages(
+            sfn.list_state_machine_versions,
+            "stateMachineVersions",
+            stateMachineArn=arn,
+            maxResults=PAGE,
         )
-
-    async def collect(self, ctx: UsageContext) -> None:
-        if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
-            return
-        machines = await ctx.api.pages(sfn.list_state_machines, "stateMachines", maxResults=PAGE)
-        ctx.count("state machines", len(machines))
-
-        async def describe(arn: str, label: str) -> None:
-            answer = await ctx.api.call(sfn.describe_state_machine, stateMachineArn=arn)
-            await report_definition(ctx, answer.get("definition", ""), label)
-
-        async def machine(summary: dict[str, Any]) -> None:
-            arn, name = summary["stateMachineArn"], summary["name"]
-            versions = await ctx.api.pages(
-                sfn.list_state_machine_versions,
-                "stateMachineVersions",
-                stateMachineArn=arn,
-                maxResults=PAGE,
-            )
-            ctx.count("state machine versions", len(versions))
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(describe, arn, name)
-                for version in versions:
-                    number = version["stateMachineVersionArn"].rsplit(":", 1)[-1]
-                    tg.start_soon(describe, version["stateMachineVersionArn"], f"{name}:{number}")
-
+        found.count("state machine versions", len(versions))
         async with anyio.create_task_group() as tg:
-            for summary in machines:
-                tg.start_soon(machine, summary)
+            tg.start_soon(describe, arn, name)
+            for version in versions:
+                number = version["stateMachineVersionArn"].rsplit(":", 1)[-1]
+                tg.start_soon(describe, version["stateMachineVersionArn"], f"{name}:{number}")
+
+    async with anyio.create_task_group() as tg:
+        for summary in machines:
+            tg.start_soon(machine, summary)
+    return found.reading()
 
 
-async def report_definition(ctx: UsageContext, definition: str, machine: str) -> None:
+async def report_definition(
+    ctx: ReadContext, found: Findings, definition: str, machine: str
+) -> None:
     """Every image one definition (Amazon States Language, JSON) can run."""
     label = f"Step Functions state machine {machine}"
     try:
@@ -96,7 +99,7 @@ async def report_definition(ctx: UsageContext, definition: str, machine: str) ->
         raise RuntimeError(f"{label}: the definition is not JSON ({exc}): images unknown") from exc
     for path, state in _states(document, ""):
         try:
-            await _report_state(ctx, state, f"{label} state {path}")
+            await _report_state(ctx, found, state, f"{label} state {path}")
         except Unresolvable as exc:
             raise RuntimeError(f"{label} state {path}: {exc}: its images are unknown") from exc
 
@@ -118,7 +121,9 @@ def _states(machine: object, prefix: str) -> list[tuple[str, Mapping[str, Any]]]
     return found
 
 
-async def _report_state(ctx: UsageContext, state: Mapping[str, Any], used_by: str) -> None:
+async def _report_state(
+    ctx: ReadContext, found: Findings, state: Mapping[str, Any], used_by: str
+) -> None:
     if state.get("Type") != "Task" or not isinstance(state.get("Resource"), str):
         return
     match = _RESOURCE.match(state["Resource"])
@@ -127,13 +132,13 @@ async def _report_state(ctx: UsageContext, state: Mapping[str, Any], used_by: st
     service, action = match["service"], match["action"]
     if service == "eks" and integrations.operation_of(action) == "RunJob":
         for image in _manifest_images(_request(state), {"Job": K8S_JOB}, "Parameters"):
-            ctx.saw_image(image, f"{used_by} (EKS job)", None, KIND)
+            found.image(image, f"{used_by} (EKS job)", None, NAME)
         return
     if not integrations.runs_images(service):
         return
     request = _request(state)
     await integrations.report_request(
-        ctx, service, action, request, used_by=used_by, kind=KIND, templated=True
+        ctx, found, service, action, request, used_by=used_by, kind=NAME, templated=True
     )
 
 
@@ -172,3 +177,23 @@ def _manifest_images(value: Any, schema: Any, path: str) -> list[str]:
                 raise Unresolvable(f"{path}.{base}", item)
             images += _manifest_images(item, schema[base], f"{path}.{base}")
     return images
+
+
+_PURPOSE = "state machines and their versions (`--no-stepfunctions`)"
+KIND = Kind(
+    name=NAME,
+    title="step functions",
+    present=present,
+    readers=(Reader("step functions", read),),
+    switch=Switch(
+        "Read Step Functions state machines, every version (default on).",
+        aliases=("step_functions",),
+    ),
+    iam=tuple(
+        IamAction(f"states:{action}", "ReadOtherConsumers", _PURPOSE)
+        for action in ("ListStateMachines", "DescribeStateMachine", "ListStateMachineVersions")
+    ),
+    principals=("states.amazonaws.com",),
+    emulated="moto: state machines (ListStateMachineVersions taught, "
+    "demo_consumers.extend_moto); tests/awsim: the first list call only (none)",
+)
