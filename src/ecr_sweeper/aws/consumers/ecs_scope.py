@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from ecr_sweeper.aws.consumers.kind import ClientFor, Reading, Seen
+from ecr_sweeper.aws.consumers.reading import ClientFor, Reading, Seen
 from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.model import AccountTarget
 

@@ -10,42 +10,31 @@ it, so where it is present it holds what it could pull until accepted.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import EndpointResolutionError, UnknownEndpointError
 
 from ecr_sweeper.aws.consumers import endpoints
+from ecr_sweeper.aws.consumers.ecs_scope import EcsScope
+from ecr_sweeper.aws.consumers.reading import ClientFor, Reading, Seen
 from ecr_sweeper.aws.limits import Api
 from ecr_sweeper.model import AccountTarget, Region, Sources
 
-if TYPE_CHECKING:
-    from ecr_sweeper.aws.consumers.ecs_scope import EcsScope
-
-ClientFor = Callable[[str], Awaitable[Any]]  # service name → the run's client for it
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """One image reference as a reader saw it, before parsing."""
-
-    image: str
-    source: str
-    digest: str | None
-    kind: str  # the usage's label (ecs, task, revision, schedule, lambda…), kept in shard files
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What one reader read in one account × region."""
-
-    images: tuple[Seen, ...] = ()
-    counts: Mapping[str, int] = field(default_factory=dict)  # e.g. "lambda versions" → 3
-    # why part of the kind could not be read (a cluster that denies access…): the kind is then
-    # unread for the census, without failing the run's usage
-    unread: tuple[str, ...] = ()
+__all__ = [
+    "ClientFor",
+    "Findings",
+    "IamAction",
+    "Kind",
+    "ReadContext",
+    "Reader",
+    "Reading",
+    "Seen",
+    "Switch",
+    "present_unless_absent",
+]
 
 
 class Findings:
