@@ -34,6 +34,7 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
+from ecr_sweeper.pipeline import PRINCIPAL_KINDS as KINDS
 from ecr_sweeper.plan import build_plan, recheck
 from ecr_sweeper.planfile import checksum, plan_to_json
 from ecr_sweeper.report import csv_rows, markdown
@@ -214,9 +215,18 @@ def plans() -> dict[str, Plan]:
         _scan("kubeconfig", None, errors=(kube_error,)),
     ]
     return {
-        "A": build_plan(usage, inventory, accepted, NOW, _targets()),
-        "B": build_plan(usage, inventory, _policy(opt_in_tag=("sweep", "yes")), NOW, _targets()),
-        "C": build_plan(broken, inventory, _policy(), NOW, _targets(partly=False)),
+        "A": build_plan(usage, inventory, accepted, NOW, _targets(), principal_kinds=KINDS),
+        "B": build_plan(
+            usage,
+            inventory,
+            _policy(opt_in_tag=("sweep", "yes")),
+            NOW,
+            _targets(),
+            principal_kinds=KINDS,
+        ),
+        "C": build_plan(
+            broken, inventory, _policy(), NOW, _targets(partly=False), principal_kinds=KINDS
+        ),
     }
 
 
