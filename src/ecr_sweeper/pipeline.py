@@ -47,6 +47,7 @@ from ecr_sweeper.aws.usage.sagemaker import SageMakerModels
 from ecr_sweeper.aws.usage.schedules import Schedules
 from ecr_sweeper.aws.usage.step_functions import StepFunctions
 from ecr_sweeper.collection import fewer_collections
+from ecr_sweeper.events import Note, Progress, Step, as_notes, ignore
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
@@ -67,9 +68,9 @@ from ecr_sweeper.model import (
 from ecr_sweeper.plan import Planner, build_plan, drain, recheck
 from ecr_sweeper.words import plural
 
-# Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
-# current phase (account × regions scanned, images deleted), for a progress bar to follow.
-Progress = Callable[[str], None]
+# Progress is reported as events (events.py): a Step for each account × region read and image
+# deleted, for a progress bar to follow; a Note for every other line. The readers below
+# (aws/, kube/) speak lines: `as_notes` makes each a Note.
 
 # The usage sources every account × region is read with (each checks whether it is enabled);
 # the rollback window runs after the others, on the families they found.
@@ -94,10 +95,6 @@ USAGE_SOURCES += (LightsailContainers(), BeanstalkDocker())
 USAGE_AFTER = (RollbackWindow(),)
 
 
-def _quiet(_: str) -> None:
-    pass
-
-
 Place = tuple[AccountTarget, Region]  # one account × region to read
 
 
@@ -105,7 +102,7 @@ async def scan(
     targets: Sequence[AccountTarget],
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     sources: Sources | None = None,
     *,
     read_tags: bool = False,
@@ -122,7 +119,7 @@ async def scan_usage(
     targets: Sequence[AccountTarget],
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     sources: Sources | None = None,
 ) -> tuple[list[Place], list[UsageScan]]:
     """Place every target in its regions (its own, else every enabled one), and read the
@@ -138,7 +135,7 @@ async def read_usage(
     places: Sequence[Place],
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     sources: Sources | None = None,
 ) -> list[UsageScan]:
     """The usage of each account × region, concurrently, and of the --kubeconfig clusters
@@ -155,15 +152,15 @@ async def read_usage(
             await client("ecs")  # assumes the role: an unreachable account is one error
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
             errors = _unreachable("usage", target, region, exc)
-            progress(f"{target.account_id}/{region}: cannot connect: {errors[0].message}")
+            progress(Note(f"{target.account_id}/{region}: cannot connect: {errors[0].message}"))
             return UsageScan(target.account_id, region, errors=errors)
         ctx = UsageContext(target, region, api, client, sources, now)
-        return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, progress)
+        return await scan_usage_of(ctx, USAGE_SOURCES, USAGE_AFTER, as_notes(progress))
 
     usage = await _each_place(
         places, connections.limits.usage_regions_at_once, progress, "usage read", read
     )
-    usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
+    usage += await kubeconfig_usage(sources, connections.retry, as_notes(progress))  # --kubeconfig
     usage.sort(key=lambda s: (s.account_id, s.region))
     return usage
 
@@ -171,7 +168,7 @@ async def read_usage(
 async def scan_inventories(
     places: Sequence[Place],
     connections: Connections,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     *,
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
@@ -190,7 +187,14 @@ async def scan_inventories(
             errors = _unreachable("inventory", target, region, exc)
             return InventoryScan(target.account_id, region, (), errors)
         return await scan_inventory(
-            target, region, ecr, api, progress, read_tags=read_tags, judge=judge, gate=repositories
+            target,
+            region,
+            ecr,
+            api,
+            as_notes(progress),
+            read_tags=read_tags,
+            judge=judge,
+            gate=repositories,
         )
 
     inventory = await _each_place(
@@ -254,7 +258,7 @@ async def _place(
             )
         swept = target.regions or enabled or ()
         if not target.regions:
-            progress(f"{target.account_id}: {plural(len(swept), 'enabled regions')}")
+            progress(Note(f"{target.account_id}: {plural(len(swept), 'enabled regions')}"))
         read = sorted(set(swept) | set(narrowed or enabled or ()))
         left_out = sorted(set(enabled or ()) - set(read))
         if left_out:  # only when narrowed: else every enabled region is read
@@ -294,7 +298,7 @@ async def _each_place(
     async def one(target: AccountTarget, region: Region) -> None:
         async with gate:
             results.append(await read(target, region))
-        progress(f"[{len(results)}/{len(places)}] {what} {target.account_id}/{region}")
+        progress(Step(len(results), len(places), f"{what} {target.account_id}/{region}"))
 
     async with anyio.create_task_group() as tg:
         for target, region in places:
@@ -307,7 +311,7 @@ async def make_plan(
     policy: Policy,
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     *,
     sources: Sources | None = None,
 ) -> Plan:
@@ -430,7 +434,7 @@ async def apply_plan(
     reviewed: Plan,
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     journal: Journal | None = None,
 ) -> ApplyResult:
     """Re-scan, keep only the deletions the fresh plan agrees with, and delete them.
@@ -441,7 +445,7 @@ async def apply_plan(
     recorded = journal.open_for(reviewed) if journal else {}
     previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in DONE]
     if previously_done:
-        progress(f"journal: {len(previously_done)} images were deleted by an earlier run")
+        progress(Note(f"journal: {len(previously_done)} images were deleted by an earlier run"))
         reviewed = replace(
             reviewed,
             deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in DONE),
@@ -477,7 +481,7 @@ async def apply_plan(
             + len(batch.still_referenced)
             + len(batch.failed)
         )
-        progress(f"[{deleted_so_far}/{len(to_delete)}] images processed")
+        progress(Step(deleted_so_far, len(to_delete), "images processed"))
 
     async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
         try:
@@ -488,7 +492,7 @@ async def apply_plan(
             return
         api = connections.api(key.account_id, key.region)
         await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
-        progress(f"apply {key}: {plural(len(decisions), 'images')} processed")
+        progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
 
     async with anyio.create_task_group() as tg:
         for key, decisions in sorted(by_repository.items()):
