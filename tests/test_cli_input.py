@@ -264,6 +264,44 @@ def test_out_of_range_values_and_invalid_choices_exit_2_in_one_style(
     assert silent.connections == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "flag", "fragment"),
+    [
+        pytest.param(
+            ["--account", "12345"], "--account", "'12345' is not a 12-digit", id="account-id"
+        ),
+        pytest.param(["--shard", "3/2"], "--shard", "expected I/N", id="shard-over-n"),
+        pytest.param(["--shard", "2"], "--shard", "got '2'", id="shard-not-i-of-n"),
+        pytest.param(
+            ["--org", "--org-tag", "team"], "--org-tag", "expected KEY=VALUE", id="org-tag"
+        ),
+        pytest.param(["--output", "-"], "--output", "'-' is not a file", id="output-stdout"),
+        pytest.param(
+            ["--output", "plan.json", "--markdown", "plan.json"],
+            "--markdown",
+            "is the --output file",
+            id="markdown-is-output",
+        ),
+        pytest.param(
+            ["--output", "plan.json", "--markdown", "./plan.json"],
+            "--markdown",
+            "is the --output file",
+            id="markdown-is-output-spelled-otherwise",
+        ),
+    ],
+)
+def test_values_of_the_wrong_form_exit_2_in_one_line_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path, args: list[str], flag: str, fragment: str
+) -> None:
+    result = sweeper("plan", "--region", US, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith(f"error: {flag}: "), line
+    assert fragment in line, line
+    assert silent.connections == 0
+    assert list(tmp_path.iterdir()) == []  # no plan file, none named '-'
+
+
 def test_unknown_flag_exits_2_in_the_same_style(silent: Endpoint, tmp_path: Path) -> None:
     result = sweeper("plan", "--bogus", cwd=tmp_path)
     assert result.returncode == 2

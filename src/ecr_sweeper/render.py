@@ -247,13 +247,15 @@ class ProgressDisplay:
         return self._json
 
     def __enter__(self) -> ProgressDisplay:
-        if self._bar is not None:
-            self._bar.start()
+        # The bar starts with the first step, not here: `apply` may ask its question first.
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+        self._task = None
 
     def __call__(self, event: Event) -> None:
         """One event of the run (the pipeline's `Progress`)."""
@@ -271,6 +273,7 @@ class ProgressDisplay:
             self._emit("progress", step.what, {"step": step.done, "of": step.total})
         elif self._bar is not None:
             if self._task is None:
+                self._bar.start()
                 self._task = self._bar.add_task(step.what, total=step.total)
             self._bar.update(
                 self._task, completed=step.done, total=step.total, description=step.what
