@@ -19,7 +19,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +32,16 @@ from ecr_sweeper.events import Info, Progress, as_notes, ignore
 from ecr_sweeper.exits import InputError
 from ecr_sweeper.interrupt import restore_default_handlers, run_until_signalled
 from ecr_sweeper.journal import Journal
-from ecr_sweeper.model import AccountId, AccountTarget, Plan, Policy, Region, Sources
+from ecr_sweeper.model import (
+    AccountId,
+    AccountTarget,
+    InventoryScan,
+    Plan,
+    Policy,
+    Region,
+    Sources,
+    UsageScan,
+)
 from ecr_sweeper.pipeline import ApplyResult, apply_plan, make_plan, plan_from_scans, scan
 from ecr_sweeper.planfile import PlanFileError
 from ecr_sweeper.shardfile import read_shards, shard_targets, write_shard
@@ -60,7 +69,10 @@ class Sweep:
     regions: tuple[str, ...] = ()
     role_name: str | None = None
     organization: Organization | None = None
-    excluded: tuple[AccountId, ...] = field(default=())
+    excluded: tuple[AccountId, ...] = ()
+
+
+ShardScans = tuple[list[UsageScan], list[InventoryScan]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +107,7 @@ def shard(
     """`plan --shard I/N`: read shard `index` of `count` of the sweep's accounts and write what
     it read to `output` (one `anyio.run`: credentials, accounts, scan)."""
 
-    async def run() -> ShardResult:
+    async def run() -> tuple[tuple[AccountTarget, ...], Policy, ShardScans]:
         async with _connected(progress) as (connections, caller):
             targets, policy = await accounts_to_sweep(sweep, connections, caller, progress)
             mine = shard_targets(targets, index, count)
@@ -105,7 +117,7 @@ def shard(
                     f"{plural(len(targets), 'accounts')}"
                 )
             )
-            usage, inventory = await scan(
+            scans = await scan(
                 mine,
                 connections,
                 datetime.now(UTC),
@@ -113,21 +125,22 @@ def shard(
                 sweep.sources,
                 read_tags=policy.opt_in_tag is not None,
             )
-        write_shard(
-            output,
-            index=index,
-            count=count,
-            targets=targets,
-            policy=policy,
-            sources=sweep.sources,
-            usage=usage,
-            inventory=inventory,
-        )
-        usage_errors = sum(len(s.errors) for s in usage)
-        errors = usage_errors + sum(len(s.errors) for s in inventory)
-        return ShardResult(index, count, output, usage_errors, errors)
+            return targets, policy, scans
 
-    return anyio.run(run)
+    targets, policy, (usage, inventory) = anyio.run(run)
+    write_shard(
+        output,
+        index=index,
+        count=count,
+        targets=targets,
+        policy=policy,
+        sources=sweep.sources,
+        usage=usage,
+        inventory=inventory,
+    )
+    usage_errors = sum(len(s.errors) for s in usage)
+    errors = usage_errors + sum(len(s.errors) for s in inventory)
+    return ShardResult(index, count, output, usage_errors, errors)
 
 
 def merge(shard_files: Sequence[Path]) -> Plan:
