@@ -9,6 +9,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -528,3 +530,16 @@ def test_a_shard_that_could_not_read_everything_fails_its_own_job(tmp_path: Path
     assert (tmp_path / "shard-1.json").exists()  # written for the record
     merged = sweeper("plan", "--merge", "shard-1.json", cwd=tmp_path)
     assert merged.returncode == 3
+
+
+def test_the_cli_does_not_import_the_demo() -> None:
+    """The demo imports the CLI, never the reverse: its command joins through an entry point
+    loaded when `main` runs."""
+    code = (
+        "import sys, ecr_sweeper.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('ecr_sweeper.demo')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
