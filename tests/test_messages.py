@@ -150,4 +150,5 @@ def test_the_exit_codes_are_documented_from_one_table() -> None:
     for code in ExitCode:
         assert f"{code.value} {code.meaning}" in help_text()
         assert f"  {code.value}  " in doc
-    assert ecr_sweeper.cli.EXIT_BLOCKED == ExitCode.BLOCKED == 3
+    assert ecr_sweeper.cli.EXIT_BLOCKED is ExitCode.BLOCKED
+    assert int(ExitCode.BLOCKED) == 3
