@@ -15,6 +15,7 @@ import anyio
 
 from ecr_sweeper.aws.limits import Limits
 from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.events import Event, Progress
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import AccountTarget, Plan, Policy, Sources, UsageScan
 from ecr_sweeper.pipeline import apply_plan, make_plan, scan_usage
@@ -25,7 +26,7 @@ from planning import NO_RETENTION
 T = TypeVar("T")
 
 
-def _quiet(_: str) -> None:
+def _quiet(_: Event) -> None:
     pass
 
 
@@ -50,7 +51,7 @@ def plan(
     *,
     sources: Sources | None = None,
     now: datetime | None = None,
-    progress: Callable[[str], None] = _quiet,
+    progress: Progress = _quiet,
     retry: RetryPolicy | None = None,
     limits: Limits | None = None,
 ) -> Plan:
@@ -68,7 +69,7 @@ def apply(
     reviewed: Plan,
     *,
     now: datetime | None = None,
-    progress: Callable[[str], None] = _quiet,
+    progress: Progress = _quiet,
     journal: Journal | None = None,
     retry: RetryPolicy | None = None,
     limits: Limits | None = None,

@@ -9,6 +9,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -264,6 +266,44 @@ def test_out_of_range_values_and_invalid_choices_exit_2_in_one_style(
     assert silent.connections == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "flag", "fragment"),
+    [
+        pytest.param(
+            ["--account", "12345"], "--account", "'12345' is not a 12-digit", id="account-id"
+        ),
+        pytest.param(["--shard", "3/2"], "--shard", "expected I/N", id="shard-over-n"),
+        pytest.param(["--shard", "2"], "--shard", "got '2'", id="shard-not-i-of-n"),
+        pytest.param(
+            ["--org", "--org-tag", "team"], "--org-tag", "expected KEY=VALUE", id="org-tag"
+        ),
+        pytest.param(["--output", "-"], "--output", "'-' is not a file", id="output-stdout"),
+        pytest.param(
+            ["--output", "plan.json", "--markdown", "plan.json"],
+            "--markdown",
+            "is the --output file",
+            id="markdown-is-output",
+        ),
+        pytest.param(
+            ["--output", "plan.json", "--markdown", "./plan.json"],
+            "--markdown",
+            "is the --output file",
+            id="markdown-is-output-spelled-otherwise",
+        ),
+    ],
+)
+def test_values_of_the_wrong_form_exit_2_in_one_line_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path, args: list[str], flag: str, fragment: str
+) -> None:
+    result = sweeper("plan", "--region", US, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith(f"error: {flag}: "), line
+    assert fragment in line, line
+    assert silent.connections == 0
+    assert list(tmp_path.iterdir()) == []  # no plan file, none named '-'
+
+
 def test_unknown_flag_exits_2_in_the_same_style(silent: Endpoint, tmp_path: Path) -> None:
     result = sweeper("plan", "--bogus", cwd=tmp_path)
     assert result.returncode == 2
@@ -490,3 +530,16 @@ def test_a_shard_that_could_not_read_everything_fails_its_own_job(tmp_path: Path
     assert (tmp_path / "shard-1.json").exists()  # written for the record
     merged = sweeper("plan", "--merge", "shard-1.json", cwd=tmp_path)
     assert merged.returncode == 3
+
+
+def test_the_cli_does_not_import_the_demo() -> None:
+    """The demo imports the CLI, never the reverse: its command joins through an entry point
+    loaded when `main` runs."""
+    code = (
+        "import sys, ecr_sweeper.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('ecr_sweeper.demo')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

@@ -23,7 +23,7 @@ from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.consumers.kind import IamAction, Kind, ReadContext, Reader, Reading, Switch
 from ecr_sweeper.aws.consumers.scan import read_context, scan_usage
 from ecr_sweeper.aws.limits import Api
-from ecr_sweeper.cli_switches import with_switches
+from ecr_sweeper.cli.switches import with_switches
 from ecr_sweeper.config import (
     ConfigError,
     accepted_unread,

@@ -140,3 +140,15 @@ def test_a_blocked_markdown_report_says_why_first_and_has_no_table() -> None:
     assert "- [usage] 111111111111/us-east-1: x" in text
     assert "| account |" not in text
     assert "for 0 accounts;" in text  # the sample plan has no targets
+
+
+def test_the_exit_codes_are_documented_from_one_table() -> None:
+    import ecr_sweeper.cli
+    from ecr_sweeper.exits import ExitCode, help_text
+
+    doc = ecr_sweeper.cli.__doc__ or ""
+    for code in ExitCode:
+        assert f"{code.value} {code.meaning}" in help_text()
+        assert f"  {code.value}  " in doc
+    assert ecr_sweeper.cli.EXIT_BLOCKED is ExitCode.BLOCKED
+    assert int(ExitCode.BLOCKED) == 3

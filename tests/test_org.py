@@ -13,7 +13,9 @@ from awsim import Account, Quotas, Scenario, run_emulator
 from conftest import use_only
 from ecr_sweeper.aws.org import ORGANIZATIONS_REGION, discover_accounts
 from ecr_sweeper.aws.session import Connections
-from ecr_sweeper.model import AccountId, Region
+from ecr_sweeper.events import ignore
+from ecr_sweeper.model import AccountId, Policy, Region, Sources
+from ecr_sweeper.runs import Organization, Sweep, accounts_to_sweep
 
 
 def discover(**filters: Any) -> list[str]:
@@ -82,7 +84,6 @@ def test_units_and_tags_narrow_the_organization() -> None:
 def test_the_run_knows_its_organization_only_when_it_sweeps_all_of_it() -> None:
     """A repository policy granting the organization (aws:PrincipalOrgID) is swept only by a
     run that sweeps every account of that organization (issue 11 §1)."""
-    from ecr_sweeper.cli import _accounts_to_sweep
 
     organizations = boto3.client("organizations", region_name="us-east-1")
     org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
@@ -93,11 +94,31 @@ def test_the_run_knows_its_organization_only_when_it_sweeps_all_of_it() -> None:
     web = str(status["CreateAccountStatus"]["AccountId"])
     organizations.move_account(AccountId=web, SourceParentId=root, DestinationParentId=unit_id)
 
-    accounts, organization = _accounts_to_sweep([], True, None, None, [])
+    whole = Organization()
+    accounts, organization = sweep_accounts(organization=whole)
     assert web in accounts
     assert len(accounts) > 1
     assert organization == org_id
     # An account of it left out: its grant reaches outside the run.
-    assert _accounts_to_sweep([], True, None, None, [AccountId(web)])[1] is None
-    assert _accounts_to_sweep([], True, [unit_id], None, []) == ([web], None)
-    assert _accounts_to_sweep(["111111111111"], False, None, None, []) == (["111111111111"], None)
+    left_out = sweep_accounts(organization=whole, excluded=(AccountId(web),))
+    assert web not in left_out[0]
+    assert left_out[1] is None
+    assert sweep_accounts(organization=Organization(units=(unit_id,))) == ([web], None)
+    assert sweep_accounts(given=(AccountId("111111111111"),)) == (["111111111111"], None)
+
+
+def sweep_accounts(
+    given: tuple[AccountId, ...] = (),
+    organization: Organization | None = None,
+    excluded: tuple[AccountId, ...] = (),
+) -> tuple[list[str], str | None]:
+    """The accounts `plan` would sweep, and the organization its policy knows."""
+    sweep = Sweep(Policy(), Sources(), accounts=given, organization=organization, excluded=excluded)
+
+    async def run() -> tuple[list[str], str | None]:
+        async with Connections() as connections:
+            caller = AccountId("999999999999")
+            targets, policy = await accounts_to_sweep(sweep, connections, caller, ignore)
+        return [t.account_id for t in targets], policy.organization
+
+    return anyio.run(run)

@@ -216,12 +216,13 @@ def test_show_formats(tmp_path: Path, fmt: str) -> None:
 def test_progress_as_json_lines_and_as_plain_lines() -> None:
     from rich.console import Console
 
+    from ecr_sweeper.events import Note, Step
     from ecr_sweeper.render import ProgressDisplay
 
     buffer = io.StringIO()
     with ProgressDisplay(Console(file=buffer, width=200), log_format="json") as show:
-        show("[2/5] scanned 111111111111/us-east-1")
-        show("usage 111111111111/us-east-1: 3 clusters")
+        show(Step(2, 5, "scanned 111111111111/us-east-1"))
+        show(Note("usage 111111111111/us-east-1: 3 clusters"))
     records = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert records[0]["step"] == 2
     assert records[0]["of"] == 5
@@ -231,12 +232,13 @@ def test_progress_as_json_lines_and_as_plain_lines() -> None:
 
     plain = io.StringIO()
     with ProgressDisplay(Console(file=plain, width=200)) as show:  # not a terminal: plain lines
-        show("[1/1] scanned 111111111111/us-east-1")
+        show(Step(1, 1, "scanned 111111111111/us-east-1"))
     assert plain.getvalue().rstrip().endswith("[1/1] scanned 111111111111/us-east-1")
 
     quiet = io.StringIO()
     with ProgressDisplay(Console(file=quiet), quiet=True) as show:
-        show("[1/1] scanned")
+        show(Step(1, 1, "scanned"))
+        show(Note("usage 111111111111/us-east-1: 3 clusters"))
     assert quiet.getvalue() == ""
 
 

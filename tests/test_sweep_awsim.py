@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Protocol
@@ -52,6 +52,7 @@ from awsim import (
 )
 from ecr_sweeper import wording
 from ecr_sweeper.aws.limits import Limits
+from ecr_sweeper.events import Event, Note, Progress
 from ecr_sweeper.model import AccountId, AccountTarget, Decision, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.results import ApplyResult
@@ -123,7 +124,7 @@ def plan(
     return sweep.plan(targets, sources=sources, now=NOW, retry=retry, limits=limits)
 
 
-def apply(reviewed: Plan, progress: Callable[[str], None] = lambda _: None) -> ApplyResult:
+def apply(reviewed: Plan, progress: Progress = lambda _: None) -> ApplyResult:
     """sweep.apply at this file's clock."""
     return sweep.apply(reviewed, now=NOW, progress=progress)
 
@@ -583,9 +584,10 @@ def test_a_repository_deleted_during_apply_fails_those_images_only(
     with emulator(one_region(one, two)) as emu:
         reviewed = plan([target(A)])
 
-        def delete_after_rescan(message: str) -> None:
+        def delete_after_rescan(event: Event) -> None:
             # The re-check has read the inventory; delete the repository before the deletions.
-            if message.startswith(f"inventory {A}/{US}") and "gone" in emu.repositories(A, US):
+            read = isinstance(event, Note) and event.text.startswith(f"inventory {A}/{US}")
+            if read and "gone" in emu.repositories(A, US):
                 emu.delete_repository(A, US, "gone")
 
         result = apply(reviewed, delete_after_rescan)

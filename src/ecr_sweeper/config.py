@@ -156,11 +156,17 @@ def role_arn_for(
         return role_arn
     if role_name is None:
         return None
+    return f"arn:aws:iam::{account_id}:role/{checked_role_name(role_name, origin, where)}"
+
+
+def checked_role_name(role_name: object, origin: str, where: str = "") -> str:
+    """A role name, with its path if any (`path/to/Name`), as IAM allows it, without the
+    slashes around it; a ConfigError naming `origin` (and `where`) otherwise."""
     if not isinstance(role_name, str) or not ROLE_NAME.fullmatch(role_name):
         # A flag (`--role-name`) is its own key: name it once.
         key = "" if origin.startswith("--") and not where else f"{where}role_name: "
         raise ConfigError(f"{origin}: {key}{role_name!r} is not an IAM role name")
-    return f"arn:aws:iam::{account_id}:role/{role_name.strip('/')}"
+    return role_name.strip("/")
 
 
 def regions(values: object, origin: str, where: str) -> tuple[Region, ...]:

@@ -34,6 +34,7 @@ from ecr_sweeper.aws.ecr import delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
+from ecr_sweeper.events import Note, Progress, Step, as_notes, ignore
 from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
@@ -58,16 +59,12 @@ from ecr_sweeper.plan import Planner, build_plan, drain, recheck
 from ecr_sweeper.results import ApplyResult, DeleteOutcome
 from ecr_sweeper.words import plural
 
-# Progress is reported as lines. A line that starts with "[k/n] " marks step k of n of the
-# current phase (account × regions scanned, images deleted), for a progress bar to follow.
-Progress = Callable[[str], None]
+# Progress is reported as events (events.py): a Step for each account × region read and image
+# deleted, for a progress bar to follow; a Note for every other line. The readers below
+# (aws/, kube/) speak lines: `as_notes` makes each a Note.
 
 # Service principal → consumer kind, for the planner to judge repository policies.
 PRINCIPAL_KINDS = registry.principal_kinds()
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 Place = tuple[AccountTarget, Region]  # one account × region to read
@@ -78,7 +75,7 @@ async def scan(
     targets: Sequence[AccountTarget],
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     sources: Sources | None = None,
     *,
     read_tags: bool = False,
@@ -95,7 +92,7 @@ async def scan_usage(
     targets: Sequence[AccountTarget],
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     sources: Sources | None = None,
 ) -> tuple[list[Place], list[UsageScan]]:
     """Place every target in its regions (its own, else every enabled one), and read the
@@ -111,7 +108,7 @@ async def read_usage(
     places: Sequence[Place],
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     sources: Sources | None = None,
     *,
     usage_of: Callable[..., Awaitable[UsageScan]] = scan_usage_of,
@@ -130,15 +127,15 @@ async def read_usage(
             await client("ecs")  # assumes the role: an unreachable account is one error
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
             errors = _unreachable("usage", target, region, exc)
-            progress(f"{target.account_id}/{region}: cannot connect: {errors[0].message}")
+            progress(Note(f"{target.account_id}/{region}: cannot connect: {errors[0].message}"))
             return UsageScan(AccountRegion(target.account_id, region), errors=errors)
         ctx = read_context(target, region, api=api, client=client, sources=sources, now=now)
-        return await usage_of(ctx, registry.KINDS, progress)
+        return await usage_of(ctx, registry.KINDS, as_notes(progress))
 
     usage = await _each_place(
         places, connections.limits.usage_regions_at_once, progress, "usage read", read
     )
-    usage += await kubeconfig_usage(sources, connections.retry, progress)  # --kubeconfig
+    usage += await kubeconfig_usage(sources, connections.retry, as_notes(progress))  # --kubeconfig
     usage.sort(key=lambda s: origin_order(s.origin))
     return usage
 
@@ -146,7 +143,7 @@ async def read_usage(
 async def scan_inventories(
     places: Sequence[Place],
     connections: Connections,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     *,
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
@@ -166,7 +163,14 @@ async def scan_inventories(
             errors = _unreachable("inventory", target, region, exc)
             return InventoryScan(target.account_id, region, (), errors)
         return await inventory_of(
-            target, region, ecr, api, progress, read_tags=read_tags, judge=judge, gate=repositories
+            target,
+            region,
+            ecr,
+            api,
+            as_notes(progress),
+            read_tags=read_tags,
+            judge=judge,
+            gate=repositories,
         )
 
     inventory = await _each_place(
@@ -231,7 +235,7 @@ async def _place(
             )
         swept = target.regions or enabled or ()
         if not target.regions:
-            progress(f"{target.account_id}: {plural(len(swept), 'enabled regions')}")
+            progress(Note(f"{target.account_id}: {plural(len(swept), 'enabled regions')}"))
         read = sorted(set(swept) | set(narrowed or enabled or ()))
         left_out = sorted(set(enabled or ()) - set(read))
         if left_out:  # only when narrowed: else every enabled region is read
@@ -271,7 +275,7 @@ async def _each_place(
     async def one(target: AccountTarget, region: Region) -> None:
         async with gate:
             results.append(await read(target, region))
-        progress(f"[{len(results)}/{len(places)}] {what} {target.account_id}/{region}")
+        progress(Step(len(results), len(places), f"{what} {target.account_id}/{region}"))
 
     async with anyio.create_task_group() as tg:
         for target, region in places:
@@ -294,7 +298,7 @@ async def make_plan(
     policy: Policy,
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     *,
     sources: Sources | None = None,
     readers: Readers = Readers(),
@@ -425,7 +429,7 @@ async def apply_plan(
     reviewed: Plan,
     connections: Connections,
     now: datetime,
-    progress: Progress = _quiet,
+    progress: Progress = ignore,
     journal: Journal | None = None,
 ) -> ApplyResult:
     """Re-scan, keep only the deletions the fresh plan agrees with, and delete them.
@@ -436,7 +440,7 @@ async def apply_plan(
     recorded = journal.open_for(reviewed) if journal else {}
     previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in DONE]
     if previously_done:
-        progress(f"journal: {len(previously_done)} images were deleted by an earlier run")
+        progress(Note(f"journal: {len(previously_done)} images were deleted by an earlier run"))
         reviewed = replace(
             reviewed,
             deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in DONE),
@@ -474,7 +478,7 @@ async def apply_plan(
             + len(batch.still_referenced)
             + len(batch.failed)
         )
-        progress(f"[{deleted_so_far}/{len(to_delete)}] images processed")
+        progress(Step(deleted_so_far, len(to_delete), "images processed"))
 
     async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
         try:
@@ -485,7 +489,7 @@ async def apply_plan(
             return
         api = connections.api(key.account_id, key.region)
         await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
-        progress(f"apply {key}: {plural(len(decisions), 'images')} processed")
+        progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
 
     async with anyio.create_task_group() as tg:
         for key, decisions in sorted(by_repository.items()):

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ecr_sweeper import wording
+from ecr_sweeper.events import Event, Info, Step
 from ecr_sweeper.model import Decision, Plan
 from ecr_sweeper.planfile import plan_to_json
 from ecr_sweeper.report import (
@@ -209,15 +209,13 @@ class Renderer:
         )
 
 
-STEP = re.compile(r"\[(\d+)/(\d+)\] (.*)")
-
-
 class ProgressDisplay:
     """Every line for stderr: progress, information, warnings and errors. A rich progress bar
     on a terminal, plain lines in CI and pipes (never hard-wrapped), or one JSON object per
-    line with `log_format="json"` (`time`, `level`, `message`; progress adds `step`, `of`).
-    `quiet` drops progress and information, never warnings or errors. Progress lines
-    starting with "[k/n] " move the bar."""
+    line with `log_format="json"` (`time`, `level`, `message`; a step adds `step`, `of`).
+    `quiet` drops progress and information, never warnings or errors. Called with the run's
+    events (events.py): a `Step` moves the bar, a `Note` is a progress line, an `Info` a line
+    a person wants unless --quiet."""
 
     def __init__(self, console: Console, *, quiet: bool = False, log_format: str = "text") -> None:
         self._console = console
@@ -250,29 +248,46 @@ class ProgressDisplay:
         return self._json
 
     def __enter__(self) -> ProgressDisplay:
-        if self._bar is not None:
-            self._bar.start()
+        # The bar starts with the first step, not here: `apply` may ask its question first.
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+        self._task = None
 
-    def __call__(self, line: str) -> None:
-        """A progress line (the pipeline's `Progress`)."""
-        step = STEP.fullmatch(line)
+    def __call__(self, event: Event) -> None:
+        """One event of the run (the pipeline's `Progress`)."""
+        if isinstance(event, Info):
+            self.info(event.text)
+        elif isinstance(event, Step):
+            self._step(event)
+        else:
+            self.note(event.text)
+
+    def _step(self, step: Step) -> None:
         if self._quiet:
             return
         if self._json:
-            extra: dict[str, object] = (
-                {"step": int(step.group(1)), "of": int(step.group(2))} if step else {}
-            )
-            self._emit("progress", step.group(3) if step else line, extra)
-        elif self._bar is not None and step:
-            done, total, text = int(step.group(1)), int(step.group(2)), step.group(3)
+            self._emit("progress", step.what, {"step": step.done, "of": step.total})
+        elif self._bar is not None:
             if self._task is None:
-                self._task = self._bar.add_task(text, total=total)
-            self._bar.update(self._task, completed=done, total=total, description=text)
+                self._bar.start()
+                self._task = self._bar.add_task(step.what, total=step.total)
+            self._bar.update(
+                self._task, completed=step.done, total=step.total, description=step.what
+            )
+        else:
+            self._text(f"{datetime.now(UTC):%H:%M:%S} [{step.done}/{step.total}] {step.what}")
+
+    def note(self, line: str) -> None:
+        """A progress line: dim under the bar, timestamped in plain lines."""
+        if self._quiet:
+            return
+        if self._json:
+            self._emit("progress", line)
         elif self._bar is not None:
             self._bar.console.print(
                 line, markup=False, highlight=False, style="dim", soft_wrap=True
