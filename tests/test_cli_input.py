@@ -124,6 +124,27 @@ def one_error_line(stderr: str) -> str:
 
 
 @pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        pytest.param("bogus", "unknown consumer kind 'bogus'", id="no-kind"),
+        pytest.param("daemons", "('daemons' is now 'ecs-daemons')", id="a-switch-alias"),
+        pytest.param("lambda@12345", "not a 12-digit", id="bad-account"),
+    ],
+)
+def test_accept_unread_names_a_kind_of_the_registry_else_exit_2_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path, value: str, fragment: str
+) -> None:
+    result = sweeper(*PLAN, "--accept-unread", value, cwd=tmp_path)
+    line = one_error_line(result.stderr)
+    assert result.returncode == 2, result.stderr
+    assert line.startswith("error: --accept-unread: "), line
+    assert fragment in line
+    assert "ecs, schedules, lambda" in line or "not a 12-digit" in line  # the valid kinds
+    assert silent.connections == 0
+    assert not (tmp_path / "plan.json").exists()
+
+
+@pytest.mark.parametrize(
     ("flag", "value", "fragment"),
     [
         pytest.param("--output", "missing/plan.json", "does not exist", id="output-missing-folder"),

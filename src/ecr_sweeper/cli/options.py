@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import typer
 
-from ecr_sweeper.config import ACCOUNT_ID
+from ecr_sweeper.config import ACCOUNT_ID, ConfigError, accepted_unread
 from ecr_sweeper.shardfile import parse_shard
 
 
@@ -17,6 +17,17 @@ def _account_ids(values: list[str] | None) -> list[str] | None:
     for value in values or ():
         if not ACCOUNT_ID.fullmatch(value):
             raise typer.BadParameter(f"{value!r} is not a 12-digit AWS account id")
+    return values
+
+
+def _accepted_unread(values: list[str] | None) -> list[str] | None:
+    """Each KIND or KIND@ACCOUNT names a consumer kind of the registry (or a service principal
+    a plan names): a usage error naming the valid kinds otherwise."""
+    for value in values or ():
+        try:
+            accepted_unread(value)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("--accept-unread: value: ")) from exc
     return values
 
 
@@ -221,10 +232,12 @@ AcceptAccount = Annotated[
 AcceptUnread = Annotated[
     list[str] | None,
     typer.Option(
-        help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, or "
-        "no reader, like eks) whose images you list with --external-images or accept "
-        "losing; without it the plan is blocked (repeatable).",
+        help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, "
+        "unreadable, or with no reader in this tool, like lightsail) whose images you list "
+        "with --external-images or accept losing; without it the plan is blocked "
+        "(repeatable). KIND is a consumer kind's name, as the census names it.",
         rich_help_panel="Safety",
+        callback=_accepted_unread,
     ),
 ]
 
