@@ -7,8 +7,12 @@ One place for it: a test that needs a patient policy or tighter limits passes th
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -98,3 +102,17 @@ def usage(
         return scans
 
     return connected(work)
+
+
+def sweeper(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run the command with the current (fixture-made) environment, no terminal on stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "ecr_sweeper", *args],
+        cwd=cwd,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

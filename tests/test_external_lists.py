@@ -15,7 +15,7 @@ import pytest
 from conftest import use_only
 from ecr_sweeper.config import ConfigError, read_external_images, resolve_sources
 from ecr_sweeper.external import external_usage
-from test_cli import sweeper
+from sweep import sweeper
 
 HOST = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
 

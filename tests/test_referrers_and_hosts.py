@@ -45,7 +45,7 @@ from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_pla
 from ecr_sweeper.retry import RetryPolicy
 from loopback import Answer, Request, loopback
 from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
-from test_cli import sweeper
+from sweep import sweeper
 from test_plan_properties import repositories
 
 TARGETS = [AccountTarget(AccountId("111111111111"), (Region("us-east-1"),))]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from aws.test_limits import FakeClock
 from ecr_sweeper import retry
 from ecr_sweeper.retry import RetryPolicy
-from test_limits import FakeClock
 
 
 class FlakyError(Exception):

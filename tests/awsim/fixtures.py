@@ -1,7 +1,8 @@
 """Helpers and pytest fixtures for awsim's own tests (import them into a test module).
 
-A ``conftest.py`` under ``tests/awsim`` would not apply to ``tests/test_awsim_*.py``, and the
-project's ``tests/conftest.py`` is not ours, so test modules do ``from awsim.fixtures import ...``.
+A ``conftest.py`` under ``tests/awsim`` would not apply to ``tests/emulator/test_awsim_*.py``,
+and the project's ``tests/conftest.py`` is not ours, so test modules do
+``from awsim.fixtures import ...``.
 """
 
 from __future__ import annotations

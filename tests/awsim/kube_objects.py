@@ -1,6 +1,6 @@
 """Kubernetes objects as `kubectl get -o json` prints them (the fields an API server fills in:
 uid, resourceVersion, creationTimestamp, defaults, owner references, status), for the fake
-API server of kube.py. tests/test_kube_conformance.py checks them against the Kubernetes
+API server of kube.py. tests/emulator/test_kube_conformance.py checks them against the Kubernetes
 OpenAPI models of the `kubernetes` package."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Install what tests/test_gitlab_pipeline.py runs: gitlab-ci-local (the version locked in
+"""Install what tests/gitlab/test_gitlab_pipeline.py runs: gitlab-ci-local (the version locked in
 tests/gitlab/package-lock.json, by `npm ci`) and rsync, which gitlab-ci-local calls to copy a
 job's files and artifacts in and out of its isolated build directory.
 

@@ -22,7 +22,7 @@ operations in `OPERATIONS` and nothing else:
   ``ClientError`` with the code, message, status and modeled members botocore would give;
   a success status whose body is not the operation's JSON answer raises
   `answers.MalformedAnswerError` (botocore would give an empty answer).
-  tests/test_wire_protocol.py runs the AWS JSON 1.1 protocol tests through it.
+  tests/aws/test_wire_protocol.py runs the AWS JSON 1.1 protocol tests through it.
 
 Every other service's operations go through lean.py (botocore's own serializer and parser,
 without its event system); the base credentials' STS and Organizations calls go through

@@ -30,7 +30,7 @@ from moto_helpers import (
     service,
     uri,
 )
-from test_cli import sweeper
+from sweep import sweeper
 
 ROLE = "EcrSweeper"
 # What moto can serve of a small plan (see the README: moto answers ListServiceDeployments

@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import pytest
 import typer
-from tools import iam
 from typer.testing import CliRunner
 
 from ecr_sweeper import cli, wording
@@ -36,6 +35,7 @@ from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import sources_from_json, sources_to_json
 from ecr_sweeper.retry import RetryPolicy
 from planning import NO_RETENTION, NOW, inventory
+from tools import iam
 
 NAMES = (
     "ecs",
@@ -286,7 +286,7 @@ def test_a_fake_kind_gets_a_cli_switch_a_file_key_and_accept_unread() -> None:
 
 
 def test_the_readmes_in_use_table_has_every_switch_of_the_registry() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
     section = readme.split('### What counts as "in use"', 1)[1].split("\n### ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     switches = {s for row in rows for s in re.findall(r"`(--no-[a-z-]+)`", row.rsplit("|", 2)[1])}

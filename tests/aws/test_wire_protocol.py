@@ -43,7 +43,7 @@ from ecr_sweeper.aws.wire import OPERATIONS, WireClient, output_walk, parse_answ
 from loopback import Answer, Request, loopback
 
 PROTOCOLS = (
-    Path(__file__).parents[2] / "shared/protocol-data/botocore/tests/unit/protocols"
+    Path(__file__).parents[3] / "shared/protocol-data/botocore/tests/unit/protocols"
 ).resolve()
 SUITES = sorted(p for kind in ("input", "output") for p in (PROTOCOLS / kind).glob("json*.json"))
 CREDENTIALS = AioCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

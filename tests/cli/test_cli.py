@@ -4,10 +4,7 @@ moto's server through the environment of the `aws` fixture, without a terminal."
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +24,7 @@ from moto_helpers import (
     service,
     uri,
 )
+from sweep import sweeper
 
 ROLE = "EcrSweeper"
 PLAN = [
@@ -68,20 +66,6 @@ DECISION_KEYS = {
     "size_bytes",
     "reason",
 }
-
-
-def sweeper(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    """Run the command with the current (fixture-made) environment, no terminal on stdin."""
-    return subprocess.run(
-        [sys.executable, "-m", "ecr_sweeper", *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def everything(org: Org) -> set[tuple[str, str, str, str]]:

@@ -42,9 +42,9 @@ from moto_helpers import APP, REGISTRY, US, present, seed_org, service
 
 pytestmark = pytest.mark.usefixtures("aws")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "templates" / "gitlab" / "delete-images.gitlab-ci.yml"
-TOOLS = Path(__file__).resolve().parent / "gitlab"
+TOOLS = Path(__file__).resolve().parent
 LOCKED = json.loads((TOOLS / "package.json").read_text(encoding="utf-8"))["dependencies"][
     "gitlab-ci-local"
 ]

@@ -20,7 +20,7 @@ from tools.iam import (
     render,
 )
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 def test_docs_and_the_table_match_the_code() -> None:

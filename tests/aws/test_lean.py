@@ -13,6 +13,8 @@ import pytest
 from aiobotocore.credentials import AioCredentials
 from botocore.exceptions import ClientError
 
+from aws.test_retries import CALLS, HTML
+from aws.test_wire import contains
 from conftest import use_only
 from ecr_sweeper.aws.answers import MalformedAnswerError
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
@@ -21,8 +23,6 @@ from ecr_sweeper.model import Region
 from ecr_sweeper.retry import RetryPolicy
 from loopback import loopback
 from moto_helpers import REGISTRY, US, client, target
-from test_retries import CALLS, HTML
-from test_wire import contains
 
 ROLE = "arn:aws:iam::111111111111:role/service"
 

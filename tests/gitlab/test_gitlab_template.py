@@ -23,7 +23,7 @@ import yaml
 
 from ecr_sweeper import __version__
 
-TEMPLATE = Path(__file__).parent.parent / "templates" / "gitlab" / "delete-images.gitlab-ci.yml"
+TEMPLATE = Path(__file__).parents[2] / "templates" / "gitlab" / "delete-images.gitlab-ci.yml"
 BASH = shutil.which("bash")
 
 PLAN, SHARD, MERGE, APPLY = (
