@@ -1,4 +1,4 @@
-"""Plans and apply results as rows and totals (pure). Rendering with rich stays in cli.py."""
+"""Plans and apply results as rows and totals (pure). Rendering with rich is render.py's."""
 
 from __future__ import annotations
 
