@@ -435,6 +435,7 @@ def _raw(endpoint: str, service: str, call: Callable[[Any], Any]) -> tuple[Any, 
         # The whole answer: an empty list must be one both backends answered under its key.
         ("eks", lambda c: _answer(c.list_clusters(maxResults=1))),
         ("lambda", lambda c: _answer(c.list_functions(MaxItems=1))),
+        ("bedrock-agentcore-control", lambda c: _answer(c.list_agent_runtimes(maxResults=1))),
         ("scheduler", lambda c: _answer(c.list_schedules(MaxResults=1))),
         ("events", lambda c: [b["Name"] for b in c.list_event_buses()["EventBuses"]]),
         ("events", lambda c: _answer(c.list_rules(EventBusName="default", Limit=1))),

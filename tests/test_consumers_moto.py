@@ -16,7 +16,7 @@ import pytest
 import sweep
 from ecr_sweeper import wording
 from ecr_sweeper.demo.moto_patches import account_session, seed_batch_and_stepfunctions
-from ecr_sweeper.model import Plan, Policy
+from ecr_sweeper.model import AccountId, AccountRegion, Plan, Policy, Region
 from moto_helpers import (
     APP,
     MOTO_SOURCES,
@@ -35,14 +35,24 @@ pytestmark = pytest.mark.usefixtures("aws")
 # Each test reads the consumers it names; the kinds it leaves unread (a Batch job definition
 # a Step Functions test made, say) are accepted, else the census would block every plan (the
 # census rule is tested in test_plan_census.py and test_census_*.py).
-UNREAD_ACCEPTED = ("batch", "stepfunctions", "codebuild", "sagemaker", "emr", "pipes", "schedules")
+UNREAD_ACCEPTED = (
+    "batch",
+    "stepfunctions",
+    "codebuild",
+    "sagemaker",
+    "emr",
+    "pipes",
+    "schedules",
+    "agentcore",
+)
 NONE = Policy(keep_last=0, min_age_days=0, accepted_unread=UNREAD_ACCEPTED)
 TARGETS = [target(REGISTRY, US), target(APP, US)]
 ROLE = f"arn:aws:iam::{APP}:role/runner"
 # Every consumer beyond ECS that moto serves, nothing else (each test names what it reads).
 NOTHING = replace(
     MOTO_SOURCES,
-    off=MOTO_SOURCES.off | {"batch", "codebuild", "emr", "pipes", "sagemaker", "stepfunctions"},
+    off=MOTO_SOURCES.off
+    | {"batch", "codebuild", "emr", "pipes", "sagemaker", "stepfunctions", "agentcore"},
 )
 
 
@@ -658,6 +668,74 @@ def test_sagemaker_census() -> None:
         ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
     )
     assert (APP, US, "sagemaker") in census([target(APP, US)], sources)
+
+
+# --------------------------------------------------------------------------- Bedrock AgentCore
+
+
+def agent_runtime(name: str, image: str) -> str:
+    answer = client(APP, US, "bedrock-agentcore-control").create_agent_runtime(
+        agentRuntimeName=name,
+        agentRuntimeArtifact={"containerConfiguration": {"containerUri": image}},
+        roleArn=ROLE,
+        networkConfiguration={"networkMode": "PUBLIC"},
+        environmentVariables={"IMAGE": f"{uri(REGISTRY, US, 'agents')}:unused"},  # user data
+    )
+    return str(answer["agentRuntimeId"])
+
+
+def test_an_image_used_only_by_an_agentcore_runtime_is_kept() -> None:
+    images = repository(REGISTRY, US, "agents", "v1", "unused")
+    agent_runtime("support_bot", f"{uri(REGISTRY, US, 'agents')}:v1")
+    sources = replace(NOTHING, off=NOTHING.off - {"agentcore"})
+    plan = sweep_plan(TARGETS, NONE, sources)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["unused"]}
+    assert verdict(plan, "agents", images["v1"]) == (
+        "in use: tag 'v1' used by AgentCore runtime support_bot version 1 (current version)"
+    )
+
+
+def test_an_agentcore_endpoints_version_is_read() -> None:
+    """moto answers GetAgentRuntime with the current artifact whatever the version asked, and
+    its endpoint summaries name no version (the reader then describes the endpoint): the
+    endpoint's version is read, by its number."""
+    repository(REGISTRY, US, "agents", "v1", "v2")
+    agents = uri(REGISTRY, US, "agents")
+    runtime = agent_runtime("support_bot", f"{agents}:v1")
+    control = client(APP, US, "bedrock-agentcore-control")
+    control.update_agent_runtime(
+        agentRuntimeId=runtime,
+        agentRuntimeArtifact={"containerConfiguration": {"containerUri": f"{agents}:v2"}},
+        roleArn=ROLE,
+        networkConfiguration={"networkMode": "PUBLIC"},
+    )
+    control.create_agent_runtime_endpoint(
+        agentRuntimeId=runtime, name="prod", agentRuntimeVersion="1"
+    )
+    sources = replace(NOTHING, off=NOTHING.off - {"agentcore"})
+    scans = sweep.usage([target(APP, US)], sources=sources)
+    [scan] = [s for s in scans if s.origin == AccountRegion(AccountId(APP), Region(US))]
+    assert sorted(u.source for u in scan.usages) == [
+        "AgentCore runtime support_bot version 1 (endpoint prod (live))",
+        "AgentCore runtime support_bot version 2 (current version)",
+    ]
+
+
+def test_agentcore_census_and_switched_off_blocks() -> None:
+    sources = replace(NOTHING, off=NOTHING.off - {"agentcore"})
+    assert (APP, US, "agentcore") not in census([target(APP, US)], sources)
+    repository(REGISTRY, US, "agents", "v1")
+    agent_runtime("support_bot", f"{uri(REGISTRY, US, 'agents')}:v1")
+    assert (APP, US, "agentcore") in census([target(APP, US)], sources)
+    accepted = tuple(k for k in UNREAD_ACCEPTED if k != "agentcore")
+    plan = sweep_plan(TARGETS, replace(NONE, accepted_unread=accepted), NOTHING)
+    assert plan.blocked
+    assert wording.findings(plan.findings) == [
+        f"{APP}/{US}: agentcore present, not read (agentcore runtimes: switched off); nothing "
+        "it could pull is deleted. Resolve: list its images with --external-images FILE, or "
+        f"accept with --accept-unread agentcore@{APP}"
+    ]
 
 
 def test_emr_serverless_applications_are_read_and_counted() -> None:

@@ -147,6 +147,32 @@ def test_botocore_endpoint_data_lists_where_each_service_is_offered() -> None:
     assert listed("codebuild", "us-east-1") is True
     assert listed("apprunner", "sa-east-1") is False  # App Runner is in a dozen regions
     assert listed("batch", "xx-future-1") is None  # a region newer than botocore's data
+    # a service newer than the data (resolved by its rule set) is listed nowhere
+    assert not endpoints.known("bedrock-agentcore-control")
+    assert endpoints.known("apprunner")
+
+
+AWS_AGENTCORE = "https://bedrock-agentcore-control.sa-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("endpoint_url", "name_exists", "expected"),
+    [
+        (AWS_AGENTCORE, False, False),  # AWS's endpoint, and AWS has no such name
+        (AWS_AGENTCORE, True, True),  # AWS's endpoint, and the name exists
+        ("http://127.0.0.1:9", False, True),  # another endpoint: the data cannot say, read
+    ],
+)
+def test_a_service_the_data_does_not_know_is_absent_only_where_dns_says_so(
+    monkeypatch: pytest.MonkeyPatch, endpoint_url: str, *, name_exists: bool, expected: bool
+) -> None:
+    async def dns(host: str) -> bool:  # noqa: ARG001 - the answer is the test's
+        return name_exists
+
+    monkeypatch.setattr(endpoints, "name_exists", dns)
+    monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
+    offered = anyio.run(endpoints.offered, "bedrock-agentcore-control", "sa-east-1", endpoint_url)
+    assert offered is expected
 
 
 AWS_SA = "https://apprunner.sa-east-1.amazonaws.com"

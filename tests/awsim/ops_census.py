@@ -5,8 +5,9 @@ DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py.
 - Lightsail ``GetContainerServices``, EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
   Lambda ``ListFunctions``, Scheduler ``ListSchedules`` (REST-JSON), Elastic Beanstalk
   ``DescribeEnvironments`` (query): nothing (one default event bus, as AWS has);
-- the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless and
-  Pipes readers: nothing (their census, and a whole reading of an account with none);
+- the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless,
+  Pipes and Bedrock AgentCore (ListAgentRuntimes, REST-JSON) readers: nothing (their census,
+  and a whole reading of an account with none);
 - EC2 ``DescribeRegions`` (EC2 query): every region the scenario names, and the default one.
 """
 
@@ -25,6 +26,7 @@ REST_ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "batch": {("POST", "/v1/describejobdefinitions"): "DescribeJobDefinitions"},
     "emr-serverless": {("GET", "/applications"): "ListApplications"},
     "pipes": {("GET", "/v1/pipes"): "ListPipes"},
+    "bedrock-agentcore": {("POST", "/runtimes"): "ListAgentRuntimes"},
 }
 # Query-protocol services answered here (the others are STS).
 QUERY_SERVICES = frozenset({"ec2", "elasticbeanstalk"})
@@ -105,4 +107,5 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "sagemaker": {"ListModels": nothing("Models")},
     "emr-serverless": {"ListApplications": nothing("applications")},
     "pipes": {"ListPipes": nothing("Pipes")},
+    "bedrock-agentcore": {"ListAgentRuntimes": nothing("agentRuntimes")},
 }
