@@ -661,6 +661,179 @@ def test_sagemaker_model_containers_are_kept() -> None:
     assert "SageMaker model pipeline (Containers[0])" in verdict(plan, "models", images["second"])
 
 
+SAGEMAKER = replace(NOTHING, off=NOTHING.off - {"sagemaker"})
+INFERENCE = {"SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
+
+
+def sagemaker_census_entry(account: str = APP) -> Any:
+    [scan] = [
+        s
+        for s in sweep.usage([target(account, US)], sources=SAGEMAKER)
+        if s.origin == AccountRegion(AccountId(account), Region(US))
+    ]
+    [entry] = [e for e in scan.census if e.kind == "sagemaker"]
+    return entry
+
+
+def test_an_image_used_only_by_an_approved_model_package_is_kept() -> None:
+    images = repository(REGISTRY, US, "models", "approved", "pending", "rejected", "unused")
+    models = uri(REGISTRY, US, "models")
+    sagemaker = client(APP, US, "sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="ranker")
+    for status in ("Approved", "PendingManualApproval", "Rejected"):
+        tag = {"Approved": "approved", "PendingManualApproval": "pending"}.get(status, "rejected")
+        sagemaker.create_model_package(
+            ModelPackageGroupName="ranker",
+            ModelApprovalStatus=status,
+            InferenceSpecification={"Containers": [{"Image": f"{models}:{tag}"}], **INFERENCE},
+        )
+    plan = sweep_plan(TARGETS, NONE, SAGEMAKER)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["rejected"], images["unused"]}
+    assert verdict(plan, "models", images["approved"]) == (
+        "in use: tag 'approved' used by SageMaker model package ranker/1 "
+        "(InferenceSpecification.Containers[0])"
+    )
+    assert "SageMaker model package ranker/2" in verdict(plan, "models", images["pending"])
+
+
+def pipeline(name: str, *steps: dict[str, Any], **parameters: str) -> None:
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": k, "Type": "String", "DefaultValue": v} for k, v in parameters.items()
+        ],
+        "Steps": list(steps),
+    }
+    client(APP, US, "sagemaker").create_pipeline(
+        PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE
+    )
+
+
+def training(name: str, image: object) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+            "HyperParameters": {"TrainingImage": "not-an-image"},  # user data
+            "Environment": {"IMAGE": {"Get": "Parameters.Image"}},  # user data, at run time
+        },
+    }
+
+
+def test_images_used_only_by_a_sagemaker_pipelines_steps_are_kept() -> None:
+    images = repository(REGISTRY, US, "ml", "train", "process", "serve", "unused")
+    ml = uri(REGISTRY, US, "ml")
+    processing = {
+        "Name": "Prepare",
+        "Type": "Processing",
+        "Arguments": {"AppSpecification": {"ImageUri": f"{ml}:process"}},
+    }
+    register = {
+        "Name": "Register",
+        "Type": "RegisterModel",
+        "Arguments": {"InferenceSpecification": {"Containers": [{"Image": f"{ml}:serve"}]}},
+    }
+    condition = {
+        "Name": "Good",
+        "Type": "Condition",
+        "Arguments": {"Conditions": [], "IfSteps": [processing], "ElseSteps": [register]},
+    }
+    pipeline("retrain", training("Train", f"{ml}:train"), condition)
+    plan = sweep_plan(TARGETS, NONE, SAGEMAKER)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["unused"]}
+    assert verdict(plan, "ml", images["train"]) == (
+        "in use: tag 'train' used by SageMaker pipeline retrain step Train "
+        "(AlgorithmSpecification.TrainingImage)"
+    )
+    assert "SageMaker pipeline retrain step Good/IfSteps/Prepare (AppSpecification.ImageUri)" in (
+        verdict(plan, "ml", images["process"])
+    )
+    assert "step Good/ElseSteps/Register (InferenceSpecification.Containers[0].Image)" in (
+        verdict(plan, "ml", images["serve"])
+    )
+
+
+def test_a_pipeline_step_image_from_a_parameter_leaves_sagemaker_unread() -> None:
+    images = repository(REGISTRY, US, "ml", "train")
+    pipeline(
+        "tune",
+        training("Train", {"Get": "Parameters.Image"}),
+        Image=f"{uri(REGISTRY, US, 'ml')}:train",
+    )
+    entry = sagemaker_census_entry()
+    assert (entry.present, entry.read) == (True, False)
+    assert entry.detail == (
+        "unread: SageMaker pipeline tune step Train: Arguments.AlgorithmSpecification."
+        "TrainingImage is only known at run time ({'Get': 'Parameters.Image'})"
+    )
+    accepted = tuple(k for k in UNREAD_ACCEPTED if k != "sagemaker")
+    plan = sweep_plan(TARGETS, replace(NONE, accepted_unread=accepted), SAGEMAKER)
+    assert plan.blocked
+    assert images["train"] not in deleted(plan)
+    assert (
+        "sagemaker present, not read (unread: SageMaker pipeline tune step Train"
+        in (wording.findings(plan.findings)[0])
+    )
+
+
+def test_a_sagemaker_endpoint_without_deployed_images_leaves_sagemaker_unread() -> None:
+    """moto's DescribeEndpoint reports no `DeployedImages` (test_usage_shapes.py reads a full
+    answer): the endpoint's images are unknown, so the kind is unread, naming the variant."""
+    sagemaker = client(APP, US, "sagemaker")
+    sagemaker.create_model(
+        ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="live",
+        ProductionVariants=[
+            {
+                "VariantName": "main",
+                "ModelName": "m",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="scorer", EndpointConfigName="live")
+    entry = sagemaker_census_entry()
+    assert (entry.present, entry.read) == (True, False)
+    assert entry.detail == (
+        "unread: SageMaker endpoint scorer ProductionVariants main: reports no DeployedImages "
+        "(inference components, or not yet deployed)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["endpoint", "package group", "pipeline"])
+def test_sagemaker_census_sees_more_than_models(kind: str) -> None:
+    assert (APP, US, "sagemaker") not in census([target(APP, US)], SAGEMAKER)
+    sagemaker = client(APP, US, "sagemaker")
+    if kind == "endpoint":
+        sagemaker.create_model(
+            ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[
+                {
+                    "VariantName": "v",
+                    "ModelName": "m",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
+        sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+        sagemaker.delete_model(ModelName="m")  # the endpoint runs on
+    elif kind == "package group":
+        sagemaker.create_model_package_group(ModelPackageGroupName="g")
+    else:
+        pipeline("p")
+    assert (APP, US, "sagemaker") in census([target(APP, US)], SAGEMAKER)
+
+
 def test_sagemaker_census() -> None:
     sources = replace(NOTHING, off=NOTHING.off - {"sagemaker"})
     assert (APP, US, "sagemaker") not in census([target(APP, US)], sources)

@@ -4,6 +4,7 @@ value fails closed only where it could name an image."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,8 @@ from ecr_sweeper.aws.consumers.emr import report_application
 from ecr_sweeper.aws.consumers.endpoints import listed
 from ecr_sweeper.aws.consumers.integrations import REFERENCES
 from ecr_sweeper.aws.consumers.kind import ReadContext
+from ecr_sweeper.aws.consumers.sagemaker_endpoints import report_endpoint
+from ecr_sweeper.aws.consumers.sagemaker_pipelines import report_pipeline
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.shapes import Schema, Unresolvable
 from ecr_sweeper.aws.limits import Api
@@ -264,3 +267,79 @@ def test_emr_serverless_application_images_and_resolved_digests() -> None:
             None,
         ),
     }
+
+
+def test_sagemaker_endpoint_deployed_images_specified_and_resolved() -> None:
+    found = context().findings()
+    image = "111111111111.dkr.ecr.us-east-1.amazonaws.com/serve"
+    deployed = {"SpecifiedImage": f"{image}:v1", "ResolvedImage": f"{image}@sha256:aa"}
+    answer = {
+        "EndpointName": "scorer",
+        "ProductionVariants": [{"VariantName": "main", "DeployedImages": [deployed]}],
+        "ShadowProductionVariants": [{"VariantName": "shadow", "DeployedImages": []}],
+        "PendingDeploymentSummary": {
+            "EndpointConfigName": "next",
+            "ProductionVariants": [
+                {"VariantName": "main", "DeployedImages": [{"SpecifiedImage": f"{image}:v2"}]}
+            ],
+        },
+    }
+    report_endpoint(found, answer)
+    reading = found.reading()
+    assert {(s.image, s.source) for s in reading.images} == {
+        (
+            f"{image}:v1",
+            "SageMaker endpoint scorer (ProductionVariants[0].DeployedImages[0].SpecifiedImage)",
+        ),
+        (
+            f"{image}@sha256:aa",
+            "SageMaker endpoint scorer (ProductionVariants[0].DeployedImages[0].ResolvedImage)",
+        ),
+        (
+            f"{image}:v2",
+            "SageMaker endpoint scorer "
+            "(PendingDeploymentSummary.ProductionVariants[0].DeployedImages[0].SpecifiedImage)",
+        ),
+    }
+    assert reading.unread == (
+        "SageMaker endpoint scorer ShadowProductionVariants shadow: reports no DeployedImages "
+        "(inference components, or not yet deployed)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"Get": "Steps.Build.Properties.ImageUri"}, "AppSpecification.ImageUri"),
+        ({"Std:Join": {"On": ":", "Values": ["repo", "v1"]}}, "AppSpecification.ImageUri"),
+    ],
+)
+def test_a_sagemaker_pipeline_value_known_at_run_time_is_unread(value: object, field: str) -> None:
+    found = context().findings()
+    step = {
+        "Name": "Prep",
+        "Type": "Processing",
+        "Arguments": {"AppSpecification": {"ImageUri": value}},
+    }
+    report_pipeline(found, "etl", json.dumps({"Steps": [step]}))
+    [line] = found.reading().unread
+    assert line.startswith(f"SageMaker pipeline etl step Prep: Arguments.{field} is only known")
+    assert not found.reading().images
+
+
+def test_a_sagemaker_pipeline_step_of_an_unknown_type_is_unread_and_known_ones_are_not() -> None:
+    found = context().findings()
+    steps = [
+        {"Name": "Notify", "Type": "Lambda", "Arguments": {}},
+        {"Name": "New", "Type": "Quantum", "Arguments": {"Image": "x"}},
+        {"Name": "Batch", "Type": "Transform", "Arguments": {"ModelName": "m"}},
+    ]
+    report_pipeline(found, "etl", json.dumps({"Steps": steps}))
+    assert found.reading().unread == (
+        "SageMaker pipeline etl step New: step type 'Quantum' is not read",
+    )
+    report_pipeline(found, "broken", "not json")
+    assert (
+        found.reading().unread[-1]
+        == "SageMaker pipeline broken: its definition is not a JSON object"
+    )
