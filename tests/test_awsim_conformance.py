@@ -413,6 +413,7 @@ def daemons_and_app_runner() -> Iterator[str]:
         ]
         emu.add_daemon(A, R, "hosts", "monitor", [(definitions[1], {"agent": (U, V3.digest)})])
         emu.add_app_runner_service(A, R, "storefront", U)
+        emu.add_lightsail_container_service(A, R, "shop", {"web": U}, {"web": U, "cache": "redis"})
         yield emu.endpoint_url
 
 
@@ -491,6 +492,8 @@ def test_census_calls_of_an_account_without_those_consumers(
             ),
         ),
         ("apprunner", lambda c: c.list_services(MaxResults=1)),
+        ("lightsail", lambda c: c.get_container_services()),
+        ("lightsail", lambda c: c.get_container_services(serviceName="shop")),
         (
             "apprunner",
             lambda c: c.describe_service(
@@ -526,3 +529,6 @@ def test_daemon_and_app_runner_paging_and_errors(daemons_and_app_runner: str) ->
         "InvalidRequestException",
         "ParamValidation",
     )
+    with pytest.raises(ClientError) as no_service:
+        client(daemons_and_app_runner, "lightsail").get_container_services(serviceName="none")
+    assert no_service.value.response["Error"]["Code"] == "NotFoundException"

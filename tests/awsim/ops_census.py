@@ -1,8 +1,9 @@
 """The census calls of the consumers the emulator does not model, answered as an account with
 none of them would answer (so a sweep against the emulator takes a complete census), and EC2
-DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py.)
+DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py; Lightsail's
+container services are ops_lightsail.py.)
 
-- Lightsail ``GetContainerServices``, EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
+- EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
   Lambda ``ListFunctions``, Scheduler ``ListSchedules`` (REST-JSON), Elastic Beanstalk
   ``DescribeEnvironments`` (query): nothing (one default event bus, as AWS has);
 - the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless,
@@ -98,7 +99,6 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "lambda": {"ListFunctions": nothing("Functions")},
     "scheduler": {"ListSchedules": nothing("Schedules")},
     "events": {"ListEventBuses": list_event_buses, "ListRules": nothing("Rules")},
-    "lightsail": {"GetContainerServices": nothing("containerServices")},
     "elasticbeanstalk": {"DescribeEnvironments": describe_environments},
     "ec2": {"DescribeRegions": describe_regions},
     "batch": {"DescribeJobDefinitions": nothing("jobDefinitions")},
