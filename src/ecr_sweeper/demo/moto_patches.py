@@ -57,8 +57,11 @@ def account_session(account_id: str, region: str) -> boto3.Session:
 
 
 def moto_sources(sources: Sources) -> Sources:
-    """`sources` without the ones moto cannot serve (ECS Managed Daemons, App Runner)."""
-    return replace(sources, off=sources.off | {"ecs-daemons", "apprunner"})
+    """`sources` without the ones moto cannot serve (ECS Managed Daemons, App Runner), nor
+    Bedrock AgentCore: moto serves it in AWS's regions for it only and answers 500 elsewhere,
+    where AWS has no such host (botocore's endpoint data does not list the service, so only
+    DNS tells there; tests switch it on where they read it)."""
+    return replace(sources, off=sources.off | {"ecs-daemons", "apprunner", "agentcore"})
 
 
 def extend_moto() -> None:
