@@ -343,3 +343,43 @@ def test_a_sagemaker_pipeline_step_of_an_unknown_type_is_unread_and_known_ones_a
         found.reading().unread[-1]
         == "SageMaker pipeline broken: its definition is not a JSON object"
     )
+
+
+def test_sagemaker_pipeline_tuning_and_model_steps_are_read_by_their_requests_shapes() -> None:
+    found = context().findings()
+    spec = {"TrainingImage": "tune-image", "TrainingInputMode": "File"}
+    steps = [
+        {
+            "Name": "Tune",
+            "Type": "Tuning",
+            "Arguments": {
+                "TrainingJobDefinition": {"AlgorithmSpecification": spec},
+                "TrainingJobDefinitions": [{"AlgorithmSpecification": spec}],
+            },
+        },
+        {
+            "Name": "Make",
+            "Type": "Model",
+            "Arguments": {
+                "PrimaryContainer": {"Image": "model-image", "Environment": {"Image": "no"}},
+                "Containers": [{"Image": "second-image"}],
+            },
+        },
+    ]
+    report_pipeline(found, "hpo", json.dumps({"Steps": steps}))
+    reading = found.reading()
+    assert reading.unread == ()
+    assert {(s.image, s.source) for s in reading.images} == {
+        (
+            "tune-image",
+            "SageMaker pipeline hpo step Tune "
+            "(TrainingJobDefinition.AlgorithmSpecification.TrainingImage)",
+        ),
+        (
+            "tune-image",
+            "SageMaker pipeline hpo step Tune "
+            "(TrainingJobDefinitions[0].AlgorithmSpecification.TrainingImage)",
+        ),
+        ("model-image", "SageMaker pipeline hpo step Make (PrimaryContainer.Image)"),
+        ("second-image", "SageMaker pipeline hpo step Make (Containers[0].Image)"),
+    }
