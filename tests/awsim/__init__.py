@@ -76,7 +76,8 @@ __all__ = [
 
 def emulated(sources: Any) -> Any:
     """`sources` (an ecr_sweeper `Sources`) without the readers of services the emulator does
-    not serve: it serves ECS (daemons included), ECR, STS, Organizations and App Runner."""
+    not serve: it serves ECS (daemons included), ECR, STS, Organizations, App Runner and
+    Lightsail container services, and answers Bedrock AgentCore's runtimes with none."""
     from dataclasses import replace
 
     return replace(

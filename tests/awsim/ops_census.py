@@ -1,12 +1,14 @@
 """The census calls of the consumers the emulator does not model, answered as an account with
 none of them would answer (so a sweep against the emulator takes a complete census), and EC2
-DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py.)
+DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py; Lightsail's
+container services are ops_lightsail.py.)
 
-- Lightsail ``GetContainerServices``, EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
+- EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
   Lambda ``ListFunctions``, Scheduler ``ListSchedules`` (REST-JSON), Elastic Beanstalk
   ``DescribeEnvironments`` (query): nothing (one default event bus, as AWS has);
-- the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless and
-  Pipes readers: nothing (their census, and a whole reading of an account with none);
+- the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless,
+  Pipes and Bedrock AgentCore (ListAgentRuntimes, REST-JSON) readers: nothing (their census,
+  and a whole reading of an account with none);
 - EC2 ``DescribeRegions`` (EC2 query): every region the scenario names, and the default one.
 """
 
@@ -25,6 +27,7 @@ REST_ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "batch": {("POST", "/v1/describejobdefinitions"): "DescribeJobDefinitions"},
     "emr-serverless": {("GET", "/applications"): "ListApplications"},
     "pipes": {("GET", "/v1/pipes"): "ListPipes"},
+    "bedrock-agentcore": {("POST", "/runtimes"): "ListAgentRuntimes"},
 }
 # Query-protocol services answered here (the others are STS).
 QUERY_SERVICES = frozenset({"ec2", "elasticbeanstalk"})
@@ -96,13 +99,19 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "lambda": {"ListFunctions": nothing("Functions")},
     "scheduler": {"ListSchedules": nothing("Schedules")},
     "events": {"ListEventBuses": list_event_buses, "ListRules": nothing("Rules")},
-    "lightsail": {"GetContainerServices": nothing("containerServices")},
     "elasticbeanstalk": {"DescribeEnvironments": describe_environments},
     "ec2": {"DescribeRegions": describe_regions},
     "batch": {"DescribeJobDefinitions": nothing("jobDefinitions")},
     "states": {"ListStateMachines": nothing("stateMachines")},
     "codebuild": {"ListProjects": nothing("projects")},
-    "sagemaker": {"ListModels": nothing("Models")},
+    "sagemaker": {
+        "ListModels": nothing("Models"),
+        "ListEndpoints": nothing("Endpoints"),
+        "ListModelPackageGroups": nothing("ModelPackageGroupSummaryList"),
+        "ListModelPackages": nothing("ModelPackageSummaryList"),
+        "ListPipelines": nothing("PipelineSummaries"),
+    },
     "emr-serverless": {"ListApplications": nothing("applications")},
     "pipes": {"ListPipes": nothing("Pipes")},
+    "bedrock-agentcore": {"ListAgentRuntimes": nothing("agentRuntimes")},
 }

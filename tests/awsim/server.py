@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from . import arns, ops_apprunner, ops_census, ops_ecr, ops_ecs, ops_eks, ops_sts
+from . import arns, ops_apprunner, ops_census, ops_ecr, ops_ecs, ops_eks, ops_lightsail, ops_sts
 from .context import Ctx, Handler
 from .faults import Faults, unit_random
 from .kube import KubeCluster, KubeFake
@@ -61,6 +61,7 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "organizations": ops_sts.ORG_HANDLERS,
     **ops_census.HANDLERS,  # consumers not modelled: their census calls answer "none here"
     "apprunner": ops_apprunner.HANDLERS,
+    "lightsail": ops_lightsail.HANDLERS,
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
@@ -775,6 +776,60 @@ class Emulator:
         }
         self._call(
             lambda: self.server.state.region(account, region).app_runner.__setitem__(arn, record)
+        )
+        return arn
+
+    def add_lightsail_container_service(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        containers: dict[str, str],
+        next_containers: dict[str, str] | None = None,
+        *,
+        ecr_access: bool = True,
+    ) -> str:
+        """A Lightsail container service whose current deployment runs `containers` (name →
+        image), with a deployment in flight running `next_containers`; returns its ARN."""
+        arn = (
+            f"arn:aws:lightsail:{region}:{account}:ContainerService/"
+            + arns.stable_hex(account, region, "lightsail", name)[:32]
+        )
+
+        def deployment(version: int, images: dict[str, str], state: str) -> dict[str, Any]:
+            return {
+                "version": version,
+                "state": state,
+                "containers": {
+                    n: {"image": image, "command": [], "environment": {"IMAGE": "not-an-image"}}
+                    for n, image in images.items()
+                },
+                "createdAt": 1_700_000_000,
+            }
+
+        record: dict[str, Any] = {
+            "containerServiceName": name,
+            "arn": arn,
+            "createdAt": 1_700_000_000,
+            "location": {"availabilityZone": "all", "regionName": region},
+            "resourceType": "ContainerService",
+            "tags": [],
+            "power": "nano",
+            "state": "DEPLOYING" if next_containers else "RUNNING",
+            "scale": 1,
+            "currentDeployment": deployment(1, containers, "ACTIVE"),
+            "isDisabled": False,
+            "privateRegistryAccess": {
+                "ecrImagePullerRole": {
+                    "isActive": ecr_access,
+                    "principalArn": f"arn:aws:iam::{account}:role/amazon/lightsail/{name}",
+                }
+            },
+        }
+        if next_containers:
+            record["nextDeployment"] = deployment(2, next_containers, "ACTIVATING")
+        self._call(
+            lambda: self.server.state.region(account, region).lightsail.__setitem__(name, record)
         )
         return arn
 

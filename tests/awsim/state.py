@@ -222,13 +222,15 @@ class RegionState:
         self.clusters: dict[str, ClusterState] = {}
         self.task_defs: dict[tuple[str, int], TaskDefState] = {}
         self.repos: dict[str, RepoState] = {}
-        # ECS Managed Daemons and App Runner, kept as the API answers them (see
-        # Emulator.add_daemon / add_app_runner_service).
+        # ECS Managed Daemons, App Runner and Lightsail container services, kept as the API
+        # answers them (see Emulator.add_daemon / add_app_runner_service /
+        # add_lightsail_container_service).
         self.daemons: dict[str, dict[str, Any]] = {}
         self.daemon_revisions: dict[str, dict[str, Any]] = {}
         self.daemon_deployments: dict[str, dict[str, Any]] = {}
         self.daemon_task_defs: dict[tuple[str, int], dict[str, Any]] = {}
         self.app_runner: dict[str, dict[str, Any]] = {}
+        self.lightsail: dict[str, dict[str, Any]] = {}  # container service name → answer
 
     def add_task_definition(self, td: TaskDefinition) -> None:
         self.task_defs[(td.family, td.revision)] = TaskDefState(self.account, self.region, td)

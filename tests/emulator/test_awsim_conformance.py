@@ -413,6 +413,7 @@ def daemons_and_app_runner() -> Iterator[str]:
         ]
         emu.add_daemon(A, R, "hosts", "monitor", [(definitions[1], {"agent": (U, V3.digest)})])
         emu.add_app_runner_service(A, R, "storefront", U)
+        emu.add_lightsail_container_service(A, R, "shop", {"web": U}, {"web": U, "cache": "redis"})
         yield emu.endpoint_url
 
 
@@ -435,6 +436,7 @@ def _raw(endpoint: str, service: str, call: Callable[[Any], Any]) -> tuple[Any, 
         # The whole answer: an empty list must be one both backends answered under its key.
         ("eks", lambda c: _answer(c.list_clusters(maxResults=1))),
         ("lambda", lambda c: _answer(c.list_functions(MaxItems=1))),
+        ("bedrock-agentcore-control", lambda c: _answer(c.list_agent_runtimes(maxResults=1))),
         ("scheduler", lambda c: _answer(c.list_schedules(MaxResults=1))),
         ("events", lambda c: [b["Name"] for b in c.list_event_buses()["EventBuses"]]),
         ("events", lambda c: _answer(c.list_rules(EventBusName="default", Limit=1))),
@@ -490,6 +492,8 @@ def test_census_calls_of_an_account_without_those_consumers(
             ),
         ),
         ("apprunner", lambda c: c.list_services(MaxResults=1)),
+        ("lightsail", lambda c: c.get_container_services()),
+        ("lightsail", lambda c: c.get_container_services(serviceName="shop")),
         (
             "apprunner",
             lambda c: c.describe_service(
@@ -525,3 +529,6 @@ def test_daemon_and_app_runner_paging_and_errors(daemons_and_app_runner: str) ->
         "InvalidRequestException",
         "ParamValidation",
     )
+    with pytest.raises(ClientError) as no_service:
+        client(daemons_and_app_runner, "lightsail").get_container_services(serviceName="none")
+    assert no_service.value.response["Error"]["Code"] == "NotFoundException"

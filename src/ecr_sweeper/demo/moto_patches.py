@@ -62,7 +62,9 @@ def moto_sources(sources: Sources) -> Sources:
 
 
 def extend_moto() -> None:
-    """Teach moto's Step Functions ListStateMachineVersions (idempotent; in-process moto)."""
+    """Teach moto's Step Functions ListStateMachineVersions, and its AgentCore to list no
+    runtimes in a region where it has none (idempotent; in-process moto)."""
+    from moto.bedrockagentcorecontrol.responses import BedrockAgentCoreControlResponse
     from moto.core.responses import ActionResult
     from moto.ecs.responses import EC2ContainerServiceResponse
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -87,7 +89,18 @@ def extend_moto() -> None:
             }
         )
 
+    list_runtimes = BedrockAgentCoreControlResponse.list_agent_runtimes
+
+    def list_agent_runtimes(self: Any) -> Any:
+        # moto serves AgentCore in AWS's regions for it only (HTTP 500 elsewhere, a KeyError
+        # on the region); AWS has no AgentCore host there, so no runtime either
+        try:
+            return list_runtimes(self)
+        except KeyError:
+            return ActionResult({"agentRuntimes": []})
+
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+    BedrockAgentCoreControlResponse.list_agent_runtimes = list_agent_runtimes  # type: ignore[method-assign]
     _answer_empty_listings()
     EC2ContainerServiceResponse.list_daemons = list_daemons  # type: ignore[attr-defined]
 

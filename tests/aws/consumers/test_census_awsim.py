@@ -189,6 +189,6 @@ def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
     lightsail = {e.region: e.present for e in result.census if e.kind == "lightsail"}
     assert lightsail == {US: None, "me-south-1": False}
     assert [f.split(";")[0] for f in wording.findings(result.findings)] == [
-        f"{A}/{US}: lightsail may be present (the census call failed), not read (lightsail "
-        "container services: no reader in this tool"
+        f"{A}/{US}: lightsail may be present (the census call failed), not read (read failed: "
+        "lightsail container services"
     ]

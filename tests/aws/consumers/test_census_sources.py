@@ -58,15 +58,15 @@ def census(*kinds: Kind, sources: Sources | None = None) -> tuple[CensusEntry, .
 
 
 def test_a_census_only_kind_is_present_and_unread() -> None:
-    [entry] = census(replace(lightsail.KIND, present=found_one))
+    [entry] = census(replace(elasticbeanstalk.KIND, present=found_one))
     assert (entry.kind, entry.present, entry.read, entry.detail) == (
-        "lightsail",
+        "elasticbeanstalk",
         True,
         False,
-        "lightsail container services: no reader in this tool",
+        "elastic beanstalk docker environments: no reader in this tool",
     )
-    assert lightsail.KIND.census_only
     assert elasticbeanstalk.KIND.census_only
+    assert not lightsail.KIND.census_only  # read since issue 19
 
 
 def test_a_kind_with_a_reader_that_is_on_is_read() -> None:

@@ -1,4 +1,5 @@
-"""The consumers moto does not serve, on the emulator: ECS Managed Daemons and App Runner.
+"""The consumers moto does not serve, on the emulator: ECS Managed Daemons, App Runner and
+Lightsail container services.
 Each test seeds one consumer that uses an image and one unused image and runs a real plan;
 the census tests check `present()` both ways; a denied read blocks the plan."""
 
@@ -189,3 +190,50 @@ def test_denied_app_runner_read_blocks_the_plan(monkeypatch: pytest.MonkeyPatch)
     plan, _ = run(app_runner, SOURCES, monkeypatch, denied)
     assert plan.deletions == ()
     assert any("app runner" in e.message for e in plan.errors), plan.errors
+
+
+def lightsail(emu: Emulator) -> None:
+    emu.add_lightsail_container_service(
+        ACCOUNT,
+        US,
+        "shop",
+        {"web": agent("app"), "cache": "redis:7", "own": ":shop.web.3"},
+        {"web": agent("next")},
+    )
+
+
+def test_lightsail_container_service_keeps_its_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan, present = run(lightsail, SOURCES, monkeypatch)
+    assert plan.errors == ()
+    assert "lightsail" in present
+    assert deleted_tags(plan) == set(TAGS) - {"app", "next"}
+    assert reason(plan, "app") == (
+        "in use: tag 'app' used by Lightsail container service shop "
+        "(currentDeployment.containers[web])"
+    )
+    assert reason(plan, "next") == (
+        "in use: tag 'next' used by Lightsail container service shop "
+        "(nextDeployment.containers[web])"
+    )
+
+
+def test_lightsail_census_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, present = run(lambda _: None, SOURCES, monkeypatch)
+    assert "lightsail" not in present
+    plan, _ = run(lightsail, replace(SOURCES, off=SOURCES.off | {"lightsail"}), monkeypatch)
+    assert plan.blocked
+    assert deleted_tags(plan) == set()
+    assert wording.findings(plan.findings)[0].startswith(
+        f"{ACCOUNT}/{US}: lightsail present, not read "
+        "(lightsail container services: switched off); nothing it could pull is deleted."
+    )
+
+
+def test_denied_lightsail_read_blocks_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    denied = Faults(denied_operations=frozenset({"GetContainerServices"}))
+    plan, _ = run(lightsail, SOURCES, monkeypatch, denied)
+    assert plan.deletions == ()
+    assert any(
+        "lightsail container services" in e.message and "AccessDenied" in e.message
+        for e in plan.errors
+    ), plan.errors

@@ -16,7 +16,7 @@ import pytest
 import sweep
 from ecr_sweeper import wording
 from ecr_sweeper.demo.moto_patches import account_session, seed_batch_and_stepfunctions
-from ecr_sweeper.model import Plan, Policy
+from ecr_sweeper.model import AccountId, AccountRegion, Plan, Policy, Region
 from moto_helpers import (
     APP,
     MOTO_SOURCES,
@@ -35,14 +35,24 @@ pytestmark = pytest.mark.usefixtures("aws")
 # Each test reads the consumers it names; the kinds it leaves unread (a Batch job definition
 # a Step Functions test made, say) are accepted, else the census would block every plan (the
 # census rule is tested in test_plan_census.py and test_census_*.py).
-UNREAD_ACCEPTED = ("batch", "stepfunctions", "codebuild", "sagemaker", "emr", "pipes", "schedules")
+UNREAD_ACCEPTED = (
+    "batch",
+    "stepfunctions",
+    "codebuild",
+    "sagemaker",
+    "emr",
+    "pipes",
+    "schedules",
+    "agentcore",
+)
 NONE = Policy(keep_last=0, min_age_days=0, accepted_unread=UNREAD_ACCEPTED)
 TARGETS = [target(REGISTRY, US), target(APP, US)]
 ROLE = f"arn:aws:iam::{APP}:role/runner"
 # Every consumer beyond ECS that moto serves, nothing else (each test names what it reads).
 NOTHING = replace(
     MOTO_SOURCES,
-    off=MOTO_SOURCES.off | {"batch", "codebuild", "emr", "pipes", "sagemaker", "stepfunctions"},
+    off=MOTO_SOURCES.off
+    | {"batch", "codebuild", "emr", "pipes", "sagemaker", "stepfunctions", "agentcore"},
 )
 
 
@@ -651,6 +661,179 @@ def test_sagemaker_model_containers_are_kept() -> None:
     assert "SageMaker model pipeline (Containers[0])" in verdict(plan, "models", images["second"])
 
 
+SAGEMAKER = replace(NOTHING, off=NOTHING.off - {"sagemaker"})
+INFERENCE = {"SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
+
+
+def sagemaker_census_entry(account: str = APP) -> Any:
+    [scan] = [
+        s
+        for s in sweep.usage([target(account, US)], sources=SAGEMAKER)
+        if s.origin == AccountRegion(AccountId(account), Region(US))
+    ]
+    [entry] = [e for e in scan.census if e.kind == "sagemaker"]
+    return entry
+
+
+def test_an_image_used_only_by_an_approved_model_package_is_kept() -> None:
+    images = repository(REGISTRY, US, "models", "approved", "pending", "rejected", "unused")
+    models = uri(REGISTRY, US, "models")
+    sagemaker = client(APP, US, "sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="ranker")
+    for status in ("Approved", "PendingManualApproval", "Rejected"):
+        tag = {"Approved": "approved", "PendingManualApproval": "pending"}.get(status, "rejected")
+        sagemaker.create_model_package(
+            ModelPackageGroupName="ranker",
+            ModelApprovalStatus=status,
+            InferenceSpecification={"Containers": [{"Image": f"{models}:{tag}"}], **INFERENCE},
+        )
+    plan = sweep_plan(TARGETS, NONE, SAGEMAKER)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["rejected"], images["unused"]}
+    assert verdict(plan, "models", images["approved"]) == (
+        "in use: tag 'approved' used by SageMaker model package ranker/1 "
+        "(InferenceSpecification.Containers[0])"
+    )
+    assert "SageMaker model package ranker/2" in verdict(plan, "models", images["pending"])
+
+
+def pipeline(name: str, *steps: dict[str, Any], **parameters: str) -> None:
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": k, "Type": "String", "DefaultValue": v} for k, v in parameters.items()
+        ],
+        "Steps": list(steps),
+    }
+    client(APP, US, "sagemaker").create_pipeline(
+        PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE
+    )
+
+
+def training(name: str, image: object) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+            "HyperParameters": {"TrainingImage": "not-an-image"},  # user data
+            "Environment": {"IMAGE": {"Get": "Parameters.Image"}},  # user data, at run time
+        },
+    }
+
+
+def test_images_used_only_by_a_sagemaker_pipelines_steps_are_kept() -> None:
+    images = repository(REGISTRY, US, "ml", "train", "process", "serve", "unused")
+    ml = uri(REGISTRY, US, "ml")
+    processing = {
+        "Name": "Prepare",
+        "Type": "Processing",
+        "Arguments": {"AppSpecification": {"ImageUri": f"{ml}:process"}},
+    }
+    register = {
+        "Name": "Register",
+        "Type": "RegisterModel",
+        "Arguments": {"InferenceSpecification": {"Containers": [{"Image": f"{ml}:serve"}]}},
+    }
+    condition = {
+        "Name": "Good",
+        "Type": "Condition",
+        "Arguments": {"Conditions": [], "IfSteps": [processing], "ElseSteps": [register]},
+    }
+    pipeline("retrain", training("Train", f"{ml}:train"), condition)
+    plan = sweep_plan(TARGETS, NONE, SAGEMAKER)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["unused"]}
+    assert verdict(plan, "ml", images["train"]) == (
+        "in use: tag 'train' used by SageMaker pipeline retrain step Train "
+        "(AlgorithmSpecification.TrainingImage)"
+    )
+    assert "SageMaker pipeline retrain step Good/IfSteps/Prepare (AppSpecification.ImageUri)" in (
+        verdict(plan, "ml", images["process"])
+    )
+    assert "step Good/ElseSteps/Register (InferenceSpecification.Containers[0].Image)" in (
+        verdict(plan, "ml", images["serve"])
+    )
+
+
+def test_a_pipeline_step_image_from_a_parameter_leaves_sagemaker_unread() -> None:
+    images = repository(REGISTRY, US, "ml", "train")
+    pipeline(
+        "tune",
+        training("Train", {"Get": "Parameters.Image"}),
+        Image=f"{uri(REGISTRY, US, 'ml')}:train",
+    )
+    entry = sagemaker_census_entry()
+    assert (entry.present, entry.read) == (True, False)
+    assert entry.detail == (
+        "unread: SageMaker pipeline tune step Train: Arguments.AlgorithmSpecification."
+        "TrainingImage is only known at run time ({'Get': 'Parameters.Image'})"
+    )
+    accepted = tuple(k for k in UNREAD_ACCEPTED if k != "sagemaker")
+    plan = sweep_plan(TARGETS, replace(NONE, accepted_unread=accepted), SAGEMAKER)
+    assert plan.blocked
+    assert images["train"] not in deleted(plan)
+    assert (
+        "sagemaker present, not read (unread: SageMaker pipeline tune step Train"
+        in (wording.findings(plan.findings)[0])
+    )
+
+
+def test_a_sagemaker_endpoint_without_deployed_images_leaves_sagemaker_unread() -> None:
+    """moto's DescribeEndpoint reports no `DeployedImages` (test_usage_shapes.py reads a full
+    answer): the endpoint's images are unknown, so the kind is unread, naming the variant."""
+    sagemaker = client(APP, US, "sagemaker")
+    sagemaker.create_model(
+        ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="live",
+        ProductionVariants=[
+            {
+                "VariantName": "main",
+                "ModelName": "m",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="scorer", EndpointConfigName="live")
+    entry = sagemaker_census_entry()
+    assert (entry.present, entry.read) == (True, False)
+    assert entry.detail == (
+        "unread: SageMaker endpoint scorer ProductionVariants main: reports no DeployedImages "
+        "(inference components, or not yet deployed)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["endpoint", "package group", "pipeline"])
+def test_sagemaker_census_sees_more_than_models(kind: str) -> None:
+    assert (APP, US, "sagemaker") not in census([target(APP, US)], SAGEMAKER)
+    sagemaker = client(APP, US, "sagemaker")
+    if kind == "endpoint":
+        sagemaker.create_model(
+            ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[
+                {
+                    "VariantName": "v",
+                    "ModelName": "m",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
+        sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+        sagemaker.delete_model(ModelName="m")  # the endpoint runs on
+    elif kind == "package group":
+        sagemaker.create_model_package_group(ModelPackageGroupName="g")
+    else:
+        pipeline("p")
+    assert (APP, US, "sagemaker") in census([target(APP, US)], SAGEMAKER)
+
+
 def test_sagemaker_census() -> None:
     sources = replace(NOTHING, off=NOTHING.off - {"sagemaker"})
     assert (APP, US, "sagemaker") not in census([target(APP, US)], sources)
@@ -658,6 +841,74 @@ def test_sagemaker_census() -> None:
         ModelName="m", PrimaryContainer={"Image": "busybox"}, ExecutionRoleArn=ROLE
     )
     assert (APP, US, "sagemaker") in census([target(APP, US)], sources)
+
+
+# --------------------------------------------------------------------------- Bedrock AgentCore
+
+
+def agent_runtime(name: str, image: str) -> str:
+    answer = client(APP, US, "bedrock-agentcore-control").create_agent_runtime(
+        agentRuntimeName=name,
+        agentRuntimeArtifact={"containerConfiguration": {"containerUri": image}},
+        roleArn=ROLE,
+        networkConfiguration={"networkMode": "PUBLIC"},
+        environmentVariables={"IMAGE": f"{uri(REGISTRY, US, 'agents')}:unused"},  # user data
+    )
+    return str(answer["agentRuntimeId"])
+
+
+def test_an_image_used_only_by_an_agentcore_runtime_is_kept() -> None:
+    images = repository(REGISTRY, US, "agents", "v1", "unused")
+    agent_runtime("support_bot", f"{uri(REGISTRY, US, 'agents')}:v1")
+    sources = replace(NOTHING, off=NOTHING.off - {"agentcore"})
+    plan = sweep_plan(TARGETS, NONE, sources)
+    assert plan.errors == ()
+    assert deleted(plan) == {images["unused"]}
+    assert verdict(plan, "agents", images["v1"]) == (
+        "in use: tag 'v1' used by AgentCore runtime support_bot version 1 (current version)"
+    )
+
+
+def test_an_agentcore_endpoints_version_is_read() -> None:
+    """moto answers GetAgentRuntime with the current artifact whatever the version asked, and
+    its endpoint summaries name no version (the reader then describes the endpoint): the
+    endpoint's version is read, by its number."""
+    repository(REGISTRY, US, "agents", "v1", "v2")
+    agents = uri(REGISTRY, US, "agents")
+    runtime = agent_runtime("support_bot", f"{agents}:v1")
+    control = client(APP, US, "bedrock-agentcore-control")
+    control.update_agent_runtime(
+        agentRuntimeId=runtime,
+        agentRuntimeArtifact={"containerConfiguration": {"containerUri": f"{agents}:v2"}},
+        roleArn=ROLE,
+        networkConfiguration={"networkMode": "PUBLIC"},
+    )
+    control.create_agent_runtime_endpoint(
+        agentRuntimeId=runtime, name="prod", agentRuntimeVersion="1"
+    )
+    sources = replace(NOTHING, off=NOTHING.off - {"agentcore"})
+    scans = sweep.usage([target(APP, US)], sources=sources)
+    [scan] = [s for s in scans if s.origin == AccountRegion(AccountId(APP), Region(US))]
+    assert sorted(u.source for u in scan.usages) == [
+        "AgentCore runtime support_bot version 1 (endpoint prod (live))",
+        "AgentCore runtime support_bot version 2 (current version)",
+    ]
+
+
+def test_agentcore_census_and_switched_off_blocks() -> None:
+    sources = replace(NOTHING, off=NOTHING.off - {"agentcore"})
+    assert (APP, US, "agentcore") not in census([target(APP, US)], sources)
+    repository(REGISTRY, US, "agents", "v1")
+    agent_runtime("support_bot", f"{uri(REGISTRY, US, 'agents')}:v1")
+    assert (APP, US, "agentcore") in census([target(APP, US)], sources)
+    accepted = tuple(k for k in UNREAD_ACCEPTED if k != "agentcore")
+    plan = sweep_plan(TARGETS, replace(NONE, accepted_unread=accepted), NOTHING)
+    assert plan.blocked
+    assert wording.findings(plan.findings) == [
+        f"{APP}/{US}: agentcore present, not read (agentcore runtimes: switched off); nothing "
+        "it could pull is deleted. Resolve: list its images with --external-images FILE, or "
+        f"accept with --accept-unread agentcore@{APP}"
+    ]
 
 
 def test_emr_serverless_applications_are_read_and_counted() -> None:

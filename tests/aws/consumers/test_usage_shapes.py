@@ -4,6 +4,7 @@ value fails closed only where it could name an image."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,8 @@ from ecr_sweeper.aws.consumers.emr import report_application
 from ecr_sweeper.aws.consumers.endpoints import listed
 from ecr_sweeper.aws.consumers.integrations import REFERENCES
 from ecr_sweeper.aws.consumers.kind import ReadContext
+from ecr_sweeper.aws.consumers.sagemaker_endpoints import report_endpoint
+from ecr_sweeper.aws.consumers.sagemaker_pipelines import report_pipeline
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.shapes import Schema, Unresolvable
 from ecr_sweeper.aws.limits import Api
@@ -147,6 +150,32 @@ def test_botocore_endpoint_data_lists_where_each_service_is_offered() -> None:
     assert listed("codebuild", "us-east-1") is True
     assert listed("apprunner", "sa-east-1") is False  # App Runner is in a dozen regions
     assert listed("batch", "xx-future-1") is None  # a region newer than botocore's data
+    # a service newer than the data (resolved by its rule set) is listed nowhere
+    assert not endpoints.known("bedrock-agentcore-control")
+    assert endpoints.known("apprunner")
+
+
+AWS_AGENTCORE = "https://bedrock-agentcore-control.sa-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("endpoint_url", "name_exists", "expected"),
+    [
+        (AWS_AGENTCORE, False, False),  # AWS's endpoint, and AWS has no such name
+        (AWS_AGENTCORE, True, True),  # AWS's endpoint, and the name exists
+        ("http://127.0.0.1:9", False, True),  # another endpoint: the data cannot say, read
+    ],
+)
+def test_a_service_the_data_does_not_know_is_absent_only_where_dns_says_so(
+    monkeypatch: pytest.MonkeyPatch, endpoint_url: str, *, name_exists: bool, expected: bool
+) -> None:
+    async def dns(host: str) -> bool:  # noqa: ARG001 - the answer is the test's
+        return name_exists
+
+    monkeypatch.setattr(endpoints, "name_exists", dns)
+    monkeypatch.setattr(endpoints, "_NAME_EXISTS", {})
+    offered = anyio.run(endpoints.offered, "bedrock-agentcore-control", "sa-east-1", endpoint_url)
+    assert offered is expected
 
 
 AWS_SA = "https://apprunner.sa-east-1.amazonaws.com"
@@ -237,4 +266,120 @@ def test_emr_serverless_application_images_and_resolved_digests() -> None:
             "(application.workerTypeSpecifications[Executor].imageConfiguration)",
             None,
         ),
+    }
+
+
+def test_sagemaker_endpoint_deployed_images_specified_and_resolved() -> None:
+    found = context().findings()
+    image = "111111111111.dkr.ecr.us-east-1.amazonaws.com/serve"
+    deployed = {"SpecifiedImage": f"{image}:v1", "ResolvedImage": f"{image}@sha256:aa"}
+    answer = {
+        "EndpointName": "scorer",
+        "ProductionVariants": [{"VariantName": "main", "DeployedImages": [deployed]}],
+        "ShadowProductionVariants": [{"VariantName": "shadow", "DeployedImages": []}],
+        "PendingDeploymentSummary": {
+            "EndpointConfigName": "next",
+            "ProductionVariants": [
+                {"VariantName": "main", "DeployedImages": [{"SpecifiedImage": f"{image}:v2"}]}
+            ],
+        },
+    }
+    report_endpoint(found, answer)
+    reading = found.reading()
+    assert {(s.image, s.source) for s in reading.images} == {
+        (
+            f"{image}:v1",
+            "SageMaker endpoint scorer (ProductionVariants[0].DeployedImages[0].SpecifiedImage)",
+        ),
+        (
+            f"{image}@sha256:aa",
+            "SageMaker endpoint scorer (ProductionVariants[0].DeployedImages[0].ResolvedImage)",
+        ),
+        (
+            f"{image}:v2",
+            "SageMaker endpoint scorer "
+            "(PendingDeploymentSummary.ProductionVariants[0].DeployedImages[0].SpecifiedImage)",
+        ),
+    }
+    assert reading.unread == (
+        "SageMaker endpoint scorer ShadowProductionVariants shadow: reports no DeployedImages "
+        "(inference components, or not yet deployed)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"Get": "Steps.Build.Properties.ImageUri"}, "AppSpecification.ImageUri"),
+        ({"Std:Join": {"On": ":", "Values": ["repo", "v1"]}}, "AppSpecification.ImageUri"),
+    ],
+)
+def test_a_sagemaker_pipeline_value_known_at_run_time_is_unread(value: object, field: str) -> None:
+    found = context().findings()
+    step = {
+        "Name": "Prep",
+        "Type": "Processing",
+        "Arguments": {"AppSpecification": {"ImageUri": value}},
+    }
+    report_pipeline(found, "etl", json.dumps({"Steps": [step]}))
+    [line] = found.reading().unread
+    assert line.startswith(f"SageMaker pipeline etl step Prep: Arguments.{field} is only known")
+    assert not found.reading().images
+
+
+def test_a_sagemaker_pipeline_step_of_an_unknown_type_is_unread_and_known_ones_are_not() -> None:
+    found = context().findings()
+    steps = [
+        {"Name": "Notify", "Type": "Lambda", "Arguments": {}},
+        {"Name": "New", "Type": "Quantum", "Arguments": {"Image": "x"}},
+        {"Name": "Batch", "Type": "Transform", "Arguments": {"ModelName": "m"}},
+    ]
+    report_pipeline(found, "etl", json.dumps({"Steps": steps}))
+    assert found.reading().unread == (
+        "SageMaker pipeline etl step New: step type 'Quantum' is not read",
+    )
+    report_pipeline(found, "broken", "not json")
+    assert (
+        found.reading().unread[-1]
+        == "SageMaker pipeline broken: its definition is not a JSON object"
+    )
+
+
+def test_sagemaker_pipeline_tuning_and_model_steps_are_read_by_their_requests_shapes() -> None:
+    found = context().findings()
+    spec = {"TrainingImage": "tune-image", "TrainingInputMode": "File"}
+    steps = [
+        {
+            "Name": "Tune",
+            "Type": "Tuning",
+            "Arguments": {
+                "TrainingJobDefinition": {"AlgorithmSpecification": spec},
+                "TrainingJobDefinitions": [{"AlgorithmSpecification": spec}],
+            },
+        },
+        {
+            "Name": "Make",
+            "Type": "Model",
+            "Arguments": {
+                "PrimaryContainer": {"Image": "model-image", "Environment": {"Image": "no"}},
+                "Containers": [{"Image": "second-image"}],
+            },
+        },
+    ]
+    report_pipeline(found, "hpo", json.dumps({"Steps": steps}))
+    reading = found.reading()
+    assert reading.unread == ()
+    assert {(s.image, s.source) for s in reading.images} == {
+        (
+            "tune-image",
+            "SageMaker pipeline hpo step Tune "
+            "(TrainingJobDefinition.AlgorithmSpecification.TrainingImage)",
+        ),
+        (
+            "tune-image",
+            "SageMaker pipeline hpo step Tune "
+            "(TrainingJobDefinitions[0].AlgorithmSpecification.TrainingImage)",
+        ),
+        ("model-image", "SageMaker pipeline hpo step Make (PrimaryContainer.Image)"),
+        ("second-image", "SageMaker pipeline hpo step Make (Containers[0].Image)"),
     }

@@ -51,7 +51,8 @@ KIND = Kind(
         IamAction(
             "elasticbeanstalk:DescribeEnvironments",
             "TakeConsumerCensus",
-            "census: Elastic Beanstalk Docker environments exist (no reader: as above)",
+            "census: Elastic Beanstalk Docker environments exist (no reader: they block until "
+            "accepted)",
         ),
     ),
     principals=("elasticbeanstalk.amazonaws.com",),

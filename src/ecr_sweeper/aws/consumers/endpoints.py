@@ -9,8 +9,10 @@ never makes a service absent: AWS's host name for the service there (`{endpoint 
 {region}.{the partition's DNS suffix}`) must also not exist (DNS answers "no such name"; any
 other DNS failure is raised, so the census counts presence as unknown). A run whose endpoint
 for the service is not AWS's (an emulator, moto, LocalStack) cannot learn AWS's offer from
-DNS, and the data decides. (App Runner and Lightsail are offered in a few regions; CodeBuild
-is not in every one.)
+DNS, and the data decides, where it knows the service at all: botocore's endpoint data no
+longer lists services newer than its rule-set endpoints (Bedrock AgentCore), so for those only
+DNS can say, and a run against another endpoint reads them. (App Runner and Lightsail are
+offered in a few regions; CodeBuild is not in every one.)
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ def listed(service: str, region: str) -> bool | None:
     return region in data_session().get_available_regions(service, partition["partition"])
 
 
+@functools.cache
+def known(service: str) -> bool:
+    """Whether botocore's endpoint data lists `service` in any partition (newer services are
+    resolved by their rule sets alone, and their data lists them nowhere)."""
+    prefix = service_model(service).endpoint_prefix
+    return any(prefix in p["services"] for p in data_session().get_data("endpoints")["partitions"])
+
+
 def aws_host(service: str, region: str) -> str:
     """AWS's own host name of `service` in `region` (a region botocore's data knows)."""
     partition = _partition_of(region)
@@ -74,7 +84,7 @@ async def offered(service: str, region: str, endpoint_url: str) -> bool:
         return True
     host = aws_host(service, region)
     if urlsplit(endpoint_url).hostname != host:
-        return False  # not AWS's endpoint: the data decides
+        return not known(service)  # not AWS's endpoint: the data decides, if it knows it
     if host not in _NAME_EXISTS:
         _NAME_EXISTS[host] = await name_exists(host)
     return _NAME_EXISTS[host]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ecr_sweeper.aws.consumers import (
+    agentcore,
     app_runner,
     batch,
     codebuild,
@@ -42,6 +43,7 @@ KINDS: tuple[Kind, ...] = (
     emr.KIND,
     lightsail.KIND,
     elasticbeanstalk.KIND,
+    agentcore.KIND,
 )
 
 

@@ -1,14 +1,18 @@
 """SageMaker: every model's containers (`PrimaryContainer.Image`, `Containers[].Image`), read
 by the model's shapes from DescribeModel (ListModels → DescribeModel). Endpoints, batch
-transforms and inference components that name a model run that model's images. Training and
-processing jobs are one-off; the workflows that start them (Step Functions states, Scheduler
-universal targets) are read with their images by those sources.
+transforms and inference components that name a model run that model's images; an endpoint
+keeps running after its model is deleted, so endpoints are read too (sagemaker_endpoints.py),
+and so are the model registry's packages (sagemaker_packages.py) and the pipelines that train,
+process and register (sagemaker_pipelines.py). Training and processing jobs are one-off; the
+workflows that start them (Step Functions states, Scheduler universal targets, pipelines) are
+read with their images by those sources.
 """
 
 from __future__ import annotations
 
 import anyio
 
+from ecr_sweeper.aws.consumers import sagemaker_endpoints, sagemaker_packages, sagemaker_pipelines
 from ecr_sweeper.aws.consumers.kind import IamAction, Kind, ReadContext, Reader, Reading, Switch
 from ecr_sweeper.aws.consumers.shapes import Schema
 
@@ -18,10 +22,20 @@ _IMAGES = {("ContainerDefinition", "Image"): "image"}
 
 
 async def present(ctx: ReadContext) -> bool:
-    """Any model in the region (none where SageMaker is not offered)."""
+    """Any model, endpoint, model package (group) or pipeline in the region (none where
+    SageMaker is not offered)."""
     if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
         return False
-    return bool((await ctx.api.call(sagemaker.list_models, MaxResults=1)).get("Models"))
+    for list_call, key in (
+        (sagemaker.list_models, "Models"),
+        (sagemaker.list_endpoints, "Endpoints"),
+        (sagemaker.list_model_package_groups, "ModelPackageGroupSummaryList"),
+        (sagemaker.list_model_packages, "ModelPackageSummaryList"),  # the unversioned ones
+        (sagemaker.list_pipelines, "PipelineSummaries"),
+    ):
+        if (await ctx.api.call(list_call, MaxResults=1)).get(key):
+            return True
+    return False
 
 
 async def read(ctx: ReadContext) -> Reading:
@@ -47,16 +61,32 @@ async def read(ctx: ReadContext) -> Reading:
 
 
 _PURPOSE = "models' containers (`--no-sagemaker`)"
+_ENDPOINTS = "endpoints' deployed images (`--no-sagemaker`)"
+_PACKAGES = "model packages' inference containers (`--no-sagemaker`)"
+_PIPELINES = "pipelines' step images (`--no-sagemaker`)"
 KIND = Kind(
     name=NAME,
     title="sagemaker",
     present=present,
-    readers=(Reader("sagemaker", read),),
-    switch=Switch("Read SageMaker models' containers (default on)."),
+    readers=(
+        Reader("sagemaker", read),
+        sagemaker_endpoints.READER,
+        sagemaker_packages.READER,
+        sagemaker_pipelines.READER,
+    ),
+    switch=Switch("Read SageMaker models, endpoints, model packages and pipelines (default on)."),
     iam=(
         IamAction("sagemaker:ListModels", "ReadOtherConsumers", _PURPOSE),
         IamAction("sagemaker:DescribeModel", "ReadOtherConsumers", _PURPOSE),
+        IamAction("sagemaker:ListEndpoints", "ReadOtherConsumers", _ENDPOINTS),
+        IamAction("sagemaker:DescribeEndpoint", "ReadOtherConsumers", _ENDPOINTS),
+        IamAction("sagemaker:ListModelPackageGroups", "ReadOtherConsumers", _PACKAGES),
+        IamAction("sagemaker:ListModelPackages", "ReadOtherConsumers", _PACKAGES),
+        IamAction("sagemaker:DescribeModelPackage", "ReadOtherConsumers", _PACKAGES),
+        IamAction("sagemaker:ListPipelines", "ReadOtherConsumers", _PIPELINES),
+        IamAction("sagemaker:DescribePipeline", "ReadOtherConsumers", _PIPELINES),
     ),
     principals=("sagemaker.amazonaws.com",),
-    emulated="moto: models; tests/awsim: the first list call only (none)",
+    emulated="moto: models, endpoints (without DeployedImages: unread), model packages, "
+    "pipelines; tests/awsim: the first list calls only (none)",
 )

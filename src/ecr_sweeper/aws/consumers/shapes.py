@@ -9,11 +9,13 @@ variables, tags, parameters) can carry any key, and is never mistaken for an ima
 are the members' names in PascalCase, and a value may be left to run time (a JSONPath `Key.$`,
 a JSONata `{% … %}` string, an intrinsic function). A run-time value at, or above, a member
 that matters makes the request's images unknown: `find` raises `Unresolvable` naming the field.
+A reader whose documents mark run-time values otherwise (a SageMaker pipeline's `{"Get": …}`)
+passes `dynamic`, which says whether a value is one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -105,21 +107,36 @@ class Schema:
         self._reaches[shape.name] = answer
         return answer
 
-    def find(self, shape: Shape, value: object, *, templated: bool = False) -> list[Found]:
-        """Every member that matters in `value` (of `shape`). Raises `Unresolvable`."""
+    def find(
+        self,
+        shape: Shape,
+        value: object,
+        *,
+        templated: bool = False,
+        dynamic: Callable[[object], bool] | None = None,
+    ) -> list[Found]:
+        """Every member that matters in `value` (of `shape`). Raises `Unresolvable`: with
+        `templated`, at a Step Functions run-time value; with `dynamic`, at a value it names."""
         found: list[Found] = []
-        if templated and is_jsonata(value) and self.reaches(shape):
+        run_time = dynamic or _never
+        if ((templated and is_jsonata(value)) or run_time(value)) and self.reaches(shape):
             raise Unresolvable("(the whole request)", value)
-        self._walk(shape, value, "", templated, found)
+        self._walk(shape, value, "", (templated, run_time), found)
         return found
 
     def _walk(
-        self, shape: Shape, value: object, path: str, templated: bool, out: list[Found]
+        self,
+        shape: Shape,
+        value: object,
+        path: str,
+        mode: tuple[bool, Callable[[object], bool]],
+        out: list[Found],
     ) -> None:
+        templated, run_time = mode
         if isinstance(shape, StructureShape) and isinstance(value, Mapping):
             members = {name.lower(): (name, member) for name, member in shape.members.items()}
             for key, item in value.items():
-                dynamic = templated and (key.endswith(".$") or is_jsonata(item))
+                dynamic = (templated and (key.endswith(".$") or is_jsonata(item))) or run_time(item)
                 base = key[:-2] if templated and key.endswith(".$") else key
                 if (name_member := members.get(base.lower())) is None:
                     continue
@@ -133,15 +150,21 @@ class Schema:
                 if matters and isinstance(item, str):
                     out.append(Found(self.references[(shape.name, name)], item, where, value))
                 else:
-                    self._walk(member, item, where, templated, out)
+                    self._walk(member, item, where, mode, out)
         elif isinstance(shape, ListShape) and isinstance(value, list):
             for n, item in enumerate(value):
-                if templated and is_jsonata(item) and self.reaches(shape.member):
+                if ((templated and is_jsonata(item)) or run_time(item)) and self.reaches(
+                    shape.member
+                ):
                     raise Unresolvable(f"{path}[{n}]", item)
-                self._walk(shape.member, item, f"{path}[{n}]", templated, out)
+                self._walk(shape.member, item, f"{path}[{n}]", mode, out)
         elif isinstance(shape, MapShape) and isinstance(value, Mapping):
             for key, item in value.items():
-                self._walk(shape.value, item, f"{path}[{key}]", templated, out)
+                self._walk(shape.value, item, f"{path}[{key}]", mode, out)
+
+
+def _never(value: object) -> bool:  # noqa: ARG001 - no value is a run-time one
+    return False
 
 
 def _short(value: object) -> str:
