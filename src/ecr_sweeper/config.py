@@ -458,6 +458,15 @@ def kubeconfig_sources(
     file given; none: each file's current context)."""
     if contexts and not files:
         raise ConfigError("--kube-context: needs --kubeconfig FILE")
+    # Each file is read now, like --external-images: a missing file, bad YAML or an unknown
+    # context fails before the scan, not as a blocked plan after it. Nothing is called here.
+    from ecr_sweeper.kube.kubeconfig import KubeconfigError, load_kubeconfig
+
+    for path in files:
+        try:
+            load_kubeconfig(Path(path), tuple(contexts))
+        except KubeconfigError as exc:
+            raise ConfigError(f"--kubeconfig: {exc}") from exc
     return tuple(KubeconfigSource(str(f), tuple(contexts)) for f in files)
 
 

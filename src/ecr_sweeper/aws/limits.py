@@ -31,6 +31,7 @@ from botocore.exceptions import (
 from tenacity import RetryCallState
 
 from ecr_sweeper.retry import ANYIO_CLOCK, AdaptiveRate, Bucket, Clock, Pacing, RetryPolicy
+from ecr_sweeper.words import one_line
 
 T = TypeVar("T")
 
@@ -74,10 +75,11 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def describe_errors(exc: BaseException) -> list[str]:
-    """One line per underlying error, with exception groups (from task groups) flattened."""
+    """One line per underlying error, with exception groups (from task groups) flattened; a
+    server's page in it is its title, a long text is cut (words.one_line)."""
     if isinstance(exc, BaseExceptionGroup):
         return [line for inner in exc.exceptions for line in describe_errors(inner)]
-    return [f"{type(exc).__name__}: {exc}"]
+    return [one_line(f"{type(exc).__name__}: {exc}")]
 
 
 def retry_reason(status: int, code: str | None) -> str | None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import typer
 
-from ecr_sweeper.config import ACCOUNT_ID
+from ecr_sweeper.config import ACCOUNT_ID, ConfigError, accepted_unread
 from ecr_sweeper.shardfile import parse_shard
 
 
@@ -17,6 +17,15 @@ def _account_ids(values: list[str] | None) -> list[str] | None:
     for value in values or ():
         if not ACCOUNT_ID.fullmatch(value):
             raise typer.BadParameter(f"{value!r} is not a 12-digit AWS account id")
+    return values
+
+
+def _kinds(values: list[str] | None) -> list[str] | None:
+    for value in values or ():
+        try:
+            accepted_unread(value)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("--accept-unread: value: ")) from exc
     return values
 
 
@@ -221,9 +230,11 @@ AcceptAccount = Annotated[
 AcceptUnread = Annotated[
     list[str] | None,
     typer.Option(
-        help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, or "
-        "no reader, like eks) whose images you list with --external-images or accept "
-        "losing; without it the plan is blocked (repeatable).",
+        callback=_kinds,
+        help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, "
+        "census-only like lightsail, or whose read failed, like an EKS cluster that refused "
+        "the role) whose images you list with --external-images or accept losing; without it "
+        "the plan is blocked (repeatable).",
         rich_help_panel="Safety",
     ),
 ]
@@ -250,8 +261,9 @@ MaxDeleteImages = Annotated[
 ExternalImages = Annotated[
     list[Path] | None,
     typer.Option(
-        help="A file of image URIs in use elsewhere (EKS, App Runner, a deploy manifest), "
-        "one per line; '-' reads standard input (repeatable).",
+        help="A file of image URIs in use where no reader looks (clusters outside EKS, "
+        "other clouds, a deploy manifest), one per line; '-' reads standard input "
+        "(repeatable).",
         rich_help_panel="Usage sources",
     ),
 ]

@@ -1,0 +1,204 @@
+"""Issue 20 §2-3: the first hour. Every bad input is one line on stderr, with its exit code,
+before the scan (and, where the input is local, before any AWS call); error bodies are one
+line. The command runs for real (`python -m ecr_sweeper`) against real HTTP servers: an endpoint
+that counts connections (test_cli_input.Endpoint), an ordinary web server, moto's server.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ecr_sweeper.words import one_line
+from moto_helpers import APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US
+from test_cli import sweeper
+from test_cli_input import ON_MOTO, Endpoint, one_error_line, silent
+
+__all__ = ["silent"]  # the fixture, shared with test_cli_input
+
+
+class WebServer:
+    """An ordinary web server on loopback (Python's http.server): 404 pages and 501 for POST,
+    in HTML, as a mistyped AWS_ENDPOINT_URL might reach."""
+
+    def __init__(self) -> None:
+        handler = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": _no_log})
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def _no_log(*_: object) -> None:
+    """http.server logs every request on stderr; the test's output stays the command's."""
+
+
+@pytest.fixture
+def web_server(silent: Endpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
+    """`silent`'s isolated environment, with AWS_ENDPOINT_URL at a web server instead."""
+    server = WebServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    yield server
+    server.close()
+    assert silent.connections == 0
+
+
+PLAN = ["plan", "--region", US, "--min-age-days", "0"]
+
+
+# ---------------------------------------------------------------- §2 one line, before any scan
+
+
+def test_a_profile_that_does_not_exist_is_one_line(
+    silent: Endpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    result = sweeper(*PLAN, cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "(nope) could not be found" in one_error_line(result.stderr)
+    assert silent.connections == 0
+
+
+def test_a_web_identity_token_file_that_does_not_exist_is_one_line(
+    silent: Endpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GitLab's OIDC path: a role and a token file, no keys.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{REGISTRY}:role/ci")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "nonexistent"))
+    result = sweeper(*PLAN, cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert "nonexistent: No such file or directory" in line
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in line
+    assert silent.connections == 0
+
+
+def test_an_endpoint_without_a_scheme_is_one_line(
+    silent: Endpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", silent.url.removeprefix("http://"))
+    result = sweeper(*PLAN, cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert "is not a URL" in line
+    assert "http://localhost:5000" in line
+    assert silent.connections == 0
+
+
+def test_an_ordinary_web_server_as_endpoint_is_one_line_without_its_html(
+    web_server: WebServer, tmp_path: Path
+) -> None:
+    result = sweeper(*PLAN, cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert f"the endpoint {web_server.url} does not answer like AWS STS" in line
+    assert "<" not in line
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_missing_kubeconfig_fails_before_any_aws_call(silent: Endpoint, tmp_path: Path) -> None:
+    result = sweeper(*PLAN, "--kubeconfig", "nope.yaml", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith("error: --kubeconfig: nope.yaml: cannot read"), line
+    assert silent.connections == 0
+
+
+def test_a_kubeconfig_without_the_context_fails_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path
+) -> None:
+    (tmp_path / "kube.yaml").write_text(
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n", encoding="utf-8"
+    )
+    result = sweeper(*PLAN, "--kubeconfig", "kube.yaml", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "--kubeconfig: kube.yaml: current-context" in one_error_line(result.stderr)
+    assert silent.connections == 0
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_account_without_a_role_that_is_not_the_callers_fails_before_the_scan(
+    tmp_path: Path,
+) -> None:
+    result = sweeper(*PLAN, *ON_MOTO, "--account", APP, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert f"--account {APP}: no role to assume" in line
+    assert f"belong to account {MOTO_DEFAULT_ACCOUNT}" in line
+    assert "--role-name" in line
+    assert not (tmp_path / "plan.json").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_output_where_no_file_can_be_made_fails_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path
+) -> None:
+    # /proc passes every permission check as root; making a file there still fails.
+    result = sweeper(*PLAN, "--output", "/proc/plan.json", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith("error: --output: /proc/plan.json: cannot write in /proc"), line
+    assert silent.connections == 0
+
+
+@pytest.mark.parametrize("value", ["nokind", "eks@12345", "Lambda"])
+def test_accept_unread_with_no_kind_is_a_usage_error_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path, value: str
+) -> None:
+    result = sweeper(*PLAN, "--accept-unread", value, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith("error: --accept-unread: "), line
+    assert "(see `ecr-sweeper plan --help`)" in line
+    assert silent.connections == 0
+
+
+def test_apply_without_a_plan_file_says_what_is_missing(silent: Endpoint, tmp_path: Path) -> None:
+    result = sweeper("apply", cwd=tmp_path, timeout=30)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result.stderr)
+    assert line == "error: missing argument 'PLAN_FILE' (see `ecr-sweeper apply --help`)"
+    assert silent.connections == 0
+
+
+# ---------------------------------------------------------------- §3 error bodies, one line
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "<html><head><title>500 Internal Server Error</title></head><body><h1>500 "
+            "Internal Server Error</h1></body></html>",
+            "500 Internal Server Error",
+            id="html-page-is-its-title",
+        ),
+        pytest.param(
+            "ClientError: An error occurred (500): <!DOCTYPE html>\n<html><body>\n<h1>Oops"
+            "</h1>\n<p>broken</p></body></html>",
+            "ClientError: An error occurred (500): Oops broken",
+            id="untitled-page-is-its-text",
+        ),
+        pytest.param("a\nb\r\n  c", "a b c", id="lines-joined"),
+        pytest.param("expected <a|b>, not <ListFooResponse>", None, id="not-html-kept"),
+    ],
+)
+def test_a_body_in_a_message_is_one_line_without_markup(text: str, expected: str | None) -> None:
+    assert one_line(text) == (text if expected is None else expected)
+
+
+def test_a_long_body_is_cut() -> None:
+    cut = one_line("x" * 5000)
+    assert len(cut) == 200
+    assert cut.endswith("…")
