@@ -7,14 +7,23 @@ that counts connections (test_cli_input.Endpoint), an ordinary web server, moto'
 from __future__ import annotations
 
 import http.server
+import io
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from ecr_sweeper import wording
+from ecr_sweeper.model import Repository, Unused
+from ecr_sweeper.plan import build_plan
+from ecr_sweeper.render import ProgressDisplay
+from ecr_sweeper.report import find_decisions
 from ecr_sweeper.words import one_line
 from moto_helpers import APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US
+from planning import NO_RETENTION, NOW, digest, image, inventory, key
 from test_cli import sweeper
 from test_cli_input import ON_MOTO, Endpoint, one_error_line, silent
 
@@ -202,3 +211,62 @@ def test_a_long_body_is_cut() -> None:
     cut = one_line("x" * 5000)
     assert len(cut) == 200
     assert cut.endswith("…")
+
+
+# ---------------------------------------------------------------- §3 messages people can read
+
+
+def test_explain_finds_a_repository_name_without_a_slash_and_its_tag() -> None:
+    worker = Repository(key("worker"), (image("b1", "b1"), image("b2", "b2")))
+    team = Repository(key("team/worker"), (image("t2", "b2"),))
+    plan = build_plan([], inventory(worker, team), NO_RETENTION, NOW)
+    assert [(d.repository.name, d.tags) for d in find_decisions(plan, "worker:b2")] == [
+        ("worker", ("b2",))
+    ]
+    assert [d.repository.name for d in find_decisions(plan, "team/worker:b2")] == ["team/worker"]
+    assert len(find_decisions(plan, "b2")) == 2  # a bare tag: every repository's
+    assert [d.tags for d in find_decisions(plan, f"worker@{digest('b1')}")] == [("b1",)]
+
+
+@pytest.mark.parametrize(
+    ("days", "keep_last", "sentence"),
+    [
+        (0, 0, "delete: no workload uses this digest"),
+        (0, 3, "delete: no workload uses this digest; not among the 3 most recently pushed"),
+        (1, 0, "delete: no workload uses this digest; older than 1 day"),
+        (
+            14,
+            10,
+            "delete: no workload uses this digest; older than 14 days and not among the 10 "
+            "most recently pushed",
+        ),
+    ],
+)
+def test_an_unused_images_reason_leaves_out_a_rule_of_zero(
+    days: int, keep_last: int, sentence: str
+) -> None:
+    assert wording.reason(Unused(min_age_days=days, keep_last=keep_last)) == sentence
+
+
+def test_json_log_messages_do_not_repeat_their_level() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(Console(file=stream, width=10_000), log_format="json")
+    display.warning("warning: x is off")
+    display.error("error: --flag: wrong")
+    display.error("BLOCKED: y")
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(r["level"], r["message"]) for r in records] == [
+        ("warning", "x is off"),
+        ("error", "--flag: wrong"),
+        ("error", "BLOCKED: y"),
+    ]
+
+
+@pytest.mark.usefixtures("aws")
+def test_progress_lines_do_not_count_what_is_not_there(tmp_path: Path) -> None:
+    result = sweeper(*PLAN, *ON_MOTO, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    usage_lines = [line for line in result.stderr.splitlines() if " usage " in line]
+    assert usage_lines, result.stderr
+    for line in usage_lines:
+        assert " 0 " not in line, line

@@ -189,6 +189,15 @@ def bucket_for(service: str, action: str) -> Bucket | None:
 # --------------------------------------------------------------------------- retrying
 
 
+def is_server_error(exc: BaseException) -> bool:
+    """The server failed (HTTP 5xx or a transient server code), and it is not throttling:
+    retried with the short budget (RetryPolicy.server_error_attempts)."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return retry_reason(int(status or 0), error_code(exc)) == "server error"
+
+
 def is_throttling(exc: BaseException) -> bool:
     """AWS said slow down (the bucket of the call is empty)."""
     return error_code(exc) in THROTTLING_CODES
@@ -227,6 +236,12 @@ class Limits(Pacing):
     images_waiting: int = 20_000
 
 
+def _service_of(operation: Callable[..., Any]) -> str:
+    """The AWS service of a client's operation (`ecs`, `lambda`…), `?` when it has none."""
+    meta = getattr(getattr(operation, "__self__", None), "meta", None)
+    return str(getattr(getattr(meta, "service_model", None), "service_name", "?"))
+
+
 @functools.cache
 def _bucket_of(service: str, method: str, api_name: str | None) -> Bucket | None:
     action = api_name or "".join(part.capitalize() for part in method.split("_"))
@@ -263,6 +278,11 @@ class Api:
         self.on_retry = on_retry
         self._failing_since: float | None = None  # first connection failure since a success
         self._reported_at = float("-inf")
+        # A server error of a service that has answered here is transient: the long budget. One
+        # that has not answered yet may never (moto answers 500 to operations it lacks): the
+        # short budget, and once a call spent it, its next calls here fail at once (said once).
+        self._answered: set[str] = set()
+        self._failing_services: set[str] = set()
 
     def _unreachable(self, error: BaseException) -> bool:
         """A connection failure after `unreachable_seconds` of nothing but: stop retrying."""
@@ -272,16 +292,19 @@ class Api:
             and anyio.current_time() - self._failing_since >= self._retry.unreachable_seconds
         )
 
-    def _report_retry(self, name: str, state: RetryCallState) -> None:
+    def _report_retry(self, name: str, service: str, state: RetryCallState) -> None:
         now = anyio.current_time()
         if self.on_retry is None or now - self._reported_at < self._retry.report_every_seconds:
             return
         self._reported_at = now
         error = state.outcome.exception() if state.outcome else None
         reason = (error_code(error) or type(error).__name__) if error else "?"
+        budget = self._retry.attempts
+        if error is not None and self._persistent(service, error):
+            budget = min(budget, self._retry.server_error_attempts)
         self.on_retry(
             f"retrying {name} in {self.where or '?'} "
-            f"(attempt {state.attempt_number + 1}/{self._retry.attempts}: {reason})"
+            f"(attempt {state.attempt_number + 1}/{budget}: {reason})"
         )
 
     @property
@@ -316,18 +339,49 @@ class Api:
         # (a measurable share of the CPU per call). A failure is handed to tenacity as its own
         # first attempt, so the retry decisions and waits are exactly the policy's.
         try:
-            return await self._attempt(pace, operation, kwargs)
+            answer = await self._attempt(pace, operation, kwargs)
         except Exception as exc:
             if not is_retryable(exc) or self._retry.attempts <= 1:
                 raise  # an answer (not found, denied…): no controller to build for it
-            first_failure: Exception | None = exc
-        report = partial(self._report_retry, api_name(operation))  # named on failures only
+            if is_server_error(exc) and _service_of(operation) in self._failing_services:
+                raise  # this service keeps failing here: said once, not retried again
+            first: Exception = exc
+        else:
+            self._answered_by(operation)
+            return answer
+        try:
+            answer = await self._retried(pace, operation, kwargs, first)
+        except Exception as exc:
+            if self._persistent(_service_of(operation), exc):
+                self._keeps_failing(operation, exc)
+            raise
+        self._answered_by(operation)
+        return answer
+
+    def _answered_by(self, operation: Callable[..., Any]) -> None:
+        service = _service_of(operation)
+        self._answered.add(service)
+        if self._failing_services:
+            self._failing_services.discard(service)
+
+    async def _retried(
+        self,
+        pace: AdaptiveRate,
+        operation: Callable[..., Awaitable[dict[str, Any]]],
+        kwargs: dict[str, Any],
+        first: Exception,
+    ) -> dict[str, Any]:
+        """The call again, per the policy, its first attempt having failed with `first`."""
+        first_failure: Exception | None = first
+        service = _service_of(operation)
+        report = partial(self._report_retry, api_name(operation), service)  # on failures only
         retrying = self._retry.retrying(
             is_retryable,
             paced=is_throttling,
             give_up=self._unreachable,
             before_sleep=report,
             clock=self._clock,
+            brief=partial(self._persistent, service),
         )
         async for attempt in retrying:
             with attempt:
@@ -336,6 +390,23 @@ class Api:
                     raise failure
                 return await self._attempt(pace, operation, kwargs)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    def _persistent(self, service: str, error: BaseException) -> bool:
+        """A server error of a service that has not answered here yet (the short budget)."""
+        return service not in self._answered and is_server_error(error)
+
+    def _keeps_failing(self, operation: Callable[..., Any], error: BaseException) -> None:
+        """A call spent its server-error budget: the service's next calls here fail at once."""
+        service = _service_of(operation)
+        if service in self._failing_services:
+            return
+        self._failing_services.add(service)
+        if self.on_retry is not None:
+            self.on_retry(
+                f"{service} in {self.where or '?'} keeps failing ({api_name(operation)}: "
+                f"{error_code(error)} after {self._retry.server_error_attempts} attempts): its "
+                "other calls there are not retried"
+            )
 
     async def _attempt(
         self,

@@ -85,7 +85,8 @@ from ecr_sweeper.words import plural
 app = typer.Typer(
     name="ecr-sweeper",
     help=(
-        "Delete the ECR images that no ECS workload uses — across accounts, regions and "
+        "Delete the ECR images that no workload uses (ECS, Lambda, Batch, EKS, Step Functions, "
+        "and more) — across accounts, regions and "
         "clusters — and never one that is in use.\n\n"
         "Workflow: `plan` (read-only) writes a reviewable plan file; `apply PLAN` re-checks "
         "usage and deletes what the plan lists and is still unused.\n\n" + help_text()
@@ -112,7 +113,7 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    """Delete the ECR images no ECS workload uses (see the commands)."""
+    """Delete the ECR images no workload uses (see the commands)."""
     if ctx.invoked_subcommand is None:  # no command: the help, as a usage error
         ctx.get_help()  # typer prints it
         raise typer.Exit(ExitCode.USAGE)

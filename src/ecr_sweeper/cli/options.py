@@ -79,7 +79,10 @@ LogFormat = Annotated[
     ),
 ]
 Quiet = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress or information lines; errors only.")
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress or information lines: warnings and errors only."
+    ),
 ]
 OutputFormat = Annotated[
     Formats,
