@@ -290,25 +290,31 @@ def test_server_errors_still_back_off_exponentially() -> None:
 
 
 def test_persistent_server_errors_get_three_attempts_and_throttling_its_longer_budget() -> None:
-    """A service that has not answered in the account x region yet, answering 5xx, gets
-    botocore's standard budget; throttling keeps the policy's."""
+    """An operation that has not answered in the account x region yet, answering a bare 5xx
+    (no AWS error code: moto's for an operation it lacks), gets botocore's standard budget;
+    throttling and AWS's own server errors keep the policy's."""
 
-    async def run() -> tuple[int, int]:
+    async def run() -> tuple[int, ...]:
         api = Api(4, RetryPolicy.instant(attempts=10), Limits())
-        broken = FakeClient("ecs", failures=[client_error("InternalFailure", 500)] * 20)
+        broken = FakeClient("ecs", failures=[client_error("500", 500)] * 20)
         with pytest.raises(ClientError):
             await api.call(broken.describe_task_definition)
         throttled = FakeClient("ecr", failures=[client_error("ThrottlingException")] * 20)
         with pytest.raises(ClientError):
             await api.call(throttled.describe_images)
-        return 20 - len(broken._failures), 20 - len(throttled._failures)
+        aws_own = FakeClient("ecs", failures=[client_error("InternalFailure", 500)] * 20)
+        with pytest.raises(ClientError):
+            await api.call(aws_own.list_services)
+        spent = (broken, throttled, aws_own)
+        return tuple(20 - len(client._failures) for client in spent)
 
-    server_attempts, throttled_attempts = anyio.run(run)
+    server_attempts, throttled_attempts, aws_own_attempts = anyio.run(run)
     assert server_attempts == 3  # botocore's standard budget
     assert throttled_attempts == 10
+    assert aws_own_attempts == 10  # AWS's own InternalFailure says "try again"
 
 
-def test_a_service_that_keeps_failing_stops_early_with_one_line() -> None:
+def test_an_operation_that_keeps_failing_stops_early_with_one_line() -> None:
     lines: list[str] = []
 
     async def run() -> list[int]:
@@ -316,28 +322,28 @@ def test_a_service_that_keeps_failing_stops_early_with_one_line() -> None:
         api.on_retry = lines.append
         spent = []
         for _ in range(3):
-            lambdas = FakeClient("lambda", failures=[client_error("InternalFailure", 500)] * 20)
+            lambdas = FakeClient("lambda", failures=[client_error("500", 500)] * 20)
             with pytest.raises(ClientError):
                 await api.call(lambdas.list_tasks)
             spent.append(20 - len(lambdas._failures))
-        # Another service of the same account x region keeps its budget; an answer of the
+        # Another operation of the same account x region keeps its budget; an answer of the
         # failing one gives it back its retries.
-        ecs = FakeClient("ecs", failures=[client_error("InternalFailure", 500)] * 2)
+        ecs = FakeClient("ecs", failures=[client_error("500", 500)] * 2)
         await api.call(ecs.describe_tasks)
         healed = FakeClient("lambda", failures=[])
         await api.call(healed.list_tasks)
-        again = FakeClient("lambda", failures=[client_error("InternalFailure", 500)] * 20)
+        again = FakeClient("lambda", failures=[client_error("500", 500)] * 20)
         with pytest.raises(ClientError):
             await api.call(again.list_tasks)
         spent.append(20 - len(again._failures))
         return spent
 
-    # Once lambda has answered here, its server errors are transient: the long budget.
+    # Once the operation has answered here, its server errors are transient: the long budget.
     assert anyio.run(run) == [3, 1, 1, 10]
     failing = [line for line in lines if "keeps failing" in line]
     assert len(failing) == 1, lines
     assert failing[0].startswith(
-        "lambda in 1/us-east-1 keeps failing (lambda:list_tasks: InternalFailure"
+        "lambda:list_tasks in 1/us-east-1 keeps failing (500 after 3 attempts)"
     )
 
 

@@ -198,6 +198,14 @@ def is_server_error(exc: BaseException) -> bool:
     return retry_reason(int(status or 0), error_code(exc)) == "server error"
 
 
+def _bare(exc: BaseException) -> bool:
+    """An error answer with no AWS error code, only its HTTP status (botocore's code then)."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in (None, str(status))
+
+
 def is_throttling(exc: BaseException) -> bool:
     """AWS said slow down (the bucket of the call is empty)."""
     return error_code(exc) in THROTTLING_CODES
@@ -236,12 +244,6 @@ class Limits(Pacing):
     images_waiting: int = 20_000
 
 
-def _service_of(operation: Callable[..., Any]) -> str:
-    """The AWS service of a client's operation (`ecs`, `lambda`…), `?` when it has none."""
-    meta = getattr(getattr(operation, "__self__", None), "meta", None)
-    return str(getattr(getattr(meta, "service_model", None), "service_name", "?"))
-
-
 @functools.cache
 def _bucket_of(service: str, method: str, api_name: str | None) -> Bucket | None:
     action = api_name or "".join(part.capitalize() for part in method.split("_"))
@@ -278,11 +280,12 @@ class Api:
         self.on_retry = on_retry
         self._failing_since: float | None = None  # first connection failure since a success
         self._reported_at = float("-inf")
-        # A server error of a service that has answered here is transient: the long budget. One
-        # that has not answered yet may never (moto answers 500 to operations it lacks): the
-        # short budget, and once a call spent it, its next calls here fail at once (said once).
+        # A server error of an operation that has answered here is transient: the long budget.
+        # One that has not answered yet may never (moto answers 500 to operations it lacks):
+        # the short budget, and once a call spent it, its next calls here fail at once (said
+        # once), until it answers. Keyed by api_name: "ecs:list_daemons".
         self._answered: set[str] = set()
-        self._failing_services: set[str] = set()
+        self._failing: set[str] = set()
 
     def _unreachable(self, error: BaseException) -> bool:
         """A connection failure after `unreachable_seconds` of nothing but: stop retrying."""
@@ -292,7 +295,7 @@ class Api:
             and anyio.current_time() - self._failing_since >= self._retry.unreachable_seconds
         )
 
-    def _report_retry(self, name: str, service: str, state: RetryCallState) -> None:
+    def _report_retry(self, name: str, state: RetryCallState) -> None:
         now = anyio.current_time()
         if self.on_retry is None or now - self._reported_at < self._retry.report_every_seconds:
             return
@@ -300,7 +303,7 @@ class Api:
         error = state.outcome.exception() if state.outcome else None
         reason = (error_code(error) or type(error).__name__) if error else "?"
         budget = self._retry.attempts
-        if error is not None and self._persistent(service, error):
+        if error is not None and self._persistent(name, error):
             budget = min(budget, self._retry.server_error_attempts)
         self.on_retry(
             f"retrying {name} in {self.where or '?'} "
@@ -343,8 +346,8 @@ class Api:
         except Exception as exc:
             if not is_retryable(exc) or self._retry.attempts <= 1:
                 raise  # an answer (not found, denied…): no controller to build for it
-            if is_server_error(exc) and _service_of(operation) in self._failing_services:
-                raise  # this service keeps failing here: said once, not retried again
+            if is_server_error(exc) and api_name(operation) in self._failing:
+                raise  # this operation keeps failing here: said once, not retried again
             first: Exception = exc
         else:
             self._answered_by(operation)
@@ -352,17 +355,17 @@ class Api:
         try:
             answer = await self._retried(pace, operation, kwargs, first)
         except Exception as exc:
-            if self._persistent(_service_of(operation), exc):
-                self._keeps_failing(operation, exc)
+            if self._persistent(api_name(operation), exc):
+                self._keeps_failing(api_name(operation), exc)
             raise
         self._answered_by(operation)
         return answer
 
     def _answered_by(self, operation: Callable[..., Any]) -> None:
-        service = _service_of(operation)
-        self._answered.add(service)
-        if self._failing_services:
-            self._failing_services.discard(service)
+        name = api_name(operation)
+        self._answered.add(name)
+        if self._failing:
+            self._failing.discard(name)
 
     async def _retried(
         self,
@@ -373,15 +376,15 @@ class Api:
     ) -> dict[str, Any]:
         """The call again, per the policy, its first attempt having failed with `first`."""
         first_failure: Exception | None = first
-        service = _service_of(operation)
-        report = partial(self._report_retry, api_name(operation), service)  # on failures only
+        name = api_name(operation)  # "ecs:list_daemons": named on failures only
+        report = partial(self._report_retry, name)
         retrying = self._retry.retrying(
             is_retryable,
             paced=is_throttling,
             give_up=self._unreachable,
             before_sleep=report,
             clock=self._clock,
-            brief=partial(self._persistent, service),
+            brief=partial(self._persistent, name),
         )
         async for attempt in retrying:
             with attempt:
@@ -391,21 +394,23 @@ class Api:
                 return await self._attempt(pace, operation, kwargs)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    def _persistent(self, service: str, error: BaseException) -> bool:
-        """A server error of a service that has not answered here yet (the short budget)."""
-        return service not in self._answered and is_server_error(error)
+    def _persistent(self, name: str, error: BaseException) -> bool:
+        """A bare server error (no AWS error code, only the status: moto's answer to an
+        operation it lacks, an endpoint that is not AWS) of an operation that has not answered
+        here yet: the short budget. AWS's own (InternalFailure, ServiceUnavailable…) say "try
+        again" and keep the policy's."""
+        return name not in self._answered and is_server_error(error) and _bare(error)
 
-    def _keeps_failing(self, operation: Callable[..., Any], error: BaseException) -> None:
-        """A call spent its server-error budget: the service's next calls here fail at once."""
-        service = _service_of(operation)
-        if service in self._failing_services:
+    def _keeps_failing(self, name: str, error: BaseException) -> None:
+        """A call spent its server-error budget: the operation's next calls here fail at once."""
+        if name in self._failing:
             return
-        self._failing_services.add(service)
+        self._failing.add(name)
         if self.on_retry is not None:
             self.on_retry(
-                f"{service} in {self.where or '?'} keeps failing ({api_name(operation)}: "
-                f"{error_code(error)} after {self._retry.server_error_attempts} attempts): its "
-                "other calls there are not retried"
+                f"{name} in {self.where or '?'} keeps failing ({error_code(error)} after "
+                f"{self._retry.server_error_attempts} attempts): its next calls there are not "
+                "retried"
             )
 
     async def _attempt(

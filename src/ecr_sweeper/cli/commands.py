@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 from dataclasses import dataclass, replace
@@ -294,6 +295,8 @@ def _finish_plan(result: Plan, show: Shown, detailed_exit_codes: bool) -> int:
         every_repository=show.every_repository,
     )
     log.info(f"plan written to {show.output}")
+    if result.deletions and not (result.blocked or result.refusals):
+        log.info(f"review it, then apply it: ecr-sweeper apply {shlex.quote(str(show.output))}")
     return plan_exit_code(result, detailed=detailed_exit_codes)
 
 
