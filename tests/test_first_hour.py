@@ -21,11 +21,12 @@ from ecr_sweeper.model import Repository, Unused
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.render import ProgressDisplay
 from ecr_sweeper.report import find_decisions
-from ecr_sweeper.words import one_line
-from moto_helpers import APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US
+from ecr_sweeper.words import BODY_LIMIT, one_line
+from moto_helpers import API, APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US, repository
 from planning import NO_RETENTION, NOW, digest, image, inventory, key
 from test_cli import sweeper
 from test_cli_input import ON_MOTO, Endpoint, one_error_line, silent
+from test_cli_input import PLAN as CLI_PLAN
 
 __all__ = ["silent"]  # the fixture, shared with test_cli_input
 
@@ -209,7 +210,7 @@ def test_a_body_in_a_message_is_one_line_without_markup(text: str, expected: str
 
 def test_a_long_body_is_cut() -> None:
     cut = one_line("x" * 5000)
-    assert len(cut) == 200
+    assert len(cut) == BODY_LIMIT
     assert cut.endswith("…")
 
 
@@ -270,3 +271,13 @@ def test_progress_lines_do_not_count_what_is_not_there(tmp_path: Path) -> None:
     assert usage_lines, result.stderr
     for line in usage_lines:
         assert " 0 " not in line, line
+
+
+@pytest.mark.usefixtures("aws")
+def test_plan_ends_with_the_command_that_applies_it(tmp_path: Path) -> None:
+    repository(REGISTRY, US, API, "v1", "v2")
+    result = sweeper(*CLI_PLAN, "-o", "my plan.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "review it, then apply it: ecr-sweeper apply 'my plan.json'"
+    )

@@ -458,16 +458,20 @@ def kubeconfig_sources(
     file given; none: each file's current context)."""
     if contexts and not files:
         raise ConfigError("--kube-context: needs --kubeconfig FILE")
-    # Each file is read now, like --external-images: a missing file, bad YAML or an unknown
-    # context fails before the scan, not as a blocked plan after it. Nothing is called here.
+    return tuple(KubeconfigSource(str(f), tuple(contexts)) for f in files)
+
+
+def check_kubeconfigs(sources: Sequence[KubeconfigSource]) -> None:
+    """Each kubeconfig read now, like --external-images: a missing file, bad YAML or an
+    unknown context fails before the scan, not as a blocked plan after it (nothing is called:
+    an exec plugin runs when its cluster is read)."""
     from ecr_sweeper.kube.kubeconfig import KubeconfigError, load_kubeconfig
 
-    for path in files:
+    for source in sources:
         try:
-            load_kubeconfig(Path(path), tuple(contexts))
+            load_kubeconfig(Path(source.path), source.contexts)
         except KubeconfigError as exc:
             raise ConfigError(f"--kubeconfig: {exc}") from exc
-    return tuple(KubeconfigSource(str(f), tuple(contexts)) for f in files)
 
 
 def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:

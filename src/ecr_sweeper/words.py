@@ -20,7 +20,7 @@ def plural(count: int, noun: str) -> str:
 # An answer's body quoted in a message: one line, no markup, cut. A server's HTML page (a
 # proxy's, a load balancer's, moto's 500) says what it is in its <title>; its <h1> would
 # become a heading in GitLab's report.md, and its lines would break a CI log's.
-BODY_LIMIT = 200
+BODY_LIMIT = 400  # an AWS message with two ARNs fits; a page does not
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _BLOCKS = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[!/?]?[A-Za-z][^<>]*>")

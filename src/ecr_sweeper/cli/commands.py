@@ -67,6 +67,7 @@ from ecr_sweeper.cli.switches import with_switches
 from ecr_sweeper.config import (
     FileConfig,
     account_id,
+    check_kubeconfigs,
     checked_role_name,
     kubeconfig_sources,
     load_config,
@@ -178,6 +179,8 @@ def plan(
     check_regions(usage_regions or [], "--usage-regions")
     with bad_input():
         file_config = load_config(config) if config else None
+        kubeconfigs = kubeconfig_sources(kubeconfig or [], kube_context or [])
+        check_kubeconfigs(kubeconfigs)
         # Every local input is checked before the first AWS call (the credentials' check).
         sources = resolve_sources(
             file_config,
@@ -187,7 +190,7 @@ def plan(
             rollback_revisions=rollback_revisions,
             stopped_within_hours=stopped_within_hours,
             switches=switches,
-            kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
+            kubeconfigs=kubeconfigs,
             usage_regions=tuple(usage_regions or ()),
         )
         if file_config is not None:
