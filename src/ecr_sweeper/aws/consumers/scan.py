@@ -111,16 +111,11 @@ def _usage_scan(
     for reading in readings:
         for what, n in reading.counts.items():
             counts[what] = counts.get(what, 0) + n
-    # Only what is there: "0 codebuild projects, 0 eks clusters, …" says nothing per region.
-    counted = ", ".join(plural(n, what) for what, n in sorted(counts.items()) if n)
-    references = ", ".join(
-        ([plural(len(usages), "ECR image references")] if usages else [])
-        + ([f"{foreign} outside ECR"] if foreign else [])
-        + ([plural(len(errors), "ERRORS")] if errors else [])
-    )
+    counted = ", ".join(plural(n, what) for what, n in sorted(counts.items()))
     progress(
-        f"usage {where}: {counted or 'nothing running'}"
-        + (f"; {references}" if references else "")
+        f"usage {where}: {counted or 'nothing running'}; "
+        f"{plural(len(usages), 'ECR image references')}, {foreign} outside ECR"
+        + (f", {plural(len(errors), 'ERRORS')}" if errors else "")
         + "".join(
             f"; UNREAD {kind}: {line}"
             for kind, lines in sorted(_unread_details(kinds, outcome).items())
