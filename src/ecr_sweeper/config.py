@@ -461,6 +461,19 @@ def kubeconfig_sources(
     return tuple(KubeconfigSource(str(f), tuple(contexts)) for f in files)
 
 
+def check_kubeconfigs(sources: Sequence[KubeconfigSource]) -> None:
+    """Each kubeconfig read now, like --external-images: a missing file, bad YAML or an
+    unknown context fails before the scan, not as a blocked plan after it (nothing is called:
+    an exec plugin runs when its cluster is read)."""
+    from ecr_sweeper.kube.kubeconfig import KubeconfigError, load_kubeconfig
+
+    for source in sources:
+        try:
+            load_kubeconfig(Path(source.path), source.contexts)
+        except KubeconfigError as exc:
+            raise ConfigError(f"--kubeconfig: {exc}") from exc
+
+
 def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:
     """Image URIs, one per line (blank lines and `#` comments ignored). Each must be a private
     ECR reference or a foreign one with its registry host written out, so a typo or a bare

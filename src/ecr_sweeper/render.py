@@ -310,10 +310,12 @@ class ProgressDisplay:
 
     def _emit(self, level: str, message: str, extra: dict[str, object] | None = None) -> None:
         if self._json:
+            # The level is its own field: "warning: x" and "error: x" are `x` there.
+            text = message.strip().removeprefix(f"{level}: ")
             record: dict[str, object] = {
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "level": level,
-                "message": message.strip(),
+                "message": text,
                 **(extra or {}),
             }
             self._text(json.dumps(record))

@@ -117,10 +117,11 @@ def human_bytes(size: int) -> str:
 
 def find_decisions(plan: Plan, query: str) -> list[Decision]:
     """The verdicts an `explain` query names: a digest or digest prefix, a tag, or an image URI
-    (`…/repo:tag`, `…/repo@sha256:…`)."""
+    (`…/repo:tag`, `…/repo@sha256:…`) or a repository's name with its tag or digest
+    (`worker:b2`, `team/api@sha256:…`: a tag never holds a colon, so `NAME:TAG` is no tag)."""
     repository: str | None = None
     needle = query
-    if "/" in query or "@" in query:
+    if "/" in query or "@" in query or (":" in query and not query.startswith("sha256:")):
         rest, _, digest = query.partition("@")
         path = rest.split("/", 1)[1] if "/" in rest and "." in rest.split("/", 1)[0] else rest
         name, _, tag = path.rpartition(":") if ":" in path else (path, "", "")

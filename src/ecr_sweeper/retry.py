@@ -78,6 +78,10 @@ class RetryPolicy:
     """
 
     attempts: int = 10
+    # An error the server keeps making (HTTP 5xx that is not throttling) gets botocore's
+    # standard budget: an endpoint that answers 500 to an operation it lacks (moto) answers it
+    # again, and 10 attempts with backoff cost a minute per call.
+    server_error_attempts: int = 3
     base_seconds: float = 0.25
     max_seconds: float = 20.0
     wait: bool = True
@@ -99,17 +103,24 @@ class RetryPolicy:
         give_up: Callable[[BaseException], bool] | None = None,
         before_sleep: Callable[[RetryCallState], None] | None = None,
         clock: Clock = ANYIO_CLOCK,
+        brief: Callable[[BaseException], bool] | None = None,
     ) -> AsyncRetrying:
         """A fresh tenacity controller for one call: it retries the errors `retryable` accepts,
-        at most `attempts` tries in all. `paced(error)`: the caller's pacing times this error's
-        retry (no backoff); `give_up(error)` stops it before its attempts are spent;
+        at most `attempts` tries in all, or `server_error_attempts` when the last error is one
+        `brief` accepts (a server error). `paced(error)`: the caller's pacing times this
+        error's retry (no backoff); `give_up(error)` stops it before its attempts are spent;
         `before_sleep` sees each retry (progress lines)."""
 
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number >= self.attempts:
                 return True
             error = state.outcome.exception() if state.outcome else None
-            return give_up is not None and error is not None and give_up(error)
+            if error is None:
+                return False
+            brief_spent = state.attempt_number >= self.server_error_attempts
+            if brief_spent and brief is not None and brief(error):
+                return True
+            return give_up is not None and give_up(error)
 
         def wait(state: RetryCallState) -> float:
             if not self.wait or _testing:

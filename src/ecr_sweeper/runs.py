@@ -225,7 +225,19 @@ async def accounts_to_sweep(
     kept = tuple(t for t in targets if t.account_id not in sweep.excluded)
     if not kept:
         raise InputError("no accounts left to sweep after --exclude-account")
+    _check_roles(kept, caller)
     return kept, policy
+
+
+def _check_roles(targets: Sequence[AccountTarget], caller: AccountId) -> None:
+    """An account without a role is read with the base credentials, so it must be theirs: any
+    other is one line now, not a blocked plan after the scan (the pipeline fails closed too)."""
+    strangers = sorted({t.account_id for t in targets if t.role_arn is None} - {caller})
+    if strangers:
+        raise InputError(
+            f"--account {', '.join(strangers)}: no role to assume, and the base credentials "
+            f"belong to account {caller}; give --role-name (or a role in the accounts file)"
+        )
 
 
 async def organization_accounts(

@@ -49,6 +49,7 @@ from ecr_sweeper.model import (
     Unused,
     Young,
 )
+from ecr_sweeper.words import plural
 
 # The sentences that take no detail, and the templates of the codes that share a type.
 FIXED: dict[Code, str] = {
@@ -154,14 +155,20 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
         case NowKept(reason=now):
             return f"not deleted: now {reason(now)}"
         case Unused(min_age_days=days, keep_last=keep_last):
-            return (
-                f"delete: no workload uses this digest; older than {days} days and not among "
-                f"the {keep_last} most recently pushed"
-            )
+            return _unused(days, keep_last)
         case Recorded(text=text):
             return text
         case _:
             assert_never(why)
+
+
+def _unused(days: int, keep_last: int) -> str:
+    """Why an unused image goes; a rule of 0 ("older than 0 days") says nothing, so is left
+    out."""
+    rules = ([f"older than {plural(days, 'days')}"] if days else []) + (
+        [f"not among the {keep_last} most recently pushed"] if keep_last else []
+    )
+    return "delete: no workload uses this digest" + ("; " + " and ".join(rules) if rules else "")
 
 
 def _unread(entry: CensusEntry) -> tuple[str, str]:

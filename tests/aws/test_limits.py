@@ -281,11 +281,70 @@ def test_server_errors_still_back_off_exponentially() -> None:
 
     async def run() -> None:
         api = Api(4, RetryPolicy(base_seconds=5.0, max_seconds=20.0), Limits(), clock=clock)
-        ecs = FakeClient("ecs", failures=[client_error("ServerException", 500)] * 3)
+        # Two failures, then an answer: within the server-error budget (3 attempts).
+        ecs = FakeClient("ecs", failures=[client_error("ServerException", 500)] * 2)
         await api.call(ecs.describe_task_definition)
 
     anyio.run(run)
-    assert len(clock.sleeps) == 3  # tenacity's backoffs (random, full jitter, up to 20 s)
+    assert len(clock.sleeps) == 2  # tenacity's backoffs (random, full jitter, up to 20 s)
+
+
+def test_persistent_server_errors_get_three_attempts_and_throttling_its_longer_budget() -> None:
+    """An operation that has not answered in the account x region yet, answering a bare 5xx
+    (no AWS error code: moto's for an operation it lacks), gets botocore's standard budget;
+    throttling and AWS's own server errors keep the policy's."""
+
+    async def run() -> tuple[int, ...]:
+        api = Api(4, RetryPolicy.instant(attempts=10), Limits())
+        broken = FakeClient("ecs", failures=[client_error("500", 500)] * 20)
+        with pytest.raises(ClientError):
+            await api.call(broken.describe_task_definition)
+        throttled = FakeClient("ecr", failures=[client_error("ThrottlingException")] * 20)
+        with pytest.raises(ClientError):
+            await api.call(throttled.describe_images)
+        aws_own = FakeClient("ecs", failures=[client_error("InternalFailure", 500)] * 20)
+        with pytest.raises(ClientError):
+            await api.call(aws_own.list_services)
+        spent = (broken, throttled, aws_own)
+        return tuple(20 - len(client._failures) for client in spent)
+
+    server_attempts, throttled_attempts, aws_own_attempts = anyio.run(run)
+    assert server_attempts == 3  # botocore's standard budget
+    assert throttled_attempts == 10
+    assert aws_own_attempts == 10  # AWS's own InternalFailure says "try again"
+
+
+def test_an_operation_that_keeps_failing_stops_early_with_one_line() -> None:
+    lines: list[str] = []
+
+    async def run() -> list[int]:
+        api = Api(4, RetryPolicy.instant(attempts=10), Limits(), where="1/us-east-1")
+        api.on_retry = lines.append
+        spent = []
+        for _ in range(3):
+            lambdas = FakeClient("lambda", failures=[client_error("500", 500)] * 20)
+            with pytest.raises(ClientError):
+                await api.call(lambdas.list_tasks)
+            spent.append(20 - len(lambdas._failures))
+        # Another operation of the same account x region keeps its budget; an answer of the
+        # failing one gives it back its retries.
+        ecs = FakeClient("ecs", failures=[client_error("500", 500)] * 2)
+        await api.call(ecs.describe_tasks)
+        healed = FakeClient("lambda", failures=[])
+        await api.call(healed.list_tasks)
+        again = FakeClient("lambda", failures=[client_error("500", 500)] * 20)
+        with pytest.raises(ClientError):
+            await api.call(again.list_tasks)
+        spent.append(20 - len(again._failures))
+        return spent
+
+    # Once the operation has answered here, its server errors are transient: the long budget.
+    assert anyio.run(run) == [3, 1, 1, 10]
+    failing = [line for line in lines if "keeps failing" in line]
+    assert len(failing) == 1, lines
+    assert failing[0].startswith(
+        "lambda:list_tasks in 1/us-east-1 keeps failing (500 after 3 attempts)"
+    )
 
 
 def test_a_throttled_call_is_retried_and_slows_its_api() -> None:

@@ -129,6 +129,7 @@ def one_error_line(stderr: str) -> str:
         pytest.param("bogus", "unknown consumer kind 'bogus'", id="no-kind"),
         pytest.param("daemons", "('daemons' is now 'ecs-daemons')", id="a-switch-alias"),
         pytest.param("lambda@12345", "not a 12-digit", id="bad-account"),
+        pytest.param("Lambda", "unknown consumer kind 'Lambda'", id="names-are-lower-case"),
     ],
 )
 def test_accept_unread_names_a_kind_of_the_registry_else_exit_2_before_any_aws_call(
@@ -140,6 +141,7 @@ def test_accept_unread_names_a_kind_of_the_registry_else_exit_2_before_any_aws_c
     assert line.startswith("error: --accept-unread: "), line
     assert fragment in line
     assert "ecs, schedules, lambda" in line or "not a 12-digit" in line  # the valid kinds
+    assert line.endswith("(see `ecr-sweeper plan --help`)"), line
     assert silent.connections == 0
     assert not (tmp_path / "plan.json").exists()
 

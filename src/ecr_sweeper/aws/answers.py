@@ -24,6 +24,8 @@ from xml.etree import ElementTree as ET
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel
 
+from ecr_sweeper.words import one_line
+
 MALFORMED = "MalformedAnswer"
 _JSON_PROTOCOLS = frozenset({"json", "rest-json"})
 _XML_PROTOCOLS = frozenset({"query", "ec2"})
@@ -35,7 +37,7 @@ class MalformedAnswerError(ClientError):
     def __init__(
         self, status: int, headers: dict[str, str], body: bytes, operation: str, why: str
     ) -> None:
-        excerpt = body[:200].decode("utf-8", "replace").strip()
+        excerpt = one_line(body[:4096].decode("utf-8", "replace"))
         response: Any = {
             "Error": {"Code": MALFORMED, "Message": f"HTTP {status} answer {why}: {excerpt!r}"},
             "ResponseMetadata": {

@@ -31,6 +31,7 @@ from botocore.exceptions import (
 from tenacity import RetryCallState
 
 from ecr_sweeper.retry import ANYIO_CLOCK, AdaptiveRate, Bucket, Clock, Pacing, RetryPolicy
+from ecr_sweeper.words import one_line
 
 T = TypeVar("T")
 
@@ -74,10 +75,11 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def describe_errors(exc: BaseException) -> list[str]:
-    """One line per underlying error, with exception groups (from task groups) flattened."""
+    """One line per underlying error, with exception groups (from task groups) flattened; a
+    server's page in it is its title, a long text is cut (words.one_line)."""
     if isinstance(exc, BaseExceptionGroup):
         return [line for inner in exc.exceptions for line in describe_errors(inner)]
-    return [f"{type(exc).__name__}: {exc}"]
+    return [one_line(f"{type(exc).__name__}: {exc}")]
 
 
 def retry_reason(status: int, code: str | None) -> str | None:
@@ -187,6 +189,23 @@ def bucket_for(service: str, action: str) -> Bucket | None:
 # --------------------------------------------------------------------------- retrying
 
 
+def is_server_error(exc: BaseException) -> bool:
+    """The server failed (HTTP 5xx or a transient server code), and it is not throttling:
+    retried with the short budget (RetryPolicy.server_error_attempts)."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return retry_reason(int(status or 0), error_code(exc)) == "server error"
+
+
+def _bare(exc: BaseException) -> bool:
+    """An error answer with no AWS error code, only its HTTP status (botocore's code then)."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in (None, str(status))
+
+
 def is_throttling(exc: BaseException) -> bool:
     """AWS said slow down (the bucket of the call is empty)."""
     return error_code(exc) in THROTTLING_CODES
@@ -261,6 +280,12 @@ class Api:
         self.on_retry = on_retry
         self._failing_since: float | None = None  # first connection failure since a success
         self._reported_at = float("-inf")
+        # A server error of an operation that has answered here is transient: the long budget.
+        # One that has not answered yet may never (moto answers 500 to operations it lacks):
+        # the short budget, and once a call spent it, its next calls here fail at once (said
+        # once), until it answers. Keyed by api_name: "ecs:list_daemons".
+        self._answered: set[str] = set()
+        self._failing: set[str] = set()
 
     def _unreachable(self, error: BaseException) -> bool:
         """A connection failure after `unreachable_seconds` of nothing but: stop retrying."""
@@ -277,9 +302,12 @@ class Api:
         self._reported_at = now
         error = state.outcome.exception() if state.outcome else None
         reason = (error_code(error) or type(error).__name__) if error else "?"
+        budget = self._retry.attempts
+        if error is not None and self._persistent(name, error):
+            budget = min(budget, self._retry.server_error_attempts)
         self.on_retry(
             f"retrying {name} in {self.where or '?'} "
-            f"(attempt {state.attempt_number + 1}/{self._retry.attempts}: {reason})"
+            f"(attempt {state.attempt_number + 1}/{budget}: {reason})"
         )
 
     @property
@@ -314,18 +342,49 @@ class Api:
         # (a measurable share of the CPU per call). A failure is handed to tenacity as its own
         # first attempt, so the retry decisions and waits are exactly the policy's.
         try:
-            return await self._attempt(pace, operation, kwargs)
+            answer = await self._attempt(pace, operation, kwargs)
         except Exception as exc:
             if not is_retryable(exc) or self._retry.attempts <= 1:
                 raise  # an answer (not found, denied…): no controller to build for it
-            first_failure: Exception | None = exc
-        report = partial(self._report_retry, api_name(operation))  # named on failures only
+            if is_server_error(exc) and api_name(operation) in self._failing:
+                raise  # this operation keeps failing here: said once, not retried again
+            first: Exception = exc
+        else:
+            self._answered_by(operation)
+            return answer
+        try:
+            answer = await self._retried(pace, operation, kwargs, first)
+        except Exception as exc:
+            if self._persistent(api_name(operation), exc):
+                self._keeps_failing(api_name(operation), exc)
+            raise
+        self._answered_by(operation)
+        return answer
+
+    def _answered_by(self, operation: Callable[..., Any]) -> None:
+        name = api_name(operation)
+        self._answered.add(name)
+        if self._failing:
+            self._failing.discard(name)
+
+    async def _retried(
+        self,
+        pace: AdaptiveRate,
+        operation: Callable[..., Awaitable[dict[str, Any]]],
+        kwargs: dict[str, Any],
+        first: Exception,
+    ) -> dict[str, Any]:
+        """The call again, per the policy, its first attempt having failed with `first`."""
+        first_failure: Exception | None = first
+        name = api_name(operation)  # "ecs:list_daemons": named on failures only
+        report = partial(self._report_retry, name)
         retrying = self._retry.retrying(
             is_retryable,
             paced=is_throttling,
             give_up=self._unreachable,
             before_sleep=report,
             clock=self._clock,
+            brief=partial(self._persistent, name),
         )
         async for attempt in retrying:
             with attempt:
@@ -334,6 +393,25 @@ class Api:
                     raise failure
                 return await self._attempt(pace, operation, kwargs)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    def _persistent(self, name: str, error: BaseException) -> bool:
+        """A bare server error (no AWS error code, only the status: moto's answer to an
+        operation it lacks, an endpoint that is not AWS) of an operation that has not answered
+        here yet: the short budget. AWS's own (InternalFailure, ServiceUnavailable…) say "try
+        again" and keep the policy's."""
+        return name not in self._answered and is_server_error(error) and _bare(error)
+
+    def _keeps_failing(self, name: str, error: BaseException) -> None:
+        """A call spent its server-error budget: the operation's next calls here fail at once."""
+        if name in self._failing:
+            return
+        self._failing.add(name)
+        if self.on_retry is not None:
+            self.on_retry(
+                f"{name} in {self.where or '?'} keeps failing ({error_code(error)} after "
+                f"{self._retry.server_error_attempts} attempts): its next calls there are not "
+                "retried"
+            )
 
     async def _attempt(
         self,

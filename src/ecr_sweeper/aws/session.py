@@ -15,6 +15,7 @@ proxy's HTML page as an empty answer.
 from __future__ import annotations
 
 import inspect
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -35,13 +36,15 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
-from ecr_sweeper.aws.answers import guard_answers
+from ecr_sweeper.aws.answers import MALFORMED, guard_answers
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
-from ecr_sweeper.aws.limits import Api, Limits
+from ecr_sweeper.aws.limits import Api, Limits, error_code
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
 from ecr_sweeper.retry import RetryPolicy
+from ecr_sweeper.words import one_line
 
 SESSION_NAME = "ecr-sweeper"
 ROLE_SESSION_SECONDS = 3600  # the cap for chained roles, and the default
@@ -196,21 +199,26 @@ async def caller_account(base: AioSession | None = None) -> AccountId:
     that says in one line what is wrong: no credentials, an endpoint that cannot be reached
     or does not answer, or credentials AWS refuses."""
     session = base or AioSession()
-    region = session.get_config_variable("region") or BOOTSTRAP_REGION
+    try:
+        region = session.get_config_variable("region") or BOOTSTRAP_REGION
+    except BotoCoreError as exc:  # AWS_PROFILE names no profile, say
+        raise CredentialsError(f"cannot check the base credentials: {one_line(str(exc))}") from exc
     create: Any = session.create_client
     try:
         async with create("sts", region_name=region, config=PREFLIGHT_CONFIG) as sts:
             endpoint = sts.meta.endpoint_url
-            try:
-                identity = await sts.get_caller_identity()
-            except (EndpointConnectionError, ConnectTimeoutError) as exc:
-                raise CredentialsError(
-                    f"cannot connect to the STS endpoint {endpoint}: {exc}"
-                ) from exc
-            except ReadTimeoutError as exc:
-                raise CredentialsError(
-                    f"the STS endpoint {endpoint} did not answer within {PREFLIGHT_READ_TIMEOUT} s"
-                ) from exc
+            identity = await _ask_identity(sts, endpoint)
+    except ValueError as exc:  # botocore's "Invalid endpoint: localhost:5000"
+        given = str(exc).removeprefix("Invalid endpoint: ")
+        raise CredentialsError(
+            f"the endpoint {given!r} (AWS_ENDPOINT_URL or the profile's endpoint_url) is "
+            "not a URL: write it with its scheme, like http://localhost:5000"
+        ) from exc
+    except OSError as exc:  # a credentials file the chain names: AWS_WEB_IDENTITY_TOKEN_FILE…
+        raise CredentialsError(
+            f"cannot read the base credentials: {exc.filename or ''}: {exc.strerror or exc} "
+            "(AWS_WEB_IDENTITY_TOKEN_FILE, AWS_SHARED_CREDENTIALS_FILE or the profile's files)"
+        ) from exc
     except NoCredentialsError as exc:
         raise CredentialsError(
             "no AWS credentials found (environment, AWS_PROFILE, web identity, instance role)"
@@ -224,8 +232,43 @@ async def caller_account(base: AioSession | None = None) -> AccountId:
             detail += f" (HTTP {status}, no message)"
         raise CredentialsError(f"the base credentials were refused: {detail}") from exc
     except BotoCoreError as exc:
-        raise CredentialsError(f"cannot check the base credentials: {exc}") from exc
+        raise CredentialsError(f"cannot check the base credentials: {one_line(str(exc))}") from exc
     return AccountId(str(identity["Account"]))
+
+
+async def _ask_identity(sts: Any, endpoint: str) -> dict[str, Any]:
+    """sts:GetCallerIdentity, its failures to reach or understand the endpoint in one line."""
+    try:
+        identity: dict[str, Any] = await sts.get_caller_identity()
+    except (EndpointConnectionError, ConnectTimeoutError) as exc:
+        raise CredentialsError(f"cannot connect to the STS endpoint {endpoint}: {exc}") from exc
+    except ReadTimeoutError as exc:
+        raise CredentialsError(
+            f"the STS endpoint {endpoint} did not answer within {PREFLIGHT_READ_TIMEOUT} s"
+        ) from exc
+    except ResponseParserError as exc:  # botocore quotes the body after ": b'"
+        quoted = re.split(r":\s*b['\"]", str(exc), maxsplit=1)
+        body = quoted[-1].rstrip("'\"")
+        raise CredentialsError(
+            f"the endpoint {endpoint} does not answer like AWS STS (is it an AWS endpoint, "
+            f"moto or the emulator?): not AWS XML: {one_line(body)!r}"
+        ) from exc
+    except ClientError as exc:
+        if error_code(exc) == MALFORMED or _not_aws(exc):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise CredentialsError(
+                f"the endpoint {endpoint} does not answer like AWS STS (is it an AWS endpoint, "
+                f"moto or the emulator?): HTTP {status}: {one_line(str(exc))}"
+            ) from exc
+        raise
+    return identity
+
+
+def _not_aws(exc: ClientError) -> bool:
+    """An error answer no AWS service gives: no error code of its own, only the status (an
+    ordinary web server's 404 page, say)."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(error_code(exc)) == str(status)
 
 
 class Connections:

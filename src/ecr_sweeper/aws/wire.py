@@ -56,6 +56,7 @@ from botocore.utils import parse_timestamp, parse_to_aware_datetime
 
 from ecr_sweeper import __version__
 from ecr_sweeper.aws.answers import MalformedAnswerError, answer_problem
+from ecr_sweeper.words import one_line
 
 # The calls a sweep makes (snake_case, as botocore names them). Anything else goes to botocore.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -312,13 +313,13 @@ def client_error(
             loaded = {"message": text}
         parsed = loaded if isinstance(loaded, dict) else {}
     code = _error_code(parsed, headers)
-    generic = not text.strip() or text.strip().startswith("<html>")
+    generic = not text.strip() or text.strip()[:1] == "<"
     if code is None and status >= 500 and generic:
         code, message = str(status), http.client.responses.get(status, "")
     else:
         message = parsed.get("message", parsed.get("Message", ""))
     response: Any = {
-        "Error": {"Code": code or str(status), "Message": message},
+        "Error": {"Code": code or str(status), "Message": one_line(str(message))},
         "ResponseMetadata": _metadata(status, headers),
     }
     if code is not None and (walk := modeled(code)) is not None:

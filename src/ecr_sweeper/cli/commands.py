@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 from dataclasses import dataclass, replace
@@ -66,6 +67,7 @@ from ecr_sweeper.cli.switches import with_switches
 from ecr_sweeper.config import (
     FileConfig,
     account_id,
+    check_kubeconfigs,
     checked_role_name,
     kubeconfig_sources,
     load_config,
@@ -85,7 +87,8 @@ from ecr_sweeper.words import plural
 app = typer.Typer(
     name="ecr-sweeper",
     help=(
-        "Delete the ECR images that no ECS workload uses — across accounts, regions and "
+        "Delete the ECR images that no workload uses (ECS, Lambda, Batch, EKS, Step Functions, "
+        "and more) — across accounts, regions and "
         "clusters — and never one that is in use.\n\n"
         "Workflow: `plan` (read-only) writes a reviewable plan file; `apply PLAN` re-checks "
         "usage and deletes what the plan lists and is still unused.\n\n" + help_text()
@@ -112,7 +115,7 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    """Delete the ECR images no ECS workload uses (see the commands)."""
+    """Delete the ECR images no workload uses (see the commands)."""
     if ctx.invoked_subcommand is None:  # no command: the help, as a usage error
         ctx.get_help()  # typer prints it
         raise typer.Exit(ExitCode.USAGE)
@@ -176,6 +179,8 @@ def plan(
     check_regions(usage_regions or [], "--usage-regions")
     with bad_input():
         file_config = load_config(config) if config else None
+        kubeconfigs = kubeconfig_sources(kubeconfig or [], kube_context or [])
+        check_kubeconfigs(kubeconfigs)
         # Every local input is checked before the first AWS call (the credentials' check).
         sources = resolve_sources(
             file_config,
@@ -185,7 +190,7 @@ def plan(
             rollback_revisions=rollback_revisions,
             stopped_within_hours=stopped_within_hours,
             switches=switches,
-            kubeconfigs=kubeconfig_sources(kubeconfig or [], kube_context or []),
+            kubeconfigs=kubeconfigs,
             usage_regions=tuple(usage_regions or ()),
         )
         if file_config is not None:
@@ -293,6 +298,8 @@ def _finish_plan(result: Plan, show: Shown, detailed_exit_codes: bool) -> int:
         every_repository=show.every_repository,
     )
     log.info(f"plan written to {show.output}")
+    if result.deletions and not (result.blocked or result.refusals):
+        log.info(f"review it, then apply it: ecr-sweeper apply {shlex.quote(str(show.output))}")
     return plan_exit_code(result, detailed=detailed_exit_codes)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,13 @@ def check_writable(path: Path, flag: str) -> None:
         raise InputError(f"{flag}: {path}: no permission to write in {folder}")
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"{flag}: {path}: no permission to overwrite it")
+    # Permissions do not tell everything (root passes every check; /proc, a read-only mount
+    # or a full disk refuse anyway): a file is made there and removed, as the plan's will be.
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{flag}: {path}: cannot write in {folder}: {exc.strerror}") from exc
 
 
 def check_regions(names: Sequence[str], origin: str) -> None:

@@ -81,7 +81,10 @@ LogFormat = Annotated[
     ),
 ]
 Quiet = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress or information lines; errors only.")
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress or information lines: warnings and errors only."
+    ),
 ]
 OutputFormat = Annotated[
     Formats,
@@ -233,9 +236,9 @@ AcceptUnread = Annotated[
     list[str] | None,
     typer.Option(
         help="KIND or KIND@ACCOUNT: a consumer kind present and not read (switched off, "
-        "unreadable, or with no reader in this tool, like lightsail) whose images you list "
-        "with --external-images or accept losing; without it the plan is blocked "
-        "(repeatable). KIND is a consumer kind's name, as the census names it.",
+        "census-only like elasticbeanstalk, or whose read failed, like an EKS cluster that "
+        "refused the role) whose images you list with --external-images or accept losing; "
+        "without it the plan is blocked (repeatable). KIND is the kind's name in the census.",
         rich_help_panel="Safety",
         callback=_accepted_unread,
     ),
@@ -263,8 +266,9 @@ MaxDeleteImages = Annotated[
 ExternalImages = Annotated[
     list[Path] | None,
     typer.Option(
-        help="A file of image URIs in use elsewhere (EKS, App Runner, a deploy manifest), "
-        "one per line; '-' reads standard input (repeatable).",
+        help="A file of image URIs in use where no reader looks (clusters outside EKS, "
+        "other clouds, a deploy manifest), one per line; '-' reads standard input "
+        "(repeatable).",
         rich_help_panel="Usage sources",
     ),
 ]

@@ -80,4 +80,5 @@ def _long_name(param: Any) -> str:
 
 
 def _sentence(message: str) -> str:
+    message = message.rstrip(".")  # click's "Missing argument 'X'." ends a sentence early
     return message[0].lower() + message[1:] if message else message

@@ -111,11 +111,16 @@ def _usage_scan(
     for reading in readings:
         for what, n in reading.counts.items():
             counts[what] = counts.get(what, 0) + n
-    counted = ", ".join(plural(n, what) for what, n in sorted(counts.items()))
+    # Only what is there: "0 codebuild projects, 0 eks clusters, …" says nothing per region.
+    counted = ", ".join(plural(n, what) for what, n in sorted(counts.items()) if n)
+    references = ", ".join(
+        ([plural(len(usages), "ECR image references")] if usages else [])
+        + ([f"{foreign} outside ECR"] if foreign else [])
+        + ([plural(len(errors), "ERRORS")] if errors else [])
+    )
     progress(
-        f"usage {where}: {counted or 'nothing running'}; "
-        f"{plural(len(usages), 'ECR image references')}, {foreign} outside ECR"
-        + (f", {plural(len(errors), 'ERRORS')}" if errors else "")
+        f"usage {where}: {counted or 'nothing running'}"
+        + (f"; {references}" if references else "")
         + "".join(
             f"; UNREAD {kind}: {line}"
             for kind, lines in sorted(_unread_details(kinds, outcome).items())
