@@ -113,7 +113,15 @@ def sweep_accounts(
     excluded: tuple[AccountId, ...] = (),
 ) -> tuple[list[str], str | None]:
     """The accounts `plan` would sweep, and the organization its policy knows."""
-    sweep = Sweep(Policy(), Sources(), accounts=given, organization=organization, excluded=excluded)
+    # A role in every account: the accounts without one must be the caller's (runs._check_roles).
+    sweep = Sweep(
+        Policy(),
+        Sources(),
+        accounts=given,
+        organization=organization,
+        excluded=excluded,
+        role_name="EcrSweeper",
+    )
 
     async def run() -> tuple[list[str], str | None]:
         async with Connections() as connections:
