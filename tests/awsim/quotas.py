@@ -107,6 +107,7 @@ DEFAULT_RATES: dict[str, RateLimit] = {
             "DescribeImages",
             "ListImages",
             "BatchDeleteImage",
+            "UpdateImageStorageClass",
             "GetRepositoryPolicy",
             "ListTagsForResource",
         )

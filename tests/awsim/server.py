@@ -653,6 +653,14 @@ class Emulator:
         """Push like ``docker push`` (children too; tags move to this image)."""
         self._call(lambda: self.server.state.repo(account, region, repo).push(image))
 
+    def set_activation_delay(self, seconds: float) -> None:
+        """How long a restored image stays ACTIVATING before it is ACTIVE (AWS: ≤ 20 min)."""
+
+        def do() -> None:
+            self.server.state.activation_delay_s = seconds
+
+        self._call(do)
+
     def move_tag(self, account: str, region: str, repo: str, tag: str, digest: str) -> None:
         self._call(lambda: self.server.state.repo(account, region, repo).tag(tag, digest))
 

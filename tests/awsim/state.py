@@ -30,14 +30,25 @@ from .scenario import (
 
 
 class ImageRecord:
-    """One manifest stored in a repository."""
+    """One manifest stored in a repository, and its storage class (ECR's archive)."""
 
-    __slots__ = ("image", "seq", "tags")
+    __slots__ = ("activated_at", "active_from", "archived_at", "image", "seq", "status", "tags")
 
     def __init__(self, image: Image, tags: list[str], seq: int) -> None:
         self.image = image
         self.tags = tags
         self.seq = seq
+        # ACTIVE, ARCHIVED or ACTIVATING (UpdateImageStorageClass); the times are epoch seconds
+        self.status = image.status
+        self.archived_at: float | None = None  # lastArchivedAt
+        self.activated_at: float | None = None  # lastActivatedAt (the restore's request)
+        self.active_from = 0.0  # an ACTIVATING image is ACTIVE from then on
+
+    def status_at(self, now: float) -> str:
+        """The image's status at `now`: a restore in progress ends once its delay is over."""
+        if self.status == "ACTIVATING" and now >= self.active_from:
+            self.status = "ACTIVE"
+        return self.status
 
     @property
     def digest(self) -> str:
@@ -83,6 +94,8 @@ class RepoState:
             rec = ImageRecord(img, [], self._seq)
             self.images[img.digest] = rec
             self._order = None
+        else:
+            rec.status = "ACTIVE"  # pushed again: an archived image is active again (AWS)
         for t in tags:
             self.tag(t, img.digest)
 
@@ -247,6 +260,9 @@ class OrgState:
         self.regions: dict[tuple[str, str], RegionState] = {}
         # (account, region, repo, digest) of every manifest removed by BatchDeleteImage.
         self.deleted: list[tuple[str, str, str, str]] = []
+        # How long a restore (UpdateImageStorageClass STANDARD) stays ACTIVATING: AWS says
+        # up to 20 minutes; tests choose (Emulator.set_activation_delay).
+        self.activation_delay_s = 0.0
         for acct in scenario.accounts:
             for reg in acct.regions:
                 rs = self.region(acct.id, reg.name)
