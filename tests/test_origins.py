@@ -4,6 +4,7 @@ outside every account) instead of fake ids; shard files still spell them as befo
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ecr_sweeper.external import external_usage
@@ -12,9 +13,15 @@ from ecr_sweeper.model import (
     AccountNote,
     AccountRegion,
     AccountTarget,
+    Digest,
+    Image,
+    InventoryScan,
     Outside,
     Policy,
     Region,
+    Repository,
+    RepositoryKey,
+    RepositoryName,
     ScanError,
     Sources,
     UsageScan,
@@ -72,3 +79,37 @@ def test_shard_files_spell_every_origin_as_before(tmp_path: Path) -> None:
     _, _, _, usage, _ = read_shards([path])
     assert usage == sorted(scans, key=lambda s: origin_order(s.origin))
     assert {type(s.origin) for s in usage} == {AccountRegion, AccountNote, Outside}
+
+
+def test_shard_files_keep_an_images_archive_status_and_times(tmp_path: Path) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    images = (
+        Image(Digest("sha256:" + "a" * 64), ("v1",), when, 1, "m"),
+        Image(
+            Digest("sha256:" + "b" * 64),
+            (),
+            when,
+            2,
+            "m",
+            archived=True,
+            activating=True,
+            archived_at=when,
+            activated_at=when + timedelta(days=1),
+        ),
+    )
+    key = RepositoryKey(A, US, RepositoryName("app"))
+    scan = InventoryScan(A, US, (Repository(key, images),))
+    path = tmp_path / "shard.json"
+    targets = (AccountTarget(A, (US,)),)
+    write_shard(
+        path,
+        index=1,
+        count=1,
+        targets=targets,
+        policy=Policy(),
+        sources=Sources(),
+        usage=[],
+        inventory=[scan],
+    )
+    _, _, _, _, inventory = read_shards([path])
+    assert inventory == [scan]

@@ -163,6 +163,11 @@ class Image:
     last_pulled_at: datetime | None = None  # lastRecordedPullTime: evidence, updated ≤ daily
     artifact_media_type: str = ""
     archived: bool = False  # imageStatus ARCHIVED or ACTIVATING: no workload can pull it now
+    # ECR's archive (quarantine, restore): a restore under way (imageStatus ACTIVATING, so
+    # `archived` too), and when the image last went to the archive and came back from it.
+    activating: bool = False
+    archived_at: datetime | None = None  # lastArchivedAt
+    activated_at: datetime | None = None  # lastActivatedAt
 
     @property
     def is_index(self) -> bool:

@@ -228,6 +228,11 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
                         i.last_pulled_at.isoformat() if i.last_pulled_at else None,
                         i.artifact_media_type,
                         i.archived,
+                        [
+                            i.activating,
+                            i.archived_at.isoformat() if i.archived_at else None,
+                            i.activated_at.isoformat() if i.activated_at else None,
+                        ],
                     ]
                     for i in r.images
                 ],
@@ -235,6 +240,19 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
             for r in scan.repositories
         ],
         "errors": [error_to_json(e) for e in scan.errors],
+    }
+
+
+def _storage(storage: list[Any] | None) -> dict[str, Any]:
+    """An image's archive fields: [activating, archived_at, activated_at] (none in a shard of
+    an older version)."""
+    if not storage:
+        return {}
+    activating, archived_at, activated_at = storage
+    return {
+        "activating": bool(activating),
+        "archived_at": aware_time(archived_at, "archived_at") if archived_at else None,
+        "activated_at": aware_time(activated_at, "activated_at") if activated_at else None,
     }
 
 
@@ -254,6 +272,7 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 last_pulled_at=aware_time(pulled, "last_pulled_at") if pulled else None,
                 artifact_media_type=artifact,
                 archived=bool(archived),
+                **_storage(storage[0] if storage else None),
             )
             for (
                 digest,
@@ -266,6 +285,7 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 pulled,
                 artifact,
                 archived,
+                *storage,
             ) in r["images"]
         )
         repositories.append(

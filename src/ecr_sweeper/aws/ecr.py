@@ -211,7 +211,10 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
     # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
     # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
     # type is read too: guessing "not an index" could orphan-delete the children of an index.
-    to_read = [Digest(d["imageDigest"]) for d in details if _must_read(d)]
+    # An archived image cannot be pulled (BatchGetImage answers ImageNotFound) until it is
+    # restored: what it lists or refers to stays unknown, and ECR itself refuses to delete a
+    # manifest an index in the repository lists (archived or not).
+    to_read = [Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d)]
     manifests: dict[Digest, _Manifest] = {}
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):
         answer = await api.call(
@@ -252,10 +255,26 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
                 subject=subject,
                 last_pulled_at=_utc(pulled) if pulled else None,
                 artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
-                archived=d.get("imageStatus", "ACTIVE") in ARCHIVED_STATUSES,
+                archived=_archived(d),
+                **_storage(d),
             )
         )
     return images
+
+
+def _archived(detail: dict[str, Any]) -> bool:
+    return detail.get("imageStatus", "ACTIVE") in ARCHIVED_STATUSES
+
+
+def _storage(detail: dict[str, Any]) -> dict[str, Any]:
+    """The archive's fields of an ImageDetail (botocore's `ImageStatus`, `lastArchivedAt`,
+    `lastActivatedAt`): a restore under way, and when the image went and came back."""
+    archived_at, activated_at = detail.get("lastArchivedAt"), detail.get("lastActivatedAt")
+    return {
+        "activating": detail.get("imageStatus") == "ACTIVATING",
+        "archived_at": _utc(archived_at) if archived_at else None,
+        "activated_at": _utc(activated_at) if activated_at else None,
+    }
 
 
 def _must_read(detail: dict[str, Any]) -> bool:
