@@ -77,12 +77,15 @@ def apply(
     journal: Journal | None = None,
     retry: RetryPolicy | None = None,
     limits: Limits | None = None,
+    quarantine: bool = False,
 ) -> ApplyResult:
     """`apply_plan` of a reviewed plan (the wall clock's now unless `now` is given)."""
     when = now or datetime.now(UTC)
 
     async def work(connections: Connections) -> ApplyResult:
-        return await apply_plan(reviewed, connections, when, progress, journal)
+        return await apply_plan(
+            reviewed, connections, when, progress, journal, quarantine=quarantine
+        )
 
     return connected(work, retry=retry, limits=limits)
 

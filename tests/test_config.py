@@ -153,3 +153,29 @@ def test_external_images_from_a_file_and_stdin(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"<stdin>:1: cannot parse image reference"):
         resolve_sources(None, external_files=[Path("-")], stdin=io.StringIO("Not An Image\n"))
+
+
+def test_the_quarantine_and_its_prices_come_from_the_policy_table() -> None:
+    from ecr_sweeper.model import ArchivePrices
+    from ecr_sweeper.planfile import policy_from_json, policy_to_json
+
+    policy = parse_config(
+        {
+            "policy": {
+                "quarantine": True,
+                "quarantine_days": 21,
+                "archive_price_per_gb_month": 0.11,
+                "restore_price_per_gb": 0.05,
+            }
+        },
+        "f.toml",
+    ).policy
+    assert (policy.quarantine, policy.quarantine_days) == (True, 21)
+    assert policy.archive_prices == ArchivePrices(per_gb_month=0.11, restore_per_gb=0.05)
+    assert policy_from_json(policy_to_json(policy)) == policy
+    # A plan that does not quarantine is written as before (no new keys).
+    assert "quarantine" not in policy_to_json(Policy())
+    with pytest.raises(ConfigError, match=r"f.toml: policy.quarantine: expected true or false"):
+        parse_config({"policy": {"quarantine": "yes"}}, "f.toml")
+    with pytest.raises(ConfigError, match=r"policy.restore_price_per_gb: expected a price"):
+        parse_config({"policy": {"restore_price_per_gb": -1}}, "f.toml")

@@ -82,6 +82,11 @@ FIXED = (
         "the regions of an account given without regions",
     ),
     IamAction("ecr:BatchDeleteImage", "DeleteUnusedImages", "deleting (apply only)"),
+    IamAction(
+        "ecr:UpdateImageStorageClass",
+        "DeleteUnusedImages",
+        "`apply --quarantine` and `restore` (ECR's archive)",
+    ),
     IamAction("sts:AssumeRole", "AssumeTargetRoles", "the target role in every account"),
     IamAction("organizations:ListAccounts", "DiscoverAccounts", "`--org`"),
     IamAction("organizations:ListAccountsForParent", "DiscoverAccounts", "`--org-unit`"),

@@ -17,6 +17,7 @@ from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
+    ArchivePrices,
     KubeconfigSource,
     Patterns,
     Policy,
@@ -31,6 +32,14 @@ REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 ROLE_NAME = re.compile(r"[\w+=,.@/-]{1,512}")
 ROLE_ARN = re.compile(r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?:iam::(\d{12}):role/[\w+=,.@/-]+")
 
+# [policy] keys of the quarantine (apply archives instead of deleting) and its prices (USD)
+QUARANTINE_KEYS = (
+    "quarantine",
+    "quarantine_days",
+    "archive_price_per_gb_month",
+    "archive_price_above_150tb_per_gb_month",
+    "restore_price_per_gb",
+)
 _DEFAULT_KEYS = {"role_name", "external_id", "regions", "clusters", "repositories"}
 _ACCOUNT_KEYS = _DEFAULT_KEYS | {"id", "name", "role_arn"}  # a role ARN names one account
 _RETENTION_KEYS = {
@@ -47,6 +56,7 @@ _POLICY_KEYS = _RETENTION_KEYS | {
     "opt_in_tag",
     "max_delete_percent",
     "max_delete_images",
+    *QUARANTINE_KEYS,
 }
 # Every spelling of a kind's switch (its name; deprecated aliases like `step_functions`) → name.
 SWITCH_KEYS = registry.switch_keys()
@@ -362,7 +372,35 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
         max_delete_images=_whole(
             table.get("max_delete_images"), origin, "policy.max_delete_images"
         ),
+        **_quarantine(table, origin),
     )
+
+
+def _quarantine(table: dict[str, Any], origin: str) -> dict[str, Any]:
+    """`[policy]`'s quarantine keys, as Policy fields (those not given keep their defaults)."""
+    found: dict[str, Any] = {}
+    if "quarantine" in table:
+        if not isinstance(table["quarantine"], bool):
+            raise ConfigError(f"{origin}: policy.quarantine: expected true or false")
+        found["quarantine"] = table["quarantine"]
+    days = _whole(table.get("quarantine_days"), origin, "policy.quarantine_days")
+    if days is not None:
+        found["quarantine_days"] = days
+    prices: dict[str, Any] = {}
+    for key, field_name in (
+        ("archive_price_per_gb_month", "per_gb_month"),
+        ("archive_price_above_150tb_per_gb_month", "above_150tb_per_gb_month"),
+        ("restore_price_per_gb", "restore_per_gb"),
+    ):
+        value = table.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{origin}: policy.{key}: expected a price in USD (0 or more)")
+        prices[field_name] = float(value)
+    if prices:
+        found["archive_prices"] = replace(ArchivePrices(), **prices)
+    return found
 
 
 def _retention(table: dict[str, Any], base: Retention, origin: str, where: str) -> Retention:

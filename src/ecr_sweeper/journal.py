@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from ecr_sweeper.results import DeleteOutcome
 
 JournalKey = tuple[str, str, str, str]  # account, region, repository, digest
 DONE = frozenset({"deleted", "already_gone"})
+# What an apply --quarantine has done: archived (with when, `at`: the tool's own record of
+# what it archived, which `plan --quarantined` and `restore` read) or found gone.
+QUARANTINE_DONE = frozenset({"archived", "already_gone"})
 
 
 @dataclass(slots=True)
@@ -27,6 +31,7 @@ class Journal:
 
     path: Path
     deleted: int = field(default=0, compare=False)  # images this run recorded as deleted
+    at: datetime | None = field(default=None, compare=False)  # when (an archive's record)
 
     @classmethod
     def beside(cls, plan_file: Path) -> Journal:
@@ -64,8 +69,10 @@ class Journal:
         ):
             entries += [_entry(d, name) for d in decisions]
         entries += [{**_entry(d, "failed"), "why": why} for d, why in outcome.failed]
+        when = {"at": self.at.isoformat()} if self.at is not None else {}
+        entries += [{**_entry(d, "archived"), **when} for d in outcome.archived]
         self._append(entries)
-        self.deleted += len(outcome.deleted)
+        self.deleted += len(outcome.deleted) + len(outcome.archived)
 
     def _append(self, entries: list[dict[str, Any]]) -> None:
         if not entries:

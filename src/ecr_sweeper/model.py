@@ -249,6 +249,22 @@ class AccountTarget:
     repositories: Patterns = field(default_factory=Patterns)
 
 
+@dataclass(frozen=True, slots=True)
+class ArchivePrices:
+    """What ECR's archive costs (USD), as AWS's pricing page said when checked (see
+    `ARCHIVE_PRICES_CHECKED`); the accounts file's `[policy]` may set its own. Archived storage
+    costs what standard storage costs for the first 150 TB a month, `above_150tb_per_gb_month`
+    beyond; every archived image is billed for at least `minimum_days`; a restore costs
+    `restore_per_gb`."""
+
+    per_gb_month: float = 0.10
+    above_150tb_per_gb_month: float = 0.07
+    restore_per_gb: float = 0.03
+    minimum_days: int = 90
+
+
+ARCHIVE_PRICES_CHECKED = "AWS's ECR pricing, us-east-1, as checked in March 2026"
+DEFAULT_QUARANTINE_DAYS = 14
 DEFAULT_KEEP_LAST = 10
 DEFAULT_MIN_AGE_DAYS = 14
 UntaggedMode = Literal["delete", "keep"]
@@ -296,6 +312,11 @@ class Policy:
     organization: str | None = None
     max_delete_percent: float | None = None  # per repository
     max_delete_images: int | None = None  # per run
+    # Quarantine: apply archives (ECR's archive storage class) instead of deleting, and a plan
+    # deletes what this tool archived once it stayed archived `quarantine_days`.
+    quarantine: bool = False
+    quarantine_days: int = DEFAULT_QUARANTINE_DAYS
+    archive_prices: ArchivePrices = field(default_factory=ArchivePrices)
 
     @classmethod
     def with_default(cls, default: Retention, **rest: Any) -> Policy:

@@ -30,13 +30,13 @@ from ecr_sweeper import wording
 from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
-from ecr_sweeper.aws.ecr import delete_images, scan_inventory
+from ecr_sweeper.aws.ecr import archive_images, delete_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
 from ecr_sweeper.events import Note, Progress, Step, as_notes, ignore
 from ecr_sweeper.external import external_usage
-from ecr_sweeper.journal import DONE, Journal, JournalKey
+from ecr_sweeper.journal import DONE, QUARANTINE_DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import (
     AccountNote,
@@ -431,19 +431,25 @@ async def apply_plan(
     now: datetime,
     progress: Progress = ignore,
     journal: Journal | None = None,
+    *,
+    quarantine: bool = False,
 ) -> ApplyResult:
-    """Re-scan, keep only the deletions the fresh plan agrees with, and delete them.
+    """Re-scan, keep only the deletions the fresh plan agrees with, and delete them (archive
+    them, with `quarantine`: ECR's archive storage class, undone by `restore`).
 
     With a journal, what an earlier (killed) run of this plan deleted is skipped, and every
     batch's outcome is appended as soon as AWS answers.
     """
     recorded = journal.open_for(reviewed) if journal else {}
-    previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in DONE]
+    done = QUARANTINE_DONE if quarantine else DONE
+    if journal is not None and quarantine:
+        journal.at = now  # the record a later plan counts the quarantine's days from
+    previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in done]
     if previously_done:
         progress(Note(f"journal: {len(previously_done)} images were deleted by an earlier run"))
         reviewed = replace(
             reviewed,
-            deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in DONE),
+            deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in done),
         )
     fresh = await make_plan(
         reviewed.targets, reviewed.policy, connections, now, progress, sources=reviewed.sources
@@ -474,6 +480,7 @@ async def apply_plan(
             journal.record(batch)
         deleted_so_far += (
             len(batch.deleted)
+            + len(batch.archived)
             + len(batch.already_gone)
             + len(batch.still_referenced)
             + len(batch.failed)
@@ -488,13 +495,16 @@ async def apply_plan(
             outcome.failed.extend((d, why) for d in decisions)
             return
         api = connections.api(key.account_id, key.region)
-        await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
+        if quarantine:
+            await archive_images(ecr, api, key, decisions, outcome, on_image=batch_done)
+        else:
+            await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
         progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
 
     async with anyio.create_task_group() as tg:
         for key, decisions in sorted(by_repository.items()):
             tg.start_soon(delete_in, key, decisions)
-    return ApplyResult(fresh, outcome, skipped, previously_done)
+    return ApplyResult(fresh, outcome, skipped, previously_done, quarantine=quarantine)
 
 
 def _vanished(decisions: Sequence[Decision], fresh: Plan) -> list[Decision]:

@@ -21,6 +21,7 @@ Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import datetime
@@ -29,9 +30,11 @@ from typing import Any
 
 from ecr_sweeper import wording
 from ecr_sweeper.model import (
+    DEFAULT_QUARANTINE_DAYS,
     PLAN_VERSION,
     AccountId,
     AccountTarget,
+    ArchivePrices,
     CensusEntry,
     Decision,
     Digest,
@@ -294,7 +297,26 @@ def policy_to_json(p: Policy) -> dict[str, Any]:
         "max_delete_percent": p.max_delete_percent,
         "max_delete_images": p.max_delete_images,
         "organization": p.organization,
+        **_quarantine_to_json(p),
     }
+
+
+def _quarantine_to_json(p: Policy) -> dict[str, Any]:
+    """The quarantine's keys, only when one differs from its default (a plan without them
+    reads as before, byte for byte)."""
+    keys = {
+        "quarantine": p.quarantine,
+        "quarantine_days": p.quarantine_days,
+        "archive_prices": dataclasses.asdict(p.archive_prices),
+    }
+    defaults = Policy()
+    if (p.quarantine, p.quarantine_days, p.archive_prices) == (
+        defaults.quarantine,
+        defaults.quarantine_days,
+        defaults.archive_prices,
+    ):
+        return {}
+    return keys
 
 
 def policy_from_json(d: dict[str, Any]) -> Policy:
@@ -316,6 +338,9 @@ def policy_from_json(d: dict[str, Any]) -> Policy:
         ),
         max_delete_images=None if d["max_delete_images"] is None else int(d["max_delete_images"]),
         organization=None if d.get("organization") is None else str(d["organization"]),
+        quarantine=bool(d.get("quarantine", False)),
+        quarantine_days=int(d.get("quarantine_days", DEFAULT_QUARANTINE_DAYS)),
+        archive_prices=ArchivePrices(**d.get("archive_prices", {})),
     )
 
 

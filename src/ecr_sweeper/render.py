@@ -33,6 +33,7 @@ from ecr_sweeper.report import (
     error_line,
     human_bytes,
     markdown,
+    quarantine_cost,
     repository_rows,
     totals,
 )
@@ -73,6 +74,11 @@ class Renderer:
             ),
             markup=False,
         )
+        if result.policy.quarantine and result.deletions:
+            self.out.print(
+                quarantine_cost(summary["bytes_reclaimed"], result.policy.archive_prices),
+                markup=False,
+            )
         self.errors(result)
         self.refusals(result)
 
@@ -199,6 +205,17 @@ class Renderer:
             )
         for decision, why in outcome.failed:
             self.log.error(f"  FAILED {decision.repository}@{decision.digest}: {why}")
+        if result.quarantine:
+            self.out.print(
+                f"apply --quarantine: archived {counts['archived']} "
+                f"({human_bytes(counts['bytes_archived'])}), "
+                f"done by an earlier run {counts['deleted_earlier']}, "
+                f"already gone {counts['already_gone']}, "
+                f"skipped {counts['skipped_now_in_use_or_kept']}, failed {counts['failed']}; "
+                "`ecr-sweeper restore` undoes it",
+                markup=False,
+            )
+            return
         self.out.print(
             f"apply: deleted {counts['deleted']} ({human_bytes(counts['bytes_reclaimed'])}), "
             f"deleted by an earlier run {counts['deleted_earlier']}, "

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecr_sweeper import wording
-from ecr_sweeper.model import AccountId, Decision, Plan, RepositoryKey, ScanError
+from ecr_sweeper.model import (
+    ARCHIVE_PRICES_CHECKED,
+    AccountId,
+    ArchivePrices,
+    Decision,
+    Plan,
+    RepositoryKey,
+    ScanError,
+)
 from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.words import plural
 
@@ -102,6 +110,8 @@ def apply_totals(result: ApplyResult) -> dict[str, int]:
         "still_referenced": len(outcome.still_referenced),
         "failed": len(outcome.failed),
         "bytes_reclaimed": sum(d.size_bytes for d in outcome.deleted),
+        "archived": len(outcome.archived),
+        "bytes_archived": sum(d.size_bytes for d in outcome.archived),
     }
 
 
@@ -148,6 +158,23 @@ def monthly_savings(size_bytes: int, price_per_gb_month: float) -> float:
     return size_bytes / 1e9 * price_per_gb_month
 
 
+def quarantine_cost(size_bytes: int, prices: ArchivePrices) -> str:
+    """What archiving `size_bytes` instead of deleting them costs, in one sentence, from the
+    documented figures (or the accounts file's): the 90 days' minimum of archive storage,
+    and a restore's fee per GB."""
+    gb = size_bytes / 1e9
+    months = prices.minimum_days / 30
+    return (
+        f"quarantine cost: {gb:,.2f} GB archived instead of deleted is billed for at least "
+        f"{prices.minimum_days} days: about ${gb * prices.per_gb_month * months:,.2f} at "
+        f"${prices.per_gb_month:g}/GB-month (archive storage costs what standard storage "
+        f"costs for the first 150 TB a month, ${prices.above_150tb_per_gb_month:g}/GB-month "
+        f"above); restoring all of it would cost about ${gb * prices.restore_per_gb:,.2f} "
+        f"(${prices.restore_per_gb:g}/GB). Prices: {ARCHIVE_PRICES_CHECKED}, unless the "
+        "accounts file sets them."
+    )
+
+
 def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> str:
     """The plan as a Markdown summary for people (CI job summaries, merge requests)."""
     summary = totals(plan)
@@ -183,6 +210,8 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
         "| account | region | repository | images | kept | deleted | reclaimed | $/month |",
         "|---|---|---|--:|--:|--:|--:|--:|",
     ]
+    if plan.policy.quarantine:
+        lines[-2:-2] = [quarantine_cost(summary["bytes_reclaimed"], plan.policy.archive_prices), ""]
     for row in repository_rows(plan):
         key = row.repository
         lines.append(

@@ -19,6 +19,7 @@ class DeleteOutcome:
     already_gone: list[Decision] = field(default_factory=list)
     still_referenced: list[Decision] = field(default_factory=list)
     failed: list[tuple[Decision, str]] = field(default_factory=list)
+    archived: list[Decision] = field(default_factory=list)  # apply --quarantine: not deleted
 
     def merge(self, other: DeleteOutcome) -> None:
         """Add another batch's outcomes to these."""
@@ -26,6 +27,7 @@ class DeleteOutcome:
         self.already_gone += other.already_gone
         self.still_referenced += other.still_referenced
         self.failed += other.failed
+        self.archived += other.archived
 
 
 @dataclass(slots=True)
@@ -36,6 +38,7 @@ class ApplyResult:
     outcome: DeleteOutcome
     skipped: list[tuple[Decision, str]] = field(default_factory=list)
     previously_done: list[Decision] = field(default_factory=list)  # by an earlier, killed run
+    quarantine: bool = False  # archived (ECR's archive) instead of deleted
 
     @property
     def complete(self) -> bool:

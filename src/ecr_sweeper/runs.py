@@ -160,6 +160,8 @@ def apply(
     journal: Journal,
     confirm: Callable[[], None] = lambda: None,
     progress: Progress = ignore,
+    *,
+    quarantine: bool = False,
 ) -> ApplyResult | signal.Signals:
     """`apply`: re-check and delete (one `anyio.run`: credentials, then `confirm` — which may
     ask the person and raise to stop — then the work), or the signal that stopped it."""
@@ -169,7 +171,14 @@ def apply(
             # Asked only once the credentials work; the loop has nothing else to run meanwhile.
             confirm()
             return await run_until_signalled(
-                lambda: apply_plan(reviewed, connections, datetime.now(UTC), progress, journal)
+                lambda: apply_plan(
+                    reviewed,
+                    connections,
+                    datetime.now(UTC),
+                    progress,
+                    journal,
+                    quarantine=quarantine,
+                )
             )
 
     restore_default_handlers()  # an inherited "ignore" must not make apply unstoppable

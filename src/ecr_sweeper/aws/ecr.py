@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -438,3 +438,61 @@ def _read_answer(
         else:
             unreported.append(decision)
     return unreported
+
+
+# --------------------------------------------------------------------------- the archive
+
+StorageClass = Literal["ARCHIVE", "STANDARD"]
+
+
+async def archive_images(
+    ecr: Any,
+    api: Api,
+    key: RepositoryKey,
+    decisions: Sequence[Decision],
+    outcome: DeleteOutcome,
+    *,
+    on_image: Callable[[DeleteOutcome], None] = lambda _: None,
+) -> None:
+    """Archive `decisions` (all in repository `key`) instead of deleting them: one
+    UpdateImageStorageClass call per image (the API takes one), paced and retried like every
+    call, image indexes before the manifests they list (ECR keeps a manifest an active index
+    lists, as it does from deletion). Each image's outcome goes to `on_image` (the journal)
+    as soon as ECR answers, even when the run is cancelled (Ctrl-C): cancellation takes effect
+    between images."""
+    indexes = [d for d in decisions if d.is_index]
+    others = [d for d in decisions if not d.is_index]
+    for decision in (*indexes, *others):
+        with anyio.CancelScope(shield=True):
+            done = await _move(ecr, api, key, decision, "ARCHIVE")
+            on_image(done)
+        outcome.merge(done)
+        await anyio.lowlevel.checkpoint()  # a pending cancellation takes effect here
+
+
+async def _move(
+    ecr: Any, api: Api, key: RepositoryKey, decision: Decision, target: StorageClass
+) -> DeleteOutcome:
+    """One image to `target`, its outcome read: archived (the answer's `imageStatus`), gone,
+    or failed with ECR's words (ImageStorageClassUpdateNotSupportedException included)."""
+    outcome = DeleteOutcome()
+    try:
+        answer = await api.call(
+            ecr.update_image_storage_class,
+            registryId=key.account_id,
+            repositoryName=key.name,
+            imageId={"imageDigest": decision.digest},
+            targetStorageClass=target,
+        )
+    except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
+        if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            outcome.already_gone.append(decision)
+        else:
+            outcome.failed.append((decision, "; ".join(describe_errors(exc))))
+        return outcome
+    status = answer.get("imageStatus")
+    if target == "ARCHIVE" and status == "ARCHIVED":
+        outcome.archived.append(decision)
+    else:
+        outcome.failed.append((decision, f"UpdateImageStorageClass answered {status!r}"))
+    return outcome

@@ -87,6 +87,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "get_repository_policy",
             "list_tags_for_resource",
             "batch_delete_image",
+            "update_image_storage_class",  # apply --quarantine, restore (ECR's archive)
             "describe_registry",  # replication rules (census: deletions replayed elsewhere)
         }
     ),

@@ -79,7 +79,14 @@ from ecr_sweeper.exits import ExitCode, InputError, UsageError, help_text
 from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import AccountId, Plan
 from ecr_sweeper.planfile import read_plan, write_plan
-from ecr_sweeper.report import ECR_PRICE_PER_GB_MONTH, find_decisions, human_bytes, markdown, totals
+from ecr_sweeper.report import (
+    ECR_PRICE_PER_GB_MONTH,
+    find_decisions,
+    human_bytes,
+    markdown,
+    quarantine_cost,
+    totals,
+)
 from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.shardfile import parse_shard
 from ecr_sweeper.words import plural
@@ -336,6 +343,16 @@ def apply(
             help="Refuse a plan older than this: what was reviewed is stale.",
         ),
     ] = 72.0,
+    quarantine: Annotated[
+        bool | None,
+        typer.Option(
+            "--quarantine/--no-quarantine",
+            help="Archive the planned images (ECR's archive storage class) instead of deleting "
+            "them: `ecr-sweeper restore` undoes it, and a plan --quarantine-days later deletes "
+            "what stayed archived. Default: the plan's policy (`quarantine` in the accounts "
+            "file).",
+        ),
+    ] = None,
     quiet: Quiet = False,
     log_format: LogFormat = "text",
 ) -> int:
@@ -372,6 +389,10 @@ def apply(
     check_writable(journal.path, "the apply journal")
     if not yes and not sys.stdin.isatty():
         raise InputError("refusing to delete without confirmation: no terminal; pass --yes")
+    archive = reviewed.policy.quarantine if quarantine is None else quarantine
+    if archive:  # the cost, before anything is asked or archived
+        cost = quarantine_cost(totals(reviewed)["bytes_reclaimed"], reviewed.policy.archive_prices)
+        out.print(cost, markup=False)
 
     def confirm() -> None:  # once the credentials are checked, before anything is deleted
         if yes:
@@ -379,7 +400,7 @@ def apply(
         summary = totals(reviewed)
         render.confirmation_summary(reviewed)
         question = (
-            f"Delete up to {summary['to_delete']} images "
+            f"{'Archive' if archive else 'Delete'} up to {summary['to_delete']} images "
             f"({human_bytes(summary['bytes_reclaimed'])}) in "
             f"{plural(len(reviewed.targets), 'accounts')}?"
         )
@@ -387,11 +408,13 @@ def apply(
             raise InputError("aborted; nothing deleted")
 
     with log:
-        result = runs.apply(reviewed, journal, confirm, log)
+        result = runs.apply(reviewed, journal, confirm, log, quarantine=archive)
     if isinstance(result, signal.Signals):
         log.warning(
-            f"apply stopped by {result.name}: {plural(journal.deleted, 'images')} deleted "
-            f"(journaled in {journal.path}); run `ecr-sweeper apply {plan_file}` again to resume"
+            f"apply stopped by {result.name}: {plural(journal.deleted, 'images')} "
+            f"{'archived' if archive else 'deleted'} "
+            f"(journaled in {journal.path}); run "
+            f"`ecr-sweeper apply{' --quarantine' if archive else ''} {plan_file}` again to resume"
         )
         return 128 + result.value
     render.apply(result)
