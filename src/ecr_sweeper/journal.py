@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ecr_sweeper.model import Plan
+from ecr_sweeper.model import (
+    AccountId,
+    Digest,
+    Plan,
+    Quarantined,
+    Region,
+    RepositoryKey,
+    RepositoryName,
+)
 from ecr_sweeper.results import DeleteOutcome
 
 JournalKey = tuple[str, str, str, str]  # account, region, repository, digest
@@ -81,6 +90,66 @@ class Journal:
             stream.write("".join(json.dumps(e) + "\n" for e in entries))
             stream.flush()
             os.fsync(stream.fileno())
+
+
+def quarantined(path: Path) -> tuple[Quarantined, ...]:
+    """What the apply journal at `path` records as archived by `apply --quarantine`, each
+    image once (its latest record), sorted. A torn or foreign line is skipped; a file that is
+    not a journal (no header naming its plan) raises ValueError."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or "plan_created_at" not in (_loads(lines[0]) or {}):
+        raise ValueError(f"{path}: not an apply journal (its first line names no plan)")
+    found: dict[tuple[RepositoryKey, Digest], Quarantined] = {}
+    for line in lines[1:]:
+        entry = _loads(line)
+        if not entry or entry.get("outcome") != "archived" or "at" not in entry:
+            continue
+        try:
+            at = datetime.fromisoformat(str(entry["at"]))
+            key = RepositoryKey(
+                AccountId(str(entry["account_id"])),
+                Region(str(entry["region"])),
+                RepositoryName(str(entry["repository"])),
+            )
+            digest = Digest(str(entry["image_digest"]))
+        except (KeyError, ValueError):
+            continue
+        if at.tzinfo is None:
+            continue  # a time this tool did not write
+        found[(key, digest)] = Quarantined(key, digest, at)
+    return tuple(sorted(found.values()))
+
+
+def quarantine_files(path: Path) -> tuple[Path, Path | None]:
+    """(journal, plan file or None) for a PLAN|JOURNAL argument: a journal, and the plan file
+    beside it if there is one; or a plan file, and its journal (`plan.json.journal`)."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    with path.open(encoding="utf-8") as stream:
+        first = _loads(stream.readline()) or {}
+    if "plan_created_at" in first:
+        plan = path.with_name(path.name.removesuffix(".journal"))
+        return path, (plan if plan != path and plan.is_file() else None)
+    journal = Journal.beside(path).path
+    if not journal.is_file():
+        raise ValueError(
+            f"{path}: its apply journal {journal} does not exist: nothing was quarantined with it"
+        )
+    return journal, path
+
+
+def select(
+    records: Iterable[Quarantined],
+    repositories: Sequence[str] = (),
+    digests: Sequence[str] = (),
+) -> tuple[Quarantined, ...]:
+    """The records of these repositories (names) and digests; every one when none is given."""
+    return tuple(
+        r
+        for r in records
+        if (not repositories or r.repository.name in repositories)
+        and (not digests or r.digest in digests)
+    )
 
 
 def _entry(decision: Any, outcome: str) -> dict[str, Any]:

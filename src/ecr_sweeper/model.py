@@ -265,6 +265,19 @@ class ArchivePrices:
 
 ARCHIVE_PRICES_CHECKED = "AWS's ECR pricing, us-east-1, as checked in March 2026"
 DEFAULT_QUARANTINE_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Quarantined:
+    """The tool's own record (its apply journal) of an image it archived, and when: what a
+    later plan deletes once it stayed archived, and what `restore` undoes. An image archived
+    by anything else (a lifecycle rule, a person) has no such record."""
+
+    repository: RepositoryKey
+    digest: Digest
+    at: datetime
+
+
 DEFAULT_KEEP_LAST = 10
 DEFAULT_MIN_AGE_DAYS = 14
 UntaggedMode = Literal["delete", "keep"]

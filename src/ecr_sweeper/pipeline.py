@@ -30,7 +30,7 @@ from ecr_sweeper import wording
 from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
-from ecr_sweeper.aws.ecr import archive_images, delete_images, scan_inventory
+from ecr_sweeper.aws.ecr import archive_images, delete_images, restore_images, scan_inventory
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
@@ -46,6 +46,7 @@ from ecr_sweeper.model import (
     InventoryScan,
     Plan,
     Policy,
+    Quarantined,
     Region,
     Repository,
     RepositoryKey,
@@ -56,7 +57,7 @@ from ecr_sweeper.model import (
     origin_order,
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, recheck
-from ecr_sweeper.results import ApplyResult, DeleteOutcome
+from ecr_sweeper.results import ApplyResult, DeleteOutcome, RestoreLine
 from ecr_sweeper.words import plural
 
 # Progress is reported as events (events.py): a Step for each account × region read and image
@@ -525,3 +526,42 @@ def _vanished(decisions: Sequence[Decision], fresh: Plan) -> list[Decision]:
 
 def _key(d: Decision) -> JournalKey:
     return (d.repository.account_id, d.repository.region, d.repository.name, d.digest)
+
+
+async def restore_quarantined(
+    quarantined: Sequence[Quarantined],
+    targets: Sequence[AccountTarget],
+    connections: Connections,
+    progress: Progress = ignore,
+    *,
+    tags: Sequence[str] = (),
+) -> list[RestoreLine]:
+    """`restore`: what a quarantine archived back to ECR's standard storage class, every
+    repository at once (each image by its account's target, for the role to assume). An
+    account no target names is reached with the base credentials."""
+    by_repository: dict[RepositoryKey, list[Quarantined]] = defaultdict(list)
+    for record in quarantined:
+        by_repository[record.repository].append(record)
+    by_account = {t.account_id: t for t in targets}
+    lines: list[RestoreLine] = []
+
+    async def restore_in(key: RepositoryKey, records: list[Quarantined]) -> None:
+        digests = [r.digest for r in records]
+        target = by_account.get(key.account_id) or AccountTarget(key.account_id, (key.region,))
+        try:
+            ecr = await connections.client(target, key.region, "ecr")
+        except Exception as exc:  # noqa: BLE001 - reported per image; other repositories go on
+            why = "; ".join(describe_errors(exc))
+            lines.extend(RestoreLine(key, d, (), "ARCHIVED", "FAILED", why) for d in digests)
+            return
+        api = connections.api(key.account_id, key.region)
+        found = await restore_images(ecr, api, key, digests, tags)
+        lines.extend(found)
+        progress(
+            Note(f"restore {key}: {plural(sum(x.restored for x in found), 'images')} restored")
+        )
+
+    async with anyio.create_task_group() as tg:
+        for key, records in sorted(by_repository.items()):
+            tg.start_soon(restore_in, key, records)
+    return sorted(lines, key=lambda x: (x.repository, x.digest))

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,7 +38,7 @@ from ecr_sweeper.report import (
     repository_rows,
     totals,
 )
-from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.results import ApplyResult, RestoreLine
 from ecr_sweeper.words import plural
 
 
@@ -192,6 +193,26 @@ class Renderer:
             self.out.print(f"{verdict:6} {d.repository} {tags} {d.digest}", markup=False)
             self.out.print(f"       {wording.reason(d.reason)}", markup=False)
 
+    def restore(self, lines: Sequence[RestoreLine]) -> None:
+        """One line per image `restore` touched or found (before → after), then the counts."""
+        for line in lines:
+            where = f"{line.repository}@{line.digest}"
+            tags = f" ({','.join(line.tags)})" if line.tags else ""
+            if line.after == "FAILED":
+                self.log.error(f"  FAILED {where}{tags}: {line.why}")
+            elif line.before == line.after:
+                self.out.print(f"  {line.after:10} {where}{tags} (nothing to do)", markup=False)
+            else:
+                self.out.print(f"  {line.before} → {line.after:10} {where}{tags}", markup=False)
+        count = {state: sum(x.after == state for x in lines) for state in _RESTORE_STATES}
+        self.out.print(
+            f"restore: {sum(x.restored for x in lines)} restored now; ACTIVE {count['ACTIVE']}, "
+            f"ACTIVATING {count['ACTIVATING']} (ECR restores within 20 minutes: run restore "
+            f"again to see them ACTIVE), still ARCHIVED {count['ARCHIVED']}, "
+            f"gone {count['GONE']}, failed {count['FAILED']}",
+            markup=False,
+        )
+
     def apply(self, result: ApplyResult) -> None:
         """What apply did, with every skipped or failed image named."""
         counts = apply_totals(result)
@@ -224,6 +245,9 @@ class Renderer:
             f"still referenced {counts['still_referenced']}, failed {counts['failed']}",
             markup=False,
         )
+
+
+_RESTORE_STATES = ("ACTIVE", "ACTIVATING", "ARCHIVED", "GONE", "FAILED")
 
 
 class ProgressDisplay:

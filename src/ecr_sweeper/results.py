@@ -7,8 +7,9 @@ pipeline fill them. Nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from ecr_sweeper.model import Decision, Plan
+from ecr_sweeper.model import Decision, Digest, Plan, RepositoryKey
 
 
 @dataclass(slots=True)
@@ -44,3 +45,25 @@ class ApplyResult:
     def complete(self) -> bool:
         """Every image that was still to delete is gone."""
         return not self.outcome.failed and not self.outcome.still_referenced
+
+
+# What `restore` found and did for one image: its status before (ARCHIVED, ACTIVATING,
+# ACTIVE, or GONE: no longer in its repository) and after (the same, or FAILED with `why`).
+ImageState = Literal["ARCHIVED", "ACTIVATING", "ACTIVE", "GONE", "FAILED"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreLine:
+    """One image a quarantine archived, as `restore` left it."""
+
+    repository: RepositoryKey
+    digest: Digest
+    tags: tuple[str, ...]
+    before: ImageState
+    after: ImageState
+    why: str = ""
+
+    @property
+    def restored(self) -> bool:
+        """This run asked ECR to restore it (and ECR took the request)."""
+        return self.before == "ARCHIVED" and self.after in ("ACTIVATING", "ACTIVE")

@@ -38,13 +38,20 @@ from ecr_sweeper.model import (
     InventoryScan,
     Plan,
     Policy,
+    Quarantined,
     Region,
     Sources,
     UsageScan,
 )
-from ecr_sweeper.pipeline import apply_plan, make_plan, plan_from_scans, scan
+from ecr_sweeper.pipeline import (
+    apply_plan,
+    make_plan,
+    plan_from_scans,
+    restore_quarantined,
+    scan,
+)
 from ecr_sweeper.planfile import PlanFileError
-from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.results import ApplyResult, RestoreLine
 from ecr_sweeper.shardfile import read_shards, shard_targets, write_shard
 from ecr_sweeper.words import plural
 
@@ -182,6 +189,22 @@ def apply(
             )
 
     restore_default_handlers()  # an inherited "ignore" must not make apply unstoppable
+    return anyio.run(run)
+
+
+def restore(
+    quarantined: Sequence[Quarantined],
+    targets: Sequence[AccountTarget],
+    tags: Sequence[str] = (),
+    progress: Progress = ignore,
+) -> list[RestoreLine]:
+    """`restore`: what a quarantine archived, back to standard storage (one `anyio.run`:
+    credentials, then every repository at once)."""
+
+    async def run() -> list[RestoreLine]:
+        async with _connected(progress) as (connections, _):
+            return await restore_quarantined(quarantined, targets, connections, progress, tags=tags)
+
     return anyio.run(run)
 
 

@@ -39,7 +39,7 @@ from ecr_sweeper.model import (
     ScanError,
 )
 from ecr_sweeper.repopolicy import pull_access
-from ecr_sweeper.results import DeleteOutcome
+from ecr_sweeper.results import DeleteOutcome, ImageState, RestoreLine
 from ecr_sweeper.words import plural
 
 DESCRIBE_IMAGES_PAGE = 1000
@@ -496,3 +496,107 @@ async def _move(
     else:
         outcome.failed.append((decision, f"UpdateImageStorageClass answered {status!r}"))
     return outcome
+
+
+async def restore_images(
+    ecr: Any,
+    api: Api,
+    key: RepositoryKey,
+    digests: Sequence[Digest],
+    tags: Sequence[str] = (),
+) -> list[RestoreLine]:
+    """Restore (UpdateImageStorageClass STANDARD) those of `digests` that are ARCHIVED in
+    repository `key` — with `tags`, only images carrying one of them — manifests before the
+    image indexes that list them; then read every status again (ACTIVATING, or ACTIVE once
+    ECR is done: within 20 minutes, AWS says). An image already ACTIVATING or ACTIVE is left
+    alone, so running it again changes nothing. Never raises for AWS errors: they are the
+    lines' `why`."""
+    try:
+        before = await _statuses(ecr, api, key)
+    except Exception as exc:  # noqa: BLE001 - every image of the repository: gone, or failed
+        gone = error_code(exc) == "RepositoryNotFoundException"
+        why = "" if gone else "; ".join(describe_errors(exc))
+        state: ImageState = "GONE" if gone else "FAILED"
+        return [RestoreLine(key, d, (), state, state, why) for d in sorted(set(digests))]
+    wanted = [
+        d for d in sorted(set(digests)) if not tags or set(before.get(d, _GONE)[1]) & set(tags)
+    ]
+    lines: dict[Digest, RestoreLine] = {}
+    to_restore = [d for d in wanted if before.get(d, _GONE)[0] == "ARCHIVED"]
+    # Manifests first: ECR will not restore an index while a manifest it lists is archived.
+    to_restore.sort(key=lambda d: (before[d][2] in INDEX_MEDIA_TYPES, d))
+    for digest in to_restore:
+        with anyio.CancelScope(shield=True):
+            try:
+                answer = await api.call(
+                    ecr.update_image_storage_class,
+                    registryId=key.account_id,
+                    repositoryName=key.name,
+                    imageId={"imageDigest": digest},
+                    targetStorageClass="STANDARD",
+                )
+            except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
+                why = "; ".join(describe_errors(exc))
+                lines[digest] = RestoreLine(
+                    key, digest, before[digest][1], "ARCHIVED", "FAILED", why
+                )
+                continue
+        status = str(answer.get("imageStatus", ""))
+        after: ImageState = "ACTIVE" if status == "ACTIVE" else "ACTIVATING"
+        lines[digest] = RestoreLine(key, digest, before[digest][1], "ARCHIVED", after)
+        await anyio.lowlevel.checkpoint()
+    if to_restore:
+        try:
+            now = await _statuses(ecr, api, key)
+        except Exception:  # noqa: BLE001 - the answers of the calls stand
+            now = {}
+        for digest, line in list(lines.items()):
+            if line.after != "FAILED" and digest in now:
+                lines[digest] = RestoreLine(
+                    key, digest, line.tags, line.before, _state(now[digest][0])
+                )
+    for digest in wanted:
+        if digest not in lines:
+            state = _state(before.get(digest, _GONE)[0])
+            lines[digest] = RestoreLine(key, digest, before.get(digest, _GONE)[1], state, state)
+    return [lines[d] for d in wanted]
+
+
+_GONE: tuple[str, tuple[str, ...], str] = ("GONE", (), "")
+
+
+async def _statuses(
+    ecr: Any, api: Api, key: RepositoryKey
+) -> dict[Digest, tuple[str, tuple[str, ...], str]]:
+    """Every image of the repository, whatever its status: digest → (imageStatus, tags,
+    manifest media type). The whole repository, not by ids: DescribeImages fails the whole
+    call when one id is gone."""
+    details = await api.pages(
+        ecr.describe_images,
+        "imageDetails",
+        registryId=key.account_id,
+        repositoryName=key.name,
+        maxResults=DESCRIBE_IMAGES_PAGE,
+        filter={"imageStatus": "ANY"},
+    )
+    return {
+        Digest(d["imageDigest"]): (
+            str(d.get("imageStatus", "ACTIVE")),
+            tuple(sorted(d.get("imageTags", []))),
+            str(d.get("imageManifestMediaType", "")),
+        )
+        for d in details
+    }
+
+
+_STATES: dict[str, ImageState] = {
+    "ARCHIVED": "ARCHIVED",
+    "ACTIVATING": "ACTIVATING",
+    "ACTIVE": "ACTIVE",
+    "GONE": "GONE",
+}
+
+
+def _state(status: str) -> ImageState:
+    # A status newer than this code: ECR lists it, and it is not one that is archived.
+    return _STATES.get(status, "ACTIVE")

@@ -76,8 +76,8 @@ from ecr_sweeper.config import (
     role_arn_for,
 )
 from ecr_sweeper.exits import ExitCode, InputError, UsageError, help_text
-from ecr_sweeper.journal import Journal
-from ecr_sweeper.model import AccountId, Plan
+from ecr_sweeper.journal import Journal, quarantine_files, quarantined, select
+from ecr_sweeper.model import AccountId, AccountTarget, Plan
 from ecr_sweeper.planfile import read_plan, write_plan
 from ecr_sweeper.report import (
     ECR_PRICE_PER_GB_MONTH,
@@ -426,6 +426,70 @@ def apply_exit_code(result: ApplyResult) -> ExitCode:
     if result.fresh.blocked:
         return ExitCode.BLOCKED
     return ExitCode.OK if result.complete else ExitCode.INCOMPLETE
+
+
+@app.command()
+def restore(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PLAN|JOURNAL",
+            help="The plan an `apply --quarantine` carried out, or its journal "
+            "(plan.json.journal).",
+        ),
+    ],
+    repository: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="Only this repository (repeatable)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(metavar="TAG", help="Only images carrying this tag (repeatable)."),
+    ] = None,
+    digest: Annotated[
+        list[str] | None,
+        typer.Option(metavar="DIGEST", help="Only this image (repeatable)."),
+    ] = None,
+    role_name: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ROLE_NAME",
+            help="Assume this role in every account instead of the one the plan recorded.",
+        ),
+    ] = None,
+    quiet: Quiet = False,
+    log_format: LogFormat = "text",
+) -> int:
+    """Undo a quarantine: restore what `apply --quarantine` archived (ACTIVATING, then ACTIVE
+    within about 20 minutes). Running it again restores nothing twice."""
+    log.configure(quiet=quiet, log_format=log_format)
+    with bad_input():
+        try:
+            journal_path, plan_path = quarantine_files(source)
+            records = quarantined(journal_path)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        targets = read_plan(plan_path).targets if plan_path is not None else ()
+    if role_name is not None:
+        accounts = {r.repository.account_id for r in records} | {t.account_id for t in targets}
+        known = {t.account_id: t for t in targets}
+        targets = tuple(
+            replace(
+                known.get(a) or AccountTarget(a, ()),
+                role_arn=role_arn_for(a, role_name, None, "--role-name"),
+            )
+            for a in sorted(accounts)
+        )
+    chosen = select(records, tuple(repository or ()), tuple(digest or ()))
+    if not chosen:
+        out.print(
+            f"nothing to restore: {journal_path} records no such archived image", markup=False
+        )
+        return ExitCode.OK
+    with log:
+        lines = runs.restore(chosen, targets, tuple(tag or ()), log)
+    render.restore(lines)
+    return ExitCode.INCOMPLETE if any(line.after == "FAILED" for line in lines) else ExitCode.OK
 
 
 @app.command()
