@@ -130,5 +130,5 @@ def test_restore_undoes_a_quarantine_manifests_before_their_index_and_is_idempot
         boto3.client("ecr", region_name=US).batch_delete_image(
             repositoryName="app", imageIds=[{"imageDigest": SIG.digest}]
         )
-        gone = {x.digest: x.after for x in restore(records)}
+        gone = {str(x.digest): x.after for x in restore(records)}
         assert gone[SIG.digest] == "GONE"
