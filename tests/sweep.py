@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -21,7 +21,7 @@ from ecr_sweeper.aws.limits import Limits
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.events import Event, Progress
 from ecr_sweeper.journal import Journal
-from ecr_sweeper.model import AccountTarget, Plan, Policy, Sources, UsageScan
+from ecr_sweeper.model import AccountTarget, Plan, Policy, Quarantined, Sources, UsageScan
 from ecr_sweeper.pipeline import apply_plan, make_plan, scan_usage
 from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.retry import RetryPolicy
@@ -58,13 +58,16 @@ def plan(
     progress: Progress = _quiet,
     retry: RetryPolicy | None = None,
     limits: Limits | None = None,
+    quarantined: Sequence[Quarantined] = (),
 ) -> Plan:
     """`make_plan` of `targets` (the wall clock's now unless `now` is given)."""
     wanted = tuple(targets)
     when = now or datetime.now(UTC)
 
     async def work(connections: Connections) -> Plan:
-        return await make_plan(wanted, policy, connections, when, progress, sources=sources)
+        return await make_plan(
+            wanted, policy, connections, when, progress, sources=sources, quarantined=quarantined
+        )
 
     return connected(work, retry=retry, limits=limits)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from ecr_sweeper.model import (
     CosignSubject,
     Finding,
     Follows,
+    InQuarantine,
     InUse,
     InventoryIncomplete,
     InventoryScan,
@@ -41,12 +42,14 @@ from ecr_sweeper.model import (
     Policy,
     ProtectedTag,
     PulledRecently,
+    QuarantineOver,
     Reason,
     Recorded,
     Refusal,
     Region,
     ReplicaHold,
     Repository,
+    RestoredAfterQuarantine,
     ScanNote,
     ServiceHold,
     UnreadConsumer,
@@ -166,6 +169,19 @@ REASONS: list[tuple[object, str]] = [
         "recently pushed",
     ),
     (
+        InQuarantine(datetime(2026, 1, 2, tzinfo=UTC), 14),
+        "kept: quarantined (archived) on 2026-01-02; deleted once archived 14 days unless "
+        "restored (`ecr-sweeper restore`)",
+    ),
+    (
+        RestoredAfterQuarantine(datetime(2026, 1, 2, tzinfo=UTC)),
+        "kept: restored after quarantine: something needed it",
+    ),
+    (
+        QuarantineOver(datetime(2026, 1, 2, tzinfo=UTC), 21),
+        "delete: quarantined 21 days ago, nobody restored or used it",
+    ),
+    (
         Follows(Code.MANIFEST_OF_DELETED),
         "delete: manifest of an image index that is deleted",
     ),
@@ -268,8 +284,10 @@ def test_the_plan_texts_are_those_of_the_code_before_typed_reasons() -> None:
 
 
 def test_the_rich_plans_reach_every_code_the_planner_decides() -> None:
+    from test_plan_quarantine import quarantine_plans  # its own file: the golden is older
+
     seen = set()
-    for plan in plans().values():
+    for plan in (*plans().values(), *quarantine_plans().values()):
         seen |= {d.reason.code for d in (*plan.deletions, *plan.kept)}
         seen |= {x.code for x in (*plan.findings, *plan.warnings, *plan.refusals)}
     skipped = {Code.RECHECK_BLOCKED, Code.RECHECK_KEPT, Code.RECHECK_ABSENT, Code.RECORDED}

@@ -400,6 +400,7 @@ _DELETES = frozenset(
         "referrer-of-deleted",
         "cosign-subject-deleted",
         "cosign-subject-absent",
+        "quarantine-over",
     }
 )
 
@@ -465,6 +466,10 @@ class Code(enum.Enum):
     SCAN_NOTE = "scan-note"
     OVER_IMAGE_CAP = "over-image-cap"
     OVER_PERCENT_CAP = "over-percent-cap"
+    # a quarantine (apply --quarantine archived it; invariant 13)
+    IN_QUARANTINE = "in-quarantine"
+    RESTORED_AFTER_QUARANTINE = "restored-after-quarantine"
+    QUARANTINE_OVER = "quarantine-over"
     # read back from a plan file: its words, as reviewed
     RECORDED = "recorded"
 
@@ -607,6 +612,33 @@ class Unused:
 
 
 @dataclass(frozen=True, slots=True)
+class InQuarantine:
+    """Archived by this tool `since`, unused, not restored: deleted once `days` are over."""
+
+    code: ClassVar[Code] = Code.IN_QUARANTINE
+    since: datetime
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredAfterQuarantine:
+    """Archived by this tool `since`, and restored (or pushed again) after: something needed
+    it. Kept, and never quarantined again by the rule that quarantined it."""
+
+    code: ClassVar[Code] = Code.RESTORED_AFTER_QUARANTINE
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineOver:
+    """Archived by this tool `days_ago` days ago and still archived, unused: delete."""
+
+    code: ClassVar[Code] = Code.QUARANTINE_OVER
+    since: datetime
+    days_ago: int
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """A reason, finding, warning or refusal read back from a plan file: the words the
     reviewer read. Not parsed back into a code: the words of an older version, or of a
@@ -637,6 +669,9 @@ Reason = (
     | NotDeleted
     | NowKept
     | Unused
+    | InQuarantine
+    | RestoredAfterQuarantine
+    | QuarantineOver
     | Recorded
 )
 
@@ -755,6 +790,9 @@ class Plan:
     # Consumers present and not read, not accepted: one each; any blocks the plan.
     findings: tuple[Finding, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()  # accepted findings, regions not read, archived…
+    # What this tool archived (apply --quarantine's journal) that the plan was made with: the
+    # plan's record of it, which apply's re-check plans with again.
+    quarantined: tuple[Quarantined, ...] = ()
 
     @property
     def blocked(self) -> bool:

@@ -42,6 +42,7 @@ from ecr_sweeper.model import (
     AccountNote,
     AccountRegion,
     AccountTarget,
+    Code,
     Decision,
     InventoryScan,
     Plan,
@@ -303,9 +304,10 @@ async def make_plan(
     *,
     sources: Sources | None = None,
     readers: Readers = Readers(),
+    quarantined: Sequence[Quarantined] = (),
 ) -> Plan:
     """Read the whole run's usage and, at the same time, its inventory; judge each repository
-    once the whole usage is known.
+    once the whole usage is known. `quarantined`: what this tool archived (its journal).
 
     Nothing is judged before the whole usage set is known (services in one account pull from
     a registry in another): a repository read before that waits, in a buffer of at most
@@ -315,7 +317,14 @@ async def make_plan(
     """
     with fewer_collections():
         return await _make_plan(
-            targets, policy, connections, now, progress, sources=sources, readers=readers
+            targets,
+            policy,
+            connections,
+            now,
+            progress,
+            sources=sources,
+            readers=readers,
+            quarantined=quarantined,
         )
 
 
@@ -328,6 +337,7 @@ async def _make_plan(
     *,
     sources: Sources | None,
     readers: Readers,
+    quarantined: Sequence[Quarantined],
 ) -> Plan:
     sources = sources or Sources()
     places, readings, notes = await _place(targets, connections, progress, sources, readers.regions)
@@ -346,6 +356,7 @@ async def _make_plan(
                 targets,
                 sources,
                 principal_kinds=PRINCIPAL_KINDS,
+                quarantined=quarantined,
             )
         )
 
@@ -406,6 +417,7 @@ def plan_from_scans(
     *,
     targets: Sequence[AccountTarget],
     sources: Sources,
+    quarantined: Sequence[Quarantined] = (),
 ) -> Plan:
     """Plan from every shard's scans. Consumes `inventory` (emptied as it is planned, so
     each scan's images are freed once judged)."""
@@ -418,6 +430,7 @@ def plan_from_scans(
         targets,
         sources=sources,
         principal_kinds=PRINCIPAL_KINDS,
+        quarantined=quarantined,
     )
 
 
@@ -453,8 +466,18 @@ async def apply_plan(
             deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in done),
         )
     fresh = await make_plan(
-        reviewed.targets, reviewed.policy, connections, now, progress, sources=reviewed.sources
+        reviewed.targets,
+        reviewed.policy,
+        connections,
+        now,
+        progress,
+        sources=reviewed.sources,
+        quarantined=reviewed.quarantined,
     )
+    # A quarantine that is over is deleted, even by an apply that quarantines the rest.
+    over = {
+        (d.repository, d.digest) for d in fresh.deletions if d.reason.code is Code.QUARANTINE_OVER
+    }
     to_delete, why_skipped = recheck(reviewed, fresh)
     # In words here: ApplyResult carries them as text (the renderer's, with its flags).
     skipped = [(d, wording.reason(why)) for d, why in why_skipped]
@@ -496,9 +519,11 @@ async def apply_plan(
             outcome.failed.extend((d, why) for d in decisions)
             return
         api = connections.api(key.account_id, key.region)
-        if quarantine:
-            await archive_images(ecr, api, key, decisions, outcome, on_image=batch_done)
-        else:
+        to_archive = [d for d in decisions if (d.repository, d.digest) not in over]
+        if quarantine and to_archive:
+            await archive_images(ecr, api, key, to_archive, outcome, on_image=batch_done)
+            decisions = [d for d in decisions if (d.repository, d.digest) in over]
+        if decisions:
             await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
         progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
 

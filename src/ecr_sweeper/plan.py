@@ -45,6 +45,13 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    is held whole when a destination's usage was not read (outside the sweep).
 12. An archived image in use is kept like any image in use, and named in the warnings: a
    workload cannot pull it until it is restored.
+13. A quarantine is judged by this tool's own record (`Quarantined`: what its apply archived
+   instead of deleting, and when), never by an image's status alone: an image archived by
+   anything else is judged as any other. An image of the record that would be deleted is kept
+   while archived less than `quarantine_days` (`InQuarantine`), and deleted after
+   (`QuarantineOver`); one restored since (not archived, ACTIVATING, or `lastActivatedAt` after
+   the record) is never deleted nor quarantined again by that rule (`RestoredAfterQuarantine`).
+   What keeps an image today (in use, retention, a hold) keeps it still.
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ from ecr_sweeper.model import (
     Finding,
     Follows,
     Image,
+    InQuarantine,
     InUse,
     InventoryIncomplete,
     InventoryScan,
@@ -93,11 +101,14 @@ from ecr_sweeper.model import (
     Policy,
     ProtectedTag,
     PulledRecently,
+    Quarantined,
+    QuarantineOver,
     Reason,
     Refusal,
     ReplicaHold,
     Repository,
     RepositoryKey,
+    RestoredAfterQuarantine,
     Retention,
     ScanError,
     ScanNote,
@@ -228,7 +239,9 @@ class Planner:
         sources: Sources | None = None,
         *,
         principal_kinds: PrincipalKinds | None = None,
+        quarantined: Iterable[Quarantined] = (),
     ) -> None:
+        self._quarantined = {(q.repository, q.digest): q.at for q in quarantined}
         self._policy = policy
         self._principal_kinds = principal_kinds or {}
         self._now = now
@@ -283,6 +296,8 @@ class Planner:
                 self._now,
             )
             self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
+        if self._quarantined:
+            verdicts = [self._after_quarantine(repo.key, v) for v in verdicts]
         archived = {image.digest for image in repo.images if image.archived}
         for verdict in verdicts:
             image, reason = verdict.image, verdict.reason
@@ -298,6 +313,16 @@ class Planner:
             self._kept.append(_decision(key, verdict.image, BLOCKED))
         else:
             self._deletions.append(_decision(key, verdict.image, verdict.reason))
+
+    def _after_quarantine(self, key: RepositoryKey, verdict: Verdict) -> Verdict:
+        """The verdict on an image this tool archived (invariant 13)."""
+        since = self._quarantined.get((key, verdict.image.digest))
+        if since is None or not verdict.reason.code.deletes:
+            return verdict
+        return Verdict(
+            verdict.image,
+            quarantine_reason(verdict.image, since, self._now, self._policy.quarantine_days),
+        )
 
     def _service_hold(self, repo: Repository) -> ServiceHold | None:
         """A service principal of a kind the run did not read may pull: hold, and (unless
@@ -355,6 +380,9 @@ class Planner:
             # the plan file writes their sentences in the renderer's (alphabetical) order.
             findings=tuple(sorted(set(self._findings), key=repr)),
             warnings=tuple(sorted(set(self._warnings), key=repr)),
+            quarantined=tuple(
+                sorted(Quarantined(k, d, at) for (k, d), at in self._quarantined.items())
+            ),
         )
 
     def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:
@@ -434,6 +462,28 @@ class Verdict:
     reason: Reason
 
 
+def restored_since(image: Image, since: datetime) -> bool:
+    """The image came back from the archive after `since`: it is not archived (restored, or
+    pushed again), a restore is under way, or ECR says it was restored after."""
+    return (
+        not image.archived
+        or image.activating
+        or (image.activated_at is not None and image.activated_at > since)
+    )
+
+
+def quarantine_reason(
+    image: Image, since: datetime, now: datetime, days: int
+) -> InQuarantine | RestoredAfterQuarantine | QuarantineOver:
+    """Why an image this tool archived `since` (and that would be deleted) is kept or goes."""
+    if restored_since(image, since):
+        return RestoredAfterQuarantine(since)
+    age = now - since
+    if age >= timedelta(days=days):
+        return QuarantineOver(since, age.days)
+    return InQuarantine(since, days)
+
+
 def build_plan(
     usage: Sequence[UsageScan],
     inventory: Iterable[InventoryScan],
@@ -443,13 +493,22 @@ def build_plan(
     *,
     sources: Sources | None = None,
     principal_kinds: PrincipalKinds | None = None,
+    quarantined: Iterable[Quarantined] = (),
 ) -> Plan:
     """Decide, for every image of every scanned repository, whether to keep or delete it.
 
     `inventory` is iterated once, scan by scan: a caller that hands over its only reference
     (`drain`) lets each scan's images be freed as soon as they are judged.
     """
-    planner = Planner(usage, policy, now, targets, sources, principal_kinds=principal_kinds)
+    planner = Planner(
+        usage,
+        policy,
+        now,
+        targets,
+        sources,
+        principal_kinds=principal_kinds,
+        quarantined=quarantined,
+    )
     errors: list[ScanError] = []
     for scan in inventory:
         errors.extend(scan.errors)

@@ -43,6 +43,7 @@ from ecr_sweeper.model import (
     Patterns,
     Plan,
     Policy,
+    Quarantined,
     Reason,
     Recorded,
     Region,
@@ -78,7 +79,31 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": wording.warnings(plan.warnings),
         "deletions": [_decision_to_json(d, said) for d in plan.deletions],
         "kept": [_decision_to_json(d, said) for d in plan.kept],
+        # only when the plan was made with a quarantine's record: other plans read as before
+        **(
+            {"quarantined": [_quarantined_to_json(q) for q in plan.quarantined]}
+            if plan.quarantined
+            else {}
+        ),
     }
+
+
+def _quarantined_to_json(q: Quarantined) -> dict[str, str]:
+    key = q.repository
+    return {
+        "account_id": key.account_id,
+        "region": key.region,
+        "repository": key.name,
+        "image_digest": q.digest,
+        "at": q.at.isoformat(),
+    }
+
+
+def _quarantined_from_json(d: dict[str, Any]) -> Quarantined:
+    key = RepositoryKey(
+        AccountId(str(d["account_id"])), Region(str(d["region"])), RepositoryName(d["repository"])
+    )
+    return Quarantined(key, Digest(str(d["image_digest"])), aware_time(d["at"], "quarantined.at"))
 
 
 class _Sentences:
@@ -198,6 +223,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         census=tuple(census_from_json(e) for e in data.get("census", [])),
         findings=tuple(Recorded(str(f)) for f in data.get("findings", [])),
         warnings=tuple(Recorded(str(w)) for w in data.get("warnings", [])),
+        quarantined=tuple(_quarantined_from_json(q) for q in data.get("quarantined", [])),
     )
 
 

@@ -78,6 +78,7 @@ class Sweep:
     role_name: str | None = None
     organization: Organization | None = None
     excluded: tuple[AccountId, ...] = ()
+    quarantined: tuple[Quarantined, ...] = ()  # what a quarantine archived (its journals)
 
 
 ShardScans = tuple[list[UsageScan], list[InventoryScan]]
@@ -103,7 +104,13 @@ def plan(sweep: Sweep, progress: Progress = ignore) -> Plan:
             _say_what_is_planned(targets, policy, progress)
             now = datetime.now(UTC)
             return await make_plan(
-                targets, policy, connections, now, progress, sources=sweep.sources
+                targets,
+                policy,
+                connections,
+                now,
+                progress,
+                sources=sweep.sources,
+                quarantined=sweep.quarantined,
             )
 
     return anyio.run(run)
@@ -151,14 +158,20 @@ def shard(
     return ShardResult(index, count, output, usage_errors, errors)
 
 
-def merge(shard_files: Sequence[Path]) -> Plan:
+def merge(shard_files: Sequence[Path], quarantined: Sequence[Quarantined] = ()) -> Plan:
     """`plan --merge`: the plan from every shard's scans (no AWS call)."""
     try:
         targets, policy, sources, usage, inventory = read_shards(list(shard_files))
     except PlanFileError as exc:
         raise InputError(str(exc)) from exc
     return plan_from_scans(
-        usage, inventory, policy, datetime.now(UTC), targets=targets, sources=sources
+        usage,
+        inventory,
+        policy,
+        datetime.now(UTC),
+        targets=targets,
+        sources=sources,
+        quarantined=quarantined,
     )
 
 

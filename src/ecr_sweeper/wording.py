@@ -26,6 +26,7 @@ from ecr_sweeper.model import (
     CosignSubject,
     Finding,
     Follows,
+    InQuarantine,
     InUse,
     InventoryIncomplete,
     NotDeleted,
@@ -37,10 +38,12 @@ from ecr_sweeper.model import (
     PlanWarning,
     ProtectedTag,
     PulledRecently,
+    QuarantineOver,
     Reason,
     Recorded,
     Refusal,
     ReplicaHold,
+    RestoredAfterQuarantine,
     ScanNote,
     ServiceHold,
     UnreadConsumer,
@@ -156,6 +159,15 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             return f"not deleted: now {reason(now)}"
         case Unused(min_age_days=days, keep_last=keep_last):
             return _unused(days, keep_last)
+        case InQuarantine(since=since, days=days):
+            return (
+                f"kept: quarantined (archived) on {since:%Y-%m-%d}; deleted once archived "
+                f"{plural(days, 'days')} unless restored (`ecr-sweeper restore`)"
+            )
+        case RestoredAfterQuarantine():
+            return "kept: restored after quarantine: something needed it"
+        case QuarantineOver(days_ago=days_ago):
+            return f"delete: quarantined {days_ago} days ago, nobody restored or used it"
         case Recorded(text=text):
             return text
         case _:

@@ -51,6 +51,8 @@ from ecr_sweeper.cli.options import (
     PlanFile,
     PricePerGbMonth,
     ProtectTag,
+    Quarantined,
+    QuarantineDays,
     Quiet,
     Region,
     RoleName,
@@ -78,6 +80,7 @@ from ecr_sweeper.config import (
 from ecr_sweeper.exits import ExitCode, InputError, UsageError, help_text
 from ecr_sweeper.journal import Journal, quarantine_files, quarantined, select
 from ecr_sweeper.model import AccountId, AccountTarget, Plan
+from ecr_sweeper.model import Quarantined as QuarantineRecord
 from ecr_sweeper.planfile import read_plan, write_plan
 from ecr_sweeper.report import (
     ECR_PRICE_PER_GB_MONTH,
@@ -149,6 +152,8 @@ def plan(
     accept_unread: AcceptUnread = None,
     max_delete_percent: MaxDeletePercent = None,
     max_delete_images: MaxDeleteImages = None,
+    quarantined_files: Quarantined = None,
+    quarantine_days: QuarantineDays = None,
     external_images: ExternalImages = None,
     service_revisions: ServiceRevisions = None,
     rollback_revisions: RollbackRevisions = None,
@@ -181,7 +186,8 @@ def plan(
     if merge:
         if account or region or config or role_name or shard or org:
             raise UsageError("--merge plans from shard files only: no account options")
-        return _finish_plan(runs.merge(shard_files or []), show, detailed_exit_codes)
+        records = _quarantine_records(quarantined_files or [])
+        return _finish_plan(runs.merge(shard_files or [], records), show, detailed_exit_codes)
     check_regions(region or [], "--region")
     check_regions(usage_regions or [], "--usage-regions")
     with bad_input():
@@ -217,7 +223,9 @@ def plan(
             accepted_unread=tuple(accept_unread or ()),
             max_delete_percent=max_delete_percent,
             max_delete_images=max_delete_images,
+            quarantine_days=quarantine_days,
         )
+        records = _quarantine_records(quarantined_files or [])
     if not org and (org_unit or org_tag):
         raise UsageError("--org-unit and --org-tag need --org")
     sweep = runs.Sweep(
@@ -233,6 +241,7 @@ def plan(
             else None
         ),
         excluded=excluded,
+        quarantined=records,
     )
     with log:
         if shard is not None:
@@ -251,6 +260,19 @@ class Shown:
     markdown_file: Path | None
     price_per_gb_month: float
     every_repository: bool
+
+
+def _quarantine_records(paths: list[Path]) -> tuple[QuarantineRecord, ...]:
+    """What the quarantines of these plans or journals archived (an input error if one is
+    neither)."""
+    records: list[QuarantineRecord] = []
+    for path in paths:
+        try:
+            journal_path, _ = quarantine_files(path)
+            records += quarantined(journal_path)
+        except ValueError as exc:
+            raise InputError(f"--quarantined: {exc}") from exc
+    return tuple(sorted(set(records)))
 
 
 def _check_outputs(output: Path, markdown_file: Path | None) -> None:

@@ -263,6 +263,27 @@ MaxDeleteImages = Annotated[
     ),
 ]
 
+Quarantined = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--quarantined",
+        metavar="PLAN|JOURNAL",
+        help="What an `apply --quarantine` archived (its plan, or the plan's journal; "
+        "repeatable): images of it archived --quarantine-days are deleted, restored ones kept.",
+        rich_help_panel="Safety",
+    ),
+]
+
+QuarantineDays = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        metavar="DAYS",
+        help="Days an image stays quarantined (archived) before a plan deletes it (default 14).",
+        rich_help_panel="Safety",
+    ),
+]
+
 ExternalImages = Annotated[
     list[Path] | None,
     typer.Option(
