@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sweep
 import test_sweep_awsim
 from awsim import Account, Cluster, Image, Platform, Region, Repository, Scenario, image_uri
+from ecr_sweeper import wording
 from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.journal import Journal, quarantined, select
 from ecr_sweeper.model import Quarantined
 from ecr_sweeper.pipeline import restore_quarantined
+from ecr_sweeper.planfile import write_plan
 from ecr_sweeper.results import RestoreLine
+from planning import NO_RETENTION
 from test_sweep_awsim import NOW, SOURCES, US, StartEmulator, keys, service_using, target
 
 emulator = test_sweep_awsim.emulator  # the fixture, shared
@@ -132,3 +139,113 @@ def test_restore_undoes_a_quarantine_manifests_before_their_index_and_is_idempot
         )
         gone = {str(x.digest): x.after for x in restore(records)}
         assert gone[SIG.digest] == "GONE"
+
+
+def test_a_sweep_you_can_undo_plan_quarantine_a_pull_fails_restore_then_a_later_plan_finishes(
+    emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """Issue 22's must-show: plan → apply --quarantine → a consumer pulls one quarantined image
+    and fails → `restore` of that one → a plan 15 days later (clock injected) deletes the
+    other quarantined images and keeps the restored one, with its reason."""
+    with emulator(scenario()) as emu:
+        reviewed = sweep.plan([target(A)], sources=SOURCES, now=NOW)
+        plan_file = tmp_path / "plan.json"
+        write_plan(reviewed, plan_file)
+        journal = Journal.beside(plan_file)
+        done = sweep.apply(reviewed, now=NOW, journal=journal, quarantine=True)
+        quarantined_now = {d.digest for d in done.outcome.archived}
+        assert OLD.digest in quarantined_now
+
+        # Something the sweep could not see still needed v1: its pull fails (404 on AWS).
+        ecr = boto3.client("ecr", region_name=US)
+        pulled = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])
+        assert pulled["images"] == []
+        assert pulled["failures"][0]["failureCode"] == "ImageNotFound"
+
+        # The undo, of that one image, from the command line.
+        restored = sweep.sweeper("restore", str(plan_file), "--digest", OLD.digest, cwd=tmp_path)
+        assert restored.returncode == 0, restored.stderr
+        assert f"ARCHIVED → ACTIVE     {A}/{US}/app@{OLD.digest} (v1)" in restored.stdout
+        assert "restore: 1 restored now; ACTIVE 1" in restored.stdout
+        pulled = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])
+        assert [i["imageId"]["imageDigest"] for i in pulled["images"]] == [OLD.digest]
+        again = sweep.sweeper("restore", str(plan_file), "--digest", OLD.digest, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "restore: 0 restored now; ACTIVE 1" in again.stdout  # idempotent
+
+        # 15 days later, with what the quarantine recorded.
+        later = NOW + timedelta(days=15)
+        records = quarantined(journal.path)
+        policy = replace(NO_RETENTION, quarantine=True)
+        finish = sweep.plan([target(A)], policy, sources=SOURCES, now=later, quarantined=records)
+        said = {str(d.digest): wording.reason(d.reason) for d in (*finish.deletions, *finish.kept)}
+        assert {d.digest for d in finish.deletions} == (quarantined_now - {OLD.digest}) | {
+            ELSEWHERE.digest  # archived by someone else: judged as today (unused: deleted)
+        }
+        for digest in quarantined_now - {OLD.digest}:
+            assert said[digest] == "delete: quarantined 15 days ago, nobody restored or used it"
+        assert said[OLD.digest] == "kept: restored after quarantine: something needed it"
+        assert said[USED.digest].startswith("in use: tag 'v3'")
+
+        # Its apply deletes what the quarantine finished (even with quarantine on).
+        final = sweep.apply(
+            finish, now=later, journal=Journal(tmp_path / "later.journal"), quarantine=True
+        )
+        assert {d.digest for d in final.outcome.deleted} == quarantined_now - {OLD.digest}
+        # …and quarantines the rest as usual (someone else's archive: ECR refuses, reported).
+        assert [d.digest for d, _ in final.outcome.failed] == [ELSEWHERE.digest]
+        assert emu.image_digests(A, US, "app") == {USED.digest, OLD.digest, ELSEWHERE.digest}
+
+
+# Each example of the property below is a real emulator, plan, apply and restore (about 6 s):
+# few examples. Every one names its images apart (`_RUNS`), so no digest repeats across them.
+_RUNS = iter(range(1_000_000))
+
+
+@st.composite
+def repositories(draw: st.DrawFn) -> Repository:
+    run = next(_RUNS)
+    images: list[Image] = []
+    for i in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["plain", "untagged", "index", "referrer"]))
+        seed = f"p{run}-{i}"
+        if kind == "index":
+            images.append(
+                Image(tags=(f"m{i}",), platforms=(Platform("amd64"), Platform("arm64")), key=seed)
+            )
+        elif kind == "referrer" and images:
+            images.append(Image(subject=images[-1], fmt="oci", key=seed))
+        else:
+            images.append(Image(tags=() if kind == "untagged" else (f"v{i}",), key=seed))
+    return Repository(f"prop/{run}", tuple(images))
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(repository=repositories())
+def test_restore_after_quarantine_returns_every_archived_image_to_active(
+    emulator: StartEmulator, tmp_path: Path, repository: Repository
+) -> None:
+    with emulator(Scenario((Account(A, (Region(US, repositories=(repository,)),)),))):
+        reviewed = sweep.plan([target(A)], sources=SOURCES, now=NOW)
+        journal = Journal(tmp_path / f"{repository.name.replace('/', '-')}.journal")
+        if journal.path.exists():
+            journal.path.unlink()
+        done = sweep.apply(reviewed, now=NOW, journal=journal, quarantine=True)
+        assert done.outcome.failed == []
+        records = quarantined(journal.path)
+        assert {r.digest for r in records} == {d.digest for d in reviewed.deletions}
+        lines = restore(records)
+        assert {x.digest: x.after for x in lines} == {r.digest: "ACTIVE" for r in records}
+        now = statuses_of(repository.name)
+        assert set(now.values()) == {"ACTIVE"}
+        assert set(now) == {i.digest for i in repository.all_images()}
+
+
+def statuses_of(name: str) -> dict[str, str]:
+    ecr = boto3.client("ecr", region_name=US)
+    details = ecr.describe_images(repositoryName=name, filter={"imageStatus": "ANY"})
+    return {d["imageDigest"]: d["imageStatus"] for d in details["imageDetails"]}
