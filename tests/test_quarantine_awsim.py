@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -249,3 +250,31 @@ def statuses_of(name: str) -> dict[str, str]:
     ecr = boto3.client("ecr", region_name=US)
     details = ecr.describe_images(repositoryName=name, filter={"imageStatus": "ANY"})
     return {d["imageDigest"]: d["imageStatus"] for d in details["imageDetails"]}
+
+
+def test_the_command_line_quarantine_states_its_cost_first_and_restore_undoes_it(
+    emulator: StartEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with emulator(scenario()):
+        reviewed = sweep.plan([target(A)], sources=SOURCES, now=datetime.now(UTC))
+        write_plan(reviewed, tmp_path / "plan.json")
+        monkeypatch.setenv("ECR_SWEEPER_QUARANTINE", "true")  # the GitLab template's variable
+        applied = sweep.sweeper("apply", "plan.json", "--yes", cwd=tmp_path)
+        assert applied.returncode == 4, applied.stderr  # someone else's archive: refused
+        out = applied.stdout
+        assert out.index("quarantine cost: 0.21 GB archived instead of deleted is billed") < (
+            out.index("apply --quarantine: archived 5 (")
+        )
+        assert "at least 90 days: about $0.06 at $0.1/GB-month" in out
+        assert "restoring all of it would cost about $0.01 ($0.03/GB)" in out
+        assert "as checked in March 2026" in out
+        assert "(ImageStorageClassUpdateNotSupportedException)" in applied.stderr
+        assert {d for d, s in statuses().items() if s == "ARCHIVED"} == {
+            d.digest for d in reviewed.deletions
+        }
+        restored = sweep.sweeper(
+            "restore", "plan.json.journal", "--repository", "app", cwd=tmp_path
+        )
+        assert restored.returncode == 0, restored.stderr
+        assert "restore: 5 restored now; ACTIVE 5" in restored.stdout
+        assert {d for d, s in statuses().items() if s == "ARCHIVED"} == {ELSEWHERE.digest}

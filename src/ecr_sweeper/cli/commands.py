@@ -369,6 +369,7 @@ def apply(
         bool | None,
         typer.Option(
             "--quarantine/--no-quarantine",
+            envvar="ECR_SWEEPER_QUARANTINE",  # the GitLab template's variable ("true"/"false")
             help="Archive the planned images (ECR's archive storage class) instead of deleting "
             "them: `ecr-sweeper restore` undoes it, and a plan --quarantine-days later deletes "
             "what stayed archived. Default: the plan's policy (`quarantine` in the accounts "
