@@ -67,11 +67,10 @@ def test_apply_quarantine_archives_what_the_plan_deletes_and_a_rerun_resumes(
         assert done.quarantine
         assert {d.digest for d in done.outcome.archived} == planned - {ELSEWHERE.digest}
         assert done.outcome.deleted == []
-        # Archived by something else already: ECR's refusal, read and reported for the image.
-        ((failed, why),) = done.outcome.failed
-        assert failed.digest == ELSEWHERE.digest
-        assert "(ImageStorageClassUpdateNotSupportedException)" in why
-        assert why.endswith("its status is ARCHIVED")
+        # Archived by something else already: ECR refuses, the image's status says why, and
+        # it is left as it is (not this tool's to restore), not a failure.
+        assert done.outcome.failed == []
+        assert [d.digest for d in done.outcome.already_archived] == [ELSEWHERE.digest]
         # The index went before the manifests it lists (ECR refuses them while it is active).
         assert emu.deleted() == []
         now = statuses()
@@ -86,9 +85,9 @@ def test_apply_quarantine_archives_what_the_plan_deletes_and_a_rerun_resumes(
         assert {line["at"] for line in archived} == {NOW.isoformat()}
 
         again = sweep.apply(reviewed, now=NOW, journal=journal, quarantine=True)
-        assert {d.digest for d in again.previously_done} == planned - {ELSEWHERE.digest}
+        assert {d.digest for d in again.previously_done} == planned
         assert again.outcome.archived == []
-        assert emu.call_count(operation="UpdateImageStorageClass") == archive_calls + 1
+        assert emu.call_count(operation="UpdateImageStorageClass") == archive_calls
 
 
 def restore(records: Sequence[Quarantined], tags: Sequence[str] = ()) -> list[RestoreLine]:
@@ -193,8 +192,9 @@ def test_a_sweep_you_can_undo_plan_quarantine_a_pull_fails_restore_then_a_later_
             finish, now=later, journal=Journal(tmp_path / "later.journal"), quarantine=True
         )
         assert {d.digest for d in final.outcome.deleted} == quarantined_now - {OLD.digest}
-        # …and quarantines the rest as usual (someone else's archive: ECR refuses, reported).
-        assert [d.digest for d, _ in final.outcome.failed] == [ELSEWHERE.digest]
+        # …and quarantines the rest as usual (someone else's archive is left as it is).
+        assert [d.digest for d in final.outcome.already_archived] == [ELSEWHERE.digest]
+        assert final.outcome.failed == []
         assert emu.image_digests(A, US, "app") == {USED.digest, OLD.digest, ELSEWHERE.digest}
 
 
@@ -260,7 +260,7 @@ def test_the_command_line_quarantine_states_its_cost_first_and_restore_undoes_it
         write_plan(reviewed, tmp_path / "plan.json")
         monkeypatch.setenv("ECR_SWEEPER_QUARANTINE", "true")  # the GitLab template's variable
         applied = sweep.sweeper("apply", "plan.json", "--yes", cwd=tmp_path)
-        assert applied.returncode == 4, applied.stderr  # someone else's archive: refused
+        assert applied.returncode == 0, applied.stderr
         out = applied.stdout
         assert out.index("quarantine cost: 0.21 GB archived instead of deleted is billed") < (
             out.index("apply --quarantine: archived 5 (")
@@ -268,7 +268,8 @@ def test_the_command_line_quarantine_states_its_cost_first_and_restore_undoes_it
         assert "at least 90 days: about $0.06 at $0.1/GB-month" in out
         assert "restoring all of it would cost about $0.01 ($0.03/GB)" in out
         assert "as checked in March 2026" in out
-        assert "(ImageStorageClassUpdateNotSupportedException)" in applied.stderr
+        assert f"left {A}/{US}/app@{ELSEWHERE.digest}: archived already, not by" in applied.stderr
+        assert "archived already by something else 1, skipped 0, failed 0" in out
         assert {d for d, s in statuses().items() if s == "ARCHIVED"} == {
             d.digest for d in reviewed.deletions
         }

@@ -31,7 +31,7 @@ JournalKey = tuple[str, str, str, str]  # account, region, repository, digest
 DONE = frozenset({"deleted", "already_gone"})
 # What an apply --quarantine has done: archived (with when, `at`: the tool's own record of
 # what it archived, which `plan --quarantined` and `restore` read) or found gone.
-QUARANTINE_DONE = frozenset({"archived", "already_gone"})
+QUARANTINE_DONE = frozenset({"archived", "already_gone", "already_archived"})
 
 
 @dataclass(slots=True)
@@ -75,6 +75,7 @@ class Journal:
             ("deleted", outcome.deleted),
             ("already_gone", outcome.already_gone),
             ("still_referenced", outcome.still_referenced),
+            ("already_archived", outcome.already_archived),
         ):
             entries += [_entry(d, name) for d in decisions]
         entries += [{**_entry(d, "failed"), "why": why} for d, why in outcome.failed]

@@ -505,6 +505,7 @@ async def apply_plan(
         deleted_so_far += (
             len(batch.deleted)
             + len(batch.archived)
+            + len(batch.already_archived)
             + len(batch.already_gone)
             + len(batch.still_referenced)
             + len(batch.failed)

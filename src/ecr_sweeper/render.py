@@ -226,12 +226,18 @@ class Renderer:
             )
         for decision, why in outcome.failed:
             self.log.error(f"  FAILED {decision.repository}@{decision.digest}: {why}")
+        for decision in outcome.already_archived:
+            self.log.warning(
+                f"  left {decision.repository}@{decision.digest}: archived already, not by "
+                "this quarantine (a lifecycle rule or a person): not this tool's to restore"
+            )
         if result.quarantine:
             self.out.print(
                 f"apply --quarantine: archived {counts['archived']} "
                 f"({human_bytes(counts['bytes_archived'])}), "
                 f"done by an earlier run {counts['deleted_earlier']}, "
                 f"already gone {counts['already_gone']}, "
+                f"archived already by something else {counts['already_archived']}, "
                 f"skipped {counts['skipped_now_in_use_or_kept']}, failed {counts['failed']}; "
                 "`ecr-sweeper restore` undoes it",
                 markup=False,

@@ -111,6 +111,7 @@ def apply_totals(result: ApplyResult) -> dict[str, int]:
         "failed": len(outcome.failed),
         "bytes_reclaimed": sum(d.size_bytes for d in outcome.deleted),
         "archived": len(outcome.archived),
+        "already_archived": len(outcome.already_archived),
         "bytes_archived": sum(d.size_bytes for d in outcome.archived),
     }
 

@@ -21,6 +21,8 @@ class DeleteOutcome:
     still_referenced: list[Decision] = field(default_factory=list)
     failed: list[tuple[Decision, str]] = field(default_factory=list)
     archived: list[Decision] = field(default_factory=list)  # apply --quarantine: not deleted
+    # apply --quarantine: archived already, by something else (not this tool's to restore)
+    already_archived: list[Decision] = field(default_factory=list)
 
     def merge(self, other: DeleteOutcome) -> None:
         """Add another batch's outcomes to these."""
@@ -29,6 +31,7 @@ class DeleteOutcome:
         self.still_referenced += other.still_referenced
         self.failed += other.failed
         self.archived += other.archived
+        self.already_archived += other.already_archived
 
 
 @dataclass(slots=True)

@@ -485,8 +485,11 @@ async def _move(
             targetStorageClass=target,
         )
     except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
-        if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+        code = error_code(exc)
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
             outcome.already_gone.append(decision)
+        elif code == NOT_SUPPORTED and await _status_of(ecr, api, key, decision) == "ARCHIVED":
+            outcome.already_archived.append(decision)  # by a lifecycle rule or a person
         else:
             outcome.failed.append((decision, "; ".join(describe_errors(exc))))
         return outcome
@@ -563,6 +566,25 @@ async def restore_images(
 
 
 _GONE: tuple[str, tuple[str, ...], str] = ("GONE", (), "")
+NOT_SUPPORTED = "ImageStorageClassUpdateNotSupportedException"
+
+
+async def _status_of(ecr: Any, api: Api, key: RepositoryKey, decision: Decision) -> str | None:
+    """The image's `imageStatus` now (ECR's refusal does not say it by type), or None when it
+    cannot be read."""
+    try:
+        answer = await api.call(
+            ecr.describe_images,
+            registryId=key.account_id,
+            repositoryName=key.name,
+            imageIds=[{"imageDigest": decision.digest}],
+            filter={"imageStatus": "ANY"},
+        )
+    except Exception:  # noqa: BLE001 - unknown: the refusal is reported as it came
+        return None
+    details = answer.get("imageDetails") or [{}]
+    status = details[0].get("imageStatus")
+    return str(status) if status else None
 
 
 async def _statuses(
