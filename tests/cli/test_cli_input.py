@@ -477,7 +477,7 @@ def test_blocked_plan_prints_the_reason_first_and_no_table(tmp_path: Path) -> No
 
 
 def test_help_has_no_bool_metavars_or_placeholders(silent: Endpoint, tmp_path: Path) -> None:
-    for command in ([], ["plan"], ["apply"], ["show"], ["explain"], ["demo"]):
+    for command in ([], ["plan"], ["apply"], ["restore"], ["show"], ["explain"], ["demo"]):
         for flag in ("--help", "-h"):
             result = sweeper(*command, flag, cwd=tmp_path)
             assert result.returncode == 0, result.stderr
