@@ -194,3 +194,21 @@ def test_a_quarantine_never_archives_an_image_a_plan_would_keep(
     kept = {d.digest for d in (*reviewed.kept, *fresh.kept)}
     assert not {d.digest for d in to_archive} & kept
     assert used.digest not in {d.digest for d in to_archive}
+
+
+def test_an_archived_image_is_never_in_use_by_its_last_pull() -> None:
+    # lastRecordedPullTime of an archived image predates its archive (a pull of it fails):
+    # at most retention keeps it (keep_pulled_within_days), never "in use", never warned.
+    pulled = replace(archived(image("pulled", "v1")), last_pulled_at=NOW - timedelta(days=1))
+    policy = Policy(keep_last=0, min_age_days=0, keep_pulled_within_days=30)
+    plan = build_plan(
+        [usage_scan()],
+        inventory(Repository(APP, (pulled,))),
+        policy,
+        NOW,
+        quarantined=[record(pulled)],
+    )
+    (kept,) = plan.kept
+    assert kept.reason.code is Code.PULLED_RECENTLY
+    assert not kept.reason.code.in_use
+    assert plan.warnings == ()
