@@ -30,8 +30,9 @@ from ecr_sweeper.results import DeleteOutcome
 JournalKey = tuple[str, str, str, str]  # account, region, repository, digest
 DONE = frozenset({"deleted", "already_gone"})
 # What an apply --quarantine has done: archived (with when, `at`: the tool's own record of
-# what it archived, which `plan --quarantined` and `restore` read) or found gone.
-QUARANTINE_DONE = frozenset({"archived", "already_gone", "already_archived"})
+# what it archived, which `plan --quarantined` and `restore` read), found gone or archived
+# already, or deleted (a quarantine that was over).
+QUARANTINE_DONE = DONE | {"archived", "already_archived"}
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@
            the buffer first, then each as it is read); only decisions are kept
     plan
     apply: re-scan and re-plan, delete only what both plans delete, per repository at once
+           (or archive it: apply --quarantine; `restore` brings it back)
 
 Per-account/region failures become ScanErrors (values), never exceptions that cancel the
 siblings: one account denying access must not stop the others from being read — and the
@@ -460,7 +461,8 @@ async def apply_plan(
         journal.at = now  # the record a later plan counts the quarantine's days from
     previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in done]
     if previously_done:
-        progress(Note(f"journal: {len(previously_done)} images were deleted by an earlier run"))
+        done_as = "archived or deleted" if quarantine else "deleted"
+        progress(Note(f"journal: {len(previously_done)} images were {done_as} by an earlier run"))
         reviewed = replace(
             reviewed,
             deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in done),
