@@ -294,7 +294,7 @@ def test_a_plan_file_read_back_writes_the_same_bytes_and_rechecks_the_same(
 
 
 def test_a_million_decisions_share_a_few_reasons() -> None:
-    images = tuple(image(f"i{n}", days_old=100 + n) for n in range(200))
+    images = tuple(image(f"i{n}", f"v{n}", days_old=100 + n) for n in range(200))
     plan = build_plan([usage_scan()], inventory(Repository(APP, images)), Policy(keep_last=3), NOW)
     assert len(plan.deletions) == 197
     assert len({id(d.reason) for d in plan.deletions}) == 1

@@ -173,7 +173,8 @@ KeepLast = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="Keep the N most recently pushed images of every repository "
+        help="Keep the N most recently pushed tagged images of every repository; untagged "
+        "images do not count and follow --untagged, as in ECR lifecycle rules "
         "(default: 10, or the file's policy.keep_last).",
     ),
 ]
@@ -210,7 +211,8 @@ Untagged = Annotated[
     UntaggedImages | None,
     typer.Option(
         metavar=choices(UntaggedImages),
-        help="Untagged images nothing references: delete (default) or keep.",
+        help="Untagged images nothing references: delete (default) or keep. "
+        "--keep-last does not count them.",
         rich_help_panel="Retention",
     ),
 ]
