@@ -6,12 +6,14 @@ that counts connections (test_cli_input.Endpoint), an ordinary web server, moto'
 
 from __future__ import annotations
 
+import csv
 import http.server
 import io
 import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -22,7 +24,7 @@ from ecr_sweeper import wording
 from ecr_sweeper.model import Repository, Unused
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.render import ProgressDisplay
-from ecr_sweeper.report import find_decisions
+from ecr_sweeper.report import APPLY_CSV_COLUMNS, find_decisions, human_bytes
 from ecr_sweeper.words import BODY_LIMIT, one_line
 from moto_helpers import API, APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US, repository
 from planning import NO_RETENTION, NOW, digest, image, inventory, key
@@ -269,3 +271,105 @@ def test_plan_ends_with_the_command_that_applies_it(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[-1] == (
         "review it, then apply it: ecr-sweeper apply 'my plan.json'"
     )
+
+
+# ---------------------------------------------------------------- §3 apply lists what it deleted
+
+
+def _planned(tmp_path: Path) -> list[dict[str, Any]]:
+    """Two unused images of one repository, planned for deletion: the plan's deletions."""
+    repository(REGISTRY, US, API, "v1", "v2")
+    planned = sweeper(*CLI_PLAN, "-o", "plan.json", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    deletions = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["deletions"]
+    assert [d["image_tags"] for d in deletions] != []
+    return sorted(deletions, key=lambda d: str(d["image_digest"]))
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_lists_what_it_deleted_as_json_and_again_what_an_earlier_run_did(
+    tmp_path: Path,
+) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "json", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    doc = json.loads(applied.stdout)
+    assert doc["summary"]["deleted"] == len(deletions) == 2
+    assert doc["blocked"] is False
+    assert doc["errors"] == []
+    fields = ("account_id", "region", "repository", "image_digest", "image_tags", "size_bytes")
+    assert [{k: i[k] for k in fields} for i in doc["images"]] == [
+        {k: d[k] for k in fields} for d in deletions
+    ]
+    assert {i["outcome"] for i in doc["images"]} == {"deleted"}
+    assert sorted(tag for i in doc["images"] for tag in i["image_tags"]) == ["v1", "v2"]
+
+    again = sweeper("apply", "plan.json", "--yes", "--format", "json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    redone = json.loads(again.stdout)
+    assert redone["summary"]["deleted"] == 0
+    assert [i["image_digest"] for i in redone["images"]] == [d["image_digest"] for d in deletions]
+    assert {i["outcome"] for i in redone["images"]} <= {"deleted-earlier", "already-gone"}
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_lists_what_it_deleted_as_csv(tmp_path: Path) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "csv", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    header, *rows = list(csv.reader(io.StringIO(applied.stdout)))
+    assert header == list(APPLY_CSV_COLUMNS)
+    assert rows == [
+        [
+            "deleted",
+            REGISTRY,
+            US,
+            API,
+            str(d["image_digest"]),
+            " ".join(d["image_tags"]),
+            str(d["size_bytes"]),
+            "",
+        ]
+        for d in deletions
+    ]
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_lists_what_it_deleted_as_markdown(tmp_path: Path) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "markdown", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    lines = applied.stdout.splitlines()
+    assert lines[0] == "# ecr-sweeper apply"
+    assert lines[2].startswith("Deleted **2 images**")
+    rows = [line for line in lines if line.startswith("| deleted |")]
+    assert len(rows) == 2
+    for row, d in zip(rows, deletions, strict=True):
+        assert row.startswith(f"| deleted | {REGISTRY} | {US} | `{API}` | `{d['image_tags'][0]}` |")
+        assert f"`{d['image_digest']}`" in row
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_table_lists_each_deleted_image_with_its_tags_digest_and_size(
+    tmp_path: Path,
+) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "ecr-sweeper apply: deleted" in applied.stdout
+    for d in deletions:
+        row = next(line for line in applied.stdout.splitlines() if str(d["image_digest"]) in line)
+        for cell in (REGISTRY, US, API, *d["image_tags"], human_bytes(int(d["size_bytes"]))):
+            assert cell in row, (cell, row)
+    assert applied.stdout.splitlines()[-1].startswith("apply: deleted 2 ")
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_with_nothing_to_delete_prints_an_empty_document(tmp_path: Path) -> None:
+    planned = sweeper(*CLI_PLAN, "-o", "plan.json", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "json", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    doc = json.loads(applied.stdout)
+    assert doc["images"] == []
+    assert doc["summary"]["deleted"] == 0

@@ -27,6 +27,7 @@ from ecr_sweeper.cli.options import (
     AcceptAccount,
     AcceptUnread,
     Account,
+    ApplyFormat,
     Config,
     DetailedExitCodes,
     EveryRepository,
@@ -80,7 +81,7 @@ from ecr_sweeper.journal import Journal
 from ecr_sweeper.model import AccountId, Plan
 from ecr_sweeper.planfile import read_plan, write_plan
 from ecr_sweeper.report import ECR_PRICE_PER_GB_MONTH, find_decisions, human_bytes, markdown, totals
-from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.results import ApplyResult, DeleteOutcome
 from ecr_sweeper.shardfile import parse_shard
 from ecr_sweeper.words import plural
 
@@ -336,6 +337,7 @@ def apply(
             help="Refuse a plan older than this: what was reviewed is stale.",
         ),
     ] = 72.0,
+    output_format: ApplyFormat = "table",
     quiet: Quiet = False,
     log_format: LogFormat = "text",
 ) -> int:
@@ -366,7 +368,10 @@ def apply(
         render.refusals(reviewed)
         return ExitCode.BLOCKED
     if not reviewed.deletions:
-        out.print("nothing to delete", markup=False)
+        if output_format == "table":
+            out.print("nothing to delete", markup=False)
+        else:  # the same document, with no image in it
+            render.apply_as(ApplyResult(reviewed, DeleteOutcome()), output_format)
         return ExitCode.OK
     journal = Journal.beside(plan_file)
     check_writable(journal.path, "the apply journal")
@@ -394,7 +399,7 @@ def apply(
             f"(journaled in {journal.path}); run `ecr-sweeper apply {plan_file}` again to resume"
         )
         return 128 + result.value
-    render.apply(result)
+    render.apply_as(result, output_format)
     return apply_exit_code(result)
 
 

@@ -95,6 +95,16 @@ OutputFormat = Annotated[
         rich_help_panel="Output",
     ),
 ]
+ApplyFormat = Annotated[
+    Formats,
+    typer.Option(
+        "--format",
+        metavar=choices(Formats),
+        help="How to print what apply did: table (the images deleted), or every image of the "
+        "plan with its outcome in json, markdown or csv.",
+        rich_help_panel="Output",
+    ),
+]
 EveryRepository = Annotated[
     bool,
     typer.Option(
