@@ -120,10 +120,11 @@ class Renderer:
             self.log.error(
                 "BLOCKED: consumers exist that this run did not read, so this plan deletes nothing:"
             )
-        # One line each, never wrapped: CI logs and scripts read them line by line.
-        for finding in wording.findings(result.findings):
+        # One line each, never wrapped: CI logs and scripts read them line by line. A kind
+        # unread in many regions of an account is one line naming them.
+        for finding in wording.grouped_findings(result.findings):
             self.log.error(f"  {finding}")
-        for warning in wording.warnings(result.warnings):
+        for warning in wording.grouped_warnings(result.warnings):
             self.log.warning(f"  warning: {warning}")
 
     def plan_as(

@@ -191,7 +191,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             f"{monthly_savings(row.bytes_reclaimed, price_per_gb_month):,.2f} |"
         )
     if plan.findings:
-        found = wording.findings(plan.findings)
+        found = wording.grouped_findings(plan.findings)
         lines += ["", "## Blocked: consumers not read", "", *(f"- {f}" for f in found)]
     if plan.policy.accepted_unread:
         lines += [
@@ -201,7 +201,8 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             *(f"- `--accept-unread {a}`" for a in plan.policy.accepted_unread),
         ]
     if plan.warnings:
-        lines += ["", "## Warnings", "", *(f"- {w}" for w in wording.warnings(plan.warnings))]
+        said = wording.grouped_warnings(plan.warnings)
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in said)]
     census = [e for e in plan.census if e.present is not False]
     if census:
         lines += ["", "## Consumer census", "", "| account | region | kind | present | read |"]

@@ -26,7 +26,17 @@ from ecr_sweeper.plan import build_plan
 from ecr_sweeper.render import ProgressDisplay
 from ecr_sweeper.report import APPLY_CSV_COLUMNS, find_decisions, human_bytes
 from ecr_sweeper.words import BODY_LIMIT, one_line
-from moto_helpers import API, APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US, repository
+from moto_helpers import (
+    API,
+    APP,
+    EU,
+    MOTO_DEFAULT_ACCOUNT,
+    REGISTRY,
+    US,
+    client,
+    repository,
+    service,
+)
 from planning import NO_RETENTION, NOW, digest, image, inventory, key
 from sweep import sweeper
 
@@ -255,12 +265,45 @@ def test_json_log_messages_do_not_repeat_their_level() -> None:
 
 @pytest.mark.usefixtures("aws")
 def test_progress_lines_do_not_count_what_is_not_there(tmp_path: Path) -> None:
+    service(MOTO_DEFAULT_ACCOUNT, US, "api", {"api": "public.ecr.aws/nginx/nginx:1"})
     result = sweeper(*PLAN, *ON_MOTO, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     usage_lines = [line for line in result.stderr.splitlines() if " usage " in line]
     assert usage_lines, result.stderr
     for line in usage_lines:
         assert " 0 " not in line, line
+    # The region where something runs has its line; the empty ones only their step.
+    said = [line for line in usage_lines if f"usage {MOTO_DEFAULT_ACCOUNT}/" in line]
+    assert len(said) == 1, said
+    assert f"usage {MOTO_DEFAULT_ACCOUNT}/{US}: " in said[0]
+    assert "nothing running" not in result.stderr
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_kind_accepted_in_two_regions_is_one_warning_line(tmp_path: Path) -> None:
+    for region in (US, EU):
+        client(APP, region, "codebuild").create_project(
+            name="build",
+            source={"type": "S3", "location": "bucket/source.zip"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
+            serviceRole=f"arn:aws:iam::{APP}:role/build",
+        )
+    accepted = ["--no-codebuild", "--accept-unread", "codebuild"]
+    regions = ["--usage-regions", US, "--usage-regions", EU]
+    result = sweeper(*CLI_PLAN, *regions, *accepted, "-o", "plan.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "codebuild present" in line]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"  warning: {APP} in 2 regions ({EU}, {US}): codebuild present")
+    # The plan file keeps one warning per account × region, for scripts.
+    doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    places = sorted(w.split(":")[0] for w in doc["warnings"] if "codebuild present" in w)
+    assert places == [f"{APP}/{EU}", f"{APP}/{US}"]
 
 
 @pytest.mark.usefixtures("aws")

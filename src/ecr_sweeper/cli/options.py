@@ -83,7 +83,10 @@ LogFormat = Annotated[
 Quiet = Annotated[
     bool,
     typer.Option(
-        "--quiet", "-q", help="No progress or information lines: warnings and errors only."
+        "--quiet",
+        "-q",
+        help="No progress or information lines on stderr, only warnings and errors (what "
+        "--format prints on stdout stays).",
     ),
 ]
 OutputFormat = Annotated[
