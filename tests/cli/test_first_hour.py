@@ -149,6 +149,47 @@ def test_a_kubeconfig_without_the_context_fails_before_any_aws_call(
     assert silent.connections == 0
 
 
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        pytest.param(
+            'path = "nope.yaml"',
+            "error: a.toml: sources.kubeconfigs[1]: nope.yaml: cannot read",
+            id="missing-file",
+        ),
+        pytest.param(
+            'path = "kube.yaml"\ncontexts = ["prod"]',
+            "error: a.toml: sources.kubeconfigs[1]: kube.yaml: ",
+            id="unknown-context",
+        ),
+    ],
+)
+def test_a_kubeconfig_of_the_accounts_file_is_checked_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path, entry: str, expected: str
+) -> None:
+    (tmp_path / "kube.yaml").write_text(
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n"
+        "current-context: ''\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ok.yaml").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n"
+        "- name: a\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+        "users:\n- name: a\n  user: {token: t}\n"
+        "contexts:\n- name: a\n  context: {cluster: a, user: a}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "a.toml").write_text(
+        f'[[sources.kubeconfigs]]\npath = "ok.yaml"\n\n[[sources.kubeconfigs]]\n{entry}\n',
+        encoding="utf-8",
+    )
+    result = sweeper(*PLAN, "--config", "a.toml", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith(expected), line
+    assert silent.connections == 0
+
+
 @pytest.mark.usefixtures("aws")
 def test_an_account_without_a_role_that_is_not_the_callers_fails_before_the_scan(
     tmp_path: Path,

@@ -68,6 +68,7 @@ from ecr_sweeper.cli.switches import with_switches
 from ecr_sweeper.config import (
     FileConfig,
     account_id,
+    check_file_kubeconfigs,
     check_kubeconfigs,
     checked_role_name,
     kubeconfig_sources,
@@ -182,6 +183,8 @@ def plan(
         file_config = load_config(config) if config else None
         kubeconfigs = kubeconfig_sources(kubeconfig or [], kube_context or [])
         check_kubeconfigs(kubeconfigs)
+        if file_config is not None and config is not None:
+            check_file_kubeconfigs(file_config, config)
         # Every local input is checked before the first AWS call (the credentials' check).
         sources = resolve_sources(
             file_config,
