@@ -34,7 +34,7 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
 9. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
    plan, and nothing at all when the fresh plan is blocked.
 10. The census fails closed. A consumer kind present in an account × region (or whose presence
-   is unknown) that the run did not read — switched off, or no reader in this tool (EKS) —
+   is unknown) that the run did not read — switched off, failed, or census-only (Beanstalk) —
    holds every repository it could pull: every repository of its own account, and every
    repository whose policy lets that account or anyone (`*`) pull. So does a repository policy
    naming a service principal (`PrincipalKinds`) of a kind the run does not read everywhere.

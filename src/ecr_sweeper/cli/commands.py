@@ -359,7 +359,7 @@ def apply(
     age_hours = (datetime.now(UTC) - reviewed.created_at).total_seconds() / 3600
     if age_hours > max_plan_age_hours:
         raise InputError(
-            f"{plan_file} is {age_hours:.0f} hours old, older than "
+            f"{plan_file} is {_age(age_hours)} old, older than "
             f"--max-plan-age-hours {max_plan_age_hours:g}; make a new plan"
         )
     if reviewed.blocked:
@@ -404,6 +404,15 @@ def apply(
         return 128 + result.value
     render.apply_as(result, output_format)
     return apply_exit_code(result)
+
+
+def _age(hours: float) -> str:
+    """`100 hours`, `5 minutes`, `12 seconds`: never "0 hours old" (--max-plan-age-hours 0)."""
+    if hours >= 1:
+        return plural(round(hours), "hours")
+    if hours * 60 >= 1:
+        return plural(round(hours * 60), "minutes")
+    return plural(round(hours * 3600), "seconds")
 
 
 def apply_exit_code(result: ApplyResult) -> ExitCode:
