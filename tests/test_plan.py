@@ -139,6 +139,32 @@ def test_keep_last_counts_top_level_images_newest_first() -> None:
     assert "among the 2 most recently pushed" in reason_of(plan, "mid")
 
 
+def test_keep_last_counts_tagged_images_and_untagged_ones_follow_untagged() -> None:
+    # As ECR lifecycle rules count tagStatus TAGGED and UNTAGGED apart: the newest pushes are
+    # untagged (a rebuilt `latest` leaves its predecessor untagged) and take no place.
+    repo = Repository(
+        API,
+        (
+            image("old", "old", days_old=40),
+            image("mid", "mid", days_old=30),
+            image("new", "new", days_old=20),
+            image("loose-1", days_old=19),
+            image("loose-2", days_old=18),
+        ),
+    )
+    policy = Policy(keep_last=2, min_age_days=0)
+    plan = build_plan([usage_scan()], inventory(repo), policy, NOW)
+    assert deleted(plan) == {digest("old"), digest("loose-1"), digest("loose-2")}
+    assert reason_of(plan, "mid") == "kept: among the 2 most recently pushed"
+    # keep_last does not count an untagged image, so its reason does not name it
+    assert reason_of(plan, "loose-1") == "delete: no workload uses this digest"
+    assert "not among the 2" in reason_of(plan, "old")
+
+    plan = build_plan([usage_scan()], inventory(repo), replace(policy, untagged="keep"), NOW)
+    assert deleted(plan) == {digest("old")}
+    assert reason_of(plan, "loose-2") == "kept: untagged images are kept by policy"
+
+
 def test_min_age_keeps_young_images() -> None:
     repo = Repository(API, (image("young", days_old=2), image("old", days_old=40)))
     plan = build_plan([usage_scan()], inventory(repo), Policy(keep_last=0, min_age_days=7), NOW)

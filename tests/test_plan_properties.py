@@ -10,11 +10,13 @@ import os
 import random
 from dataclasses import replace
 from datetime import timedelta
+from typing import Literal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecr_sweeper.model import (
+    Code,
     Digest,
     Image,
     InventoryScan,
@@ -145,6 +147,34 @@ def test_never_deletes_a_child_or_referrer_of_a_kept_image(
     for (repo, image_digest), image_ in images.items():
         if image_.subject is not None and (repo, image_.subject) in kept:
             assert (repo, image_digest) not in deleted
+
+
+@settings(max_examples=150, deadline=None)
+@given(orgs(), st.sampled_from(["delete", "keep"]))
+def test_keep_last_counts_tagged_images_and_untagged_ones_follow_their_setting(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy], untagged: Literal["delete", "keep"]
+) -> None:
+    """As ECR lifecycle rules count tagStatus TAGGED and UNTAGGED apart: the keep_last newest
+    tagged top-level images are kept, and only they are kept for being among the newest."""
+    usage, inventory, policy = org
+    policy = replace(policy, untagged=untagged)
+    plan = build_plan(usage, inventory, policy, NOW)
+    verdicts = {(d.repository, d.digest): d.reason for d in (*plan.kept, *plan.deletions)}
+    kept = {(d.repository, d.digest) for d in plan.kept}
+    for repo in (r for s in inventory for r in s.repositories):
+        listed = {c for i in repo.images for c in i.children}
+        top = [i for i in repo.images if i.subject is None and i.digest not in listed]
+        newest = sorted(
+            (i for i in top if i.tags), key=lambda i: (i.pushed_at, i.digest), reverse=True
+        )[: policy.keep_last]
+        among = {(repo.key, i.digest) for i in newest}
+        assert among <= kept
+        for image_ in top:
+            reason = verdicts[(repo.key, image_.digest)]
+            if reason.code is Code.AMONG_NEWEST:
+                assert (repo.key, image_.digest) in among
+            if not image_.tags and untagged == "keep":
+                assert (repo.key, image_.digest) in kept
 
 
 @settings(max_examples=100, deadline=None)

@@ -194,7 +194,15 @@ def test_apply_refuses_a_stale_plan(tmp_path: Path) -> None:
     write_plan(sample_plan(datetime.now(UTC) - timedelta(hours=100)), path)
     result = run_cli("apply", str(path), "--yes", cwd=tmp_path)
     assert result.returncode == 1
-    assert "hours old, older than --max-plan-age-hours 72" in result.stderr
+    assert "is 100 hours old, older than --max-plan-age-hours 72" in result.stderr
+
+
+def test_apply_refuses_a_plan_older_than_0_hours_in_minutes(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(datetime.now(UTC) - timedelta(minutes=5)), path)
+    result = run_cli("apply", str(path), "--yes", "--max-plan-age-hours", "0", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "is 5 minutes old, older than --max-plan-age-hours 0;" in result.stderr
 
 
 @pytest.mark.parametrize("fmt", ["json", "markdown", "csv", "table"])

@@ -312,7 +312,7 @@ def test_a_plan_file_read_back_writes_the_same_bytes_and_rechecks_the_same(
 
 
 def test_a_million_decisions_share_a_few_reasons() -> None:
-    images = tuple(image(f"i{n}", days_old=100 + n) for n in range(200))
+    images = tuple(image(f"i{n}", f"v{n}", days_old=100 + n) for n in range(200))
     plan = build_plan([usage_scan()], inventory(Repository(APP, images)), Policy(keep_last=3), NOW)
     assert len(plan.deletions) == 197
     assert len({id(d.reason) for d in plan.deletions}) == 1
@@ -388,3 +388,40 @@ def test_the_planner_names_no_flag_and_imports_only_the_model() -> None:
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert {m for m in imported if m.startswith("ecr_sweeper")} == {"ecr_sweeper.model"}
+
+
+def test_a_kind_unread_in_many_regions_of_an_account_is_one_line_naming_them() -> None:
+    """Issue 20 §3: a stock moto fails a census in 38 regions; people read one line per
+    account × kind (the plan file keeps one per account × region)."""
+    regions = ("us-east-1", "eu-west-1", "ap-south-1")
+    daemons = [replace(BATCH, kind="ecs-daemons", region=Region(r)) for r in regions]
+    found = [UnreadConsumer(e) for e in daemons] + [UnreadConsumer(EKS)]
+    assert wording.grouped_findings(found) == [
+        "111111111111/us-east-1: eks present, not read (not read); nothing it "
+        "could pull is deleted. Resolve: list its images with --external-images FILE, or "
+        "accept with --accept-unread eks@111111111111",
+        "222222222222 in 3 regions (ap-south-1, eu-west-1, us-east-1): ecs-daemons may be "
+        "present (the census call failed), not read (off); nothing it could pull is deleted. "
+        "Resolve: list its images with --external-images FILE, or accept with --accept-unread "
+        "ecs-daemons@222222222222",
+    ]
+    assert len(wording.findings(found)) == 4
+
+    other_account = replace(daemons[0], account_id=AccountId("333333333333"))
+    other_detail = replace(daemons[1], detail="census failed: 500")
+    said: list[PlanWarning] = [
+        *(AcceptedConsumer(e, "ecs-daemons") for e in (*daemons, other_account, other_detail)),
+        ScanNote("usage regions not read: sa-east-1"),
+    ]
+    assert wording.grouped_warnings(said) == [
+        "222222222222 in 3 regions (ap-south-1, eu-west-1, us-east-1): ecs-daemons may be "
+        "present (the census call failed), not read (off); accepted by --accept-unread "
+        "ecs-daemons: only --external-images protects its images",
+        "222222222222/eu-west-1: ecs-daemons may be present (the census call failed), not read "
+        "(census failed: 500); accepted by --accept-unread ecs-daemons: only --external-images "
+        "protects its images",
+        "333333333333/us-east-1: ecs-daemons may be present (the census call failed), not read "
+        "(off); accepted by --accept-unread ecs-daemons: only --external-images protects its "
+        "images",
+        "usage regions not read: sa-east-1",
+    ]

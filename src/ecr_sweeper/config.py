@@ -503,13 +503,24 @@ def check_kubeconfigs(sources: Sequence[KubeconfigSource]) -> None:
     """Each kubeconfig read now, like --external-images: a missing file, bad YAML or an
     unknown context fails before the scan, not as a blocked plan after it (nothing is called:
     an exec plugin runs when its cluster is read)."""
+    for source in sources:
+        _check_kubeconfig(source, "--kubeconfig")
+
+
+def check_file_kubeconfigs(config: FileConfig, path: Path) -> None:
+    """The accounts file's `[[sources.kubeconfigs]]`, read now as --kubeconfig's are; the
+    error names the file and the entry."""
+    for index, source in enumerate(config.sources.kubeconfigs):
+        _check_kubeconfig(source, f"{path}: sources.kubeconfigs[{index}]")
+
+
+def _check_kubeconfig(source: KubeconfigSource, origin: str) -> None:
     from ecr_sweeper.kube.kubeconfig import KubeconfigError, load_kubeconfig
 
-    for source in sources:
-        try:
-            load_kubeconfig(Path(source.path), source.contexts)
-        except KubeconfigError as exc:
-            raise ConfigError(f"--kubeconfig: {exc}") from exc
+    try:
+        load_kubeconfig(Path(source.path), source.contexts)
+    except KubeconfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
 
 
 def read_external_images(path: Path, text: str | None = None) -> tuple[str, ...]:

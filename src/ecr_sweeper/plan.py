@@ -20,9 +20,10 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    the sweep may pull from (its repository policy says so) unless that principal is accepted,
    or that is not opted in when the policy sweeps only opted-in repositories.
 6. Retention (per repository: the first matching rule, else the defaults) keeps images pushed
-   less than `min_age_days` ago, the `keep_last` most recently pushed top-level images (ties
-   broken by digest), images with a protected tag, images pulled within
-   `keep_pulled_within_days`, and untagged top-level images when `untagged = "keep"`.
+   less than `min_age_days` ago, the `keep_last` most recently pushed tagged top-level images
+   (ties broken by digest; untagged images do not count), images with a protected tag, images
+   pulled within `keep_pulled_within_days`, and untagged top-level images when
+   `untagged = "keep"`.
 7. Every decision carries the rule that decided it (a typed reason: a `Code` and its details),
    and the plan is deterministic: the same inputs give the same plan, in the same order,
    whatever the order of the inputs. Keep or delete, "in use", a finding that blocks: all are
@@ -33,7 +34,7 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
 9. `recheck` only ever narrows: apply deletes the intersection of the reviewed plan and a fresh
    plan, and nothing at all when the fresh plan is blocked.
 10. The census fails closed. A consumer kind present in an account × region (or whose presence
-   is unknown) that the run did not read — switched off, or no reader in this tool (EKS) —
+   is unknown) that the run did not read — switched off, failed, or census-only (Beanstalk) —
    holds every repository it could pull: every repository of its own account, and every
    repository whose policy lets that account or anyone (`*`) pull. So does a repository policy
    naming a service principal (`PrincipalKinds`) of a kind the run does not read everywhere.
@@ -650,7 +651,7 @@ def _decide_repository(
         elif image.digest in graph.secondary:
             verdicts.append(Verdict(image, DELETED_WITH[graph.secondary[image.digest]]))
         else:
-            verdicts.append(Verdict(image, _deletion_reason(retention)))
+            verdicts.append(Verdict(image, _deletion_reason(retention, tagged=bool(image.tags))))
     elsewhere = [(graph.by_digest[d], *waiting[d]) for d in sorted(waiting)]
     return verdicts, elsewhere
 
@@ -682,8 +683,10 @@ def _keep_reasons(
     now: datetime,
 ) -> dict[Digest, Reason]:
     """Every digest of the repository to keep, with the first rule that keeps it."""
-    top_level = [i for i in repo.images if i.digest not in graph.secondary]
-    newest_first = sorted(top_level, key=lambda i: (i.pushed_at, i.digest), reverse=True)
+    # keep_last counts tagged images only; untagged ones follow `untagged` (as ECR lifecycle
+    # rules count tagStatus TAGGED and UNTAGGED apart).
+    tagged = [i for i in repo.images if i.tags and i.digest not in graph.secondary]
+    newest_first = sorted(tagged, key=lambda i: (i.pushed_at, i.digest), reverse=True)
     recent = {i.digest for i in newest_first[: retention.keep_last]}
     young_since = now - timedelta(days=retention.min_age_days)
     pulled_since = (
@@ -739,8 +742,9 @@ def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> ProtectedTag
 
 # One reason object per setting, shared by every decision it makes (a million decisions).
 @functools.cache
-def _deletion_reason(retention: Retention) -> Unused:
-    return Unused(retention.min_age_days, retention.keep_last)
+def _deletion_reason(retention: Retention, *, tagged: bool) -> Unused:
+    # keep_last does not count an untagged image, so its reason does not name it.
+    return Unused(retention.min_age_days, retention.keep_last if tagged else 0)
 
 
 @functools.cache

@@ -26,9 +26,13 @@ from ecr_sweeper.events import Event, Info, Step
 from ecr_sweeper.model import Decision, Plan
 from ecr_sweeper.planfile import plan_to_json
 from ecr_sweeper.report import (
+    APPLY_CSV_COLUMNS,
     CSV_COLUMNS,
     RepositoryRow,
     account_rows,
+    apply_csv_rows,
+    apply_markdown,
+    apply_to_json,
     apply_totals,
     csv_rows,
     error_line,
@@ -123,10 +127,11 @@ class Renderer:
             self.log.error(
                 "BLOCKED: consumers exist that this run did not read, so this plan deletes nothing:"
             )
-        # One line each, never wrapped: CI logs and scripts read them line by line.
-        for finding in wording.findings(result.findings):
+        # One line each, never wrapped: CI logs and scripts read them line by line. A kind
+        # unread in many regions of an account is one line naming them.
+        for finding in wording.grouped_findings(result.findings):
             self.log.error(f"  {finding}")
-        for warning in wording.warnings(result.warnings):
+        for warning in wording.grouped_warnings(result.warnings):
             self.log.warning(f"  warning: {warning}")
 
     def plan_as(
@@ -146,13 +151,16 @@ class Renderer:
             text = markdown(result, price_per_gb_month)
             self.out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
         elif output_format == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(csv_rows(result))
-            self.out.print(buffer.getvalue(), markup=False, highlight=False, soft_wrap=True, end="")
+            self._csv(CSV_COLUMNS, csv_rows(result))
         else:
             self.plan(result, every_repository=every_repository)
+
+    def _csv(self, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        self.out.print(buffer.getvalue(), markup=False, highlight=False, soft_wrap=True, end="")
 
     def confirmation_summary(self, result: Plan, largest: int = 5) -> None:
         """What `apply` is about to delete, per account and in its largest repositories."""
@@ -213,11 +221,32 @@ class Renderer:
             markup=False,
         )
 
+    def apply_as(self, result: ApplyResult, output_format: str) -> None:
+        """What apply did on stdout in `output_format`: table (every deleted image, the
+        counts, and on stderr every image not deleted and why), json, markdown or csv (every
+        image of the reviewed plan with its outcome; the re-check's errors and findings still
+        go to stderr)."""
+        if output_format == "table":
+            self.apply(result)
+            return
+        self.errors(result.fresh)
+        if output_format == "json":
+            text = json.dumps(apply_to_json(result), indent=2)
+            self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+        elif output_format == "markdown":
+            text = apply_markdown(result)
+            self.out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+        else:
+            self._csv(APPLY_CSV_COLUMNS, apply_csv_rows(result))
+
     def apply(self, result: ApplyResult) -> None:
-        """What apply did, with every skipped or failed image named."""
+        """What apply did, with every deleted image listed and every skipped or failed one
+        named."""
         counts = apply_totals(result)
         self.errors(result.fresh)
         outcome = result.outcome
+        if outcome.deleted:
+            self._deleted_table(outcome.deleted)
         for decision, why in result.skipped:
             self.log.warning(f"  skipped {decision.repository}@{decision.digest}: {why}")
         for decision in outcome.still_referenced:
@@ -251,6 +280,23 @@ class Renderer:
             f"still referenced {counts['still_referenced']}, failed {counts['failed']}",
             markup=False,
         )
+
+    def _deleted_table(self, deleted: list[Decision]) -> None:
+        table = Table(title="ecr-sweeper apply: deleted", title_justify="left")
+        for column in ("account", "region", "repository", "tags", "digest"):
+            table.add_column(column)
+        table.add_column("size", justify="right")
+        for d in sorted(deleted, key=lambda d: (d.repository, d.digest)):
+            key = d.repository
+            table.add_row(
+                key.account_id,
+                key.region,
+                key.name,
+                ",".join(d.tags) or "(untagged)",
+                d.digest,
+                human_bytes(d.size_bytes),
+            )
+        self.out.print(table)
 
 
 _RESTORE_STATES = ("ACTIVE", "ACTIVATING", "ARCHIVED", "GONE", "FAILED")

@@ -221,7 +221,7 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             f"{monthly_savings(row.bytes_reclaimed, price_per_gb_month):,.2f} |"
         )
     if plan.findings:
-        found = wording.findings(plan.findings)
+        found = wording.grouped_findings(plan.findings)
         lines += ["", "## Blocked: consumers not read", "", *(f"- {f}" for f in found)]
     if plan.policy.accepted_unread:
         lines += [
@@ -231,7 +231,8 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             *(f"- `--accept-unread {a}`" for a in plan.policy.accepted_unread),
         ]
     if plan.warnings:
-        lines += ["", "## Warnings", "", *(f"- {w}" for w in wording.warnings(plan.warnings))]
+        said = wording.grouped_warnings(plan.warnings)
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in said)]
     census = [e for e in plan.census if e.present is not False]
     if census:
         lines += ["", "## Consumer census", "", "| account | region | kind | present | read |"]
@@ -281,3 +282,125 @@ def csv_rows(plan: Plan) -> list[tuple[str, ...]]:
             for d in decisions
         ]
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRow:
+    """One image the reviewed plan listed, and what apply did with it (`outcome`: deleted,
+    deleted-earlier, already-gone, skipped, still-referenced or failed; `detail`: why, when
+    it was not deleted)."""
+
+    outcome: str
+    decision: Decision
+    detail: str = ""
+
+
+def apply_rows(result: ApplyResult) -> list[ApplyRow]:
+    """Every image of the reviewed plan with its outcome: deleted first, each outcome's images
+    by repository and digest (deletions finish in any order)."""
+    outcome = result.outcome
+
+    def by_place(d: Decision) -> tuple[RepositoryKey, str]:
+        return d.repository, d.digest
+
+    groups: list[list[ApplyRow]] = [
+        [ApplyRow("deleted", d) for d in outcome.deleted],
+        [ApplyRow("deleted-earlier", d) for d in result.previously_done],
+        [ApplyRow("already-gone", d) for d in outcome.already_gone],
+        [ApplyRow("skipped", d, why) for d, why in result.skipped],
+        [
+            ApplyRow("still-referenced", d, "still listed by an image index")
+            for d in outcome.still_referenced
+        ],
+        [ApplyRow("failed", d, why) for d, why in outcome.failed],
+    ]
+    return [row for group in groups for row in sorted(group, key=lambda r: by_place(r.decision))]
+
+
+APPLY_CSV_COLUMNS = (
+    "outcome",
+    "account_id",
+    "region",
+    "repository",
+    "image_digest",
+    "image_tags",
+    "size_bytes",
+    "detail",
+)
+
+
+def apply_csv_rows(result: ApplyResult) -> list[tuple[str, ...]]:
+    """One row per image (`APPLY_CSV_COLUMNS`; tags joined by spaces, as in the plan's CSV)."""
+    return [
+        (
+            row.outcome,
+            row.decision.repository.account_id,
+            row.decision.repository.region,
+            row.decision.repository.name,
+            row.decision.digest,
+            " ".join(row.decision.tags),
+            str(row.decision.size_bytes),
+            row.detail,
+        )
+        for row in apply_rows(result)
+    ]
+
+
+def apply_to_json(result: ApplyResult) -> dict[str, Any]:
+    """What apply did: `summary` (apply_totals), `blocked` (its re-check), `errors` (the
+    re-check's, one line each) and `images`, one object per image of the reviewed plan with
+    `outcome`, `account_id`, `region`, `repository`, `image_digest`, `image_tags`,
+    `size_bytes` and `detail`."""
+    return {
+        "summary": apply_totals(result),
+        "blocked": result.fresh.blocked,
+        "errors": [error_line(e) for e in result.fresh.errors],
+        "images": [
+            {
+                "outcome": row.outcome,
+                "account_id": row.decision.repository.account_id,
+                "region": row.decision.repository.region,
+                "repository": row.decision.repository.name,
+                "image_digest": row.decision.digest,
+                "image_tags": list(row.decision.tags),
+                "size_bytes": row.decision.size_bytes,
+                "detail": row.detail,
+            }
+            for row in apply_rows(result)
+        ],
+    }
+
+
+def apply_markdown(result: ApplyResult) -> str:
+    """What apply did, for people (CI job logs, merge requests): a status line and one table
+    row per image."""
+    counts = apply_totals(result)
+    rows = apply_rows(result)
+    status = (
+        "**BLOCKED** — the re-check could not read every usage source, so nothing was deleted."
+        if result.fresh.blocked
+        else f"Deleted **{plural(counts['deleted'], 'images')}**, reclaiming "
+        f"**{human_bytes(counts['bytes_reclaimed'])}**."
+    )
+    lines = ["# ecr-sweeper apply", "", status, ""]
+    if rows:
+        lines += [
+            "| outcome | account | region | repository | tags | digest | size | detail |",
+            "|---|---|---|---|---|---|--:|---|",
+        ]
+        lines += [
+            f"| {r.outcome} | {r.decision.repository.account_id} | "
+            f"{r.decision.repository.region} | `{r.decision.repository.name}` | "
+            f"{', '.join(f'`{t}`' for t in r.decision.tags) or '(untagged)'} | "
+            f"`{r.decision.digest}` | {human_bytes(r.decision.size_bytes)} | "
+            f"{_cell(r.detail)} |"
+            for r in rows
+        ]
+    if result.fresh.errors:
+        lines += ["", "## Errors", "", *(f"- {error_line(e)}" for e in result.fresh.errors)]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text that stays in its Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")

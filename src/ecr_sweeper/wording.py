@@ -10,6 +10,7 @@ typed: the plan file is the artefact people review, so its bytes do not change.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import assert_never
 
@@ -269,3 +270,44 @@ def warnings(said: Iterable[PlanWarning]) -> list[str]:
 def refusals(caps: Iterable[Refusal]) -> list[str]:
     """The refusals' sentences, in the plan's order (the run's cap, then each repository)."""
     return [refusal(r) for r in caps]
+
+
+def grouped_findings(found: Iterable[Finding]) -> list[str]:
+    """The findings for people (console, report.md): an unread consumer kind of one account
+    that repeats per region is one line naming its regions. The plan file keeps one sentence
+    per account × region (`findings`)."""
+    return _grouped(
+        (f.entry, finding(f)) if isinstance(f, UnreadConsumer) else (None, finding(f))
+        for f in found
+    )
+
+
+def grouped_warnings(said: Iterable[PlanWarning]) -> list[str]:
+    """The warnings for people, as `grouped_findings` groups findings (`warnings` keeps one
+    per account × region)."""
+    return _grouped(
+        (w.entry, warning(w)) if isinstance(w, AcceptedConsumer) else (None, warning(w))
+        for w in said
+    )
+
+
+def _grouped(sentences: Iterable[tuple[CensusEntry | None, str]]) -> list[str]:
+    """Sentences of census entries that differ only by region, as one sentence per account
+    naming the regions (`ACCOUNT in N regions (R1, R2, …): …`); every other sentence once.
+    Sorted, as the plan file's lists are."""
+    regions: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    lines: set[str] = set()
+    for entry, sentence in sentences:
+        where = f"{entry.account_id}/{entry.region}: " if entry is not None else ""
+        if entry is None or not sentence.startswith(where):
+            lines.add(sentence)
+            continue
+        regions[(entry.account_id, sentence.removeprefix(where))].add(entry.region)
+    for (account, rest), names in regions.items():
+        place = (
+            f"{account}/{next(iter(names))}"
+            if len(names) == 1
+            else f"{account} in {len(names)} regions ({', '.join(sorted(names))})"
+        )
+        lines.add(f"{place}: {rest}")
+    return sorted(lines)

@@ -4,6 +4,7 @@ that never loops. Time is a fake clock: nothing here sleeps."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -345,6 +346,37 @@ def test_an_operation_that_keeps_failing_stops_early_with_one_line() -> None:
     assert failing[0].startswith(
         "lambda:list_tasks in 1/us-east-1 keeps failing (500 after 3 attempts)"
     )
+
+
+def test_an_operation_failing_in_every_region_is_named_once_per_account() -> None:
+    """Issue 20 §3: moto lacks an operation in every region; one line, not one per region.
+    The gates of one run share `first_time` (Connections does, per account)."""
+    lines: list[str] = []
+    said: set[str] = set()
+
+    def first_time(key: str) -> bool:
+        new = key not in said
+        said.add(key)
+        return new
+
+    async def run() -> list[int]:
+        spent = []
+        for region in ("us-east-1", "eu-west-1", "ap-south-1"):
+            policy = replace(RetryPolicy.instant(attempts=10), report_every_seconds=0.0)
+            api = Api(4, policy, Limits(), where=f"1/{region}", first_time=first_time)
+            api.on_retry = lines.append
+            lambdas = FakeClient("lambda", failures=[client_error("500", 500)] * 20)
+            with pytest.raises(ClientError):
+                await api.call(lambdas.list_tasks)
+            spent.append(20 - len(lambdas._failures))
+        return spent
+
+    assert anyio.run(run) == [3, 3, 3]  # each region still spends its budget
+    assert lines == [
+        "retrying lambda:list_tasks in 1/us-east-1 (attempt 2/3: 500)",
+        "lambda:list_tasks in 1/us-east-1 keeps failing (500 after 3 attempts): its next calls "
+        "there are not retried (nor named again for the account's other regions)",
+    ]
 
 
 def test_a_throttled_call_is_retried_and_slows_its_api() -> None:

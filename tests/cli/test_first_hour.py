@@ -6,12 +6,14 @@ that counts connections (test_cli_input.Endpoint), an ordinary web server, moto'
 
 from __future__ import annotations
 
+import csv
 import http.server
 import io
 import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -22,9 +24,19 @@ from ecr_sweeper import wording
 from ecr_sweeper.model import Repository, Unused
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.render import ProgressDisplay
-from ecr_sweeper.report import find_decisions
+from ecr_sweeper.report import APPLY_CSV_COLUMNS, find_decisions, human_bytes
 from ecr_sweeper.words import BODY_LIMIT, one_line
-from moto_helpers import API, APP, MOTO_DEFAULT_ACCOUNT, REGISTRY, US, repository
+from moto_helpers import (
+    API,
+    APP,
+    EU,
+    MOTO_DEFAULT_ACCOUNT,
+    REGISTRY,
+    US,
+    client,
+    repository,
+    service,
+)
 from planning import NO_RETENTION, NOW, digest, image, inventory, key
 from sweep import sweeper
 
@@ -134,6 +146,47 @@ def test_a_kubeconfig_without_the_context_fails_before_any_aws_call(
     result = sweeper(*PLAN, "--kubeconfig", "kube.yaml", cwd=tmp_path, timeout=30)
     assert result.returncode == 1, result.stderr
     assert "--kubeconfig: kube.yaml: current-context" in one_error_line(result.stderr)
+    assert silent.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        pytest.param(
+            'path = "nope.yaml"',
+            "error: a.toml: sources.kubeconfigs[1]: nope.yaml: cannot read",
+            id="missing-file",
+        ),
+        pytest.param(
+            'path = "kube.yaml"\ncontexts = ["prod"]',
+            "error: a.toml: sources.kubeconfigs[1]: kube.yaml: ",
+            id="unknown-context",
+        ),
+    ],
+)
+def test_a_kubeconfig_of_the_accounts_file_is_checked_before_any_aws_call(
+    silent: Endpoint, tmp_path: Path, entry: str, expected: str
+) -> None:
+    (tmp_path / "kube.yaml").write_text(
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n"
+        "current-context: ''\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ok.yaml").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n"
+        "- name: a\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+        "users:\n- name: a\n  user: {token: t}\n"
+        "contexts:\n- name: a\n  context: {cluster: a, user: a}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "a.toml").write_text(
+        f'[[sources.kubeconfigs]]\npath = "ok.yaml"\n\n[[sources.kubeconfigs]]\n{entry}\n',
+        encoding="utf-8",
+    )
+    result = sweeper(*PLAN, "--config", "a.toml", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith(expected), line
     assert silent.connections == 0
 
 
@@ -253,12 +306,45 @@ def test_json_log_messages_do_not_repeat_their_level() -> None:
 
 @pytest.mark.usefixtures("aws")
 def test_progress_lines_do_not_count_what_is_not_there(tmp_path: Path) -> None:
+    service(MOTO_DEFAULT_ACCOUNT, US, "api", {"api": "public.ecr.aws/nginx/nginx:1"})
     result = sweeper(*PLAN, *ON_MOTO, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     usage_lines = [line for line in result.stderr.splitlines() if " usage " in line]
     assert usage_lines, result.stderr
     for line in usage_lines:
         assert " 0 " not in line, line
+    # The region where something runs has its line; the empty ones only their step.
+    said = [line for line in usage_lines if f"usage {MOTO_DEFAULT_ACCOUNT}/" in line]
+    assert len(said) == 1, said
+    assert f"usage {MOTO_DEFAULT_ACCOUNT}/{US}: " in said[0]
+    assert "nothing running" not in result.stderr
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_kind_accepted_in_two_regions_is_one_warning_line(tmp_path: Path) -> None:
+    for region in (US, EU):
+        client(APP, region, "codebuild").create_project(
+            name="build",
+            source={"type": "S3", "location": "bucket/source.zip"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
+            serviceRole=f"arn:aws:iam::{APP}:role/build",
+        )
+    accepted = ["--no-codebuild", "--accept-unread", "codebuild"]
+    regions = ["--usage-regions", US, "--usage-regions", EU]
+    result = sweeper(*CLI_PLAN, *regions, *accepted, "-o", "plan.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "codebuild present" in line]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"  warning: {APP} in 2 regions ({EU}, {US}): codebuild present")
+    # The plan file keeps one warning per account × region, for scripts.
+    doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    places = sorted(w.split(":")[0] for w in doc["warnings"] if "codebuild present" in w)
+    assert places == [f"{APP}/{EU}", f"{APP}/{US}"]
 
 
 @pytest.mark.usefixtures("aws")
@@ -269,3 +355,105 @@ def test_plan_ends_with_the_command_that_applies_it(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[-1] == (
         "review it, then apply it: ecr-sweeper apply 'my plan.json'"
     )
+
+
+# ---------------------------------------------------------------- §3 apply lists what it deleted
+
+
+def _planned(tmp_path: Path) -> list[dict[str, Any]]:
+    """Two unused images of one repository, planned for deletion: the plan's deletions."""
+    repository(REGISTRY, US, API, "v1", "v2")
+    planned = sweeper(*CLI_PLAN, "-o", "plan.json", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    deletions = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["deletions"]
+    assert [d["image_tags"] for d in deletions] != []
+    return sorted(deletions, key=lambda d: str(d["image_digest"]))
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_lists_what_it_deleted_as_json_and_again_what_an_earlier_run_did(
+    tmp_path: Path,
+) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "json", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    doc = json.loads(applied.stdout)
+    assert doc["summary"]["deleted"] == len(deletions) == 2
+    assert doc["blocked"] is False
+    assert doc["errors"] == []
+    fields = ("account_id", "region", "repository", "image_digest", "image_tags", "size_bytes")
+    assert [{k: i[k] for k in fields} for i in doc["images"]] == [
+        {k: d[k] for k in fields} for d in deletions
+    ]
+    assert {i["outcome"] for i in doc["images"]} == {"deleted"}
+    assert sorted(tag for i in doc["images"] for tag in i["image_tags"]) == ["v1", "v2"]
+
+    again = sweeper("apply", "plan.json", "--yes", "--format", "json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    redone = json.loads(again.stdout)
+    assert redone["summary"]["deleted"] == 0
+    assert [i["image_digest"] for i in redone["images"]] == [d["image_digest"] for d in deletions]
+    assert {i["outcome"] for i in redone["images"]} <= {"deleted-earlier", "already-gone"}
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_lists_what_it_deleted_as_csv(tmp_path: Path) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "csv", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    header, *rows = list(csv.reader(io.StringIO(applied.stdout)))
+    assert header == list(APPLY_CSV_COLUMNS)
+    assert rows == [
+        [
+            "deleted",
+            REGISTRY,
+            US,
+            API,
+            str(d["image_digest"]),
+            " ".join(d["image_tags"]),
+            str(d["size_bytes"]),
+            "",
+        ]
+        for d in deletions
+    ]
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_lists_what_it_deleted_as_markdown(tmp_path: Path) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "markdown", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    lines = applied.stdout.splitlines()
+    assert lines[0] == "# ecr-sweeper apply"
+    assert lines[2].startswith("Deleted **2 images**")
+    rows = [line for line in lines if line.startswith("| deleted |")]
+    assert len(rows) == 2
+    for row, d in zip(rows, deletions, strict=True):
+        assert row.startswith(f"| deleted | {REGISTRY} | {US} | `{API}` | `{d['image_tags'][0]}` |")
+        assert f"`{d['image_digest']}`" in row
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_table_lists_each_deleted_image_with_its_tags_digest_and_size(
+    tmp_path: Path,
+) -> None:
+    deletions = _planned(tmp_path)
+    applied = sweeper("apply", "plan.json", "--yes", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "ecr-sweeper apply: deleted" in applied.stdout
+    for d in deletions:
+        row = next(line for line in applied.stdout.splitlines() if str(d["image_digest"]) in line)
+        for cell in (REGISTRY, US, API, *d["image_tags"], human_bytes(int(d["size_bytes"]))):
+            assert cell in row, (cell, row)
+    assert applied.stdout.splitlines()[-1].startswith("apply: deleted 2 ")
+
+
+@pytest.mark.usefixtures("aws")
+def test_apply_with_nothing_to_delete_prints_an_empty_document(tmp_path: Path) -> None:
+    planned = sweeper(*CLI_PLAN, "-o", "plan.json", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    applied = sweeper("apply", "plan.json", "--yes", "--format", "json", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    doc = json.loads(applied.stdout)
+    assert doc["images"] == []
+    assert doc["summary"]["deleted"] == 0

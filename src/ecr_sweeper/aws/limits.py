@@ -264,6 +264,7 @@ class Api:
         *,
         where: str = "",
         on_retry: Callable[[str], None] | None = None,
+        first_time: Callable[[str], bool] | None = None,
         clock: Clock = ANYIO_CLOCK,
     ) -> None:
         # fast_acquire: a free slot is taken without a trip through the event loop (one per
@@ -278,6 +279,10 @@ class Api:
         self.calls = 0
         self.where = where  # "account/region", for the retry lines
         self.on_retry = on_retry
+        # Whether a line about an operation that never answers ("keeps failing", its retries)
+        # is said for the first time in the account (None: every time). moto lacks operations
+        # in every region: one line per account and operation, not per region.
+        self.first_time = first_time
         self._failing_since: float | None = None  # first connection failure since a success
         self._reported_at = float("-inf")
         # A server error of an operation that has answered here is transient: the long budget.
@@ -305,6 +310,8 @@ class Api:
         budget = self._retry.attempts
         if error is not None and self._persistent(name, error):
             budget = min(budget, self._retry.server_error_attempts)
+            if self.first_time is not None and not self.first_time(f"retrying {name}"):
+                return
         self.on_retry(
             f"retrying {name} in {self.where or '?'} "
             f"(attempt {state.attempt_number + 1}/{budget}: {reason})"
@@ -406,12 +413,19 @@ class Api:
         if name in self._failing:
             return
         self._failing.add(name)
-        if self.on_retry is not None:
-            self.on_retry(
-                f"{name} in {self.where or '?'} keeps failing ({error_code(error)} after "
-                f"{self._retry.server_error_attempts} attempts): its next calls there are not "
-                "retried"
-            )
+        if self.on_retry is None:
+            return
+        if self.first_time is None:
+            elsewhere = ""
+        elif self.first_time(f"failing {name}"):
+            elsewhere = " (nor named again for the account's other regions)"
+        else:
+            return
+        self.on_retry(
+            f"{name} in {self.where or '?'} keeps failing ({error_code(error)} after "
+            f"{self._retry.server_error_attempts} attempts): its next calls there are not "
+            f"retried{elsewhere}"
+        )
 
     async def _attempt(
         self,

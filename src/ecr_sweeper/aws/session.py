@@ -295,6 +295,7 @@ class Connections:
         # Where "retrying <api> in <account>/<region> (attempt k/n: …)" lines go (the CLI's
         # progress display); None drops them.
         self.on_retry: Callable[[str], None] | None = None
+        self._said: set[str] = set()  # the lines said once per run (Api.first_time)
         self._stack = AsyncExitStack()
         self._sessions: dict[AccountId, AioSession] = {}
         self._credentials: dict[AccountId, AioRefreshableCredentials] = {}
@@ -330,8 +331,16 @@ class Connections:
                 lambda started: self._expire(account_id, started),
                 where=f"{account_id}/{region}",
                 on_retry=self._report_retry,
+                first_time=lambda line: self._first_time(f"{account_id} {line}"),
             )
         return self._apis[key]
+
+    def _first_time(self, key: str) -> bool:
+        """Whether `key` is seen for the first time in the run (then it is remembered)."""
+        if key in self._said:
+            return False
+        self._said.add(key)
+        return True
 
     def _report_retry(self, line: str) -> None:
         if self.on_retry is not None:

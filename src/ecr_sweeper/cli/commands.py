@@ -27,6 +27,7 @@ from ecr_sweeper.cli.options import (
     AcceptAccount,
     AcceptUnread,
     Account,
+    ApplyFormat,
     Config,
     DetailedExitCodes,
     EveryRepository,
@@ -69,6 +70,7 @@ from ecr_sweeper.cli.switches import with_switches
 from ecr_sweeper.config import (
     FileConfig,
     account_id,
+    check_file_kubeconfigs,
     check_kubeconfigs,
     checked_role_name,
     kubeconfig_sources,
@@ -90,7 +92,7 @@ from ecr_sweeper.report import (
     quarantine_cost,
     totals,
 )
-from ecr_sweeper.results import ApplyResult
+from ecr_sweeper.results import ApplyResult, DeleteOutcome
 from ecr_sweeper.shardfile import parse_shard
 from ecr_sweeper.words import plural
 
@@ -194,6 +196,8 @@ def plan(
         file_config = load_config(config) if config else None
         kubeconfigs = kubeconfig_sources(kubeconfig or [], kube_context or [])
         check_kubeconfigs(kubeconfigs)
+        if file_config is not None and config is not None:
+            check_file_kubeconfigs(file_config, config)
         # Every local input is checked before the first AWS call (the credentials' check).
         sources = resolve_sources(
             file_config,
@@ -376,6 +380,7 @@ def apply(
             "file).",
         ),
     ] = None,
+    output_format: ApplyFormat = "table",
     quiet: Quiet = False,
     log_format: LogFormat = "text",
 ) -> int:
@@ -394,7 +399,7 @@ def apply(
     age_hours = (datetime.now(UTC) - reviewed.created_at).total_seconds() / 3600
     if age_hours > max_plan_age_hours:
         raise InputError(
-            f"{plan_file} is {age_hours:.0f} hours old, older than "
+            f"{plan_file} is {_age(age_hours)} old, older than "
             f"--max-plan-age-hours {max_plan_age_hours:g}; make a new plan"
         )
     if reviewed.blocked:
@@ -406,7 +411,10 @@ def apply(
         render.refusals(reviewed)
         return ExitCode.BLOCKED
     if not reviewed.deletions:
-        out.print("nothing to delete", markup=False)
+        if output_format == "table":
+            out.print("nothing to delete", markup=False)
+        else:  # the same document, with no image in it
+            render.apply_as(ApplyResult(reviewed, DeleteOutcome()), output_format)
         return ExitCode.OK
     journal = Journal.beside(plan_file)
     check_writable(journal.path, "the apply journal")
@@ -440,8 +448,17 @@ def apply(
             f"`ecr-sweeper apply{' --quarantine' if archive else ''} {plan_file}` again to resume"
         )
         return 128 + result.value
-    render.apply(result)
+    render.apply_as(result, output_format)
     return apply_exit_code(result)
+
+
+def _age(hours: float) -> str:
+    """`100 hours`, `5 minutes`, `12 seconds`: never "0 hours old" (--max-plan-age-hours 0)."""
+    if hours >= 1:
+        return plural(round(hours), "hours")
+    if hours * 60 >= 1:
+        return plural(round(hours * 60), "minutes")
+    return plural(round(hours * 3600), "seconds")
 
 
 def apply_exit_code(result: ApplyResult) -> ExitCode:

@@ -83,7 +83,10 @@ LogFormat = Annotated[
 Quiet = Annotated[
     bool,
     typer.Option(
-        "--quiet", "-q", help="No progress or information lines: warnings and errors only."
+        "--quiet",
+        "-q",
+        help="No progress or information lines on stderr, only warnings and errors (what "
+        "--format prints on stdout stays).",
     ),
 ]
 OutputFormat = Annotated[
@@ -92,6 +95,16 @@ OutputFormat = Annotated[
         "--format",
         metavar=choices(Formats),
         help="How to print the plan: table, json, markdown or csv.",
+        rich_help_panel="Output",
+    ),
+]
+ApplyFormat = Annotated[
+    Formats,
+    typer.Option(
+        "--format",
+        metavar=choices(Formats),
+        help="How to print what apply did: table (the images deleted), or every image of the "
+        "plan with its outcome in json, markdown or csv.",
         rich_help_panel="Output",
     ),
 ]
@@ -173,7 +186,8 @@ KeepLast = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="Keep the N most recently pushed images of every repository "
+        help="Keep the N most recently pushed tagged images of every repository; untagged "
+        "images do not count and follow --untagged, as in ECR lifecycle rules "
         "(default: 10, or the file's policy.keep_last).",
     ),
 ]
@@ -210,7 +224,8 @@ Untagged = Annotated[
     UntaggedImages | None,
     typer.Option(
         metavar=choices(UntaggedImages),
-        help="Untagged images nothing references: delete (default) or keep.",
+        help="Untagged images nothing references: delete (default) or keep. "
+        "--keep-last does not count them.",
         rich_help_panel="Retention",
     ),
 ]

@@ -19,16 +19,28 @@ def demo(
     keep_server: Annotated[
         bool, typer.Option(help="Leave moto's server running until Ctrl-C after the demo.")
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            help="Only seed the organization and keep its moto server running: print the "
+            "`export` lines and `plan` commands to try from another shell; Ctrl-C or "
+            "SIGTERM stops it."
+        ),
+    ] = False,
 ) -> None:
     """Plan and apply, as `plan` and `apply` do, on an embedded moto server (no AWS needed).
 
     It seeds a small organization, runs `plan` to a plan file and `apply` with its journal,
-    then checks every image in use survived; its temporary folder is removed."""
-    from ecr_sweeper.demo.run import run_demo  # moto and boto3: the `demo` extra
+    then checks every image in use survived; its temporary folder is removed. With --serve,
+    it seeds the organization and serves it for your own commands instead."""
+    from ecr_sweeper.demo.run import run_demo, serve_demo  # moto and boto3: the `demo` extra
 
     out = Console(highlight=False, width=None if sys.stdout.isatty() else _UNWRAPPED)
     err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _UNWRAPPED)
-    raise typer.Exit(run_demo(Renderer(out, ProgressDisplay(err)), keep_server=keep_server))
+    render = Renderer(out, ProgressDisplay(err))
+    if serve:
+        raise typer.Exit(serve_demo(render))
+    raise typer.Exit(run_demo(render, keep_server=keep_server))
 
 
 def register(app: typer.Typer) -> None:

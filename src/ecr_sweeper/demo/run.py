@@ -43,6 +43,7 @@ import hashlib
 import json
 import os
 import shlex
+import signal
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -565,6 +566,62 @@ def run_demo(render: Renderer, *, keep_server: bool = False, seeds: Sequence[See
                 anyio.run(anyio.sleep_forever)
     out.print(f"temporary folder {tmp} removed", markup=False)
     return 1 if failures else 0
+
+
+def serve_demo(render: Renderer, *, seeds: Sequence[Seed] = SEEDS) -> int:
+    """`demo --serve`: seed the demo's organization on its (patched) moto server and keep it
+    running, with the exports and the `plan` commands to try from another shell, until SIGINT
+    (Ctrl-C) or SIGTERM. Returns 0 once stopped."""
+    out = render.out
+    extend_moto()  # the reads moto 5.2.5 lacks (moto_patches.py)
+    with moto_server() as url, contextlib.ExitStack() as running:
+        isolate_from_aws(url)
+        out.print(f"moto server on {url}; seeding a 3-account organization…", markup=False)
+        org = seed_demo_org(seeds)
+        running.enter_context(org.running)  # the demo Kubernetes APIs, until stopped
+        # What the demo's own commands run with (isolate_from_aws): the endpoint, its fake
+        # credentials, and no config or credentials files, no instance metadata.
+        settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("AWS_")}
+        plan_args = demo_plan_arguments(org, Path("plan.json"))
+        lines = [
+            "",
+            "In another shell (settings that could reach AWS unset, the demo's exported):",
+            "",
+            f"unset {' '.join(CLEARED_SETTINGS)}",
+            f"export {' '.join(f'{k}={shlex.quote(v)}' for k, v in settings.items())}",
+            f"ecr-sweeper {shlex.join(plan_args)}",
+        ]
+        if org.accept_after_block:
+            lines += [
+                "",
+                "It is blocked (exit 3) by a consumer the sweep cannot read; having read why:",
+                "",
+                f"ecr-sweeper {shlex.join(plan_args + org.accept_after_block)}",
+            ]
+        lines += ["", "Ctrl-C (or SIGTERM) stops the server."]
+        for line in lines:
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        out.file.flush()  # a pipe reads the exports now, not when the server stops
+        stopped_by = anyio.run(_until_stopped)
+    out.print(f"stopped by {stopped_by.name}; moto server stopped", markup=False)
+    return 0
+
+
+# The settings that could send another shell's calls elsewhere than the demo's endpoint.
+CLEARED_SETTINGS = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_REGION",
+)
+
+
+async def _until_stopped() -> signal.Signals:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+        async for signum in received:
+            return signal.Signals(signum)
+    raise AssertionError("unreachable: a signal receiver never ends")  # pragma: no cover
 
 
 def _label(decision: Any) -> str:

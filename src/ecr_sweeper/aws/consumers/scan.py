@@ -118,15 +118,19 @@ def _usage_scan(
         + ([f"{foreign} outside ECR"] if foreign else [])
         + ([plural(len(errors), "ERRORS")] if errors else [])
     )
-    progress(
-        f"usage {where}: {counted or 'nothing running'}"
-        + (f"; {references}" if references else "")
-        + "".join(
-            f"; UNREAD {kind}: {line}"
-            for kind, lines in sorted(_unread_details(kinds, outcome).items())
-            for line in sorted(lines)
-        )
+    unread = "".join(
+        f"; UNREAD {kind}: {line}"
+        for kind, lines in sorted(_unread_details(kinds, outcome).items())
+        for line in sorted(lines)
     )
+    # A region with nothing to say gets no line of its own (the step "usage read" is its
+    # line): a sweep of 38 empty regions is not 38 lines of "nothing running".
+    if counted or references or unread:
+        progress(
+            f"usage {where}: {counted or 'nothing running'}"
+            + (f"; {references}" if references else "")
+            + unread
+        )
     return UsageScan(
         AccountRegion(ctx.target.account_id, ctx.region), tuple(usages), errors, foreign, census
     )
