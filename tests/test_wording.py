@@ -19,6 +19,7 @@ from ecr_sweeper.model import (
     AccountId,
     AccountRegion,
     AccountsPull,
+    Activating,
     AmongNewest,
     AnyonePulls,
     ArchivedInUse,
@@ -40,7 +41,7 @@ from ecr_sweeper.model import (
     PlanWarning,
     Policy,
     ProtectedTag,
-    PulledRecently,
+    PulledUnexplained,
     Reason,
     Recorded,
     Refusal,
@@ -71,6 +72,8 @@ EU = AccountRegion(AccountId("444444444444"), Region("eu-west-1"))
 COSIGN = "cosign referrer (signature, SBOM, attestation)"
 TO_ACCEPT = "Resolve: list its images with --external-images FILE, or accept with --accept-unread"
 
+UNEXPLAINED = "no consumer this run read uses it"
+
 # Every reason code: a reason of it, and its sentence.
 REASONS: list[tuple[object, str]] = [
     (
@@ -85,9 +88,12 @@ REASONS: list[tuple[object, str]] = [
     ),
     (Young(14), "kept: pushed less than 14 days ago"),
     (
-        PulledRecently(30, NOW - timedelta(days=2)),
-        "kept: pulled within 30 days (lastRecordedPullTime 2026-10-30)",
+        PulledUnexplained(3, 30, NOW - timedelta(days=3)),
+        "kept: pulled 3 days ago; no consumer this run read uses it",
     ),
+    (PulledUnexplained(1, 30, NOW - timedelta(days=1)), "kept: pulled 1 day ago; " + UNEXPLAINED),
+    (PulledUnexplained(0, 30, NOW), "kept: pulled today; " + UNEXPLAINED),
+    (Activating(), "in use: being restored from the archive (imageStatus ACTIVATING)"),
     (AmongNewest(10), "kept: among the 10 most recently pushed"),
     (UntaggedKept(), "kept: untagged images are kept by policy"),
     (Follows(Code.MANIFEST_OF_KEPT, D1), f"kept: manifest of kept image index {D1}"),
@@ -315,7 +321,8 @@ def varied_orgs(draw: st.DrawFn) -> tuple[list[UsageScan], list[InventoryScan], 
             images = []
             for i in repo.images:
                 if draw(st.booleans()):
-                    i = replace(i, archived=True)  # noqa: PLW2901 - a varied copy
+                    activating = draw(st.booleans())
+                    i = replace(i, archived=True, activating=activating)  # noqa: PLW2901 - a varied copy
                 if draw(st.booleans()):
                     i = replace(i, last_pulled_at=NOW - timedelta(days=draw(st.integers(0, 60))))  # noqa: PLW2901
                 images.append(i)
@@ -325,6 +332,7 @@ def varied_orgs(draw: st.DrawFn) -> tuple[list[UsageScan], list[InventoryScan], 
         policy,
         protect_tags=tuple(draw(st.sets(st.sampled_from(["prod", "re:v[12]", "st*"])))),
         keep_pulled_within_days=draw(st.none() | st.integers(0, 40)),
+        pulled_within_days=draw(st.integers(0, 40)),
         untagged=draw(st.sampled_from(["keep", "delete"])),
     )
     return usage, scans, policy
@@ -350,8 +358,11 @@ def test_the_split_on_codes_is_the_split_the_sentences_made(
         if i.archived
     }
     named = {(w.repository, w.digest) for w in plan.warnings if isinstance(w, ArchivedInUse)}
+    # An image being restored is in use, and not named: it is on its way back already.
     in_use_sentence = {
-        (d.repository, d.digest) for d in plan.kept if wording.reason(d.reason).startswith("in use")
+        (d.repository, d.digest)
+        for d in plan.kept
+        if wording.reason(d.reason).startswith("in use") and not isinstance(d.reason, Activating)
     }
     assert named == archived & in_use_sentence
 

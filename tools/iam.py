@@ -53,6 +53,7 @@ STATEMENTS = (
     Statement("ReadEcsUsage", "read", "*"),
     Statement("ReadScheduledAndLambdaUsage", "read", "*"),
     Statement("ReadEcrInventory", "read", ACCOUNT_REPOSITORIES),
+    Statement("ReadPullTimeExclusions", "read", "*"),  # a registry's setting: no repository
     Statement("ReadEksClusters", "read", "*"),
     Statement("ReadOtherConsumers", "read", "*"),
     Statement("TakeConsumerCensus", "read", "*"),
@@ -75,6 +76,11 @@ FIXED = (
         "ecr:DescribeRegistry",
         "ReadEcrInventory",
         "replication rules that replay deletions in other registries",
+    ),
+    IamAction(
+        "ecr:ListPullTimeUpdateExclusions",
+        "ReadPullTimeExclusions",
+        "the pull witness: whose pulls the registry does not record (denied: a warning)",
     ),
     IamAction(
         "ec2:DescribeRegions",

@@ -163,6 +163,8 @@ class Image:
     last_pulled_at: datetime | None = None  # lastRecordedPullTime: evidence, updated ≤ daily
     artifact_media_type: str = ""
     archived: bool = False  # imageStatus ARCHIVED or ACTIVATING: no workload can pull it now
+    # The pull witness (issue 19 §2): something asked for this image back from the archive.
+    activating: bool = False  # imageStatus ACTIVATING
 
     @property
     def is_index(self) -> bool:
@@ -202,6 +204,16 @@ class Repository:
     delete_replicas: tuple[tuple[AccountId, Region], ...] = ()
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class PullExclusions:
+    """The principals whose pulls ECR does not record in one registry (account × region):
+    ListPullTimeUpdateExclusions. `error` set: the list could not be read (a warning)."""
+
+    place: AccountRegion
+    principals: tuple[str, ...] = ()
+    error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class InventoryScan:
     """Every repository (matching the filters) of one account × region."""
@@ -210,6 +222,7 @@ class InventoryScan:
     region: Region
     repositories: tuple[Repository, ...] = ()
     errors: tuple[ScanError, ...] = ()
+    pull_exclusions: PullExclusions | None = None  # None: not asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +259,8 @@ class AccountTarget:
 
 DEFAULT_KEEP_LAST = 10
 DEFAULT_MIN_AGE_DAYS = 14
+# The pull witness: an image pulled this recently that no usage read explains is kept (0: off).
+DEFAULT_PULLED_WITHIN_DAYS = 30
 UntaggedMode = Literal["delete", "keep"]
 
 
@@ -291,6 +306,15 @@ class Policy:
     organization: str | None = None
     max_delete_percent: float | None = None  # per repository
     max_delete_images: int | None = None  # per run
+    # The pull witness, a safety rule (not retention): keep what was pulled within this many
+    # days and no usage read explains (0: off). A rule's `keep_pulled_within_days` (the old
+    # key) sets the window for its repositories; the top-level old key is this one.
+    pulled_within_days: int = DEFAULT_PULLED_WITHIN_DAYS
+
+    def pull_window(self, repository: str) -> int:
+        """The pull witness's window (days) for `repository`: its rule's, else the policy's."""
+        pulled = self.retention_for(repository).keep_pulled_within_days
+        return self.pulled_within_days if pulled is None else pulled
 
     @classmethod
     def with_default(cls, default: Retention, **rest: Any) -> Policy:
@@ -353,7 +377,7 @@ class Sources:
 
 # The codes (their values) of the reasons that keep an image because a workload uses it, and of
 # the reasons that delete it (every other reason keeps it).
-_IN_USE = frozenset({"digest-pinned", "tag-used", "digest-running"})
+_IN_USE = frozenset({"digest-pinned", "tag-used", "digest-running", "activating"})
 _DELETES = frozenset(
     {
         "unused",
@@ -369,7 +393,8 @@ class Code(enum.Enum):
     """What decided a verdict, or what a finding, warning or refusal says. The words are the
     renderer's (`wording`); the planner decides on these codes alone.
 
-    `in_use`: a workload uses the image (by digest pin, by tag, or running it). `deletes`: a
+    `in_use`: a workload uses the image (by digest pin, by tag, or running it), or someone
+    asked for it back from the archive (`ACTIVATING`). `deletes`: a
     reason to delete the image. Plain attributes, not properties: the planner reads them once
     per image of a million-image run."""
 
@@ -384,10 +409,12 @@ class Code(enum.Enum):
     DIGEST_PINNED = "digest-pinned"
     TAG_USED = "tag-used"
     DIGEST_RUNNING = "digest-running"
+    # kept: the pull witness, a safety rule (invariant 13)
+    PULLED_UNEXPLAINED = "pulled-unexplained"
+    ACTIVATING = "activating"
     # kept: retention (invariant 6)
     PROTECTED_TAG = "protected-tag"
     YOUNG = "young"
-    PULLED_RECENTLY = "pulled-recently"
     AMONG_NEWEST = "among-newest"
     UNTAGGED_KEPT = "untagged-kept"
     # the manifest graph (invariant 4)
@@ -453,10 +480,21 @@ class Young:
 
 
 @dataclass(frozen=True, slots=True)
-class PulledRecently:
-    code: ClassVar[Code] = Code.PULLED_RECENTLY
+class PulledUnexplained:
+    """Pulled `days_ago` days ago (lastRecordedPullTime, within the window `within_days`), and
+    no usage this run read reaches it: something the run does not know pulled it."""
+
+    code: ClassVar[Code] = Code.PULLED_UNEXPLAINED
+    days_ago: int
     within_days: int
     last_pulled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Activating:
+    """Being restored from the archive (imageStatus ACTIVATING): someone asked for it."""
+
+    code: ClassVar[Code] = Code.ACTIVATING
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,7 +620,8 @@ Reason = (
     InUse
     | ProtectedTag
     | Young
-    | PulledRecently
+    | PulledUnexplained
+    | Activating
     | AmongNewest
     | UntaggedKept
     | Follows
@@ -696,6 +735,16 @@ class Decision:
         return self.media_type in INDEX_MEDIA_TYPES
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class UnexplainedPulls:
+    """One repository's images kept by the pull witness (`PulledUnexplained`): how many, and
+    the newest of their pulls."""
+
+    repository: RepositoryKey
+    images: int
+    newest_pull: datetime
+
+
 PLAN_VERSION = 1
 
 
@@ -716,6 +765,10 @@ class Plan:
     # Consumers present and not read, not accepted: one each; any blocks the plan.
     findings: tuple[Finding, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()  # accepted findings, regions not read, archived…
+    # The pull witness: per repository, the images pulled that no usage read explains; and
+    # each swept registry's pull-time update exclusions (why a scanner's pulls count or not).
+    unexplained_pulls: tuple[UnexplainedPulls, ...] = ()
+    pull_exclusions: tuple[PullExclusions, ...] = ()
 
     @property
     def blocked(self) -> bool:

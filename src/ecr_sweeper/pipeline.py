@@ -148,6 +148,7 @@ async def scan_inventories(
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     inventory_of: Callable[..., Awaitable[InventoryScan]] = scan_inventory,
+    read_pull_exclusions: bool = False,
 ) -> list[InventoryScan]:
     """Read the ECR inventory of each account × region concurrently. With `judge`, each
     repository goes to it as soon as it is read and is not kept in the scans (which then
@@ -171,6 +172,7 @@ async def scan_inventories(
             read_tags=read_tags,
             judge=judge,
             gate=repositories,
+            read_pull_exclusions=read_pull_exclusions,
         )
 
     inventory = await _each_place(
@@ -357,8 +359,20 @@ async def _make_plan(
             read_tags=policy.opt_in_tag is not None,
             judge=judged_after.judge,
             inventory_of=readers.inventory,
+            read_pull_exclusions=witnessed(policy),
         )
-    return judged_after.planner().plan(e for scan in inventory for e in scan.errors)
+    return judged_after.planner().plan(
+        (e for scan in inventory for e in scan.errors),
+        (scan.pull_exclusions for scan in inventory if scan.pull_exclusions),
+    )
+
+
+def witnessed(policy: Policy) -> bool:
+    """Whether the pull witness is on for some repository (its registries' pull-time update
+    exclusions are then read, to say whose pulls count)."""
+    return policy.pulled_within_days > 0 or any(
+        (r.retention.keep_pulled_within_days or 0) > 0 for r in policy.rules
+    )
 
 
 class _AfterUsage:

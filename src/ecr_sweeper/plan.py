@@ -21,8 +21,8 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    or that is not opted in when the policy sweeps only opted-in repositories.
 6. Retention (per repository: the first matching rule, else the defaults) keeps images pushed
    less than `min_age_days` ago, the `keep_last` most recently pushed top-level images (ties
-   broken by digest), images with a protected tag, images pulled within
-   `keep_pulled_within_days`, and untagged top-level images when `untagged = "keep"`.
+   broken by digest), images with a protected tag, and untagged top-level images when
+   `untagged = "keep"`. (Images pulled recently are the pull witness's: invariant 13.)
 7. Every decision carries the rule that decided it (a typed reason: a `Code` and its details),
    and the plan is deterministic: the same inputs give the same plan, in the same order,
    whatever the order of the inputs. Keep or delete, "in use", a finding that blocks: all are
@@ -45,6 +45,13 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    is held whole when a destination's usage was not read (outside the sweep).
 12. An archived image in use is kept like any image in use, and named in the warnings: a
    workload cannot pull it until it is restored.
+13. The pull witness needs no list of kinds. An image ECR saw pulled (`lastRecordedPullTime`)
+   within the window (`Policy.pull_window`: the rule's `keep_pulled_within_days`, else
+   `pulled_within_days`; 0 is off) that no usage this run read reaches (directly, or as the
+   manifest or referrer of an image a usage reaches) is kept, `PULLED_UNEXPLAINED`, before any
+   retention rule: something the run does not know pulled it. An image being restored from the
+   archive (`ACTIVATING`) is kept too: someone asked for it. Both are safety rules; the plan
+   sums the first up per repository (`Plan.unexplained_pulls`).
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ from ecr_sweeper.model import (
     AccountRegion,
     AccountsPull,
     AccountTarget,
+    Activating,
     AmongNewest,
     AnyonePulls,
     ArchivedInUse,
@@ -92,7 +100,8 @@ from ecr_sweeper.model import (
     PlanWarning,
     Policy,
     ProtectedTag,
-    PulledRecently,
+    PulledUnexplained,
+    PullExclusions,
     Reason,
     Refusal,
     ReplicaHold,
@@ -103,6 +112,7 @@ from ecr_sweeper.model import (
     ScanNote,
     ServiceHold,
     Sources,
+    UnexplainedPulls,
     UnreadConsumer,
     UnreadService,
     UntaggedKept,
@@ -115,6 +125,7 @@ from ecr_sweeper.model import (
 BLOCKED = NotDeleted(Code.BLOCKED_USAGE)
 CENSUS_BLOCKED = NotDeleted(Code.BLOCKED_CENSUS)
 UNTAGGED_KEPT = UntaggedKept()
+ACTIVATING = Activating()
 Relation = Literal["child", "referrer"]
 KEPT_WITH: dict[Relation, Code] = {
     "child": Code.MANIFEST_OF_KEPT,
@@ -281,12 +292,13 @@ class Planner:
                 _reached(uses, repo),
                 self._policy.retention_for(repo.key.name),
                 self._now,
+                self._policy.pull_window(repo.key.name),
             )
             self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
         archived = {image.digest for image in repo.images if image.archived}
         for verdict in verdicts:
             image, reason = verdict.image, verdict.reason
-            if reason.code.in_use and image.digest in archived:
+            if reason.code.in_use and image.digest in archived and reason is not ACTIVATING:
                 self._warnings.append(ArchivedInUse(repo.key, image.digest, reason))
             self._record(repo.key, verdict)
 
@@ -323,8 +335,13 @@ class Planner:
         )
         return ReplicaHold(tuple(unread)) if unread else None
 
-    def plan(self, inventory_errors: Iterable[ScanError] = ()) -> Plan:
-        """The plan of everything judged, with the inventory's own errors."""
+    def plan(
+        self,
+        inventory_errors: Iterable[ScanError] = (),
+        pull_exclusions: Iterable[PullExclusions] = (),
+    ) -> Plan:
+        """The plan of everything judged, with the inventory's own errors and the pull-time
+        update exclusions of the registries it read."""
         errors = [*self._errors, *inventory_errors]
         resolved = bool(self._elsewhere)
         if resolved:
@@ -355,6 +372,8 @@ class Planner:
             # the plan file writes their sentences in the renderer's (alphabetical) order.
             findings=tuple(sorted(set(self._findings), key=repr)),
             warnings=tuple(sorted(set(self._warnings), key=repr)),
+            unexplained_pulls=unexplained_pulls(kept),
+            pull_exclusions=tuple(sorted(set(pull_exclusions))),
         )
 
     def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:
@@ -396,6 +415,18 @@ class Planner:
                 )
             self._record(item.key, Verdict(item.image, reason))
         self._elsewhere.clear()
+
+
+def unexplained_pulls(kept: Iterable[Decision]) -> tuple[UnexplainedPulls, ...]:
+    """Per repository, the images the pull witness keeps: how many, and the newest pull."""
+    count: dict[RepositoryKey, int] = defaultdict(int)
+    newest: dict[RepositoryKey, datetime] = {}
+    for d in kept:
+        if isinstance(d.reason, PulledUnexplained):
+            count[d.repository] += 1
+            at = d.reason.last_pulled_at
+            newest[d.repository] = max(at, newest.get(d.repository, at))
+    return tuple(UnexplainedPulls(key, count[key], newest[key]) for key in sorted(count))
 
 
 def _by_repository(decision: Decision) -> RepositoryKey:
@@ -451,11 +482,13 @@ def build_plan(
     """
     planner = Planner(usage, policy, now, targets, sources, principal_kinds=principal_kinds)
     errors: list[ScanError] = []
+    exclusions: list[PullExclusions] = []
     for scan in inventory:
         errors.extend(scan.errors)
+        exclusions.extend([scan.pull_exclusions] if scan.pull_exclusions else [])
         for repo in scan.repositories:
             planner.judge(repo)
-    return planner.plan(errors)
+    return planner.plan(errors, exclusions)
 
 
 def drain(items: list[InventoryScan]) -> Iterable[InventoryScan]:
@@ -574,13 +607,17 @@ def _cosign_subject(tags: Sequence[str]) -> Digest | None:
 
 
 def _decide_repository(
-    repo: Repository, in_use: Mapping[Digest, InUse], retention: Retention, now: datetime
+    repo: Repository,
+    in_use: Mapping[Digest, InUse],
+    retention: Retention,
+    now: datetime,
+    pull_window: int = 0,
 ) -> tuple[list[Verdict], list[tuple[Image, Digest, Digest | None, Relation]]]:
     """Verdicts for one repository's images; and the images that wait for another repository
     (a cosign referrer whose subject is elsewhere, and what hangs off it): (image, subject,
     parent it follows or None, relation)."""
     graph = _Graph.of(repo)
-    keep = _keep_reasons(repo, graph, in_use, retention, now)
+    keep = _keep_reasons(repo, graph, in_use, retention, now, pull_window=pull_window)
     waiting = _waiting(graph, keep)
     verdicts: list[Verdict] = []
     for image in sorted(repo.images, key=lambda i: i.digest):
@@ -621,35 +658,38 @@ def _keep_reasons(
     in_use: Mapping[Digest, InUse],
     retention: Retention,
     now: datetime,
+    *,
+    pull_window: int = 0,
 ) -> dict[Digest, Reason]:
     """Every digest of the repository to keep, with the first rule that keeps it."""
     top_level = [i for i in repo.images if i.digest not in graph.secondary]
     newest_first = sorted(top_level, key=lambda i: (i.pushed_at, i.digest), reverse=True)
     recent = {i.digest for i in newest_first[: retention.keep_last]}
     young_since = now - timedelta(days=retention.min_age_days)
-    pulled_since = (
-        now - timedelta(days=retention.keep_pulled_within_days)
-        if retention.keep_pulled_within_days is not None
-        else None
-    )
+    pulled_since = now - timedelta(days=pull_window) if pull_window > 0 else None
+    # What a usage explains: the digests it reaches and what they list or are referred to by.
+    roots = [*in_use, *(i.digest for i in repo.images if i.activating)]
+    explained = _following(graph, roots) if pulled_since else set()
     keep: dict[Digest, Reason] = {}
     for image in sorted(repo.images, key=lambda i: i.digest):  # sorted: reasons are stable
         top = image.digest not in graph.secondary
+        pulled = image.last_pulled_at
         if image.digest in in_use:
             keep[image.digest] = in_use[image.digest]
+        elif image.activating:
+            keep[image.digest] = ACTIVATING
+        elif (
+            pulled_since is not None
+            and pulled is not None
+            and pulled > pulled_since
+            and image.digest not in explained
+        ):
+            days_ago = max(0, (now - pulled).days)
+            keep[image.digest] = PulledUnexplained(days_ago, pull_window, pulled)
         elif protected := _protected_tag(image.tags, retention.protect_tags):
             keep[image.digest] = protected
         elif image.pushed_at > young_since:
             keep[image.digest] = _young(retention.min_age_days)
-        elif (
-            pulled_since
-            and retention.keep_pulled_within_days is not None
-            and image.last_pulled_at
-            and image.last_pulled_at > pulled_since
-        ):
-            keep[image.digest] = PulledRecently(
-                retention.keep_pulled_within_days, image.last_pulled_at
-            )
         elif top and image.digest in recent:
             keep[image.digest] = _among_newest(retention.keep_last)
         elif top and not image.tags and retention.untagged == "keep":
@@ -664,6 +704,18 @@ def _keep_reasons(
                 keep[dependent] = Follows(KEPT_WITH[relation], parent)
                 pending.append(dependent)
     return keep
+
+
+def _following(graph: _Graph, roots: Iterable[Digest]) -> set[Digest]:
+    """`roots` and everything they list or are referred to by, transitively."""
+    found = set(roots)
+    pending = deque(found)
+    while pending:
+        for dependent in graph.dependents.get(pending.popleft(), ()):
+            if dependent not in found:
+                found.add(dependent)
+                pending.append(dependent)
+    return found
 
 
 def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> ProtectedTag | None:

@@ -17,6 +17,7 @@ from ecr_sweeper.model import (
     AcceptedConsumer,
     AcceptedService,
     AccountsPull,
+    Activating,
     AmongNewest,
     AnyonePulls,
     ArchivedInUse,
@@ -36,13 +37,15 @@ from ecr_sweeper.model import (
     OverPercentCap,
     PlanWarning,
     ProtectedTag,
-    PulledRecently,
+    PulledUnexplained,
+    PullExclusions,
     Reason,
     Recorded,
     Refusal,
     ReplicaHold,
     ScanNote,
     ServiceHold,
+    UnexplainedPulls,
     UnreadConsumer,
     UnreadService,
     UntaggedKept,
@@ -105,8 +108,10 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             return f"kept: tag {tag!r} matches protected pattern {pattern!r}"
         case Young(min_age_days=days):
             return f"kept: pushed less than {days} days ago"
-        case PulledRecently(within_days=days, last_pulled_at=at):
-            return f"kept: pulled within {days} days (lastRecordedPullTime {at:%Y-%m-%d})"
+        case PulledUnexplained(days_ago=days_ago):
+            return f"kept: {pulled_ago(days_ago)}; no consumer this run read uses it"
+        case Activating():
+            return "in use: being restored from the archive (imageStatus ACTIVATING)"
         case AmongNewest(keep_last=keep_last):
             return f"kept: among the {keep_last} most recently pushed"
         case UntaggedKept() | NotDeleted():
@@ -160,6 +165,49 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             return text
         case _:
             assert_never(why)
+
+
+def pulled_ago(days_ago: int) -> str:
+    """`pulled today`, `pulled 1 day ago`, `pulled 3 days ago` (lastRecordedPullTime)."""
+    return "pulled today" if days_ago == 0 else f"pulled {plural(days_ago, 'days')} ago"
+
+
+REGISTER_EXCLUSION = "aws ecr register-pull-time-update-exclusion --principal-arn ROLE_ARN"
+
+
+def unexplained_pulls(pulls: UnexplainedPulls) -> str:
+    """One repository's summary line of the pull witness."""
+    key = pulls.repository
+    return (
+        f"{key.account_id}/{key.region} {key.name}: {plural(pulls.images, 'images')} pulled "
+        f"(newest {pulls.newest_pull:%Y-%m-%d}) that no consumer this run read uses: kept"
+    )
+
+
+def pull_exclusions(found: PullExclusions) -> str:
+    """A registry's pull-time update exclusions, or why they are unknown."""
+    where = f"{found.place.account_id}/{found.place.region}"
+    if found.error is not None:
+        return f"{where}: pull-time update exclusions not read ({found.error})"
+    if not found.principals:
+        return (
+            f"{where}: no pull-time update exclusions: every pull counts (a scanner that pulls "
+            f"every image keeps it; register its role: {REGISTER_EXCLUSION})"
+        )
+    return f"{where}: pulls not recorded for {', '.join(found.principals)}"
+
+
+def pull_witness(plan_pulls: Iterable[UnexplainedPulls], within_days: int) -> str:
+    """The pull witness's headline: its window, and what it keeps."""
+    pulls = list(plan_pulls)
+    if within_days <= 0:
+        return "pull witness: off (pulled_within_days = 0): a recent pull keeps nothing"
+    total = sum(p.images for p in pulls)
+    return (
+        f"pull witness: {plural(total, 'images')} in {plural(len(pulls), 'repositories')} "
+        f"pulled within {plural(within_days, 'days')} that no consumer this run read uses "
+        "(kept: find what pulls them)"
+    )
 
 
 def _unused(days: int, keep_last: int) -> str:

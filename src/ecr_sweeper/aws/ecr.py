@@ -26,12 +26,14 @@ from ecr_sweeper.aws.limits import Api, chunks, describe_errors, error_code
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
     AccountId,
+    AccountRegion,
     AccountTarget,
     Decision,
     Digest,
     Image,
     InventoryScan,
     PullAccess,
+    PullExclusions,
     Region,
     Repository,
     RepositoryKey,
@@ -68,6 +70,7 @@ async def scan_inventory(
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
+    read_pull_exclusions: bool = False,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
     AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`.
@@ -153,7 +156,23 @@ async def scan_inventory(
         + (f", {failed} repositories FAILED" if failed else "")
     )
     kept = tuple(repositories[n] for n in names if n in repositories)
-    return InventoryScan(target.account_id, region, kept)
+    exclusions = (
+        await pull_exclusions(ecr, api, AccountRegion(target.account_id, region))
+        if read_pull_exclusions
+        else None
+    )
+    return InventoryScan(target.account_id, region, kept, pull_exclusions=exclusions)
+
+
+async def pull_exclusions(ecr: Any, api: Api, place: AccountRegion) -> PullExclusions:
+    """The principals whose pulls this registry does not record (ListPullTimeUpdateExclusions:
+    the caller's registry in the client's region). Read-only and informative: a failure
+    (denied, or an endpoint that does not serve it) is the value's `error`, never the run's."""
+    try:
+        arns = await api.pages(ecr.list_pull_time_update_exclusions, "pullTimeUpdateExclusions")
+    except Exception as exc:  # noqa: BLE001 - a line of the plan, not an error of the run
+        return PullExclusions(place, (), "; ".join(describe_errors(exc)))
+    return PullExclusions(place, tuple(sorted({str(a) for a in arns})))
 
 
 Replication = list[tuple[tuple[str, ...] | None, tuple[tuple[AccountId, Region], ...]]]
@@ -253,6 +272,7 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
                 last_pulled_at=_utc(pulled) if pulled else None,
                 artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
                 archived=d.get("imageStatus", "ACTIVE") in ARCHIVED_STATUSES,
+                activating=d.get("imageStatus") == "ACTIVATING",
             )
         )
     return images

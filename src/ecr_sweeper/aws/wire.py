@@ -88,6 +88,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "list_tags_for_resource",
             "batch_delete_image",
             "describe_registry",  # replication rules (census: deletions replayed elsewhere)
+            "list_pull_time_update_exclusions",  # the pull witness: whose pulls do not count
         }
     ),
 }
