@@ -129,6 +129,7 @@ PAGE_LIMITS: dict[str, tuple[int, int]] = {
     "ecr:DescribeRepositories": (100, 1000),
     "ecr:DescribeImages": (100, 1000),
     "ecr:ListImages": (100, 1000),
+    "ecr:ListPullTimeUpdateExclusions": (100, 1000),
     "organizations:ListAccounts": (20, 20),
 }
 

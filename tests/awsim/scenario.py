@@ -322,6 +322,8 @@ class Region:
     repositories: tuple[Repository, ...] = ()
     eks_clusters: tuple[str, ...] = ()  # EKS clusters no access entry lets the sweep read
     replication: str | None = None  # the registry's replicationConfiguration, JSON text
+    # The registry's pull-time update exclusions (principal ARNs): ListPullTimeUpdateExclusions.
+    pull_time_exclusions: tuple[str, ...] = ()
 
     def repository(self, name: str) -> Repository:
         for r in self.repositories:
