@@ -100,6 +100,10 @@ def _app() -> Repository:
             image("gone-index", "old-2", children=(child.digest,)),
             child,
             replace(image("sig-of-gone"), subject=digest("unused")),
+            image("inspected", "seen"),
+        ),
+        inspector_in_use=(
+            model.InspectorSighting(digest("inspected"), 2, NOW - timedelta(days=1)),
         ),
     )
 

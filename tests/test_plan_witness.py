@@ -15,6 +15,9 @@ from ecr_sweeper.model import (
     ArchivedInUse,
     Code,
     Image,
+    InspectorHeld,
+    InspectorInUse,
+    InspectorSighting,
     InventoryScan,
     Patterns,
     Plan,
@@ -235,3 +238,52 @@ def test_an_unreadable_exclusion_list_is_one_line_not_an_error() -> None:
         "111111111111/us-east-1: pull-time update exclusions not read "
         "(ClientError: AccessDeniedException: denied)"
     )
+
+
+# --------------------------------------------------------------------------- Amazon Inspector
+
+
+def test_an_image_inspector_sees_in_use_that_nothing_read_explains_is_held_and_named() -> None:
+    seen = InspectorSighting(digest("seen"), 2, NOW - timedelta(days=1))
+    used = InspectorSighting(digest("used"), 1, NOW - timedelta(days=1))
+    repo = Repository(
+        APP,
+        (image("seen", "a"), image("used", "prod"), image("other", "b")),
+        inspector_in_use=(seen, used),
+    )
+    plan = build_plan([usage_scan(use(uri(APP, ":prod")))], inventory(repo), POLICY, NOW, TARGETS)
+    said = verdicts(plan)
+    assert said[digest("seen")] == (
+        "keep kept: Amazon Inspector sees it in use (2 workloads, last 2026-10-31); no consumer "
+        "this run read uses it"
+    )
+    assert said[digest("used")].startswith("keep in use: tag 'prod'")  # a reader explains it
+    assert said[digest("other")].startswith("delete ")
+    (held,) = [w for w in plan.warnings if isinstance(w, InspectorHeld)]
+    assert held == InspectorHeld(APP, digest("seen"), InspectorInUse(2, seen.last_in_use_at))
+    assert wording.warning(held) == (
+        f"{APP}@{digest('seen')}: Amazon Inspector sees it in use (2 workloads, last "
+        "2026-10-31), and no consumer this run read uses it: held; find what runs it"
+    )
+
+
+def test_inspector_comes_before_the_pull_witness_and_works_with_it_off() -> None:
+    seen = InspectorSighting(digest("seen"), 1, None)
+    repo = Repository(APP, (pulled("seen", 2, "a"),), inspector_in_use=(seen,))
+    policy = replace(POLICY, pulled_within_days=0)
+    plan = build_plan([usage_scan()], inventory(repo), policy, NOW, TARGETS)
+    (kept,) = plan.kept
+    assert kept.reason == InspectorInUse(1, None)
+    assert wording.reason(kept.reason) == (
+        "kept: Amazon Inspector sees it in use (1 workload); no consumer this run read uses it"
+    )
+    assert plan.unexplained_pulls == ()
+
+
+def test_an_inventory_note_is_a_warning_of_the_plan() -> None:
+    scan = InventoryScan(
+        AccountId("111111111111"), Region("us-east-1"), notes=("Inspector not read",)
+    )
+    plan = build_plan([usage_scan()], [scan], POLICY, NOW, TARGETS)
+    assert wording.warnings(plan.warnings) == ["Inspector not read"]
+    assert not plan.blocked

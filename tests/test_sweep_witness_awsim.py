@@ -170,3 +170,47 @@ def test_a_denied_exclusion_list_is_one_line_and_blocks_nothing(
         line = pull_witness_lines(reviewed)[-1]
         assert line.startswith(f"{A}/{US}: pull-time update exclusions not read (")
         assert "\n" not in line
+
+
+# --------------------------------------------------------------------------- Amazon Inspector
+
+EU = "eu-west-1"
+SEEN = Image(tags=("seen",), pushed_at=OLD, in_use_count=3, last_in_use=NOW, key="seen")
+UNSEEN = Image(tags=("unseen",), pushed_at=OLD, key="unseen")
+
+
+def test_an_image_inspector_sees_in_use_is_held_and_named_where_it_scans_ecr_only(
+    emulator: StartEmulator,
+) -> None:
+    """Inspector scans ECR in us-east-1 only: there its coverage holds the image it sees in
+    use; in eu-west-1 the status check is the only Inspector call, and the same image goes."""
+    regions = (
+        Region(US, repositories=(Repository("app", (SEEN, UNSEEN)),), inspector_ecr=True),
+        Region(EU, repositories=(Repository("app", (SEEN, UNSEEN)),)),
+    )
+    targets = [
+        AccountTarget(
+            AccountId(A), (RegionName(US), RegionName(EU)), f"arn:aws:iam::{A}:role/EcrSweeper"
+        )
+    ]
+    with emulator(Scenario((Account(A, regions),))) as emu:
+        reviewed = sweep.plan(targets, POLICY, sources=SOURCES, now=NOW)
+        assert not reviewed.blocked
+        kept = {(d.repository.region, d.digest): wording.reason(d.reason) for d in reviewed.kept}
+        assert kept == {
+            (US, SEEN.digest): (
+                "kept: Amazon Inspector sees it in use (3 workloads, last 2025-06-01); no "
+                "consumer this run read uses it"
+            )
+        }
+        assert {(d.repository.region, d.digest) for d in reviewed.deletions} == {
+            (US, UNSEEN.digest),
+            (EU, SEEN.digest),
+            (EU, UNSEEN.digest),
+        }
+        assert any(
+            "Amazon Inspector sees it in use" in line and SEEN.digest in line
+            for line in wording.warnings(reviewed.warnings)
+        )
+        assert emu.call_count(operation="BatchGetAccountStatus") == 2
+        assert emu.call_count(operation="ListCoverage") == 1  # us-east-1 only

@@ -29,6 +29,8 @@ from ecr_sweeper.model import (
     CosignSubject,
     Finding,
     Follows,
+    InspectorHeld,
+    InspectorInUse,
     InUse,
     InventoryIncomplete,
     InventoryScan,
@@ -94,6 +96,10 @@ REASONS: list[tuple[object, str]] = [
     (PulledUnexplained(1, 30, NOW - timedelta(days=1)), "kept: pulled 1 day ago; " + UNEXPLAINED),
     (PulledUnexplained(0, 30, NOW), "kept: pulled today; " + UNEXPLAINED),
     (Activating(), "in use: being restored from the archive (imageStatus ACTIVATING)"),
+    (
+        InspectorInUse(2, NOW - timedelta(days=1)),
+        "kept: Amazon Inspector sees it in use (2 workloads, last 2026-10-31); " + UNEXPLAINED,
+    ),
     (AmongNewest(10), "kept: among the 10 most recently pushed"),
     (UntaggedKept(), "kept: untagged images are kept by policy"),
     (Follows(Code.MANIFEST_OF_KEPT, D1), f"kept: manifest of kept image index {D1}"),
@@ -216,6 +222,11 @@ WARNINGS: list[tuple[object, str]] = [
         ArchivedInUse(APP, D2, InUse(Code.DIGEST_PINNED, "lambda fn")),
         f"{APP}@{D2}: archived and in use: digest pinned by lambda fn; a workload cannot pull it "
         "until it is restored (UpdateImageStorageClass to STANDARD)",
+    ),
+    (
+        InspectorHeld(APP, D2, InspectorInUse(1, None)),
+        f"{APP}@{D2}: Amazon Inspector sees it in use (1 workload), and no consumer this run "
+        "read uses it: held; find what runs it",
     ),
     (ScanNote("111111111111: regions not read"), "111111111111: regions not read"),
 ]

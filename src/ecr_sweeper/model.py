@@ -191,6 +191,15 @@ class PullAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectorSighting:
+    """Amazon Inspector sees this image in use (its coverage: `inUseCount`, `lastInUseAt`)."""
+
+    digest: Digest
+    in_use_count: int
+    last_in_use_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Repository:
     """A repository and its images. `error` set means the listing is incomplete."""
 
@@ -202,6 +211,8 @@ class Repository:
     # Registries (account, region) where ECR replays this repository's deletions (registry
     # replication rules with deleteReplication enabled whose filters match the repository).
     delete_replicas: tuple[tuple[AccountId, Region], ...] = ()
+    # The second witness: the images of it Amazon Inspector sees in use (where it scans ECR).
+    inspector_in_use: tuple[InspectorSighting, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -223,6 +234,7 @@ class InventoryScan:
     repositories: tuple[Repository, ...] = ()
     errors: tuple[ScanError, ...] = ()
     pull_exclusions: PullExclusions | None = None  # None: not asked
+    notes: tuple[str, ...] = ()  # warnings of the plan (e.g. Inspector's coverage not read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +424,7 @@ class Code(enum.Enum):
     # kept: the pull witness, a safety rule (invariant 13)
     PULLED_UNEXPLAINED = "pulled-unexplained"
     ACTIVATING = "activating"
+    INSPECTOR_IN_USE = "inspector-in-use"
     # kept: retention (invariant 6)
     PROTECTED_TAG = "protected-tag"
     YOUNG = "young"
@@ -450,6 +463,7 @@ class Code(enum.Enum):
     ACCEPTED_CONSUMER = "accepted-consumer"
     ACCEPTED_SERVICE = "accepted-service"
     ARCHIVED_IN_USE = "archived-in-use"
+    INSPECTOR_HELD = "inspector-held"
     SCAN_NOTE = "scan-note"
     OVER_IMAGE_CAP = "over-image-cap"
     OVER_PERCENT_CAP = "over-percent-cap"
@@ -488,6 +502,15 @@ class PulledUnexplained:
     days_ago: int
     within_days: int
     last_pulled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InspectorInUse:
+    """Amazon Inspector sees the image in use and no usage this run read reaches it."""
+
+    code: ClassVar[Code] = Code.INSPECTOR_IN_USE
+    in_use_count: int
+    last_in_use_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -622,6 +645,7 @@ Reason = (
     | Young
     | PulledUnexplained
     | Activating
+    | InspectorInUse
     | AmongNewest
     | UntaggedKept
     | Follows
@@ -686,6 +710,16 @@ class ArchivedInUse:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectorHeld:
+    """A warning: Amazon Inspector sees an image in use that no consumer this run read uses."""
+
+    code: ClassVar[Code] = Code.INSPECTOR_HELD
+    repository: RepositoryKey
+    digest: Digest
+    reason: InspectorInUse
+
+
+@dataclass(frozen=True, slots=True)
 class ScanNote:
     """A warning a usage scan brought, in the words of the code that read it."""
 
@@ -714,7 +748,9 @@ class OverPercentCap:
 
 
 Finding = UnreadConsumer | UnreadService | Recorded
-PlanWarning = AcceptedConsumer | AcceptedService | ArchivedInUse | ScanNote | Recorded
+PlanWarning = (
+    AcceptedConsumer | AcceptedService | ArchivedInUse | InspectorHeld | ScanNote | Recorded
+)
 Refusal = OverImageCap | OverPercentCap | Recorded
 
 

@@ -31,6 +31,7 @@ from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
 from ecr_sweeper.aws.ecr import delete_images, scan_inventory
+from ecr_sweeper.aws.inspector import InspectorWitness, inspector_witness
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
@@ -149,6 +150,7 @@ async def scan_inventories(
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     inventory_of: Callable[..., Awaitable[InventoryScan]] = scan_inventory,
     read_pull_exclusions: bool = False,
+    read_inspector: bool = False,
 ) -> list[InventoryScan]:
     """Read the ECR inventory of each account × region concurrently. With `judge`, each
     repository goes to it as soon as it is read and is not kept in the scans (which then
@@ -163,7 +165,10 @@ async def scan_inventories(
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
             errors = _unreachable("inventory", target, region, exc)
             return InventoryScan(target.account_id, region, (), errors)
-        return await inventory_of(
+        witness = (
+            await _inspector(target, region, connections) if read_inspector else InspectorWitness()
+        )
+        scan = await inventory_of(
             target,
             region,
             ecr,
@@ -173,13 +178,33 @@ async def scan_inventories(
             judge=judge,
             gate=repositories,
             read_pull_exclusions=read_pull_exclusions,
+            inspector_in_use=witness.in_use or {},
         )
+        if witness.error is None:
+            return scan
+        note = (
+            f"{target.account_id}/{region}: Amazon Inspector's coverage not read "
+            f"({witness.error}): its witness of images in use holds nothing here"
+        )
+        return replace(scan, notes=(*scan.notes, note))
 
     inventory = await _each_place(
         places, connections.limits.regions_at_once, progress, "inventory read", read
     )
     inventory.sort(key=lambda s: (s.account_id, s.region))
     return inventory
+
+
+async def _inspector(
+    target: AccountTarget, region: Region, connections: Connections
+) -> InspectorWitness:
+    """Amazon Inspector's witness of the images in use in one account × region (aws/inspector)."""
+    try:
+        inspector = await connections.client(target, region, "inspector2")
+    except Exception as exc:  # noqa: BLE001 - a line of the plan, not an error of the run
+        return InspectorWitness(error="; ".join(describe_errors(exc)))
+    api = connections.api(target.account_id, region)
+    return await inspector_witness(inspector, api, target.account_id)
 
 
 def _unreachable(
@@ -360,6 +385,7 @@ async def _make_plan(
             judge=judged_after.judge,
             inventory_of=readers.inventory,
             read_pull_exclusions=witnessed(policy),
+            read_inspector=True,
         )
     return judged_after.planner().plan(
         (e for scan in inventory for e in scan.errors),

@@ -51,7 +51,9 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    manifest or referrer of an image a usage reaches) is kept, `PULLED_UNEXPLAINED`, before any
    retention rule: something the run does not know pulled it. An image being restored from the
    archive (`ACTIVATING`) is kept too: someone asked for it. Both are safety rules; the plan
-   sums the first up per repository (`Plan.unexplained_pulls`).
+   sums the first up per repository (`Plan.unexplained_pulls`). Where Amazon Inspector
+   scans ECR, an image it sees in use (`Repository.inspector_in_use`) that no usage read
+   explains is kept too (`INSPECTOR_IN_USE`, before the pull witness) and named in a warning.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ from ecr_sweeper.model import (
     Finding,
     Follows,
     Image,
+    InspectorHeld,
+    InspectorInUse,
     InUse,
     InventoryIncomplete,
     InventoryScan,
@@ -300,7 +304,13 @@ class Planner:
             image, reason = verdict.image, verdict.reason
             if reason.code.in_use and image.digest in archived and reason is not ACTIVATING:
                 self._warnings.append(ArchivedInUse(repo.key, image.digest, reason))
+            if isinstance(reason, InspectorInUse):
+                self._warnings.append(InspectorHeld(repo.key, image.digest, reason))
             self._record(repo.key, verdict)
+
+    def note(self, notes: Iterable[str]) -> None:
+        """Warnings an inventory scan brought (e.g. Inspector's coverage not read)."""
+        self._warnings += [ScanNote(n) for n in notes]
 
     def _record(self, key: RepositoryKey, verdict: Verdict) -> None:
         """Keep or delete, as the verdict's code says (nothing goes while usage is unread)."""
@@ -485,6 +495,7 @@ def build_plan(
     exclusions: list[PullExclusions] = []
     for scan in inventory:
         errors.extend(scan.errors)
+        planner.note(scan.notes)
         exclusions.extend([scan.pull_exclusions] if scan.pull_exclusions else [])
         for repo in scan.repositories:
             planner.judge(repo)
@@ -668,8 +679,9 @@ def _keep_reasons(
     young_since = now - timedelta(days=retention.min_age_days)
     pulled_since = now - timedelta(days=pull_window) if pull_window > 0 else None
     # What a usage explains: the digests it reaches and what they list or are referred to by.
+    inspected = {s.digest: s for s in repo.inspector_in_use}
     roots = [*in_use, *(i.digest for i in repo.images if i.activating)]
-    explained = _following(graph, roots) if pulled_since else set()
+    explained = _following(graph, roots) if pulled_since or inspected else set()
     keep: dict[Digest, Reason] = {}
     for image in sorted(repo.images, key=lambda i: i.digest):  # sorted: reasons are stable
         top = image.digest not in graph.secondary
@@ -678,6 +690,8 @@ def _keep_reasons(
             keep[image.digest] = in_use[image.digest]
         elif image.activating:
             keep[image.digest] = ACTIVATING
+        elif (seen := inspected.get(image.digest)) and image.digest not in explained:
+            keep[image.digest] = InspectorInUse(seen.in_use_count, seen.last_in_use_at)
         elif (
             pulled_since is not None
             and pulled is not None

@@ -11,6 +11,7 @@ typed: the plan file is the artefact people review, so its bytes do not change.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import assert_never
 
 from ecr_sweeper.model import (
@@ -27,6 +28,8 @@ from ecr_sweeper.model import (
     CosignSubject,
     Finding,
     Follows,
+    InspectorHeld,
+    InspectorInUse,
     InUse,
     InventoryIncomplete,
     NotDeleted,
@@ -112,6 +115,8 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             return f"kept: {pulled_ago(days_ago)}; no consumer this run read uses it"
         case Activating():
             return "in use: being restored from the archive (imageStatus ACTIVATING)"
+        case InspectorInUse(in_use_count=count, last_in_use_at=at):
+            return f"kept: {inspector_sees(count, at)}; no consumer this run read uses it"
         case AmongNewest(keep_last=keep_last):
             return f"kept: among the {keep_last} most recently pushed"
         case UntaggedKept() | NotDeleted():
@@ -165,6 +170,12 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             return text
         case _:
             assert_never(why)
+
+
+def inspector_sees(count: int, last: datetime | None) -> str:
+    """`Amazon Inspector sees it in use (2 workloads, last 2026-10-30)`."""
+    when = f", last {last:%Y-%m-%d}" if last is not None else ""
+    return f"Amazon Inspector sees it in use ({plural(count, 'workloads')}{when})"
 
 
 def pulled_ago(days_ago: int) -> str:
@@ -266,6 +277,11 @@ def warning(said: PlanWarning) -> str:
             return (
                 f"{key}@{digest}: archived and {reason(in_use)}; a workload cannot pull it "
                 "until it is restored (UpdateImageStorageClass to STANDARD)"
+            )
+        case InspectorHeld(repository=key, digest=digest, reason=seen):
+            return (
+                f"{key}@{digest}: {inspector_sees(seen.in_use_count, seen.last_in_use_at)}, "
+                "and no consumer this run read uses it: held; find what runs it"
             )
         case ScanNote(text=text) | Recorded(text=text):
             return text

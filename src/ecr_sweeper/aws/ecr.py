@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from ecr_sweeper.model import (
     Decision,
     Digest,
     Image,
+    InspectorSighting,
     InventoryScan,
     PullAccess,
     PullExclusions,
@@ -71,6 +72,7 @@ async def scan_inventory(
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
     read_pull_exclusions: bool = False,
+    inspector_in_use: Mapping[RepositoryName, tuple[InspectorSighting, ...]] | None = None,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
     AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`.
@@ -137,7 +139,8 @@ async def scan_inventory(
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 await _judged(_unreadable(key, exc))
                 return
-            await _judged(Repository(key, images, None, access, tags, replicas(name)))
+            seen = (inspector_in_use or {}).get(RepositoryName(name), ())
+            await _judged(Repository(key, images, None, access, tags, replicas(name), seen))
 
     async def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
