@@ -80,12 +80,22 @@ async def scan(
     sources: Sources | None = None,
     *,
     read_tags: bool = False,
+    read_pull_exclusions: bool = False,
+    read_inspector: bool = False,
 ) -> tuple[list[UsageScan], list[InventoryScan]]:
     """Read usage, then inventory, of every target account × region (for `plan --shard`).
-    `read_tags` reads repositories' resource tags (for the opt-in mode)."""
+    `read_tags` reads repositories' resource tags (for the opt-in mode); the witnesses'
+    reads are `scan_inventories`'."""
     with fewer_collections():
         places, usage = await scan_usage(targets, connections, now, progress, sources)
-        inventory = await scan_inventories(places, connections, progress, read_tags=read_tags)
+        inventory = await scan_inventories(
+            places,
+            connections,
+            progress,
+            read_tags=read_tags,
+            read_pull_exclusions=read_pull_exclusions,
+            read_inspector=read_inspector,
+        )
     return usage, inventory
 
 

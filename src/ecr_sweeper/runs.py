@@ -42,7 +42,7 @@ from ecr_sweeper.model import (
     Sources,
     UsageScan,
 )
-from ecr_sweeper.pipeline import apply_plan, make_plan, plan_from_scans, scan
+from ecr_sweeper.pipeline import apply_plan, make_plan, plan_from_scans, scan, witnessed
 from ecr_sweeper.planfile import PlanFileError
 from ecr_sweeper.results import ApplyResult
 from ecr_sweeper.shardfile import read_shards, shard_targets, write_shard
@@ -125,6 +125,8 @@ def shard(
                 progress,
                 sweep.sources,
                 read_tags=policy.opt_in_tag is not None,
+                read_pull_exclusions=witnessed(policy),
+                read_inspector=True,
             )
             return targets, policy, scans
 
