@@ -4,7 +4,10 @@ made of them: the plan file, the Markdown report, the CSV rows and apply's re-ch
 `tests/golden/rich_plan.txt` holds these texts as the code wrote them before reasons were
 typed (run `python tests/rich_plan.py` against that code to see): the plan file is the artefact
 people review, so typing the reasons must not change a byte of it. The few lines that differ
-between the two versions' constructors are in `_scan` and `_text`.
+between the two versions' constructors are in `_scan` and `_text`. Changed on purpose since:
+the pull witness (issue 19 §2), whose reason replaced "pulled within N days", and which added
+`pulled_within_days`, `unexplained_pulls` and `pull_exclusions` (regenerated with
+`python tests/rich_plan.py > tests/golden/rich_plan.txt`).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def _app() -> Repository:
             image("newest-old", "rc", days_old=20),
             replace(image("pulled", "old"), last_pulled_at=NOW - timedelta(days=5)),
             replace(image("archived", "cold"), archived=True),
+            replace(image("activating", "thaw"), archived=True, activating=True),
             image("kept-index", "multi", children=(kept_index_child.digest,)),
             kept_index_child,
             replace(image("sig-of-kept"), subject=digest("pinned")),
@@ -96,6 +100,10 @@ def _app() -> Repository:
             image("gone-index", "old-2", children=(child.digest,)),
             child,
             replace(image("sig-of-gone"), subject=digest("unused")),
+            image("inspected", "seen"),
+        ),
+        inspector_in_use=(
+            model.InspectorSighting(digest("inspected"), 2, NOW - timedelta(days=1)),
         ),
     )
 
@@ -185,6 +193,14 @@ def _policy(**rest: Any) -> Policy:
     )
 
 
+def _exclusions(account: str, region: str) -> model.PullExclusions:
+    """The pull witness's exclusions: A's registry lists a scanner; the others' are denied."""
+    place = model.AccountRegion(AccountId(account), Region(region))
+    if account == A:
+        return model.PullExclusions(place, (f"arn:aws:iam::{A}:role/scanner",))
+    return model.PullExclusions(place, (), "ClientError: AccessDeniedException: denied")
+
+
 def plans() -> dict[str, Plan]:
     """A: accepted consumers, caps exceeded; B: blocked by the census; C: usage errors."""
     repos = [_app(), *_sigs(), *_holds()]
@@ -198,7 +214,7 @@ def plans() -> dict[str, Plan]:
     for repo in repos:
         by_place.setdefault((repo.key.account_id, repo.key.region), []).append(repo)
     inventory = [
-        model.InventoryScan(AccountId(a), Region(r), tuple(rs))
+        model.InventoryScan(AccountId(a), Region(r), tuple(rs), pull_exclusions=_exclusions(a, r))
         for (a, r), rs in sorted(by_place.items())
     ]
     accepted = _policy(

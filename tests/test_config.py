@@ -179,3 +179,43 @@ def test_the_quarantine_and_its_prices_come_from_the_policy_table() -> None:
         parse_config({"policy": {"quarantine": "yes"}}, "f.toml")
     with pytest.raises(ConfigError, match=r"policy.restore_price_per_gb: expected a price"):
         parse_config({"policy": {"restore_price_per_gb": -1}}, "f.toml")
+
+
+def test_the_pull_witness_key_and_its_old_name() -> None:
+    """`pulled_within_days` is the policy's (a safety rule, default 30); the old top-level key
+    `keep_pulled_within_days` is its alias; in a rule, either sets its repositories' window."""
+    assert parse_config({}, "f.toml").policy.pulled_within_days == 30
+    for key_name in ("pulled_within_days", "keep_pulled_within_days"):
+        policy = parse_config({"policy": {key_name: 7}}, "f.toml").policy
+        assert policy.pulled_within_days == 7
+        assert policy.keep_pulled_within_days is None  # one rule: the policy's window
+        assert policy.pull_window("any") == 7
+    off = parse_config({"policy": {"pulled_within_days": 0}}, "f.toml").policy
+    assert off.pull_window("any") == 0
+    ruled = parse_config(
+        {
+            "policy": {
+                "pulled_within_days": 10,
+                "rules": [{"repositories": {"include": ["ci-*"]}, "keep_pulled_within_days": 0}],
+            }
+        },
+        "f.toml",
+    ).policy
+    assert (ruled.pull_window("ci-cache"), ruled.pull_window("app")) == (0, 10)
+    with pytest.raises(ConfigError, match="keep_pulled_within_days: contradicts"):
+        parse_config({"policy": {"pulled_within_days": 3, "keep_pulled_within_days": 4}}, "f.toml")
+    with pytest.raises(ConfigError, match=r"policy\.pulled_within_days: expected a whole number"):
+        parse_config({"policy": {"pulled_within_days": -1}}, "f.toml")
+
+
+def test_the_pull_witness_flag_sets_the_window_everywhere() -> None:
+    config = parse_config(
+        {
+            "policy": {
+                "rules": [{"repositories": {"include": ["ci-*"]}, "keep_pulled_within_days": 90}],
+            }
+        },
+        "f.toml",
+    )
+    policy = resolve_policy(config, pulled_within_days=0)
+    assert (policy.pull_window("ci-cache"), policy.pull_window("app")) == (0, 0)

@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecr_sweeper.model import (
+    AccountRegion,
+    CensusEntry,
     Code,
     Digest,
     Image,
@@ -275,3 +277,72 @@ def test_a_failed_usage_source_blocks_everything(
     )
     assert plan.blocked
     assert plan.deletions == ()
+
+
+KINDS = ["eks", "batch", "agentcore", "a-kind-this-tool-never-heard-of"]
+PLACES = [(k.account_id, k.region) for k in KEYS]
+
+
+@st.composite
+def pulled_orgs(draw: st.DrawFn) -> tuple[list[UsageScan], list[InventoryScan], Policy]:
+    """`orgs`, with any pull times, any window, and any consumer kinds present and left unread
+    (accepted or not) anywhere."""
+    usage, inventory, policy = draw(orgs())
+    scans = []
+    for scan in inventory:
+        repos = []
+        for repo in scan.repositories:
+            images = []
+            for i in repo.images:
+                days = draw(st.none() | st.integers(0, 60))
+                at = (
+                    None
+                    if days is None
+                    else NOW - timedelta(days=days, minutes=draw(st.integers(0, 5)))
+                )
+                images.append(replace(i, last_pulled_at=at))
+            repos.append(replace(repo, images=tuple(images)))
+        scans.append(replace(scan, repositories=tuple(repos)))
+    census = tuple(
+        CensusEntry(kind, account, region, present, read=False, detail="not read")
+        for kind, (account, region), present in draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(KINDS), st.sampled_from(PLACES), st.sampled_from([True, None])
+                ),
+                max_size=3,
+            )
+        )
+    )
+    accepted = tuple(draw(st.sets(st.sampled_from(KINDS))))
+    unread = UsageScan(AccountRegion(KEYS[0].account_id, KEYS[0].region), census=census)
+    policy = replace(policy, pulled_within_days=draw(st.integers(1, 40)), accepted_unread=accepted)
+    return [*usage, unread], scans, policy
+
+
+@settings(max_examples=150, deadline=None)
+@given(pulled_orgs())
+def test_never_deletes_an_image_pulled_within_the_window(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    """Whatever kinds the run read or left unread (accepted or not), an image ECR saw pulled
+    within the window is never planned for deletion; and an image kept as an unexplained pull
+    is one that no usage this run read reaches (the two lists are told apart)."""
+    usage, inventory, policy = org
+    plan = build_plan(usage, inventory, policy, NOW)
+    since = NOW - timedelta(days=policy.pulled_within_days)
+    pulls = {
+        (str(r.key), i.digest): i.last_pulled_at
+        for s in inventory
+        for r in s.repositories
+        for i in r.images
+    }
+    for d in plan.deletions:
+        at = pulls[(str(d.repository), d.digest)]
+        assert at is None or at <= since, (d, at)
+    in_use = reachable(usage, inventory)
+    unexplained = {
+        (str(d.repository), d.digest) for d in plan.kept if d.reason.code is Code.PULLED_UNEXPLAINED
+    }
+    assert not unexplained & in_use
+    assert sum(u.images for u in plan.unexplained_pulls) == len(unexplained)

@@ -97,3 +97,69 @@ def test_missing_plan_file(tmp_path: Path) -> None:
 
 def test_json_is_stable() -> None:
     assert json.dumps(plan_to_json(sample_plan())) == json.dumps(plan_to_json(sample_plan()))
+
+
+def witness_plan() -> Plan:
+    """A plan whose pull witness kept an image, with its registry's exclusions."""
+    from dataclasses import replace as copy
+    from datetime import timedelta
+
+    from ecr_sweeper.model import AccountRegion, InventoryScan, Policy, PullExclusions
+
+    here = AccountRegion(AccountId("111111111111"), Region("us-east-1"))
+    recent = copy(image("recent", "r"), last_pulled_at=NOW - timedelta(days=3))
+    scan = InventoryScan(
+        here.account_id,
+        here.region,
+        (Repository(key("app"), (recent, image("old", "o"))),),
+        pull_exclusions=PullExclusions(here, ("arn:aws:iam::111111111111:role/scanner",)),
+    )
+    policy = Policy(keep_last=0, min_age_days=0, pulled_within_days=21)
+    return build_plan([usage_scan()], [scan], policy, NOW, [TARGET])
+
+
+def test_the_pull_witness_round_trips(tmp_path: Path) -> None:
+    plan = witness_plan()
+    assert plan.unexplained_pulls
+    assert plan.pull_exclusions
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    again = read_plan(path)
+    assert again == as_read_back(plan)
+    assert again.policy.pulled_within_days == 21
+    data = json.loads(path.read_text())
+    assert data["policy"]["pulled_within_days"] == 21
+    assert data["unexplained_pulls"] == [
+        {
+            "account_id": "111111111111",
+            "region": "us-east-1",
+            "repository": "app",
+            "images": 1,
+            "newest_pull": "2026-10-29T12:00:00+00:00",
+        }
+    ]
+    assert data["pull_exclusions"] == [
+        {
+            "account_id": "111111111111",
+            "region": "us-east-1",
+            "principals": ["arn:aws:iam::111111111111:role/scanner"],
+            "error": None,
+        }
+    ]
+
+
+def test_a_plan_from_before_the_pull_witness_reads_with_it_on(tmp_path: Path) -> None:
+    """Without `pulled_within_days`, a plan reads with the default window (30 days): apply's
+    re-check is then stricter than the plan's, never looser; no summary, no exclusions."""
+    from ecr_sweeper.model import DEFAULT_PULLED_WITHIN_DAYS
+    from ecr_sweeper.planfile import checksum
+
+    data = plan_to_json(witness_plan())
+    del data["policy"]["pulled_within_days"], data["unexplained_pulls"], data["pull_exclusions"]
+    data["checksum"] = checksum(data)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    again = read_plan(path)
+    assert DEFAULT_PULLED_WITHIN_DAYS == 30
+    assert again.policy.pulled_within_days == 30
+    assert (again.unexplained_pulls, again.pull_exclusions) == ((), ())

@@ -320,3 +320,38 @@ def test_shard_and_merge_from_the_command_line(tmp_path: Path) -> None:
         applied = cli("apply", "plan.json", "--yes", "--role-name", "EcrSweeperApply", "-q")
         assert applied.returncode == 0, applied.stderr
         assert len(emu.deleted()) == len(merged_plan["deletions"])
+
+
+def test_a_shard_file_carries_what_the_witnesses_read(tmp_path: Path) -> None:
+    """An image being restored, Inspector's sightings, the registry's pull-time update
+    exclusions and the inventory's notes come back from a shard file as they were read."""
+    from dataclasses import replace
+
+    from ecr_sweeper.model import AccountRegion, InspectorSighting, PullExclusions
+
+    app = key("app")
+    place = AccountRegion(app.account_id, app.region)
+    thawing = replace(image("thawing", "t"), archived=True, activating=True)
+    seen = InspectorSighting(image("seen", "s").digest, 2, NOW - timedelta(days=1))
+    repo = Repository(app, (thawing, image("seen", "s")), inspector_in_use=(seen,))
+    scan_ = InventoryScan(
+        app.account_id,
+        app.region,
+        (repo,),
+        pull_exclusions=PullExclusions(place, ("arn:aws:iam::111111111111:role/scanner",)),
+        notes=("111111111111/us-east-1: Amazon Inspector's coverage not read (denied)",),
+    )
+    target = AccountTarget(app.account_id, (app.region,))
+    path = tmp_path / "shard-1.json"
+    write_shard(
+        path,
+        index=1,
+        count=1,
+        targets=(target,),
+        policy=NO_RETENTION,
+        sources=Sources(),
+        usage=[usage_scan()],
+        inventory=[scan_],
+    )
+    _, _, _, _, (back,) = read_shards([path])
+    assert back == scan_

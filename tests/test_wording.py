@@ -19,6 +19,7 @@ from ecr_sweeper.model import (
     AccountId,
     AccountRegion,
     AccountsPull,
+    Activating,
     AmongNewest,
     AnyonePulls,
     ArchivedInUse,
@@ -29,6 +30,8 @@ from ecr_sweeper.model import (
     Finding,
     Follows,
     InQuarantine,
+    InspectorHeld,
+    InspectorInUse,
     InUse,
     InventoryIncomplete,
     InventoryScan,
@@ -41,7 +44,7 @@ from ecr_sweeper.model import (
     PlanWarning,
     Policy,
     ProtectedTag,
-    PulledRecently,
+    PulledUnexplained,
     QuarantineOver,
     Reason,
     Recorded,
@@ -74,6 +77,8 @@ EU = AccountRegion(AccountId("444444444444"), Region("eu-west-1"))
 COSIGN = "cosign referrer (signature, SBOM, attestation)"
 TO_ACCEPT = "Resolve: list its images with --external-images FILE, or accept with --accept-unread"
 
+UNEXPLAINED = "no consumer this run read uses it"
+
 # Every reason code: a reason of it, and its sentence.
 REASONS: list[tuple[object, str]] = [
     (
@@ -88,8 +93,15 @@ REASONS: list[tuple[object, str]] = [
     ),
     (Young(14), "kept: pushed less than 14 days ago"),
     (
-        PulledRecently(30, NOW - timedelta(days=2)),
-        "kept: pulled within 30 days (lastRecordedPullTime 2026-10-30)",
+        PulledUnexplained(3, 30, NOW - timedelta(days=3)),
+        "kept: pulled 3 days ago; no consumer this run read uses it",
+    ),
+    (PulledUnexplained(1, 30, NOW - timedelta(days=1)), "kept: pulled 1 day ago; " + UNEXPLAINED),
+    (PulledUnexplained(0, 30, NOW), "kept: pulled today; " + UNEXPLAINED),
+    (Activating(), "in use: being restored from the archive (imageStatus ACTIVATING)"),
+    (
+        InspectorInUse(2, NOW - timedelta(days=1)),
+        "kept: Amazon Inspector sees it in use (2 workloads, last 2026-10-31); " + UNEXPLAINED,
     ),
     (AmongNewest(10), "kept: among the 10 most recently pushed"),
     (UntaggedKept(), "kept: untagged images are kept by policy"),
@@ -227,6 +239,11 @@ WARNINGS: list[tuple[object, str]] = [
         f"{APP}@{D2}: archived and in use: digest pinned by lambda fn; a workload cannot pull it "
         "until it is restored (UpdateImageStorageClass to STANDARD)",
     ),
+    (
+        InspectorHeld(APP, D2, InspectorInUse(1, None)),
+        f"{APP}@{D2}: Amazon Inspector sees it in use (1 workload), and no consumer this run "
+        "read uses it: held; find what runs it",
+    ),
     (ScanNote("111111111111: regions not read"), "111111111111: regions not read"),
 ]
 REFUSALS: list[tuple[object, str]] = [
@@ -333,7 +350,8 @@ def varied_orgs(draw: st.DrawFn) -> tuple[list[UsageScan], list[InventoryScan], 
             images = []
             for i in repo.images:
                 if draw(st.booleans()):
-                    i = replace(i, archived=True)  # noqa: PLW2901 - a varied copy
+                    activating = draw(st.booleans())
+                    i = replace(i, archived=True, activating=activating)  # noqa: PLW2901 - a varied copy
                 if draw(st.booleans()):
                     i = replace(i, last_pulled_at=NOW - timedelta(days=draw(st.integers(0, 60))))  # noqa: PLW2901
                 images.append(i)
@@ -343,6 +361,7 @@ def varied_orgs(draw: st.DrawFn) -> tuple[list[UsageScan], list[InventoryScan], 
         policy,
         protect_tags=tuple(draw(st.sets(st.sampled_from(["prod", "re:v[12]", "st*"])))),
         keep_pulled_within_days=draw(st.none() | st.integers(0, 40)),
+        pulled_within_days=draw(st.integers(0, 40)),
         untagged=draw(st.sampled_from(["keep", "delete"])),
     )
     return usage, scans, policy
@@ -368,8 +387,11 @@ def test_the_split_on_codes_is_the_split_the_sentences_made(
         if i.archived
     }
     named = {(w.repository, w.digest) for w in plan.warnings if isinstance(w, ArchivedInUse)}
+    # An image being restored is in use, and not named: it is on its way back already.
     in_use_sentence = {
-        (d.repository, d.digest) for d in plan.kept if wording.reason(d.reason).startswith("in use")
+        (d.repository, d.digest)
+        for d in plan.kept
+        if wording.reason(d.reason).startswith("in use") and not isinstance(d.reason, Activating)
     }
     assert named == archived & in_use_sentence
 

@@ -53,6 +53,8 @@ STATEMENTS = (
     Statement("ReadEcsUsage", "read", "*"),
     Statement("ReadScheduledAndLambdaUsage", "read", "*"),
     Statement("ReadEcrInventory", "read", ACCOUNT_REPOSITORIES),
+    Statement("ReadPullTimeExclusions", "read", "*"),  # a registry's setting: no repository
+    Statement("ReadInspectorCoverage", "read", "*"),
     Statement("ReadEksClusters", "read", "*"),
     Statement("ReadOtherConsumers", "read", "*"),
     Statement("TakeConsumerCensus", "read", "*"),
@@ -75,6 +77,21 @@ FIXED = (
         "ecr:DescribeRegistry",
         "ReadEcrInventory",
         "replication rules that replay deletions in other registries",
+    ),
+    IamAction(
+        "ecr:ListPullTimeUpdateExclusions",
+        "ReadPullTimeExclusions",
+        "the pull witness: whose pulls the registry does not record (denied: a warning)",
+    ),
+    IamAction(
+        "inspector2:BatchGetAccountStatus",
+        "ReadInspectorCoverage",
+        "the second witness: whether Inspector scans ECR (the only call where it does not)",
+    ),
+    IamAction(
+        "inspector2:ListCoverage",
+        "ReadInspectorCoverage",
+        "the second witness: the ECR images Inspector sees in use",
     ),
     IamAction(
         "ec2:DescribeRegions",

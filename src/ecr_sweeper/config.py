@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.model import (
+    DEFAULT_PULLED_WITHIN_DAYS,
     AccountId,
     AccountTarget,
     ArchivePrices,
@@ -46,7 +47,8 @@ _RETENTION_KEYS = {
     "keep_last",
     "min_age_days",
     "protect_tags",
-    "keep_pulled_within_days",
+    "keep_pulled_within_days",  # the old key of `pulled_within_days` (an alias)
+    "pulled_within_days",
     "untagged",
 }
 _POLICY_KEYS = _RETENTION_KEYS | {
@@ -328,6 +330,10 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
     """Validate `[policy]` (with its `[[policy.rules]]`)."""
     _no_unknown(table, _POLICY_KEYS, origin, "policy.")
     default = _retention(table, Retention(), origin, "policy.")
+    # The pull witness's window is the policy's (a safety rule); a rule's key narrows or widens
+    # it for its repositories.
+    window = default.keep_pulled_within_days
+    default = replace(default, keep_pulled_within_days=None)
     rules_table = table.get("rules", [])
     if not isinstance(rules_table, list) or not all(isinstance(r, dict) for r in rules_table):
         raise ConfigError(f"{origin}: policy.rules: expected an array of tables ([[policy.rules]])")
@@ -373,6 +379,7 @@ def parse_policy(table: dict[str, Any], origin: str) -> Policy:
             table.get("max_delete_images"), origin, "policy.max_delete_images"
         ),
         **_quarantine(table, origin),
+        pulled_within_days=DEFAULT_PULLED_WITHIN_DAYS if window is None else window,
     )
 
 
@@ -415,7 +422,15 @@ def _retention(table: dict[str, Any], base: Retention, origin: str, where: str) 
         else base.protect_tags
     )
     _checked_patterns(protect, f"{origin}: {where}protect_tags")
+    pulled_key = f"{where}keep_pulled_within_days"
     pulled = table.get("keep_pulled_within_days", base.keep_pulled_within_days)
+    if "pulled_within_days" in table:
+        if "keep_pulled_within_days" in table and pulled != table["pulled_within_days"]:
+            raise ConfigError(
+                f"{origin}: {where}keep_pulled_within_days: contradicts {where}pulled_within_days "
+                "(the old name of the same rule: give one)"
+            )
+        pulled, pulled_key = table["pulled_within_days"], f"{where}pulled_within_days"
     return Retention(
         keep_last=_whole(table.get("keep_last", base.keep_last), origin, f"{where}keep_last") or 0,
         min_age_days=_whole(
@@ -423,7 +438,7 @@ def _retention(table: dict[str, Any], base: Retention, origin: str, where: str) 
         )
         or 0,
         protect_tags=protect,
-        keep_pulled_within_days=_whole(pulled, origin, f"{where}keep_pulled_within_days"),
+        keep_pulled_within_days=_whole(pulled, origin, pulled_key),
         untagged=untagged,
     )
 
@@ -630,6 +645,15 @@ def resolve_policy(
             ),
         )
     given = {k: v for k, v in overrides.items() if v not in (None, ())}
+    if "pulled_within_days" in given:  # like --keep-last: for this run, everywhere
+        policy = replace(
+            policy,
+            keep_pulled_within_days=None,
+            rules=tuple(
+                replace(r, retention=replace(r.retention, keep_pulled_within_days=None))
+                for r in policy.rules
+            ),
+        )
     if "untagged" in given and given["untagged"] not in ("delete", "keep"):
         raise ConfigError(f'--untagged: expected "delete" or "keep", got {given["untagged"]!r}')
     if "opt_in_tag" in given:

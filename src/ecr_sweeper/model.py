@@ -194,6 +194,15 @@ class PullAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectorSighting:
+    """Amazon Inspector sees this image in use (its coverage: `inUseCount`, `lastInUseAt`)."""
+
+    digest: Digest
+    in_use_count: int
+    last_in_use_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Repository:
     """A repository and its images. `error` set means the listing is incomplete."""
 
@@ -205,6 +214,18 @@ class Repository:
     # Registries (account, region) where ECR replays this repository's deletions (registry
     # replication rules with deleteReplication enabled whose filters match the repository).
     delete_replicas: tuple[tuple[AccountId, Region], ...] = ()
+    # The second witness: the images of it Amazon Inspector sees in use (where it scans ECR).
+    inspector_in_use: tuple[InspectorSighting, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PullExclusions:
+    """The principals whose pulls ECR does not record in one registry (account × region):
+    ListPullTimeUpdateExclusions. `error` set: the list could not be read (a warning)."""
+
+    place: AccountRegion
+    principals: tuple[str, ...] = ()
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +236,8 @@ class InventoryScan:
     region: Region
     repositories: tuple[Repository, ...] = ()
     errors: tuple[ScanError, ...] = ()
+    pull_exclusions: PullExclusions | None = None  # None: not asked
+    notes: tuple[str, ...] = ()  # warnings of the plan (e.g. Inspector's coverage not read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +303,8 @@ class Quarantined:
 
 DEFAULT_KEEP_LAST = 10
 DEFAULT_MIN_AGE_DAYS = 14
+# The pull witness: an image pulled this recently that no usage read explains is kept (0: off).
+DEFAULT_PULLED_WITHIN_DAYS = 30
 UntaggedMode = Literal["delete", "keep"]
 
 
@@ -330,6 +355,15 @@ class Policy:
     quarantine: bool = False
     quarantine_days: int = DEFAULT_QUARANTINE_DAYS
     archive_prices: ArchivePrices = field(default_factory=ArchivePrices)
+    # The pull witness, a safety rule (not retention): keep what was pulled within this many
+    # days and no usage read explains (0: off). A rule's `keep_pulled_within_days` (the old
+    # key) sets the window for its repositories; the top-level old key is this one.
+    pulled_within_days: int = DEFAULT_PULLED_WITHIN_DAYS
+
+    def pull_window(self, repository: str) -> int:
+        """The pull witness's window (days) for `repository`: its rule's, else the policy's."""
+        pulled = self.retention_for(repository).keep_pulled_within_days
+        return self.pulled_within_days if pulled is None else pulled
 
     @classmethod
     def with_default(cls, default: Retention, **rest: Any) -> Policy:
@@ -392,7 +426,7 @@ class Sources:
 
 # The codes (their values) of the reasons that keep an image because a workload uses it, and of
 # the reasons that delete it (every other reason keeps it).
-_IN_USE = frozenset({"digest-pinned", "tag-used", "digest-running"})
+_IN_USE = frozenset({"digest-pinned", "tag-used", "digest-running", "activating"})
 _DELETES = frozenset(
     {
         "unused",
@@ -409,7 +443,8 @@ class Code(enum.Enum):
     """What decided a verdict, or what a finding, warning or refusal says. The words are the
     renderer's (`wording`); the planner decides on these codes alone.
 
-    `in_use`: a workload uses the image (by digest pin, by tag, or running it). `deletes`: a
+    `in_use`: a workload uses the image (by digest pin, by tag, or running it), or someone
+    asked for it back from the archive (`ACTIVATING`). `deletes`: a
     reason to delete the image. Plain attributes, not properties: the planner reads them once
     per image of a million-image run."""
 
@@ -424,10 +459,13 @@ class Code(enum.Enum):
     DIGEST_PINNED = "digest-pinned"
     TAG_USED = "tag-used"
     DIGEST_RUNNING = "digest-running"
+    # kept: the pull witness, a safety rule (invariant 14)
+    PULLED_UNEXPLAINED = "pulled-unexplained"
+    ACTIVATING = "activating"
+    INSPECTOR_IN_USE = "inspector-in-use"
     # kept: retention (invariant 6)
     PROTECTED_TAG = "protected-tag"
     YOUNG = "young"
-    PULLED_RECENTLY = "pulled-recently"
     AMONG_NEWEST = "among-newest"
     UNTAGGED_KEPT = "untagged-kept"
     # the manifest graph (invariant 4)
@@ -463,6 +501,7 @@ class Code(enum.Enum):
     ACCEPTED_CONSUMER = "accepted-consumer"
     ACCEPTED_SERVICE = "accepted-service"
     ARCHIVED_IN_USE = "archived-in-use"
+    INSPECTOR_HELD = "inspector-held"
     SCAN_NOTE = "scan-note"
     OVER_IMAGE_CAP = "over-image-cap"
     OVER_PERCENT_CAP = "over-percent-cap"
@@ -497,10 +536,30 @@ class Young:
 
 
 @dataclass(frozen=True, slots=True)
-class PulledRecently:
-    code: ClassVar[Code] = Code.PULLED_RECENTLY
+class PulledUnexplained:
+    """Pulled `days_ago` days ago (lastRecordedPullTime, within the window `within_days`), and
+    no usage this run read reaches it: something the run does not know pulled it."""
+
+    code: ClassVar[Code] = Code.PULLED_UNEXPLAINED
+    days_ago: int
     within_days: int
     last_pulled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InspectorInUse:
+    """Amazon Inspector sees the image in use and no usage this run read reaches it."""
+
+    code: ClassVar[Code] = Code.INSPECTOR_IN_USE
+    in_use_count: int
+    last_in_use_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Activating:
+    """Being restored from the archive (imageStatus ACTIVATING): someone asked for it."""
+
+    code: ClassVar[Code] = Code.ACTIVATING
 
 
 @dataclass(frozen=True, slots=True)
@@ -653,7 +712,9 @@ Reason = (
     InUse
     | ProtectedTag
     | Young
-    | PulledRecently
+    | PulledUnexplained
+    | Activating
+    | InspectorInUse
     | AmongNewest
     | UntaggedKept
     | Follows
@@ -721,6 +782,16 @@ class ArchivedInUse:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectorHeld:
+    """A warning: Amazon Inspector sees an image in use that no consumer this run read uses."""
+
+    code: ClassVar[Code] = Code.INSPECTOR_HELD
+    repository: RepositoryKey
+    digest: Digest
+    reason: InspectorInUse
+
+
+@dataclass(frozen=True, slots=True)
 class ScanNote:
     """A warning a usage scan brought, in the words of the code that read it."""
 
@@ -749,7 +820,9 @@ class OverPercentCap:
 
 
 Finding = UnreadConsumer | UnreadService | Recorded
-PlanWarning = AcceptedConsumer | AcceptedService | ArchivedInUse | ScanNote | Recorded
+PlanWarning = (
+    AcceptedConsumer | AcceptedService | ArchivedInUse | InspectorHeld | ScanNote | Recorded
+)
 Refusal = OverImageCap | OverPercentCap | Recorded
 
 
@@ -768,6 +841,16 @@ class Decision:
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_MEDIA_TYPES
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class UnexplainedPulls:
+    """One repository's images kept by the pull witness (`PulledUnexplained`): how many, and
+    the newest of their pulls."""
+
+    repository: RepositoryKey
+    images: int
+    newest_pull: datetime
 
 
 PLAN_VERSION = 1
@@ -793,6 +876,10 @@ class Plan:
     # What this tool archived (apply --quarantine's journal) that the plan was made with: the
     # plan's record of it, which apply's re-check plans with again.
     quarantined: tuple[Quarantined, ...] = ()
+    # The pull witness: per repository, the images pulled that no usage read explains; and
+    # each swept registry's pull-time update exclusions (why a scanner's pulls count or not).
+    unexplained_pulls: tuple[UnexplainedPulls, ...] = ()
+    pull_exclusions: tuple[PullExclusions, ...] = ()
 
     @property
     def blocked(self) -> bool:

@@ -32,6 +32,7 @@ from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
 from ecr_sweeper.aws.ecr import archive_images, delete_images, restore_images, scan_inventory
+from ecr_sweeper.aws.inspector import InspectorWitness, inspector_witness
 from ecr_sweeper.aws.limits import describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
@@ -82,12 +83,22 @@ async def scan(
     sources: Sources | None = None,
     *,
     read_tags: bool = False,
+    read_pull_exclusions: bool = False,
+    read_inspector: bool = False,
 ) -> tuple[list[UsageScan], list[InventoryScan]]:
     """Read usage, then inventory, of every target account × region (for `plan --shard`).
-    `read_tags` reads repositories' resource tags (for the opt-in mode)."""
+    `read_tags` reads repositories' resource tags (for the opt-in mode); the witnesses'
+    reads are `scan_inventories`'."""
     with fewer_collections():
         places, usage = await scan_usage(targets, connections, now, progress, sources)
-        inventory = await scan_inventories(places, connections, progress, read_tags=read_tags)
+        inventory = await scan_inventories(
+            places,
+            connections,
+            progress,
+            read_tags=read_tags,
+            read_pull_exclusions=read_pull_exclusions,
+            read_inspector=read_inspector,
+        )
     return usage, inventory
 
 
@@ -151,6 +162,8 @@ async def scan_inventories(
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     inventory_of: Callable[..., Awaitable[InventoryScan]] = scan_inventory,
+    read_pull_exclusions: bool = False,
+    read_inspector: bool = False,
 ) -> list[InventoryScan]:
     """Read the ECR inventory of each account × region concurrently. With `judge`, each
     repository goes to it as soon as it is read and is not kept in the scans (which then
@@ -165,7 +178,10 @@ async def scan_inventories(
         except Exception as exc:  # noqa: BLE001 - an unreachable account is an error value
             errors = _unreachable("inventory", target, region, exc)
             return InventoryScan(target.account_id, region, (), errors)
-        return await inventory_of(
+        witness = (
+            await _inspector(target, region, connections) if read_inspector else InspectorWitness()
+        )
+        scan = await inventory_of(
             target,
             region,
             ecr,
@@ -174,13 +190,34 @@ async def scan_inventories(
             read_tags=read_tags,
             judge=judge,
             gate=repositories,
+            read_pull_exclusions=read_pull_exclusions,
+            inspector_in_use=witness.in_use or {},
         )
+        if witness.error is None:
+            return scan
+        note = (
+            f"{target.account_id}/{region}: Amazon Inspector's coverage not read "
+            f"({witness.error}): its witness of images in use holds nothing here"
+        )
+        return replace(scan, notes=(*scan.notes, note))
 
     inventory = await _each_place(
         places, connections.limits.regions_at_once, progress, "inventory read", read
     )
     inventory.sort(key=lambda s: (s.account_id, s.region))
     return inventory
+
+
+async def _inspector(
+    target: AccountTarget, region: Region, connections: Connections
+) -> InspectorWitness:
+    """Amazon Inspector's witness of the images in use in one account × region (aws/inspector)."""
+    try:
+        inspector = await connections.client(target, region, "inspector2")
+    except Exception as exc:  # noqa: BLE001 - a line of the plan, not an error of the run
+        return InspectorWitness(error="; ".join(describe_errors(exc)))
+    api = connections.api(target.account_id, region)
+    return await inspector_witness(inspector, api, target.account_id)
 
 
 def _unreachable(
@@ -370,8 +407,21 @@ async def _make_plan(
             read_tags=policy.opt_in_tag is not None,
             judge=judged_after.judge,
             inventory_of=readers.inventory,
+            read_pull_exclusions=witnessed(policy),
+            read_inspector=True,
         )
-    return judged_after.planner().plan(e for scan in inventory for e in scan.errors)
+    return judged_after.planner().plan(
+        (e for scan in inventory for e in scan.errors),
+        (scan.pull_exclusions for scan in inventory if scan.pull_exclusions),
+    )
+
+
+def witnessed(policy: Policy) -> bool:
+    """Whether the pull witness is on for some repository (its registries' pull-time update
+    exclusions are then read, to say whose pulls count)."""
+    return policy.pulled_within_days > 0 or any(
+        (r.retention.keep_pulled_within_days or 0) > 0 for r in policy.rules
+    )
 
 
 class _AfterUsage:

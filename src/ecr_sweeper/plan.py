@@ -21,9 +21,9 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    or that is not opted in when the policy sweeps only opted-in repositories.
 6. Retention (per repository: the first matching rule, else the defaults) keeps images pushed
    less than `min_age_days` ago, the `keep_last` most recently pushed tagged top-level images
-   (ties broken by digest; untagged images do not count), images with a protected tag, images
-   pulled within `keep_pulled_within_days`, and untagged top-level images when
-   `untagged = "keep"`.
+   (ties broken by digest; untagged images do not count), images with a protected tag, and
+   untagged top-level images when `untagged = "keep"`. (Images pulled recently are the pull
+   witness's: invariant 14.)
 7. Every decision carries the rule that decided it (a typed reason: a `Code` and its details),
    and the plan is deterministic: the same inputs give the same plan, in the same order,
    whatever the order of the inputs. Keep or delete, "in use", a finding that blocks: all are
@@ -53,6 +53,15 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    (`QuarantineOver`); one restored since (not archived, ACTIVATING, or `lastActivatedAt` after
    the record) is never deleted nor quarantined again by that rule (`RestoredAfterQuarantine`).
    What keeps an image today (in use, retention, a hold) keeps it still.
+14. The pull witness needs no list of kinds. An image ECR saw pulled (`lastRecordedPullTime`)
+   within the window (`Policy.pull_window`: the rule's `keep_pulled_within_days`, else
+   `pulled_within_days`; 0 is off) that no usage this run read reaches (directly, or as the
+   manifest or referrer of an image a usage reaches) is kept, `PULLED_UNEXPLAINED`, before any
+   retention rule: something the run does not know pulled it. An image being restored from the
+   archive (`ACTIVATING`) is kept too: someone asked for it. Both are safety rules; the plan
+   sums the first up per repository (`Plan.unexplained_pulls`). Where Amazon Inspector
+   scans ECR, an image it sees in use (`Repository.inspector_in_use`) that no usage read
+   explains is kept too (`INSPECTOR_IN_USE`, before the pull witness) and named in a warning.
 """
 
 from __future__ import annotations
@@ -74,6 +83,7 @@ from ecr_sweeper.model import (
     AccountRegion,
     AccountsPull,
     AccountTarget,
+    Activating,
     AmongNewest,
     AnyonePulls,
     ArchivedInUse,
@@ -87,6 +97,8 @@ from ecr_sweeper.model import (
     Follows,
     Image,
     InQuarantine,
+    InspectorHeld,
+    InspectorInUse,
     InUse,
     InventoryIncomplete,
     InventoryScan,
@@ -101,7 +113,8 @@ from ecr_sweeper.model import (
     PlanWarning,
     Policy,
     ProtectedTag,
-    PulledRecently,
+    PulledUnexplained,
+    PullExclusions,
     Quarantined,
     QuarantineOver,
     Reason,
@@ -115,6 +128,7 @@ from ecr_sweeper.model import (
     ScanNote,
     ServiceHold,
     Sources,
+    UnexplainedPulls,
     UnreadConsumer,
     UnreadService,
     UntaggedKept,
@@ -127,6 +141,7 @@ from ecr_sweeper.model import (
 BLOCKED = NotDeleted(Code.BLOCKED_USAGE)
 CENSUS_BLOCKED = NotDeleted(Code.BLOCKED_CENSUS)
 UNTAGGED_KEPT = UntaggedKept()
+ACTIVATING = Activating()
 Relation = Literal["child", "referrer"]
 KEPT_WITH: dict[Relation, Code] = {
     "child": Code.MANIFEST_OF_KEPT,
@@ -295,6 +310,7 @@ class Planner:
                 _reached(uses, repo),
                 self._policy.retention_for(repo.key.name),
                 self._now,
+                self._policy.pull_window(repo.key.name),
             )
             self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
         if self._quarantined:
@@ -302,9 +318,15 @@ class Planner:
         archived = {image.digest for image in repo.images if image.archived}
         for verdict in verdicts:
             image, reason = verdict.image, verdict.reason
-            if reason.code.in_use and image.digest in archived:
+            if reason.code.in_use and image.digest in archived and reason is not ACTIVATING:
                 self._warnings.append(ArchivedInUse(repo.key, image.digest, reason))
+            if isinstance(reason, InspectorInUse):
+                self._warnings.append(InspectorHeld(repo.key, image.digest, reason))
             self._record(repo.key, verdict)
+
+    def note(self, notes: Iterable[str]) -> None:
+        """Warnings an inventory scan brought (e.g. Inspector's coverage not read)."""
+        self._warnings += [ScanNote(n) for n in notes]
 
     def _record(self, key: RepositoryKey, verdict: Verdict) -> None:
         """Keep or delete, as the verdict's code says (nothing goes while usage is unread)."""
@@ -349,8 +371,13 @@ class Planner:
         )
         return ReplicaHold(tuple(unread)) if unread else None
 
-    def plan(self, inventory_errors: Iterable[ScanError] = ()) -> Plan:
-        """The plan of everything judged, with the inventory's own errors."""
+    def plan(
+        self,
+        inventory_errors: Iterable[ScanError] = (),
+        pull_exclusions: Iterable[PullExclusions] = (),
+    ) -> Plan:
+        """The plan of everything judged, with the inventory's own errors and the pull-time
+        update exclusions of the registries it read."""
         errors = [*self._errors, *inventory_errors]
         resolved = bool(self._elsewhere)
         if resolved:
@@ -384,6 +411,8 @@ class Planner:
             quarantined=tuple(
                 sorted(Quarantined(k, d, at) for (k, d), at in self._quarantined.items())
             ),
+            unexplained_pulls=unexplained_pulls(kept),
+            pull_exclusions=tuple(sorted(set(pull_exclusions))),
         )
 
     def _decide_elsewhere(self, errors: Sequence[ScanError]) -> None:
@@ -425,6 +454,18 @@ class Planner:
                 )
             self._record(item.key, Verdict(item.image, reason))
         self._elsewhere.clear()
+
+
+def unexplained_pulls(kept: Iterable[Decision]) -> tuple[UnexplainedPulls, ...]:
+    """Per repository, the images the pull witness keeps: how many, and the newest pull."""
+    count: dict[RepositoryKey, int] = defaultdict(int)
+    newest: dict[RepositoryKey, datetime] = {}
+    for d in kept:
+        if isinstance(d.reason, PulledUnexplained):
+            count[d.repository] += 1
+            at = d.reason.last_pulled_at
+            newest[d.repository] = max(at, newest.get(d.repository, at))
+    return tuple(UnexplainedPulls(key, count[key], newest[key]) for key in sorted(count))
 
 
 def _by_repository(decision: Decision) -> RepositoryKey:
@@ -511,11 +552,14 @@ def build_plan(
         quarantined=quarantined,
     )
     errors: list[ScanError] = []
+    exclusions: list[PullExclusions] = []
     for scan in inventory:
         errors.extend(scan.errors)
+        planner.note(scan.notes)
+        exclusions.extend([scan.pull_exclusions] if scan.pull_exclusions else [])
         for repo in scan.repositories:
             planner.judge(repo)
-    return planner.plan(errors)
+    return planner.plan(errors, exclusions)
 
 
 def drain(items: list[InventoryScan]) -> Iterable[InventoryScan]:
@@ -634,13 +678,17 @@ def _cosign_subject(tags: Sequence[str]) -> Digest | None:
 
 
 def _decide_repository(
-    repo: Repository, in_use: Mapping[Digest, InUse], retention: Retention, now: datetime
+    repo: Repository,
+    in_use: Mapping[Digest, InUse],
+    retention: Retention,
+    now: datetime,
+    pull_window: int = 0,
 ) -> tuple[list[Verdict], list[tuple[Image, Digest, Digest | None, Relation]]]:
     """Verdicts for one repository's images; and the images that wait for another repository
     (a cosign referrer whose subject is elsewhere, and what hangs off it): (image, subject,
     parent it follows or None, relation)."""
     graph = _Graph.of(repo)
-    keep = _keep_reasons(repo, graph, in_use, retention, now)
+    keep = _keep_reasons(repo, graph, in_use, retention, now, pull_window=pull_window)
     waiting = _waiting(graph, keep)
     verdicts: list[Verdict] = []
     for image in sorted(repo.images, key=lambda i: i.digest):
@@ -681,6 +729,8 @@ def _keep_reasons(
     in_use: Mapping[Digest, InUse],
     retention: Retention,
     now: datetime,
+    *,
+    pull_window: int = 0,
 ) -> dict[Digest, Reason]:
     """Every digest of the repository to keep, with the first rule that keeps it."""
     # keep_last counts tagged images only; untagged ones follow `untagged` (as ECR lifecycle
@@ -689,29 +739,33 @@ def _keep_reasons(
     newest_first = sorted(tagged, key=lambda i: (i.pushed_at, i.digest), reverse=True)
     recent = {i.digest for i in newest_first[: retention.keep_last]}
     young_since = now - timedelta(days=retention.min_age_days)
-    pulled_since = (
-        now - timedelta(days=retention.keep_pulled_within_days)
-        if retention.keep_pulled_within_days is not None
-        else None
-    )
+    pulled_since = now - timedelta(days=pull_window) if pull_window > 0 else None
+    # What a usage explains: the digests it reaches and what they list or are referred to by.
+    inspected = {s.digest: s for s in repo.inspector_in_use}
+    roots = [*in_use, *(i.digest for i in repo.images if i.activating)]
+    explained = _following(graph, roots) if pulled_since or inspected else set()
     keep: dict[Digest, Reason] = {}
     for image in sorted(repo.images, key=lambda i: i.digest):  # sorted: reasons are stable
         top = image.digest not in graph.secondary
+        pulled = image.last_pulled_at
         if image.digest in in_use:
             keep[image.digest] = in_use[image.digest]
+        elif image.activating:
+            keep[image.digest] = ACTIVATING
+        elif (seen := inspected.get(image.digest)) and image.digest not in explained:
+            keep[image.digest] = InspectorInUse(seen.in_use_count, seen.last_in_use_at)
+        elif (
+            pulled_since is not None
+            and pulled is not None
+            and pulled > pulled_since
+            and image.digest not in explained
+        ):
+            days_ago = max(0, (now - pulled).days)
+            keep[image.digest] = PulledUnexplained(days_ago, pull_window, pulled)
         elif protected := _protected_tag(image.tags, retention.protect_tags):
             keep[image.digest] = protected
         elif image.pushed_at > young_since:
             keep[image.digest] = _young(retention.min_age_days)
-        elif (
-            pulled_since
-            and retention.keep_pulled_within_days is not None
-            and image.last_pulled_at
-            and image.last_pulled_at > pulled_since
-        ):
-            keep[image.digest] = PulledRecently(
-                retention.keep_pulled_within_days, image.last_pulled_at
-            )
         elif top and image.digest in recent:
             keep[image.digest] = _among_newest(retention.keep_last)
         elif top and not image.tags and retention.untagged == "keep":
@@ -726,6 +780,18 @@ def _keep_reasons(
                 keep[dependent] = Follows(KEPT_WITH[relation], parent)
                 pending.append(dependent)
     return keep
+
+
+def _following(graph: _Graph, roots: Iterable[Digest]) -> set[Digest]:
+    """`roots` and everything they list or are referred to by, transitively."""
+    found = set(roots)
+    pending = deque(found)
+    while pending:
+        for dependent in graph.dependents.get(pending.popleft(), ()):
+            if dependent not in found:
+                found.add(dependent)
+                pending.append(dependent)
+    return found
 
 
 def _protected_tag(tags: Sequence[str], patterns: Sequence[str]) -> ProtectedTag | None:

@@ -9,7 +9,10 @@ Shape (version 1)::
 Each element of `census` is one consumer kind in one account × region: `kind`, `account_id`,
 `region`, `present` (true, false, or null when the census call failed), `read` and `detail`.
 `findings` are the unread consumers that block the plan; `warnings` the accepted ones, the
-regions whose usage was not read and the archived images in use.
+regions whose usage was not read and the archived images in use. `unexplained_pulls` sums up,
+per repository, the images the pull witness keeps (`images`, `newest_pull`);
+`pull_exclusions` lists each swept registry's pull-time update exclusions (`principals`, or
+the `error` that kept them unknown). Plans without them read as having none.
 
 Reasons, findings, warnings and refusals are written as their sentences (`wording`), and read
 back as `Recorded` sentences: the words the reviewer read, which `show` and `explain` repeat;
@@ -30,9 +33,11 @@ from typing import Any
 
 from ecr_sweeper import wording
 from ecr_sweeper.model import (
+    DEFAULT_PULLED_WITHIN_DAYS,
     DEFAULT_QUARANTINE_DAYS,
     PLAN_VERSION,
     AccountId,
+    AccountRegion,
     AccountTarget,
     ArchivePrices,
     CensusEntry,
@@ -43,6 +48,7 @@ from ecr_sweeper.model import (
     Patterns,
     Plan,
     Policy,
+    PullExclusions,
     Quarantined,
     Reason,
     Recorded,
@@ -53,6 +59,7 @@ from ecr_sweeper.model import (
     Retention,
     ScanError,
     Sources,
+    UnexplainedPulls,
 )
 from ecr_sweeper.report import totals
 
@@ -77,6 +84,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "census": [census_to_json(e) for e in plan.census],
         "findings": wording.findings(plan.findings),
         "warnings": wording.warnings(plan.warnings),
+        "unexplained_pulls": [unexplained_pulls_to_json(u) for u in plan.unexplained_pulls],
+        "pull_exclusions": [pull_exclusions_to_json(e) for e in plan.pull_exclusions],
         "deletions": [_decision_to_json(d, said) for d in plan.deletions],
         "kept": [_decision_to_json(d, said) for d in plan.kept],
         # only when the plan was made with a quarantine's record: other plans read as before
@@ -224,6 +233,51 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         findings=tuple(Recorded(str(f)) for f in data.get("findings", [])),
         warnings=tuple(Recorded(str(w)) for w in data.get("warnings", [])),
         quarantined=tuple(_quarantined_from_json(q) for q in data.get("quarantined", [])),
+        # absent from plans written before the pull witness: none
+        unexplained_pulls=tuple(
+            unexplained_pulls_from_json(u) for u in data.get("unexplained_pulls", [])
+        ),
+        pull_exclusions=tuple(
+            pull_exclusions_from_json(e) for e in data.get("pull_exclusions", [])
+        ),
+    )
+
+
+def unexplained_pulls_to_json(u: UnexplainedPulls) -> dict[str, Any]:
+    return {
+        "account_id": u.repository.account_id,
+        "region": u.repository.region,
+        "repository": u.repository.name,
+        "images": u.images,
+        "newest_pull": u.newest_pull.isoformat(),
+    }
+
+
+def unexplained_pulls_from_json(u: dict[str, Any]) -> UnexplainedPulls:
+    return UnexplainedPulls(
+        repository=RepositoryKey(
+            AccountId(u["account_id"]), Region(u["region"]), RepositoryName(u["repository"])
+        ),
+        images=int(u["images"]),
+        newest_pull=aware_time(u["newest_pull"], "newest_pull"),
+    )
+
+
+def pull_exclusions_to_json(e: PullExclusions) -> dict[str, Any]:
+    return {
+        "account_id": e.place.account_id,
+        "region": e.place.region,
+        "principals": list(e.principals),
+        "error": e.error,
+    }
+
+
+def pull_exclusions_from_json(e: dict[str, Any]) -> PullExclusions:
+    error = e["error"]
+    return PullExclusions(
+        place=AccountRegion(AccountId(e["account_id"]), Region(e["region"])),
+        principals=tuple(str(p) for p in e["principals"]),
+        error=None if error is None else str(error),
     )
 
 
@@ -324,6 +378,7 @@ def policy_to_json(p: Policy) -> dict[str, Any]:
         "max_delete_images": p.max_delete_images,
         "organization": p.organization,
         **_quarantine_to_json(p),
+        "pulled_within_days": p.pulled_within_days,
     }
 
 
@@ -367,6 +422,9 @@ def policy_from_json(d: dict[str, Any]) -> Policy:
         quarantine=bool(d.get("quarantine", False)),
         quarantine_days=int(d.get("quarantine_days", DEFAULT_QUARANTINE_DAYS)),
         archive_prices=ArchivePrices(**d.get("archive_prices", {})),
+        # Plans written before the pull witness: on, with its default window (apply's re-check
+        # is then stricter, never looser).
+        pulled_within_days=int(d.get("pulled_within_days", DEFAULT_PULLED_WITHIN_DAYS)),
     )
 
 

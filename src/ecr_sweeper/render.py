@@ -38,6 +38,7 @@ from ecr_sweeper.report import (
     error_line,
     human_bytes,
     markdown,
+    pull_witness_lines,
     quarantine_cost,
     repository_rows,
     totals,
@@ -133,6 +134,14 @@ class Renderer:
             self.log.error(f"  {finding}")
         for warning in wording.grouped_warnings(result.warnings):
             self.log.warning(f"  warning: {warning}")
+        self.pull_witness(result)
+
+    def pull_witness(self, result: Plan) -> None:
+        """The images pulled that no consumer this run read uses (kept), per repository, and
+        each registry's pull-time update exclusions: how a user finds the consumers this run
+        does not know, and whose pulls (a scanner's) to stop counting."""
+        for line in pull_witness_lines(result):
+            self.log.warning(f"  {line}")
 
     def plan_as(
         self,

@@ -242,12 +242,33 @@ def markdown(plan: Plan, price_per_gb_month: float = ECR_PRICE_PER_GB_MONTH) -> 
             f"{'yes' if e.present else 'unknown'} | {'yes' if e.read else 'no: ' + e.detail} |"
             for e in census
         ]
+    if witness := pull_witness_lines(plan):
+        lines += ["", "## Pulled, and no consumer this run read uses them", ""]
+        lines += [f"- {line}" for line in witness]
     if plan.refusals:
         lines += ["", "## Refused", "", *(f"- {r}" for r in wording.refusals(plan.refusals))]
     if plan.errors:
         lines += ["", "## Errors", ""]
         lines += [f"- {error_line(e)}" for e in plan.errors]
     return "\n".join(lines) + "\n"
+
+
+def pull_witness_lines(plan: Plan) -> list[str]:
+    """The pull witness's part of the plan: a headline, a line per repository whose images it
+    keeps, and the pull-time update exclusions (or why they are unknown) of the registries
+    where it kept something. Nothing when it kept nothing."""
+    window = plan.policy.pulled_within_days
+    if not plan.unexplained_pulls:
+        return []
+    lines = [wording.pull_witness(plan.unexplained_pulls, window)]
+    lines += [wording.unexplained_pulls(u) for u in plan.unexplained_pulls]
+    pulled_in = {(u.repository.account_id, u.repository.region) for u in plan.unexplained_pulls}
+    lines += [
+        wording.pull_exclusions(e)
+        for e in plan.pull_exclusions
+        if (e.place.account_id, e.place.region) in pulled_in
+    ]
+    return lines
 
 
 CSV_COLUMNS = (

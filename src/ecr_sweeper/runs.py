@@ -49,6 +49,7 @@ from ecr_sweeper.pipeline import (
     plan_from_scans,
     restore_quarantined,
     scan,
+    witnessed,
 )
 from ecr_sweeper.planfile import PlanFileError
 from ecr_sweeper.results import ApplyResult, RestoreLine
@@ -139,6 +140,8 @@ def shard(
                 progress,
                 sweep.sources,
                 read_tags=policy.opt_in_tag is not None,
+                read_pull_exclusions=witnessed(policy),
+                read_inspector=True,
             )
             return targets, policy, scans
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ecr_sweeper.model import (
     Digest,
     Image,
     ImageRef,
+    InspectorSighting,
     InventoryScan,
     Outside,
     Policy,
@@ -46,6 +48,8 @@ from ecr_sweeper.planfile import (
     error_to_json,
     policy_from_json,
     policy_to_json,
+    pull_exclusions_from_json,
+    pull_exclusions_to_json,
     read_json,
     sources_from_json,
     sources_to_json,
@@ -216,6 +220,16 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
                 },
                 "tags": [list(t) for t in r.tags],
                 "delete_replicas": [list(d) for d in r.delete_replicas],
+                # the witnesses (issue 19 §2), beside the images' fixed fields
+                "activating": [i.digest for i in r.images if i.activating],
+                "inspector_in_use": [
+                    [
+                        seen.digest,
+                        seen.in_use_count,
+                        seen.last_in_use_at.isoformat() if seen.last_in_use_at else None,
+                    ]
+                    for seen in r.inspector_in_use
+                ],
                 "images": [
                     [
                         i.digest,
@@ -240,6 +254,10 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
             for r in scan.repositories
         ],
         "errors": [error_to_json(e) for e in scan.errors],
+        "pull_exclusions": (
+            pull_exclusions_to_json(scan.pull_exclusions) if scan.pull_exclusions else None
+        ),
+        "notes": list(scan.notes),
     }
 
 
@@ -288,6 +306,10 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 *storage,
             ) in r["images"]
         )
+        # absent from shard files written before the witnesses: none
+        activating = {Digest(d) for d in r.get("activating", [])}
+        if activating:
+            images = tuple(replace(i, activating=i.digest in activating) for i in images)
         repositories.append(
             Repository(
                 RepositoryKey(account, region, RepositoryName(r["name"])),
@@ -296,8 +318,20 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 PullAccess(**{k: tuple(v) for k, v in r["pull_access"].items()}),
                 tuple((k, v) for k, v in r["tags"]),
                 tuple((AccountId(a), Region(g)) for a, g in r["delete_replicas"]),
+                tuple(
+                    InspectorSighting(
+                        Digest(digest), int(count), aware_time(at, "last_in_use_at") if at else None
+                    )
+                    for digest, count, at in r.get("inspector_in_use", [])
+                ),
             )
         )
+    exclusions = data.get("pull_exclusions")
     return InventoryScan(
-        account, region, tuple(repositories), tuple(error_from_json(e) for e in data["errors"])
+        account,
+        region,
+        tuple(repositories),
+        tuple(error_from_json(e) for e in data["errors"]),
+        pull_exclusions=pull_exclusions_from_json(exclusions) if exclusions else None,
+        notes=tuple(str(n) for n in data.get("notes", [])),
     )

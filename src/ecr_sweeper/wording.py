@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import assert_never
 
 from ecr_sweeper.model import (
     AcceptedConsumer,
     AcceptedService,
     AccountsPull,
+    Activating,
     AmongNewest,
     AnyonePulls,
     ArchivedInUse,
@@ -28,6 +30,8 @@ from ecr_sweeper.model import (
     Finding,
     Follows,
     InQuarantine,
+    InspectorHeld,
+    InspectorInUse,
     InUse,
     InventoryIncomplete,
     NotDeleted,
@@ -38,7 +42,8 @@ from ecr_sweeper.model import (
     OverPercentCap,
     PlanWarning,
     ProtectedTag,
-    PulledRecently,
+    PulledUnexplained,
+    PullExclusions,
     QuarantineOver,
     Reason,
     Recorded,
@@ -47,6 +52,7 @@ from ecr_sweeper.model import (
     RestoredAfterQuarantine,
     ScanNote,
     ServiceHold,
+    UnexplainedPulls,
     UnreadConsumer,
     UnreadService,
     UntaggedKept,
@@ -109,8 +115,12 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             return f"kept: tag {tag!r} matches protected pattern {pattern!r}"
         case Young(min_age_days=days):
             return f"kept: pushed less than {days} days ago"
-        case PulledRecently(within_days=days, last_pulled_at=at):
-            return f"kept: pulled within {days} days (lastRecordedPullTime {at:%Y-%m-%d})"
+        case PulledUnexplained(days_ago=days_ago):
+            return f"kept: {pulled_ago(days_ago)}; no consumer this run read uses it"
+        case Activating():
+            return "in use: being restored from the archive (imageStatus ACTIVATING)"
+        case InspectorInUse(in_use_count=count, last_in_use_at=at):
+            return f"kept: {inspector_sees(count, at)}; no consumer this run read uses it"
         case AmongNewest(keep_last=keep_last):
             return f"kept: among the {keep_last} most recently pushed"
         case UntaggedKept() | NotDeleted():
@@ -175,6 +185,55 @@ def reason(why: Reason) -> str:  # noqa: PLR0911, PLR0912 - one case per reason 
             assert_never(why)
 
 
+def inspector_sees(count: int, last: datetime | None) -> str:
+    """`Amazon Inspector sees it in use (2 workloads, last 2026-10-30)`."""
+    when = f", last {last:%Y-%m-%d}" if last is not None else ""
+    return f"Amazon Inspector sees it in use ({plural(count, 'workloads')}{when})"
+
+
+def pulled_ago(days_ago: int) -> str:
+    """`pulled today`, `pulled 1 day ago`, `pulled 3 days ago` (lastRecordedPullTime)."""
+    return "pulled today" if days_ago == 0 else f"pulled {plural(days_ago, 'days')} ago"
+
+
+REGISTER_EXCLUSION = "aws ecr register-pull-time-update-exclusion --principal-arn ROLE_ARN"
+
+
+def unexplained_pulls(pulls: UnexplainedPulls) -> str:
+    """One repository's summary line of the pull witness."""
+    key = pulls.repository
+    return (
+        f"{key.account_id}/{key.region} {key.name}: {plural(pulls.images, 'images')} pulled "
+        f"(newest {pulls.newest_pull:%Y-%m-%d}) that no consumer this run read uses: kept"
+    )
+
+
+def pull_exclusions(found: PullExclusions) -> str:
+    """A registry's pull-time update exclusions, or why they are unknown."""
+    where = f"{found.place.account_id}/{found.place.region}"
+    if found.error is not None:
+        return f"{where}: pull-time update exclusions not read ({found.error})"
+    if not found.principals:
+        return (
+            f"{where}: no pull-time update exclusions: every pull counts (a scanner that pulls "
+            f"every image keeps it; register its role: {REGISTER_EXCLUSION})"
+        )
+    return f"{where}: pulls not recorded for {', '.join(found.principals)}"
+
+
+def pull_witness(plan_pulls: Iterable[UnexplainedPulls], within_days: int) -> str:
+    """The pull witness's headline: its window, and what it keeps."""
+    pulls = list(plan_pulls)
+    if within_days <= 0:
+        return "pull witness: off (pulled_within_days = 0): a recent pull keeps nothing"
+    total = sum(p.images for p in pulls)
+    return (
+        f"pull witness: {plural(total, 'images')} in {plural(len(pulls), 'repositories')} "
+        f"pulled within {plural(within_days, 'days')} that no consumer this run read uses "
+        "(kept: find what pulls them)"
+    )
+
+
 def _unused(days: int, keep_last: int) -> str:
     """Why an unused image goes; a rule of 0 ("older than 0 days") says nothing, so is left
     out."""
@@ -231,6 +290,11 @@ def warning(said: PlanWarning) -> str:
             return (
                 f"{key}@{digest}: archived and {reason(in_use)}; a workload cannot pull it "
                 "until it is restored (UpdateImageStorageClass to STANDARD)"
+            )
+        case InspectorHeld(repository=key, digest=digest, reason=seen):
+            return (
+                f"{key}@{digest}: {inspector_sees(seen.in_use_count, seen.last_in_use_at)}, "
+                "and no consumer this run read uses it: held; find what runs it"
             )
         case ScanNote(text=text) | Recorded(text=text):
             return text

@@ -29,7 +29,7 @@ from typing import Any
 from .arns import to_epoch
 from .context import Ctx, Handler
 from .state import ImageRecord, RepoState
-from .wire import AwsError, decode_token, encode_token, page_size
+from .wire import AwsError, decode_token, encode_token, page_size, page_sorted
 
 E_PARAM = "InvalidParameterException"
 _DIGEST_RE = re.compile(r"^[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+$")
@@ -542,8 +542,31 @@ def update_image_storage_class(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def list_pull_time_update_exclusions(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    """The caller's registry in the region: the principals whose pulls ECR does not record
+    (`pullTimeUpdateExclusions`, ARNs; paged by `maxResults` / `nextToken`)."""
+    account = ctx.state.accounts.get(ctx.account)
+    arns = sorted(
+        {
+            arn
+            for region in (account.regions if account is not None else ())
+            if region.name == ctx.region
+            for arn in region.pull_time_exclusions
+        }
+    )
+    kind = "ecr:ListPullTimeUpdateExclusions"
+    page, token = page_sorted(
+        arns, req.get("nextToken"), page_size(kind, req.get("maxResults")), kind
+    )
+    out: dict[str, Any] = {"pullTimeUpdateExclusions": page}
+    if token is not None:
+        out["nextToken"] = token
+    return out
+
+
 HANDLERS: dict[str, Handler] = {
     "DescribeRegistry": describe_registry,
+    "ListPullTimeUpdateExclusions": list_pull_time_update_exclusions,
     "DescribeRepositories": describe_repositories,
     "DescribeImages": describe_images,
     "ListImages": list_images,

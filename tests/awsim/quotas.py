@@ -130,6 +130,8 @@ PAGE_LIMITS: dict[str, tuple[int, int]] = {
     "ecr:DescribeRepositories": (100, 1000),
     "ecr:DescribeImages": (100, 1000),
     "ecr:ListImages": (100, 1000),
+    "ecr:ListPullTimeUpdateExclusions": (100, 1000),
+    "inspector2:ListCoverage": (100, 200),
     "organizations:ListAccounts": (20, 20),
 }
 

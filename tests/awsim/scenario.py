@@ -85,6 +85,9 @@ class Image:
     key: str = ""
     platform: Platform | None = None  # set on the children of an index
     status: str = "ACTIVE"  # ECR imageStatus: ACTIVE, ARCHIVED or ACTIVATING
+    # Amazon Inspector's coverage of it (where its region's `inspector_ecr` is set)
+    in_use_count: int = 0
+    last_in_use: datetime | None = None
     # Derived in __post_init__ (not constructor arguments).
     digest: str = field(init=False, compare=False)
     media_type: str = field(init=False, compare=False, repr=False)
@@ -322,6 +325,9 @@ class Region:
     repositories: tuple[Repository, ...] = ()
     eks_clusters: tuple[str, ...] = ()  # EKS clusters no access entry lets the sweep read
     replication: str | None = None  # the registry's replicationConfiguration, JSON text
+    # The registry's pull-time update exclusions (principal ARNs): ListPullTimeUpdateExclusions.
+    pull_time_exclusions: tuple[str, ...] = ()
+    inspector_ecr: bool = False  # Amazon Inspector scans ECR here (ops_inspector.py)
 
     def repository(self, name: str) -> Repository:
         for r in self.repositories:

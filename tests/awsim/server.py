@@ -30,7 +30,17 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from . import arns, ops_apprunner, ops_census, ops_ecr, ops_ecs, ops_eks, ops_lightsail, ops_sts
+from . import (
+    arns,
+    ops_apprunner,
+    ops_census,
+    ops_ecr,
+    ops_ecs,
+    ops_eks,
+    ops_inspector,
+    ops_lightsail,
+    ops_sts,
+)
 from .context import Ctx, Handler
 from .faults import Faults, unit_random
 from .kube import KubeCluster, KubeFake
@@ -62,6 +72,7 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     **ops_census.HANDLERS,  # consumers not modelled: their census calls answer "none here"
     "apprunner": ops_apprunner.HANDLERS,
     "lightsail": ops_lightsail.HANDLERS,
+    "inspector2": ops_inspector.HANDLERS,
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
@@ -84,6 +95,15 @@ _SERVER_ERROR = {
     "eks": "ServerException",
     "organizations": "ServiceException",
 }
+
+
+def _body_members(body: bytes) -> dict[str, Any]:
+    """The members a REST-JSON request carries in its body (none when it has no JSON object)."""
+    try:
+        found = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 class CallKey(NamedTuple):
@@ -209,7 +229,11 @@ class AwsimServer:
         if scope is not None and scope.service == "eks":
             return await self._handle_eks(request, scope)
         params: dict[str, Any]
-        rest = ops_census.rest_operation(request.method, request.path, scope)
+        rest = ops_census.rest_operation(request.method, request.path, scope) or (
+            ops_inspector.rest_operation(request.method, request.path, scope.service)
+            if scope is not None
+            else None
+        )
         if target:
             prefix, _, op = target.partition(".")
             service = TARGET_PREFIXES.get(prefix) or ops_census.TARGET_PREFIXES.get(prefix, "")
@@ -220,6 +244,7 @@ class AwsimServer:
             proto = "json"
         elif rest is not None:
             (service, op), proto, params = rest, "rest", dict(request.query)
+            params.update(_body_members(body))  # a REST-JSON POST's (inspector2's)
         else:
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             op = form.get("Action", "")

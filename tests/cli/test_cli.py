@@ -387,6 +387,12 @@ def test_demo_passes_all_its_checks(tmp_path: Path) -> None:
     reasons = [line for line in goes.splitlines() if line.strip()]
     assert len(reasons) == 12  # the 12 images deleted
     assert all(": delete: " in line for line in reasons), reasons
+    # The pull witness: an image nothing read uses, pulled 3 days ago, kept with its reason and
+    # summed up with the registry's (moto: no) pull-time update exclusions.
+    kept = result.stdout.split("why each kept image")[1]
+    assert "kept: pulled 3 days ago; no consumer this run read uses it" in kept
+    assert "111111111111/us-east-1 jobs: 1 image pulled" in result.stderr
+    assert "111111111111/us-east-1: no pull-time update exclusions" in result.stderr
     # Its temporary folder is gone.
     assert f"temporary folder {plan_file.parent} removed" in result.stdout
     assert not plan_file.parent.exists()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -26,12 +26,15 @@ from ecr_sweeper.aws.limits import Api, chunks, describe_errors, error_code
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
     AccountId,
+    AccountRegion,
     AccountTarget,
     Decision,
     Digest,
     Image,
+    InspectorSighting,
     InventoryScan,
     PullAccess,
+    PullExclusions,
     Region,
     Repository,
     RepositoryKey,
@@ -68,6 +71,8 @@ async def scan_inventory(
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
+    read_pull_exclusions: bool = False,
+    inspector_in_use: Mapping[RepositoryName, tuple[InspectorSighting, ...]] | None = None,
 ) -> InventoryScan:
     """Every matching repository of one account × region with its images. Never raises for
     AWS errors: a failed listing comes back as a ScanError (region) or `Repository.error`.
@@ -134,7 +139,8 @@ async def scan_inventory(
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 await _judged(_unreadable(key, exc))
                 return
-            await _judged(Repository(key, images, None, access, tags, replicas(name)))
+            seen = (inspector_in_use or {}).get(RepositoryName(name), ())
+            await _judged(Repository(key, images, None, access, tags, replicas(name), seen))
 
     async def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
@@ -153,7 +159,23 @@ async def scan_inventory(
         + (f", {failed} repositories FAILED" if failed else "")
     )
     kept = tuple(repositories[n] for n in names if n in repositories)
-    return InventoryScan(target.account_id, region, kept)
+    exclusions = (
+        await pull_exclusions(ecr, api, AccountRegion(target.account_id, region))
+        if read_pull_exclusions
+        else None
+    )
+    return InventoryScan(target.account_id, region, kept, pull_exclusions=exclusions)
+
+
+async def pull_exclusions(ecr: Any, api: Api, place: AccountRegion) -> PullExclusions:
+    """The principals whose pulls this registry does not record (ListPullTimeUpdateExclusions:
+    the caller's registry in the client's region). Read-only and informative: a failure
+    (denied, or an endpoint that does not serve it) is the value's `error`, never the run's."""
+    try:
+        arns = await api.pages(ecr.list_pull_time_update_exclusions, "pullTimeUpdateExclusions")
+    except Exception as exc:  # noqa: BLE001 - a line of the plan, not an error of the run
+        return PullExclusions(place, (), "; ".join(describe_errors(exc)))
+    return PullExclusions(place, tuple(sorted({str(a) for a in arns})))
 
 
 Replication = list[tuple[tuple[str, ...] | None, tuple[tuple[AccountId, Region], ...]]]

@@ -89,6 +89,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "batch_delete_image",
             "update_image_storage_class",  # apply --quarantine, restore (ECR's archive)
             "describe_registry",  # replication rules (census: deletions replayed elsewhere)
+            "list_pull_time_update_exclusions",  # the pull witness: whose pulls do not count
         }
     ),
 }

@@ -210,13 +210,15 @@ ProtectTag = Annotated[
     ),
 ]
 
-KeepPulledWithinDays = Annotated[
+PulledWithinDays = Annotated[
     int | None,
     typer.Option(
+        "--pulled-within-days",
+        "--keep-pulled-within-days",  # the old name, an alias
         min=0,
-        help="Keep images pulled within N days (lastRecordedPullTime: evidence only, AWS "
-        "updates it at most daily).",
-        rich_help_panel="Retention",
+        help="Keep every image pulled within N days that no consumer this run read uses "
+        "(ECR's lastRecordedPullTime; a safety rule, default 30; 0 switches it off).",
+        rich_help_panel="Safety",
     ),
 ]
 

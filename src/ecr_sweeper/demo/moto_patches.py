@@ -7,8 +7,10 @@ Serverless, but not ListStateMachineVersions (HTTP 500), ECS Managed Daemons or 
 moto's own state), and ECS ListDaemons and App Runner ListServices: moto cannot create a daemon
 or an App Runner service, so it lists none, and the census finds none there instead of failing
 (a failed App Runner census costs 45 s of retries per account × region, and its presence would
-be unknown). The project's emulator (tests/awsim) serves daemons and App Runner for their
-tests; a run on moto switches both readers off (`moto_sources`).
+be unknown); and ECR's ListPullTimeUpdateExclusions, which lists none. `record_pull` records a
+pull of an image (`lastRecordedPullTime`, which moto never sets) for the pull witness. The
+project's emulator (tests/awsim) serves daemons and App Runner for their tests; a run on moto
+switches both readers off (`moto_sources`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -110,7 +113,21 @@ def extend_moto() -> None:
 EMPTY_LISTINGS: dict[str, dict[str, list[Any]]] = {
     "AppRunner.ListServices": {"ServiceSummaryList": []},
     "Lightsail_20161128.GetContainerServices": {"containerServices": []},
+    # ECR's pull-time update exclusions (the pull witness): moto 5.2.6 has none to list
+    "AmazonEC2ContainerRegistry_V20150921.ListPullTimeUpdateExclusions": {
+        "pullTimeUpdateExclusions": []
+    },
 }
+
+
+def record_pull(account_id: str, region: str, repository: str, digest: str, at: datetime) -> None:
+    """Record a pull of an image in a moto server running in this process, as ECR records
+    `lastRecordedPullTime` (moto records none: its DescribeImages then answers this one)."""
+    from moto.ecr.models import ecr_backends
+
+    images = ecr_backends[account_id][region].repositories[repository].images
+    (image,) = [i for i in images if i.image_digest == digest]
+    image.last_recorded_pull_time = at  # type: ignore[attr-defined] # a member moto never sets
 
 
 def _answer_empty_listings() -> None:

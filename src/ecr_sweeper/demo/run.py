@@ -21,6 +21,8 @@ The organization (role EcrSweeper in each account; regions us-east-1 and eu-west
   state machine `nightly` whose `ecs:runTask.sync` state runs `nightly-report` (jobs:nightly),
   and an EKS cluster `prod-eks` the sweep reads through its API: a pod runs payments/api by
   digest, a ReplicaSet scaled to 0 keeps v1 for a rollback, v0 goes.
+- jobs:adhoc in the registry, used by nothing the run reads but pulled 3 days ago: the pull
+  witness keeps it ("pulled 3 days ago; no consumer this run read uses it").
 - In staging (eu-west-1), an EKS cluster `legacy-eks` that grants the sweep no access: the
   consumer census blocks the first plan (exit 3); the demo then accepts it, as a user who has
   checked that cluster would (`--accept-unread eks@333333333333`), and plans again.
@@ -47,6 +49,7 @@ import signal
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,7 @@ from ecr_sweeper.demo.moto_patches import (
     account_session,
     extend_moto,
     moto_server,
+    record_pull,
     seed_batch_and_stepfunctions,
 )
 from ecr_sweeper.model import AccountId, Region
@@ -411,6 +415,21 @@ def seed_eks(org: DemoOrg) -> None:
     org.must_delete["payments/api:v0"] = where["v0"]
 
 
+def seed_unexplained_pull(org: DemoOrg) -> None:
+    """An image no consumer of the org uses, pulled 3 days ago (by a laptop, say): the pull
+    witness keeps it, "pulled 3 days ago; no consumer this run read uses it"."""
+    ecr = account_session(REGISTRY, US).client("ecr")
+    digest = push(ecr, "jobs", image_manifest("jobs-adhoc"), ("adhoc",))
+    record_pull(REGISTRY, US, "jobs", digest, datetime.now(UTC) - timedelta(days=3))
+    org.digests["jobs:adhoc"] = digest
+    org.must_keep["jobs:adhoc (pulled 3 days ago; no consumer uses it)"] = (
+        REGISTRY,
+        US,
+        "jobs",
+        digest,
+    )
+
+
 def seed_moto_limits(org: DemoOrg) -> None:
     """What moto's server cannot serve, switched off as a user would: ECS service revisions
     (moto answers ListServiceDeployments with HTTP 500, which rightly blocks the plan), ECS
@@ -427,6 +446,7 @@ SEEDS: tuple[Seed, ...] = (
     seed_staging,
     seed_batch_and_step_functions,
     seed_eks,
+    seed_unexplained_pull,
     seed_moto_limits,
 )
 
