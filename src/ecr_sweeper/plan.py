@@ -338,9 +338,10 @@ class Planner:
             self._deletions.append(_decision(key, verdict.image, verdict.reason))
 
     def _after_quarantine(self, key: RepositoryKey, verdict: Verdict) -> Verdict:
-        """The verdict on an image this tool archived (invariant 13)."""
+        """The verdict on an image this tool archived (invariant 13): being restored
+        (ACTIVATING, which the pull witness keeps too) is said as a restore after quarantine."""
         since = self._quarantined.get((key, verdict.image.digest))
-        if since is None or not verdict.reason.code.deletes:
+        if since is None or not (verdict.reason.code.deletes or verdict.reason is ACTIVATING):
             return verdict
         return Verdict(
             verdict.image,

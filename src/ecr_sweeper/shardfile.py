@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +219,8 @@ def _inventory_to_json(scan: InventoryScan) -> dict[str, Any]:
                 },
                 "tags": [list(t) for t in r.tags],
                 "delete_replicas": [list(d) for d in r.delete_replicas],
-                # the witnesses (issue 19 §2), beside the images' fixed fields
-                "activating": [i.digest for i in r.images if i.activating],
+                # Inspector's witness (issue 19 §2), beside the images' fixed fields (an
+                # image's ACTIVATING status is among its archive fields)
                 "inspector_in_use": [
                     [
                         seen.digest,
@@ -306,10 +305,6 @@ def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
                 *storage,
             ) in r["images"]
         )
-        # absent from shard files written before the witnesses: none
-        activating = {Digest(d) for d in r.get("activating", [])}
-        if activating:
-            images = tuple(replace(i, activating=i.digest in activating) for i in images)
         repositories.append(
             Repository(
                 RepositoryKey(account, region, RepositoryName(r["name"])),
