@@ -30,7 +30,17 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from . import arns, ops_apprunner, ops_census, ops_ecr, ops_ecs, ops_eks, ops_lightsail, ops_sts
+from . import (
+    arns,
+    ops_apprunner,
+    ops_census,
+    ops_ecr,
+    ops_ecs,
+    ops_eks,
+    ops_lightsail,
+    ops_sagemaker,
+    ops_sts,
+)
 from .context import Ctx, Handler
 from .faults import Faults, unit_random
 from .kube import KubeCluster, KubeFake
@@ -62,6 +72,7 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     **ops_census.HANDLERS,  # consumers not modelled: their census calls answer "none here"
     "apprunner": ops_apprunner.HANDLERS,
     "lightsail": ops_lightsail.HANDLERS,
+    "sagemaker": ops_sagemaker.HANDLERS,
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
@@ -832,6 +843,32 @@ class Emulator:
             lambda: self.server.state.region(account, region).lightsail.__setitem__(name, record)
         )
         return arn
+
+    def add_sagemaker(
+        self, account: str, region: str, collection: str, name: str, record: dict[str, Any]
+    ) -> None:
+        """A SageMaker resource (`collection`: "Endpoint", "InferenceComponent", "TrainingJob",
+        "MonitoringSchedule", "DataQualityJobDefinition", "Algorithm", "Image", "Model"…) kept
+        as its Describe call answers it (ops_sagemaker.py)."""
+        self._call(
+            lambda: (
+                self.server.state.region(account, region)
+                .sagemaker.setdefault(collection, {})
+                .__setitem__(name, record)
+            )
+        )
+
+    def add_sagemaker_image_version(
+        self, account: str, region: str, image: str, version: int, record: dict[str, Any]
+    ) -> None:
+        """A version of Studio image `image`, as DescribeImageVersion answers it."""
+        self._call(
+            lambda: (
+                self.server.state.region(account, region)
+                .sagemaker_image_versions.setdefault(image, {})
+                .__setitem__(version, record)
+            )
+        )
 
     def add_service(self, account: str, region: str, cluster: str, service: Service) -> str:
         """Add (or replace) a service; returns its ARN.  Creates the cluster if needed."""

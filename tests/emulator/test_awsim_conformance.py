@@ -532,3 +532,98 @@ def test_daemon_and_app_runner_paging_and_errors(daemons_and_app_runner: str) ->
     with pytest.raises(ClientError) as no_service:
         client(daemons_and_app_runner, "lightsail").get_container_services(serviceName="none")
     assert no_service.value.response["Error"]["Code"] == "NotFoundException"
+
+
+# ------------------------------------------------------------------ SageMaker beyond moto's
+# moto lacks inference components, monitoring schedules, algorithms and Studio images, and its
+# jobs are all Completed and its endpoints report no DeployedImages: each operation the
+# readers call is checked against botocore's model instead, with something to answer.
+
+
+@pytest.fixture(scope="module")
+def sagemaker() -> Iterator[str]:
+    from awsim import sagemaker_records as records
+
+    scn = Scenario((Account(A, regions=(Region(R),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        add = emu.add_sagemaker
+        add(A, R, "Endpoint", "chat", records.endpoint(A, R, "chat", {"main": [], "old": [U]}))
+        for name in ("llm", "llm2"):
+            component = records.inference_component(A, R, name, "chat", "main", specified=U)
+            add(A, R, "InferenceComponent", name, component)
+        add(A, R, "Model", "m", records.model(A, R, "m", U))
+        add(A, R, "TrainingJob", "t", records.training_job(A, R, "t", "InProgress", U))
+        add(A, R, "ProcessingJob", "p", records.processing_job(A, R, "p", "Stopping", U))
+        add(A, R, "TransformJob", "b", records.transform_job(A, R, "b", "InProgress", "m"))
+        tuning = records.tuning_job(A, R, "h", "InProgress", U)
+        add(A, R, "HyperParameterTuningJob", "h", tuning)
+        add(A, R, "MonitoringSchedule", "s", records.monitoring_schedule(A, R, "s", image=U))
+        named = records.monitoring_schedule(A, R, "n", definition="dq")
+        add(A, R, "MonitoringSchedule", "n", named)
+        definition = records.data_quality_job_definition(A, R, "dq", U)
+        add(A, R, "DataQualityJobDefinition", "dq", definition)
+        add(A, R, "Algorithm", "a", records.algorithm(A, R, "a", U, U, V3.digest))
+        add(A, R, "Image", "studio", records.image(A, R, "studio"))
+        version = records.image_version(A, R, "studio", 1, U)
+        emu.add_sagemaker_image_version(A, R, "studio", 1, version)
+        yield emu.endpoint_url
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.list_endpoints(MaxResults=1),
+        lambda c: c.describe_endpoint(EndpointName="chat"),
+        lambda c: c.list_inference_components(MaxResults=100),
+        lambda c: c.list_inference_components(EndpointNameEquals="chat", VariantNameEquals="main"),
+        lambda c: c.describe_inference_component(InferenceComponentName="llm"),
+        lambda c: c.list_models(),
+        lambda c: c.describe_model(ModelName="m"),
+        lambda c: c.list_training_jobs(StatusEquals="InProgress"),
+        lambda c: c.describe_training_job(TrainingJobName="t"),
+        lambda c: c.list_processing_jobs(StatusEquals="Stopping"),
+        lambda c: c.describe_processing_job(ProcessingJobName="p"),
+        lambda c: c.list_transform_jobs(StatusEquals="InProgress"),
+        lambda c: c.describe_transform_job(TransformJobName="b"),
+        lambda c: c.list_hyper_parameter_tuning_jobs(StatusEquals="InProgress"),
+        lambda c: c.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="h"),
+        lambda c: c.list_monitoring_schedules(),
+        lambda c: c.describe_monitoring_schedule(MonitoringScheduleName="s"),
+        lambda c: c.describe_monitoring_schedule(MonitoringScheduleName="n"),
+        lambda c: c.describe_data_quality_job_definition(JobDefinitionName="dq"),
+        lambda c: c.list_algorithms(),
+        lambda c: c.describe_algorithm(AlgorithmName="a"),
+        lambda c: c.list_images(),
+        lambda c: c.list_image_versions(ImageName="studio"),
+        lambda c: c.describe_image_version(ImageName="studio", Version=1),
+        lambda c: c.describe_image_version(ImageName="studio"),
+    ],
+)
+def test_sagemaker_answers_follow_the_model(sagemaker: str, call: Callable[[Any], Any]) -> None:
+    operation, body = _raw(sagemaker, "sagemaker", call)
+    assert not all(_nothing(value) for value in body.values()), body
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_sagemaker_filters_paging_and_errors(sagemaker: str) -> None:
+    c = client(sagemaker, "sagemaker")
+    first = c.list_inference_components(MaxResults=1)
+    rest = c.list_inference_components(MaxResults=1, NextToken=first["NextToken"])
+    names = [x["InferenceComponentName"] for x in first["InferenceComponents"]]
+    names += [x["InferenceComponentName"] for x in rest["InferenceComponents"]]
+    assert (names, "NextToken" in rest) == (["llm", "llm2"], False)
+    assert c.list_training_jobs(StatusEquals="Completed")["TrainingJobSummaries"] == []
+    assert c.list_inference_components(EndpointNameEquals="other")["InferenceComponents"] == []
+    calls: list[tuple[Callable[[], Any], str]] = [
+        (lambda: c.describe_model(ModelName="gone"), "ValidationException"),
+        (lambda: c.describe_training_job(TrainingJobName="gone"), "ResourceNotFound"),
+        (
+            lambda: c.describe_data_quality_job_definition(JobDefinitionName="gone"),
+            "ResourceNotFound",
+        ),
+        (lambda: c.list_image_versions(ImageName="gone"), "ResourceNotFound"),
+    ]
+    for call, code in calls:
+        with pytest.raises(ClientError) as error:
+            call()
+        assert error.value.response["Error"]["Code"] == code

@@ -106,10 +106,16 @@ def extend_moto() -> None:
 
 
 # Listings of services moto 5.2.5 does not have (it can create none of them, so none is true):
-# App Runner (JSON 1.0) and Lightsail container services (JSON 1.1, the census).
+# App Runner (JSON 1.0) and Lightsail container services (JSON 1.1, the census), and the
+# SageMaker resources moto lacks (inference components, monitoring schedules, algorithms,
+# Studio images: it answers their listings with HTTP 500).
 EMPTY_LISTINGS: dict[str, dict[str, list[Any]]] = {
     "AppRunner.ListServices": {"ServiceSummaryList": []},
     "Lightsail_20161128.GetContainerServices": {"containerServices": []},
+    "SageMaker.ListInferenceComponents": {"InferenceComponents": []},
+    "SageMaker.ListMonitoringSchedules": {"MonitoringScheduleSummaries": []},
+    "SageMaker.ListAlgorithms": {"AlgorithmSummaryList": []},
+    "SageMaker.ListImages": {"Images": []},
 }
 
 
