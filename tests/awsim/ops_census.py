@@ -37,6 +37,7 @@ TARGET_PREFIXES = {
     "AWSStepFunctions": "states",
     "CodeBuild_20161006": "codebuild",
     "SageMaker": "sagemaker",
+    "GameLift": "gamelift",  # ops_gamelift.py
 }
 
 

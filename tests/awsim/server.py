@@ -37,6 +37,8 @@ from . import (
     ops_ecr,
     ops_ecs,
     ops_eks,
+    ops_gamelift,
+    ops_kinds,
     ops_lightsail,
     ops_sagemaker,
     ops_sts,
@@ -73,6 +75,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "apprunner": ops_apprunner.HANDLERS,
     "lightsail": ops_lightsail.HANDLERS,
     "sagemaker": ops_sagemaker.HANDLERS,
+    **ops_kinds.HANDLERS,
+    "gamelift": ops_gamelift.HANDLERS,
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
@@ -221,6 +225,7 @@ class AwsimServer:
             return await self._handle_eks(request, scope)
         params: dict[str, Any]
         rest = ops_census.rest_operation(request.method, request.path, scope)
+        routed = ops_kinds.route(request.method, request.path, scope.service if scope else None)
         if target:
             prefix, _, op = target.partition(".")
             service = TARGET_PREFIXES.get(prefix) or ops_census.TARGET_PREFIXES.get(prefix, "")
@@ -231,6 +236,9 @@ class AwsimServer:
             proto = "json"
         elif rest is not None:
             (service, op), proto, params = rest, "rest", dict(request.query)
+        elif routed is not None:
+            service, op, path_params = routed
+            proto, params = "rest", {**dict(request.query), **_json_body(body), **path_params}
         else:
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             op = form.get("Action", "")
@@ -475,6 +483,15 @@ class AwsimServer:
         self.max_items.clear()
 
 
+def _json_body(body: bytes) -> dict[str, Any]:
+    """A REST request's JSON body (members not bound to the path or query), else nothing."""
+    try:
+        sent = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return sent if isinstance(sent, dict) else {}
+
+
 def emulator_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
     """Environment variables that point boto3/aiobotocore at an emulator (base credentials)."""
     return {
@@ -483,6 +500,8 @@ def emulator_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
+        # HealthOmics' calls go to a `workflows-` host prefix, which only AWS's hosts have
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
     }
 
 
@@ -869,6 +888,33 @@ class Emulator:
                 .__setitem__(version, record)
             )
         )
+
+    def add_consumer(
+        self, account: str, region: str, collection: str, key: str, record: dict[str, Any]
+    ) -> None:
+        """A Braket job, Clean Rooms ML algorithm, HealthOmics workflow or Greengrass
+        component (version) record (ops_kinds.py; see awsim.kinds_records)."""
+        self._call(
+            lambda: (
+                self.server.state.region(account, region)
+                .consumers.setdefault(collection, {})
+                .__setitem__(key, record)
+            )
+        )
+
+    def add_gamelift_container_group_definition(
+        self, account: str, region: str, definition: dict[str, Any]
+    ) -> None:
+        """A version of a GameLift container group definition, as the API answers it (its
+        `Name` and `VersionNumber` say which; see awsim.kinds_records)."""
+
+        def do() -> None:
+            store = self.server.state.region(account, region).consumers
+            definitions = store.setdefault(ops_gamelift.COLLECTION, {})
+            versions = definitions.setdefault(definition["Name"], {"versions": {}})["versions"]
+            versions[definition["VersionNumber"]] = definition
+
+        self._call(do)
 
     def add_service(self, account: str, region: str, cluster: str, service: Service) -> str:
         """Add (or replace) a service; returns its ARN.  Creates the cluster if needed."""

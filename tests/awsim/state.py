@@ -235,6 +235,9 @@ class RegionState:
         # Studio image name → version → its DescribeImageVersion answer (ops_sagemaker.py)
         self.sagemaker: dict[str, dict[str, dict[str, Any]]] = {}
         self.sagemaker_image_versions: dict[str, dict[int, dict[str, Any]]] = {}
+        # Braket, Clean Rooms ML, HealthOmics, Greengrass v2: collection → key → record
+        # (ops_kinds.py)
+        self.consumers: dict[str, dict[str, dict[str, Any]]] = {}
 
     def add_task_definition(self, td: TaskDefinition) -> None:
         self.task_defs[(td.family, td.revision)] = TaskDefState(self.account, self.region, td)

@@ -627,3 +627,136 @@ def test_sagemaker_filters_paging_and_errors(sagemaker: str) -> None:
         with pytest.raises(ClientError) as error:
             call()
         assert error.value.response["Error"]["Code"] == code
+
+
+# ------------------------------- Braket, Clean Rooms ML, HealthOmics, Greengrass v2 (no moto)
+
+
+@pytest.fixture(scope="module")
+def rest_kinds() -> Iterator[str]:
+    from awsim import kinds_records as records
+
+    scn = Scenario((Account(A, regions=(Region(R),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        recipe = records.docker_recipe("edge", f"docker:{U}")
+        for collection, key, record in (
+            records.braket_job(A, R, "vqe", "RUNNING", U),
+            records.braket_job(A, R, "script", "COMPLETED", None),
+            records.cleanrooms_ml_algorithm(A, R, "lookalike", U, U),
+            records.omics_workflow(A, R, "1234567"),
+            records.greengrass_component(A, R, "edge"),
+            records.greengrass_version(A, R, "edge", "1.0.0", recipe),
+            records.greengrass_version(A, R, "edge", "1.1.0", recipe),
+        ):
+            emu.add_consumer(A, R, collection, key, record)
+        yield emu.endpoint_url
+
+
+def _first(c: Any, call: str, key: str, member: str, **request: Any) -> Any:
+    return getattr(c, call)(**request)[key][0][member]
+
+
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("braket", lambda c: c.search_jobs(filters=[], maxResults=100)),
+        (
+            "braket",
+            lambda c: c.get_job(jobArn=_first(c, "search_jobs", "jobs", "jobArn", filters=[])),
+        ),
+        ("cleanroomsml", lambda c: c.list_configured_model_algorithms()),
+        (
+            "cleanroomsml",
+            lambda c: c.get_configured_model_algorithm(
+                configuredModelAlgorithmArn=_first(
+                    c,
+                    "list_configured_model_algorithms",
+                    "configuredModelAlgorithms",
+                    "configuredModelAlgorithmArn",
+                )
+            ),
+        ),
+        ("omics", lambda c: c.list_workflows(type="PRIVATE", maxResults=1)),
+        ("greengrassv2", lambda c: c.list_components(scope="PRIVATE")),
+        (
+            "greengrassv2",
+            lambda c: c.list_component_versions(
+                arn=_first(c, "list_components", "components", "arn", scope="PRIVATE")
+            ),
+        ),
+        (
+            "greengrassv2",
+            lambda c: c.get_component(
+                arn=_first(
+                    c,
+                    "list_component_versions",
+                    "componentVersions",
+                    "arn",
+                    arn=_first(c, "list_components", "components", "arn", scope="PRIVATE"),
+                ),
+                recipeOutputFormat="JSON",
+            ),
+        ),
+    ],
+)
+def test_rest_kinds_answers_follow_the_model(
+    rest_kinds: str, service: str, call: Callable[[Any], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")  # HealthOmics' workflows-
+    operation, body = _raw(rest_kinds, service, call)
+    assert not all(_nothing(value) for value in body.values()), body
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_rest_kinds_paging_and_errors(rest_kinds: str) -> None:
+    greengrass = client(rest_kinds, "greengrassv2")
+    arn = greengrass.list_components(scope="PRIVATE")["components"][0]["arn"]
+    first = greengrass.list_component_versions(arn=arn, maxResults=1)
+    rest = greengrass.list_component_versions(arn=arn, nextToken=first["nextToken"])
+    versions = [v["componentVersion"] for v in first["componentVersions"]]
+    versions += [v["componentVersion"] for v in rest["componentVersions"]]
+    assert (versions, "nextToken" in rest) == (["1.0.0", "1.1.0"], False)
+    recipe = greengrass.get_component(arn=f"{arn}:versions:1.0.0", recipeOutputFormat="JSON")
+    assert json.loads(recipe["recipe"])["Manifests"][0]["Artifacts"] == [{"URI": f"docker:{U}"}]
+    with pytest.raises(ClientError) as missing:
+        client(rest_kinds, "braket").get_job(jobArn=f"arn:aws:braket:{R}:{A}:job/none")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.fixture(scope="module")
+def gamelift() -> Iterator[str]:
+    from awsim import kinds_records as records
+
+    scn = Scenario((Account(A, regions=(Region(R),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        for version in (1, 2):
+            definition = records.gamelift_definition(
+                A, R, "arena", version, (U, V3.digest), ((U, None),)
+            )
+            emu.add_gamelift_container_group_definition(A, R, definition)
+        yield emu.endpoint_url
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.list_container_group_definitions(Limit=1),
+        lambda c: c.list_container_group_definition_versions(Name="arena"),
+    ],
+)
+def test_gamelift_answers_follow_the_model(gamelift: str, call: Callable[[Any], Any]) -> None:
+    operation, body = _raw(gamelift, "gamelift", call)
+    assert body["ContainerGroupDefinitions"][0]["GameServerContainerDefinition"]["ImageUri"] == U
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_gamelift_paging_and_errors(gamelift: str) -> None:
+    c = client(gamelift, "gamelift")
+    first = c.list_container_group_definition_versions(Name="arena", Limit=1)
+    rest = c.list_container_group_definition_versions(Name="arena", NextToken=first["NextToken"])
+    versions = [d["VersionNumber"] for d in first["ContainerGroupDefinitions"]]
+    versions += [d["VersionNumber"] for d in rest["ContainerGroupDefinitions"]]
+    assert (versions, "NextToken" in rest) == ([2, 1], False)
+    with pytest.raises(ClientError) as missing:
+        c.list_container_group_definition_versions(Name="none")
+    assert missing.value.response["Error"]["Code"] == "NotFoundException"
