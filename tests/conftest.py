@@ -28,6 +28,8 @@ FAKE_AWS_ENV = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
+    # HealthOmics' calls go to a `workflows-` host prefix, which only AWS's hosts have
+    "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
 }
 
 
@@ -72,11 +74,15 @@ def use_only(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
         monkeypatch.setenv(key, value)
 
 
-# The consumer services moto 5.2.5 does not implement (Lightsail), or not in every region it
+# The consumer services moto 5.2.5 does not implement (Lightsail, Braket, Clean Rooms ML,
+# HealthOmics, Greengrass v2, GameLift's containers), or not in every region it
 # lists (Elastic Beanstalk: not in ap-east-2 or mx-central-1); its server answers HTTP 500. Their
 # census calls go to the project's emulator instead, which answers "none here": otherwise every
 # plan against moto would (rightly) be blocked by an unanswered census.
-NOT_IN_MOTO = ("LIGHTSAIL", "ELASTIC_BEANSTALK")
+NOT_IN_MOTO = (
+    *("LIGHTSAIL", "ELASTIC_BEANSTALK", "BRAKET", "CLEANROOMSML", "OMICS", "GREENGRASSV2"),
+    "GAMELIFT",  # moto has GameLift, but not its container group definitions (HTTP 500)
+)
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,8 @@ __all__ = [
 def emulated(sources: Any) -> Any:
     """`sources` (an ecr_sweeper `Sources`) without the readers of services the emulator does
     not serve: it serves ECS (daemons included), ECR, STS, Organizations, App Runner and
-    Lightsail container services, and answers Bedrock AgentCore's runtimes with none."""
+    Lightsail container services, and answers Bedrock AgentCore's runtimes with none.
+    SageMaker's reads are served (ops_sagemaker.py) but off here: its tests switch it on."""
     from dataclasses import replace
 
     return replace(

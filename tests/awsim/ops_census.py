@@ -1,12 +1,12 @@
 """The census calls of the consumers the emulator does not model, answered as an account with
 none of them would answer (so a sweep against the emulator takes a complete census), and EC2
 DescribeRegions. (EKS, with the clusters a scenario region names, is ops_eks.py; Lightsail's
-container services are ops_lightsail.py.)
+container services are ops_lightsail.py; SageMaker is ops_sagemaker.py.)
 
 - EventBridge ``ListEventBuses`` / ``ListRules`` (JSON 1.1),
   Lambda ``ListFunctions``, Scheduler ``ListSchedules`` (REST-JSON), Elastic Beanstalk
   ``DescribeEnvironments`` (query): nothing (one default event bus, as AWS has);
-- the first list call of the Batch, Step Functions, CodeBuild, SageMaker, EMR Serverless,
+- the first list call of the Batch, Step Functions, CodeBuild, EMR Serverless,
   Pipes and Bedrock AgentCore (ListAgentRuntimes, REST-JSON) readers: nothing (their census,
   and a whole reading of an account with none);
 - EC2 ``DescribeRegions`` (EC2 query): every region the scenario names, and the default one.
@@ -37,6 +37,7 @@ TARGET_PREFIXES = {
     "AWSStepFunctions": "states",
     "CodeBuild_20161006": "codebuild",
     "SageMaker": "sagemaker",
+    "GameLift": "gamelift",  # ops_gamelift.py
 }
 
 
@@ -104,13 +105,6 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "batch": {"DescribeJobDefinitions": nothing("jobDefinitions")},
     "states": {"ListStateMachines": nothing("stateMachines")},
     "codebuild": {"ListProjects": nothing("projects")},
-    "sagemaker": {
-        "ListModels": nothing("Models"),
-        "ListEndpoints": nothing("Endpoints"),
-        "ListModelPackageGroups": nothing("ModelPackageGroupSummaryList"),
-        "ListModelPackages": nothing("ModelPackageSummaryList"),
-        "ListPipelines": nothing("PipelineSummaries"),
-    },
     "emr-serverless": {"ListApplications": nothing("applications")},
     "pipes": {"ListPipes": nothing("Pipes")},
     "bedrock-agentcore": {"ListAgentRuntimes": nothing("agentRuntimes")},

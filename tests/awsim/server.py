@@ -37,8 +37,11 @@ from . import (
     ops_ecr,
     ops_ecs,
     ops_eks,
+    ops_gamelift,
     ops_inspector,
+    ops_kinds,
     ops_lightsail,
+    ops_sagemaker,
     ops_sts,
 )
 from .context import Ctx, Handler
@@ -73,6 +76,9 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "apprunner": ops_apprunner.HANDLERS,
     "lightsail": ops_lightsail.HANDLERS,
     "inspector2": ops_inspector.HANDLERS,
+    "sagemaker": ops_sagemaker.HANDLERS,
+    **ops_kinds.HANDLERS,
+    "gamelift": ops_gamelift.HANDLERS,
 }
 # Throttling error per service, as each one really answers.
 _THROTTLE = {
@@ -234,6 +240,7 @@ class AwsimServer:
             if scope is not None
             else None
         )
+        routed = ops_kinds.route(request.method, request.path, scope.service if scope else None)
         if target:
             prefix, _, op = target.partition(".")
             service = TARGET_PREFIXES.get(prefix) or ops_census.TARGET_PREFIXES.get(prefix, "")
@@ -245,6 +252,9 @@ class AwsimServer:
         elif rest is not None:
             (service, op), proto, params = rest, "rest", dict(request.query)
             params.update(_body_members(body))  # a REST-JSON POST's (inspector2's)
+        elif routed is not None:
+            service, op, path_params = routed
+            proto, params = "rest", {**dict(request.query), **_body_members(body), **path_params}
         else:
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             op = form.get("Action", "")
@@ -497,6 +507,8 @@ def emulator_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
+        # HealthOmics' calls go to a `workflows-` host prefix, which only AWS's hosts have
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
     }
 
 
@@ -865,6 +877,59 @@ class Emulator:
             lambda: self.server.state.region(account, region).lightsail.__setitem__(name, record)
         )
         return arn
+
+    def add_sagemaker(
+        self, account: str, region: str, collection: str, name: str, record: dict[str, Any]
+    ) -> None:
+        """A SageMaker resource (`collection`: "Endpoint", "InferenceComponent", "TrainingJob",
+        "MonitoringSchedule", "DataQualityJobDefinition", "Algorithm", "Image", "Model"…) kept
+        as its Describe call answers it (ops_sagemaker.py)."""
+        self._call(
+            lambda: (
+                self.server.state.region(account, region)
+                .sagemaker.setdefault(collection, {})
+                .__setitem__(name, record)
+            )
+        )
+
+    def add_sagemaker_image_version(
+        self, account: str, region: str, image: str, version: int, record: dict[str, Any]
+    ) -> None:
+        """A version of Studio image `image`, as DescribeImageVersion answers it."""
+        self._call(
+            lambda: (
+                self.server.state.region(account, region)
+                .sagemaker_image_versions.setdefault(image, {})
+                .__setitem__(version, record)
+            )
+        )
+
+    def add_consumer(
+        self, account: str, region: str, collection: str, key: str, record: dict[str, Any]
+    ) -> None:
+        """A Braket job, Clean Rooms ML algorithm, HealthOmics workflow or Greengrass
+        component (version) record (ops_kinds.py; see awsim.kinds_records)."""
+        self._call(
+            lambda: (
+                self.server.state.region(account, region)
+                .consumers.setdefault(collection, {})
+                .__setitem__(key, record)
+            )
+        )
+
+    def add_gamelift_container_group_definition(
+        self, account: str, region: str, definition: dict[str, Any]
+    ) -> None:
+        """A version of a GameLift container group definition, as the API answers it (its
+        `Name` and `VersionNumber` say which; see awsim.kinds_records)."""
+
+        def do() -> None:
+            store = self.server.state.region(account, region).consumers
+            definitions = store.setdefault(ops_gamelift.COLLECTION, {})
+            versions = definitions.setdefault(definition["Name"], {"versions": {}})["versions"]
+            versions[definition["VersionNumber"]] = definition
+
+        self._call(do)
 
     def add_service(self, account: str, region: str, cluster: str, service: Service) -> str:
         """Add (or replace) a service; returns its ARN.  Creates the cluster if needed."""

@@ -244,6 +244,13 @@ class RegionState:
         self.daemon_task_defs: dict[tuple[str, int], dict[str, Any]] = {}
         self.app_runner: dict[str, dict[str, Any]] = {}
         self.lightsail: dict[str, dict[str, Any]] = {}  # container service name → answer
+        # SageMaker: collection ("Endpoint", "TrainingJob"…) → name → its Describe answer;
+        # Studio image name → version → its DescribeImageVersion answer (ops_sagemaker.py)
+        self.sagemaker: dict[str, dict[str, dict[str, Any]]] = {}
+        self.sagemaker_image_versions: dict[str, dict[int, dict[str, Any]]] = {}
+        # Braket, Clean Rooms ML, HealthOmics, Greengrass v2: collection → key → record
+        # (ops_kinds.py)
+        self.consumers: dict[str, dict[str, dict[str, Any]]] = {}
 
     def add_task_definition(self, td: TaskDefinition) -> None:
         self.task_defs[(td.family, td.revision)] = TaskDefState(self.account, self.region, td)

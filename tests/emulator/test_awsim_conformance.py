@@ -532,3 +532,231 @@ def test_daemon_and_app_runner_paging_and_errors(daemons_and_app_runner: str) ->
     with pytest.raises(ClientError) as no_service:
         client(daemons_and_app_runner, "lightsail").get_container_services(serviceName="none")
     assert no_service.value.response["Error"]["Code"] == "NotFoundException"
+
+
+# ------------------------------------------------------------------ SageMaker beyond moto's
+# moto lacks inference components, monitoring schedules, algorithms and Studio images, and its
+# jobs are all Completed and its endpoints report no DeployedImages: each operation the
+# readers call is checked against botocore's model instead, with something to answer.
+
+
+@pytest.fixture(scope="module")
+def sagemaker() -> Iterator[str]:
+    from awsim import sagemaker_records as records
+
+    scn = Scenario((Account(A, regions=(Region(R),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        add = emu.add_sagemaker
+        add(A, R, "Endpoint", "chat", records.endpoint(A, R, "chat", {"main": [], "old": [U]}))
+        for name in ("llm", "llm2"):
+            component = records.inference_component(A, R, name, "chat", "main", specified=U)
+            add(A, R, "InferenceComponent", name, component)
+        add(A, R, "Model", "m", records.model(A, R, "m", U))
+        add(A, R, "TrainingJob", "t", records.training_job(A, R, "t", "InProgress", U))
+        add(A, R, "ProcessingJob", "p", records.processing_job(A, R, "p", "Stopping", U))
+        add(A, R, "TransformJob", "b", records.transform_job(A, R, "b", "InProgress", "m"))
+        tuning = records.tuning_job(A, R, "h", "InProgress", U)
+        add(A, R, "HyperParameterTuningJob", "h", tuning)
+        add(A, R, "MonitoringSchedule", "s", records.monitoring_schedule(A, R, "s", image=U))
+        named = records.monitoring_schedule(A, R, "n", definition="dq")
+        add(A, R, "MonitoringSchedule", "n", named)
+        definition = records.data_quality_job_definition(A, R, "dq", U)
+        add(A, R, "DataQualityJobDefinition", "dq", definition)
+        add(A, R, "Algorithm", "a", records.algorithm(A, R, "a", U, U, V3.digest))
+        add(A, R, "Image", "studio", records.image(A, R, "studio"))
+        version = records.image_version(A, R, "studio", 1, U)
+        emu.add_sagemaker_image_version(A, R, "studio", 1, version)
+        yield emu.endpoint_url
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.list_endpoints(MaxResults=1),
+        lambda c: c.describe_endpoint(EndpointName="chat"),
+        lambda c: c.list_inference_components(MaxResults=100),
+        lambda c: c.list_inference_components(EndpointNameEquals="chat", VariantNameEquals="main"),
+        lambda c: c.describe_inference_component(InferenceComponentName="llm"),
+        lambda c: c.list_models(),
+        lambda c: c.describe_model(ModelName="m"),
+        lambda c: c.list_training_jobs(StatusEquals="InProgress"),
+        lambda c: c.describe_training_job(TrainingJobName="t"),
+        lambda c: c.list_processing_jobs(StatusEquals="Stopping"),
+        lambda c: c.describe_processing_job(ProcessingJobName="p"),
+        lambda c: c.list_transform_jobs(StatusEquals="InProgress"),
+        lambda c: c.describe_transform_job(TransformJobName="b"),
+        lambda c: c.list_hyper_parameter_tuning_jobs(StatusEquals="InProgress"),
+        lambda c: c.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="h"),
+        lambda c: c.list_monitoring_schedules(),
+        lambda c: c.describe_monitoring_schedule(MonitoringScheduleName="s"),
+        lambda c: c.describe_monitoring_schedule(MonitoringScheduleName="n"),
+        lambda c: c.describe_data_quality_job_definition(JobDefinitionName="dq"),
+        lambda c: c.list_algorithms(),
+        lambda c: c.describe_algorithm(AlgorithmName="a"),
+        lambda c: c.list_images(),
+        lambda c: c.list_image_versions(ImageName="studio"),
+        lambda c: c.describe_image_version(ImageName="studio", Version=1),
+        lambda c: c.describe_image_version(ImageName="studio"),
+    ],
+)
+def test_sagemaker_answers_follow_the_model(sagemaker: str, call: Callable[[Any], Any]) -> None:
+    operation, body = _raw(sagemaker, "sagemaker", call)
+    assert not all(_nothing(value) for value in body.values()), body
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_sagemaker_filters_paging_and_errors(sagemaker: str) -> None:
+    c = client(sagemaker, "sagemaker")
+    first = c.list_inference_components(MaxResults=1)
+    rest = c.list_inference_components(MaxResults=1, NextToken=first["NextToken"])
+    names = [x["InferenceComponentName"] for x in first["InferenceComponents"]]
+    names += [x["InferenceComponentName"] for x in rest["InferenceComponents"]]
+    assert (names, "NextToken" in rest) == (["llm", "llm2"], False)
+    assert c.list_training_jobs(StatusEquals="Completed")["TrainingJobSummaries"] == []
+    assert c.list_inference_components(EndpointNameEquals="other")["InferenceComponents"] == []
+    calls: list[tuple[Callable[[], Any], str]] = [
+        (lambda: c.describe_model(ModelName="gone"), "ValidationException"),
+        (lambda: c.describe_training_job(TrainingJobName="gone"), "ResourceNotFound"),
+        (
+            lambda: c.describe_data_quality_job_definition(JobDefinitionName="gone"),
+            "ResourceNotFound",
+        ),
+        (lambda: c.list_image_versions(ImageName="gone"), "ResourceNotFound"),
+    ]
+    for call, code in calls:
+        with pytest.raises(ClientError) as error:
+            call()
+        assert error.value.response["Error"]["Code"] == code
+
+
+# ------------------------------- Braket, Clean Rooms ML, HealthOmics, Greengrass v2 (no moto)
+
+
+@pytest.fixture(scope="module")
+def rest_kinds() -> Iterator[str]:
+    from awsim import kinds_records as records
+
+    scn = Scenario((Account(A, regions=(Region(R),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        recipe = records.docker_recipe("edge", f"docker:{U}")
+        for collection, key, record in (
+            records.braket_job(A, R, "vqe", "RUNNING", U),
+            records.braket_job(A, R, "script", "COMPLETED", None),
+            records.cleanrooms_ml_algorithm(A, R, "lookalike", U, U),
+            records.omics_workflow(A, R, "1234567"),
+            records.greengrass_component(A, R, "edge"),
+            records.greengrass_version(A, R, "edge", "1.0.0", recipe),
+            records.greengrass_version(A, R, "edge", "1.1.0", recipe),
+        ):
+            emu.add_consumer(A, R, collection, key, record)
+        yield emu.endpoint_url
+
+
+def _first(c: Any, call: str, key: str, member: str, **request: Any) -> Any:
+    return getattr(c, call)(**request)[key][0][member]
+
+
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("braket", lambda c: c.search_jobs(filters=[], maxResults=100)),
+        (
+            "braket",
+            lambda c: c.get_job(jobArn=_first(c, "search_jobs", "jobs", "jobArn", filters=[])),
+        ),
+        ("cleanroomsml", lambda c: c.list_configured_model_algorithms()),
+        (
+            "cleanroomsml",
+            lambda c: c.get_configured_model_algorithm(
+                configuredModelAlgorithmArn=_first(
+                    c,
+                    "list_configured_model_algorithms",
+                    "configuredModelAlgorithms",
+                    "configuredModelAlgorithmArn",
+                )
+            ),
+        ),
+        ("omics", lambda c: c.list_workflows(type="PRIVATE", maxResults=1)),
+        ("greengrassv2", lambda c: c.list_components(scope="PRIVATE")),
+        (
+            "greengrassv2",
+            lambda c: c.list_component_versions(
+                arn=_first(c, "list_components", "components", "arn", scope="PRIVATE")
+            ),
+        ),
+        (
+            "greengrassv2",
+            lambda c: c.get_component(
+                arn=_first(
+                    c,
+                    "list_component_versions",
+                    "componentVersions",
+                    "arn",
+                    arn=_first(c, "list_components", "components", "arn", scope="PRIVATE"),
+                ),
+                recipeOutputFormat="JSON",
+            ),
+        ),
+    ],
+)
+def test_rest_kinds_answers_follow_the_model(
+    rest_kinds: str, service: str, call: Callable[[Any], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")  # HealthOmics' workflows-
+    operation, body = _raw(rest_kinds, service, call)
+    assert not all(_nothing(value) for value in body.values()), body
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_rest_kinds_paging_and_errors(rest_kinds: str) -> None:
+    greengrass = client(rest_kinds, "greengrassv2")
+    arn = greengrass.list_components(scope="PRIVATE")["components"][0]["arn"]
+    first = greengrass.list_component_versions(arn=arn, maxResults=1)
+    rest = greengrass.list_component_versions(arn=arn, nextToken=first["nextToken"])
+    versions = [v["componentVersion"] for v in first["componentVersions"]]
+    versions += [v["componentVersion"] for v in rest["componentVersions"]]
+    assert (versions, "nextToken" in rest) == (["1.0.0", "1.1.0"], False)
+    recipe = greengrass.get_component(arn=f"{arn}:versions:1.0.0", recipeOutputFormat="JSON")
+    assert json.loads(recipe["recipe"])["Manifests"][0]["Artifacts"] == [{"URI": f"docker:{U}"}]
+    with pytest.raises(ClientError) as missing:
+        client(rest_kinds, "braket").get_job(jobArn=f"arn:aws:braket:{R}:{A}:job/none")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.fixture(scope="module")
+def gamelift() -> Iterator[str]:
+    from awsim import kinds_records as records
+
+    scn = Scenario((Account(A, regions=(Region(R),)),))
+    with run_emulator(scn, quotas=Quotas.unlimited()) as emu:
+        for version in (1, 2):
+            definition = records.gamelift_definition(
+                A, R, "arena", version, (U, V3.digest), ((U, None),)
+            )
+            emu.add_gamelift_container_group_definition(A, R, definition)
+        yield emu.endpoint_url
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.list_container_group_definitions(Limit=1),
+        lambda c: c.list_container_group_definition_versions(Name="arena"),
+    ],
+)
+def test_gamelift_answers_follow_the_model(gamelift: str, call: Callable[[Any], Any]) -> None:
+    operation, body = _raw(gamelift, "gamelift", call)
+    assert body["ContainerGroupDefinitions"][0]["GameServerContainerDefinition"]["ImageUri"] == U
+    assert _conforms(operation.output_shape, body) == []
+
+
+def test_gamelift_paging_and_errors(gamelift: str) -> None:
+    c = client(gamelift, "gamelift")
+    first = c.list_container_group_definition_versions(Name="arena", Limit=1)
+    rest = c.list_container_group_definition_versions(Name="arena", NextToken=first["NextToken"])
+    versions = [d["VersionNumber"] for d in first["ContainerGroupDefinitions"]]
+    versions += [d["VersionNumber"] for d in rest["ContainerGroupDefinitions"]]
+    assert (versions, "NextToken" in rest) == ([2, 1], False)
+    with pytest.raises(ClientError) as missing:
+        c.list_container_group_definition_versions(Name="none")
+    assert missing.value.response["Error"]["Code"] == "NotFoundException"

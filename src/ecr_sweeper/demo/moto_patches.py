@@ -109,7 +109,10 @@ def extend_moto() -> None:
 
 
 # Listings of services moto 5.2.5 does not have (it can create none of them, so none is true):
-# App Runner (JSON 1.0) and Lightsail container services (JSON 1.1, the census).
+# App Runner (JSON 1.0) and Lightsail container services (JSON 1.1, the census), and the
+# SageMaker resources moto lacks (inference components, monitoring schedules, algorithms,
+# Studio images: it answers their listings with HTTP 500), and GameLift's container group
+# definitions (moto has GameLift, but not these).
 EMPTY_LISTINGS: dict[str, dict[str, list[Any]]] = {
     "AppRunner.ListServices": {"ServiceSummaryList": []},
     "Lightsail_20161128.GetContainerServices": {"containerServices": []},
@@ -117,6 +120,11 @@ EMPTY_LISTINGS: dict[str, dict[str, list[Any]]] = {
     "AmazonEC2ContainerRegistry_V20150921.ListPullTimeUpdateExclusions": {
         "pullTimeUpdateExclusions": []
     },
+    "SageMaker.ListInferenceComponents": {"InferenceComponents": []},
+    "SageMaker.ListMonitoringSchedules": {"MonitoringScheduleSummaries": []},
+    "SageMaker.ListAlgorithms": {"AlgorithmSummaryList": []},
+    "SageMaker.ListImages": {"Images": []},
+    "GameLift.ListContainerGroupDefinitions": {"ContainerGroupDefinitions": []},
 }
 
 
@@ -130,14 +138,38 @@ def record_pull(account_id: str, region: str, repository: str, digest: str, at: 
     image.last_recorded_pull_time = at  # type: ignore[attr-defined] # a member moto never sets
 
 
+# The REST listings of services moto 5.2.6 does not have, by (signing service, method, path):
+# Braket's hybrid jobs, Clean Rooms ML's configured model algorithms, HealthOmics' workflows
+# (its `workflows-` host prefix off: AWS_DISABLE_HOST_PREFIX_INJECTION) and Greengrass v2's
+# components (moto's greengrass is v1).
+EMPTY_REST_LISTINGS: dict[tuple[str, str, str], dict[str, list[Any]]] = {
+    ("braket", "POST", "/jobs"): {"jobs": []},
+    ("cleanrooms-ml", "GET", "/configured-model-algorithms"): {"configuredModelAlgorithms": []},
+    ("omics", "GET", "/workflow"): {"items": []},
+    ("greengrass", "GET", "/greengrass/v2/components"): {"components": []},
+}
+
+
+def _rest_listing(environ: dict[str, Any]) -> dict[str, list[Any]] | None:
+    """The empty answer of a REST listing of EMPTY_REST_LISTINGS, else None."""
+    # "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/braket/aws4_request, ..."
+    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split(",")[0]
+    parts = scope.split("/")
+    service = parts[3] if len(parts) > 4 else ""
+    path = environ.get("PATH_INFO", "").rstrip("/")
+    return EMPTY_REST_LISTINGS.get((service, environ.get("REQUEST_METHOD", ""), path))
+
+
 def _answer_empty_listings() -> None:
-    """moto has no App Runner or Lightsail: answer their listings with empty lists."""
+    """moto has no App Runner, Lightsail, Braket, Clean Rooms ML, HealthOmics or Greengrass v2,
+    nor some SageMaker resources or GameLift's container group definitions: answer their
+    listings with empty lists."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     dispatch = DomainDispatcherApplication.__call__
 
     def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        listing = EMPTY_LISTINGS.get(environ.get("HTTP_X_AMZ_TARGET", ""))
+        listing = EMPTY_LISTINGS.get(environ.get("HTTP_X_AMZ_TARGET", "")) or _rest_listing(environ)
         if listing is not None:
             body = json.dumps(listing).encode()
             start_response(

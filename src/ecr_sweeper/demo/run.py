@@ -181,6 +181,8 @@ def isolate_from_aws(endpoint_url: str) -> None:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
+        # HealthOmics' calls go to a `workflows-` host prefix, which only AWS's hosts have
+        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
     )
 
 

@@ -53,8 +53,13 @@ NAMES = (
     "lightsail",
     "elasticbeanstalk",
     "agentcore",
+    "braket",
+    "cleanrooms-ml",
+    "omics",
+    "greengrass",
+    "gamelift",
 )
-SWITCHED = tuple(n for n in NAMES if n not in ("ecs", "elasticbeanstalk"))
+SWITCHED = tuple(n for n in NAMES if n not in ("ecs", "elasticbeanstalk", "omics"))
 # The spellings of earlier versions (CLI flags with "-", accounts-file keys with "_").
 ALIASES = {
     "lambdas": "lambda",
@@ -63,7 +68,8 @@ ALIASES = {
     "app_runner": "apprunner",
 }
 # Switched kinds newer than the plan file's version-1 keys (written by name when off).
-LATER = ("agentcore", "lightsail")  # sorted, as written
+# sorted, as written
+LATER = ("agentcore", "braket", "cleanrooms-ml", "gamelift", "greengrass", "lightsail")
 # The plan file's `sources` of today's default run, byte for byte (version 1).
 V1_DEFAULT = (
     '{"service_revisions": true, "rollback_revisions": 5, "stopped_within_hours": 24, '
@@ -83,7 +89,7 @@ def plan_options() -> dict[str, Any]:
 def test_the_registry_names_are_the_census_kinds() -> None:
     assert registry.names() == NAMES
     assert tuple(k.name for k in registry.switched()) == SWITCHED
-    assert {k.name for k in registry.KINDS if k.census_only} == {"elasticbeanstalk"}
+    assert {k.name for k in registry.KINDS if k.census_only} == {"elasticbeanstalk", "omics"}
 
 
 @pytest.mark.parametrize("name", SWITCHED)
@@ -321,4 +327,6 @@ def test_names_aliases_and_principals_are_unique_and_the_principals_are_todays()
         "lightsail.amazonaws.com": "lightsail",
         "elasticbeanstalk.amazonaws.com": "elasticbeanstalk",
         "bedrock-agentcore.amazonaws.com": "agentcore",
+        "cleanrooms-ml.amazonaws.com": "cleanrooms-ml",
+        "omics.amazonaws.com": "omics",
     }

@@ -802,7 +802,7 @@ def test_a_sagemaker_endpoint_without_deployed_images_leaves_sagemaker_unread() 
     assert (entry.present, entry.read) == (True, False)
     assert entry.detail == (
         "unread: SageMaker endpoint scorer ProductionVariants main: reports no DeployedImages "
-        "(inference components, or not yet deployed)"
+        "and hosts no inference component (not yet deployed?)"
     )
 
 

@@ -303,7 +303,7 @@ def test_sagemaker_endpoint_deployed_images_specified_and_resolved() -> None:
     }
     assert reading.unread == (
         "SageMaker endpoint scorer ShadowProductionVariants shadow: reports no DeployedImages "
-        "(inference components, or not yet deployed)",
+        "and hosts no inference component (not yet deployed?)",
     )
 
 
