@@ -36,6 +36,7 @@ async def read(ctx: ReadContext) -> Reading:
     endpoints = await ctx.api.pages(
         sagemaker.list_endpoints, "Endpoints", "NextToken", MaxResults=PAGE
     )
+    found.present(bool(endpoints))
     found.count("sagemaker endpoints", len(endpoints))
 
     async def one(name: str) -> None:
