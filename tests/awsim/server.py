@@ -611,6 +611,10 @@ class Emulator:
     def call_counts(self) -> dict[CallKey, int]:
         return self._call(lambda: dict(self.server.calls))
 
+    def first_calls(self) -> dict[CallKey, float]:
+        """When each (account, region, service, operation) was first called (monotonic)."""
+        return self._call(lambda: dict(self.server.first_at))
+
     def throttled_counts(self) -> dict[CallKey, int]:
         return self._call(lambda: dict(self.server.throttled))
 

@@ -241,3 +241,29 @@ def test_the_census_of_a_kind_read_is_its_readers_first_listing_asked_once(
     assert census == dict.fromkeys(registry.names(), (False, True)) | {
         "elasticbeanstalk": (False, False)
     }
+
+
+def test_the_ecs_chain_goes_first_and_the_other_kinds_after_it_has_its_work(
+    emulator: StartEmulator,
+) -> None:
+    """In an account × region with ECS services, the other kinds' census starts once the ECS
+    chain has named its task definitions (here: once its readers are done, fewer than a
+    burst being named): every other kind's first call reaches the emulator after the
+    chain's DescribeServices and DescribeTasks were answered (an order, not a timing)."""
+    svc, td, task = service_using("api", "api", image_uri(A, US, "app", tag="v1"), None)
+    region = Region(US, (Cluster("apps", (svc,), (task,)),), (td,), (Repository("app", (V1,)),))
+    with emulator(Scenario((Account(A, (region,)),))) as emu:
+        result = sweep.plan([target(A)], sources=Sources(service_revisions=False), now=NOW)
+        first = {
+            (key.service, key.operation): at
+            for key, at in emu.first_calls().items()
+            if (key.account, key.region) == (A, US)
+        }
+    assert not result.errors
+    chain = {("ecs", "ListClusters"), ("ecs", "ListServices"), ("ecs", "DescribeServices")}
+    chain |= {("ecs", "ListTasks"), ("ecs", "DescribeTasks"), ("ecs", "DescribeTaskDefinition")}
+    others = {op for op in first if op[0] not in ("ecs", "ecr", "sts", "ec2")}
+    assert others >= {("lambda", "ListFunctions"), ("eks", "ListClusters")}
+    named = max(first[("ecs", "DescribeServices")], first[("ecs", "DescribeTasks")])
+    assert all(first[op] > named for op in others), sorted(first.items(), key=lambda i: i[1])
+    assert chain <= set(first)
