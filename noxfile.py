@@ -49,12 +49,16 @@ def iam(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Sweep two generated scenarios on the awsim emulator (separate process, quotas and
-    latency on), each with the tool's default sources: `environment` (1 account x 1 region,
-    300 services, 5,000 images: wall against the lower bound) and `org` (30 x 3 x 40, 50,000
-    images: wall against the bound and the bare-HTTP floor, speedup over the full sequential
-    sweep). Last line: env_ratio_to_bound, org_ratio_to_floor, speedup_vs_sequential,
-    cpu_ms_per_call, peak_rss_mb. Exit status 1 if a plan differs from the unthrottled plan.
-    Flags: `nox -s bench -- --scenario environment`, `--sequential-accounts 3` (see `--help`)."""
+    """Sweep three generated scenarios on the awsim emulator (separate process, quotas and
+    latency on), each with the tool's default sources: `environment` (1 account x 1 region
+    swept, 300 services, 5,000 images, usage read in every region the account has enabled:
+    34, mostly empty; wall against the lower bound), `org` (30 x 3 x 40, 50,000 images: wall
+    against the bound and the bare-HTTP floor, speedup over the full sequential sweep) and
+    `memory` (the org's shape at 1,000,000 and 5,000,000 images: peak RSS of plan and of apply
+    from its file, each in its own process; `--no-5m` skips the larger on small machines).
+    Last line: env_ratio_to_bound, org_ratio_to_floor, speedup_vs_sequential,
+    cpu_ms_per_call, peak_rss_mb, rss_mb_1m, rss_mb_5m, seconds_per_100k_5m. Exit status 1 if
+    a plan differs from the unthrottled plan or a sweep had errors. Flags: `nox -s bench --
+    --scenario environment`, `--sequential-accounts 3`, `--no-5m` (see `--help`)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "awsim.bench", *session.posargs, env={"PYTHONPATH": "tests"})

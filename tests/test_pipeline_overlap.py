@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from ecr_sweeper import pipeline
+from ecr_sweeper.aws.consumers.ecs_scope import FED
 from ecr_sweeper.aws.consumers.kind import ReadContext
 from ecr_sweeper.aws.limits import Api, Limits
 from ecr_sweeper.aws.session import Connections
@@ -151,3 +152,58 @@ def test_repositories_waiting_for_the_usage_stay_within_the_memory_bound(
     assert "judged" not in kinds[:last_usage]
     assert kinds.count("judged") == len(repos)
     assert len(plan.deletions) == len(repos)
+
+
+EU, AP = Region("eu-west-1"), Region("ap-southeast-2")
+
+
+def usage_order(name_task_definitions: int) -> list[tuple[str, str]]:
+    """make_plan of one account swept in REGION, with EU and AP enabled too (usage read
+    there): REGION's fake usage names `name_task_definitions` task definitions to its ECS
+    scope once every other task is blocked, then ends once they are blocked again. The events
+    of the usage reads, in order."""
+    events: list[tuple[str, str]] = []
+
+    async def fake_usage(ctx: ReadContext, *_: Any) -> UsageScan:
+        events.append(("usage started", ctx.region))
+        if ctx.region == REGION:
+            await anyio.wait_all_tasks_blocked()
+            events.append(("chain named", ctx.region))
+            for n in range(name_task_definitions):
+                ctx.ecs.name_task_definition(f"web:{n}", "service web", "ecs")
+            await anyio.wait_all_tasks_blocked()
+        events.append(("usage done", ctx.region))
+        return UsageScan(AccountRegion(ctx.target.account_id, ctx.region))
+
+    async def fake_inventory(target: AccountTarget, region: Region, *_: Any, **__: Any) -> Any:
+        return InventoryScan(target.account_id, region, ())
+
+    async def fake_regions(*_: Any) -> tuple[Region, ...]:
+        return (AP, EU, REGION)
+
+    readers = pipeline.Readers(regions=fake_regions, usage=fake_usage, inventory=fake_inventory)
+    connections = cast("Connections", FakeConnections(Limits()))
+    targets = [AccountTarget(WORKLOADS, (REGION,))]
+
+    async def sweep() -> Any:
+        return await pipeline.make_plan(targets, NO_RETENTION, connections, NOW, readers=readers)
+
+    anyio.run(sweep)
+    return events
+
+
+def test_the_usage_of_regions_not_swept_starts_once_the_swept_ones_chain_has_its_work() -> None:
+    """The swept region's ECS chain goes first; the other enabled regions' usage starts once
+    a burst of its busiest bucket (task definition reads) is named, while it is still read."""
+    events = usage_order(FED)
+    started = events.index(("usage started", EU)), events.index(("usage started", AP))
+    assert events[0] == ("usage started", REGION)
+    assert events.index(("chain named", REGION)) < min(started)  # nothing else went first
+    assert max(started) < events.index(("usage done", REGION))  # they fill around it
+
+
+def test_a_chain_naming_less_than_a_burst_lets_the_others_start_when_its_read_ends() -> None:
+    events = usage_order(FED - 1)
+    started = events.index(("usage started", EU)), events.index(("usage started", AP))
+    assert events[0] == ("usage started", REGION)
+    assert events.index(("usage done", REGION)) < min(started)

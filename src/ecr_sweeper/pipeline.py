@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -115,7 +116,8 @@ async def scan_usage(
     and the usage scans (failures as error values, never exceptions)."""
     sources = sources or Sources()
     places, readings, notes = await _place(targets, connections, progress, sources)
-    return places, [*notes, *await read_usage(readings, connections, now, progress, sources)]
+    usage = await read_usage(readings, connections, now, progress, sources, swept=places)
+    return places, [*notes, *usage]
 
 
 async def read_usage(
@@ -126,12 +128,25 @@ async def read_usage(
     sources: Sources | None = None,
     *,
     usage_of: Callable[..., Awaitable[UsageScan]] = scan_usage_of,
+    swept: Sequence[Place] = (),
 ) -> list[UsageScan]:
     """The usage of each account × region, concurrently, and of the --kubeconfig clusters
-    (failures as error values). `usage_of` reads one account × region's."""
+    (failures as error values). `usage_of` reads one account × region's.
+
+    The critical path first: the usage of the `swept` places starts at once, and that of the
+    others (read only for what their workloads use) once every swept place's ECS chain has its
+    busiest bucket's work queued (`EcsScope.on_under_way`) or its usage is read: they fill
+    around it instead of delaying it."""
     sources = sources or Sources()
+    critical = _CriticalFirst(places, swept)
 
     async def read(target: AccountTarget, region: Region) -> UsageScan:
+        try:
+            return await read_one(target, region)
+        finally:
+            critical.under_way(target, region)
+
+    async def read_one(target: AccountTarget, region: Region) -> UsageScan:
         api = connections.api(target.account_id, region)
 
         async def client(service: str) -> Any:
@@ -144,10 +159,17 @@ async def read_usage(
             progress(Note(f"{target.account_id}/{region}: cannot connect: {errors[0].message}"))
             return UsageScan(AccountRegion(target.account_id, region), errors=errors)
         ctx = read_context(target, region, api=api, client=client, sources=sources, now=now)
+        if critical.first(target, region):
+            ctx.ecs.on_under_way = partial(critical.under_way, target, region)
         return await usage_of(ctx, registry.KINDS, as_notes(progress))
 
     usage = await _each_place(
-        places, connections.limits.usage_regions_at_once, progress, "usage read", read
+        critical.ordered(),
+        connections.limits.usage_regions_at_once,
+        progress,
+        "usage read",
+        read,
+        wait=critical.wait,
     )
     usage += await kubeconfig_usage(sources, connections.retry, as_notes(progress))  # --kubeconfig
     usage.sort(key=lambda s: origin_order(s.origin))
@@ -298,6 +320,44 @@ async def _place(
     return places, readings, notes
 
 
+class _CriticalFirst:
+    """Which usage reads go first (those of the swept places, whose ECS chains feed the run's
+    busiest buckets), and when the others may start: once each first one's chain is under way
+    (`under_way`, told once per place, by its ECS scope or at the end of its read)."""
+
+    def __init__(self, places: Sequence[Place], swept: Sequence[Place]) -> None:
+        swept_keys = {(target.account_id, region) for target, region in swept}
+        self._places = places
+        self._first = {
+            (target.account_id, region)
+            for target, region in places
+            if (target.account_id, region) in swept_keys
+        }
+        self._pending = set(self._first)
+        self._all_under_way = anyio.Event()
+        if not self._pending:
+            self._all_under_way.set()
+
+    def first(self, target: AccountTarget, region: Region) -> bool:
+        """Whether this place's usage read is on the critical path (starts at once)."""
+        return (target.account_id, region) in self._first
+
+    def ordered(self) -> list[Place]:
+        """The places, the first ones first (in their order), then the others."""
+        return sorted(self._places, key=lambda place: not self.first(*place))
+
+    def under_way(self, target: AccountTarget, region: Region) -> None:
+        """This first place's chain has its work queued, or its read ended."""
+        self._pending.discard((target.account_id, region))
+        if not self._pending:
+            self._all_under_way.set()
+
+    async def wait(self, target: AccountTarget, region: Region) -> None:
+        """Until this place may start: at once for a first one, else once all are under way."""
+        if not self.first(target, region):
+            await self._all_under_way.wait()
+
+
 T = TypeVar("T")
 
 
@@ -307,12 +367,17 @@ async def _each_place(
     progress: Progress,
     what: str,
     read: Callable[[AccountTarget, Region], Awaitable[T]],
+    *,
+    wait: Callable[[AccountTarget, Region], Awaitable[None]] | None = None,
 ) -> list[T]:
-    """`read` every place, at most `at_once` at a time, counting them off."""
+    """`read` every place, at most `at_once` at a time (each after `wait` for it, without
+    holding a slot meanwhile), counting them off."""
     gate = anyio.CapacityLimiter(at_once)
     results: list[T] = []
 
     async def one(target: AccountTarget, region: Region) -> None:
+        if wait is not None:
+            await wait(target, region)
         async with gate:
             results.append(await read(target, region))
         progress(Step(len(results), len(places), f"{what} {target.account_id}/{region}"))
@@ -383,7 +448,7 @@ async def _make_plan(
 
     async def usage_then_planner() -> None:
         read = await read_usage(
-            readings, connections, now, progress, sources, usage_of=readers.usage
+            readings, connections, now, progress, sources, usage_of=readers.usage, swept=places
         )
         usage = [*notes, *read]
         judged_after.usage_known(

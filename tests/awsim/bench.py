@@ -3,15 +3,22 @@
 Run with ``nox -s bench`` (or ``PYTHONPATH=tests python -m awsim.bench --help``). Not a test:
 pytest does not collect it.
 
-Scenarios (``--scenario``, default both, in one run)
----------------------------------------------------
+Scenarios (``--scenario``, default all three in one run; ``both``: environment and org)
+-------------------------------------------------------------------------------------
 * ``environment``: what a CI job of one environment sweeps: 1 account x 1 region,
-  ``--env-services`` services (300) and ``--env-images`` images (5,000). Bound by AWS's
-  throttling. Prints wall, bound and their ratio.
+  ``--env-services`` services (300) and ``--env-images`` images (5,000), in an account with
+  every region botocore knows in the aws partition enabled (34; ``--env-enabled-regions N``
+  for fewer), the others empty: usage is read in each, as in a real account. Bound by AWS's
+  throttling. Prints wall, bound and their ratio (``--timeline``: when each operation was
+  first called in the binding bucket's place, and the other places' first calls).
 * ``org``: ``--accounts`` x ``--regions`` (30 x 3), ``--services`` per account x region (40),
   ``--images`` (50,000). Prints wall, bound, the bare-HTTP floor and
   ``org_ratio_to_floor = wall / max(bound, floor wall)``, and the sequential baseline (the
   full org unless ``--sequential-accounts N`` says otherwise, or ``--no-baseline``).
+* ``memory``: the org's shape at ``--memory-images`` (1,000,000) and five times as many
+  (``--no-5m`` skips it, for small machines): ``plan`` writing its file, then ``apply`` from
+  that file, each in its own child process (peak RSS: its own VmHWM). The emulator generates
+  the org itself. Prints each command's wall and peak RSS, and time per 100,000 images.
 
 Each scenario is served from a *separate* emulator process (``spawn_emulator``) with the
 default quotas and per-call latency (``--latency`` + uniform ``[0, --jitter)``), and swept with
@@ -29,8 +36,9 @@ a *fresh* subprocess, so its CPU time and peak RSS are its own:
 
 The last line reads
 ``env_ratio_to_bound=… org_ratio_to_floor=… speedup_vs_sequential=… cpu_ms_per_call=…
-peak_rss_mb=…`` (CPU per call and peak RSS of the org's concurrent sweep; nan for a scenario not
-run).
+peak_rss_mb=… rss_mb_1m=… rss_mb_5m=… seconds_per_100k_5m=…`` (CPU per call and peak RSS of
+the org's concurrent sweep; the larger peak RSS of plan and apply at each memory size, and
+plan + apply seconds per 100,000 images at the larger; nan for a scenario not run).
 
 The lower bound
 ---------------
@@ -75,6 +83,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +92,7 @@ from .faults import Faults
 from .generate import generate_org
 from .quotas import PAGE_LIMITS, Quotas, RateLimit
 from .remote import RemoteEmulator, spawn_emulator
-from .scenario import Scenario
+from .scenario import Region, Scenario
 
 _TESTS_DIR = Path(__file__).resolve().parent.parent
 _SRC_DIR = _TESTS_DIR.parent / "src"
@@ -129,6 +138,41 @@ def rate_bound(stats: dict[str, Any], quotas: Quotas) -> tuple[float, str, int, 
         if seconds > best[0]:
             best = (seconds, f"{account}/{region} {bucket}", n, limit)
     return best
+
+
+def bucket_start(stats: dict[str, Any], quotas: Quotas, binding: str) -> float:
+    """Seconds from the sweep's first call to the first call drawing on the bucket `binding`
+    ("account/region bucket", as `rate_bound` names it): when the critical path got going."""
+    first = stats.get("first_at") or []
+    if not first:
+        return math.nan
+    start = min(row[4] for row in first)
+    times = [
+        t
+        for account, region, service, op, t in first
+        if f"{account}/{region} {quotas.bucket_for(f'{service}:{op}')}" == binding
+    ]
+    return min(times) - start if times else math.nan
+
+
+def print_timeline(stats: dict[str, Any], binding: str) -> None:
+    """When each operation was first called in the binding bucket's account x region, and
+    when the other regions' first calls came (seconds after the sweep's first call)."""
+    first = stats.get("first_at") or []
+    if not first:
+        return
+    start = min(row[4] for row in first)
+    where = binding.split(" ", 1)[0]
+    print(f"  first calls in {where} (s after the sweep's first call):")
+    for account, region, service, op, t in sorted(first, key=lambda row: row[4]):
+        if f"{account}/{region}" == where:
+            print(f"    {t - start:7.2f}  {service}:{op}")
+    others = [t - start for account, region, *_, t in first if f"{account}/{region}" != where]
+    if others:
+        print(
+            f"  other places: {len(others)} operations first called between "
+            f"{min(others):.2f}s and {max(others):.2f}s"
+        )
 
 
 def longest_chain(scenario: Scenario, revisions: bool) -> tuple[int, str]:
@@ -237,6 +281,16 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     now = datetime(2025, 6, 1, tzinfo=UTC)
     out: dict[str, Any] = {}
 
+    async def apply_file() -> None:
+        from ecr_sweeper.planfile import read_plan
+
+        async with Connections(limits=limits) as connections:
+            plan = read_plan(Path(spec["apply_plan_file"]))
+            result = await apply_plan(plan, connections, now)
+            out["deleted"] = len(result.outcome.deleted)
+            out["errors"] = len(result.fresh.errors) + len(result.outcome.failed)
+            out["calls"] = connections.calls
+
     async def sweep() -> None:
         async with Connections(limits=limits, wire=spec.get("wire", True)) as connections:
             plan = await make_plan(targets, policy, connections, now, sources=sources)
@@ -255,7 +309,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             out["calls"] = connections.calls
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    anyio.run(sweep)
+    anyio.run(apply_file if spec.get("apply_plan_file") else sweep)
     out["wall_s"] = time.perf_counter() - wall0
     out["cpu_s"] = time.process_time() - cpu0
     out["peak_rss_mb"] = _peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -353,14 +407,35 @@ def subset(scenario: Scenario, n: int) -> list[str]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m awsim.bench", description=__doc__.split("\n")[0])
     p.add_argument(
-        "--scenario", choices=("both", "environment", "org"), default="both", help="what to run"
+        "--scenario",
+        choices=("all", "both", "environment", "org", "memory"),
+        default="all",
+        help="what to run (all: environment, org and memory; both: environment and org)",
     )
     p.add_argument("--env-services", type=int, default=300, help="environment: services")
     p.add_argument("--env-images", type=int, default=5_000, help="environment: images")
+    p.add_argument(
+        "--env-enabled-regions",
+        type=int,
+        default=0,
+        help="environment: the account's enabled regions, the swept one included, the others "
+        "empty; usage is read in each (0: every region botocore knows in the aws partition)",
+    )
     p.add_argument("--accounts", type=int, default=30, help="org: accounts")
     p.add_argument("--regions", type=int, default=3, help="org: regions per account")
     p.add_argument("--services", type=int, default=40, help="org: services per account x region")
     p.add_argument("--images", type=int, default=50_000, help="org: images")
+    p.add_argument(
+        "--memory-images",
+        type=int,
+        default=1_000_000,
+        help="memory: images of the first size (the second is five times as many)",
+    )
+    p.add_argument(
+        "--no-5m",
+        action="store_true",
+        help="memory: skip the second size (5,000,000 images by default), for small machines",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency", type=float, default=0.02, help="seconds added to every call")
     p.add_argument("--jitter", type=float, default=0.01, help="plus uniform [0, jitter) seconds")
@@ -408,6 +483,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-revisions",
         action="store_true",
         help="do not read ECS service revisions (the tool reads them by default)",
+    )
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print when each operation was first called in the binding bucket's place",
     )
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -506,6 +586,31 @@ def print_sequential(
     return seq_wall
 
 
+def holds(region: Any) -> bool:
+    """A region the scenario put something in (the others are enabled and empty)."""
+    return bool(region.clusters or region.repositories or region.eks_clusters)
+
+
+def with_enabled_regions(scenario: Scenario, count: int) -> Scenario:
+    """`scenario` with each account's other enabled regions, empty (as most of a real
+    account's are): every region botocore knows in the aws partition (`count` 0), else the
+    first `count` of them in all (the scenario's own included). The emulator's DescribeRegions
+    names them, so the sweep reads usage in each, and sweeps only the scenario's own."""
+    from botocore.loaders import create_loader
+
+    endpoints = create_loader().load_data("endpoints")
+    known = sorted(next(p for p in endpoints["partitions"] if p["partition"] == "aws")["regions"])
+    accounts = []
+    for account in scenario.accounts:
+        own = {r.name for r in account.regions}
+        others = [r for r in known if r not in own]
+        if count:
+            others = others[: max(0, count - len(own))]
+        extra = tuple(Region(name) for name in others)
+        accounts.append(replace(account, regions=(*account.regions, *extra)))
+    return replace(scenario, accounts=tuple(accounts))
+
+
 def sweep_scenario(
     name: str,
     scenario: Scenario,
@@ -516,11 +621,13 @@ def sweep_scenario(
 ) -> dict[str, Any]:
     """Serve `scenario`, sweep it (reference, concurrent, floor, baseline), print the figures;
     return them."""
-    regions = sorted({r.name for a in scenario.accounts for r in a.regions})
+    regions = sorted({r.name for a in scenario.accounts for r in a.regions if holds(r)})
     every = [(a.id, regions) for a in scenario.accounts]
+    enabled = len({r.name for a in scenario.accounts for r in a.regions})
     revisions = not args.no_revisions
     print(
-        f"\n=== {name}: {len(scenario.accounts)} accounts x {len(regions)} regions, "
+        f"\n=== {name}: {len(scenario.accounts)} accounts x {len(regions)} regions swept "
+        f"({enabled} enabled, usage read in each), "
         f"{scenario.image_count()} images, service revisions {'on' if revisions else 'off'}",
         flush=True,
     )
@@ -584,12 +691,15 @@ def sweep_scenario(
     print(f"lower bound: {bound:.2f}s = max(")
     print(
         f"  rate    {rate_s:.2f}s  (binding bucket {bucket}: {bucket_n} calls needed, "
-        f"{bucket_limit or '-'}),"
+        f"{bucket_limit or '-'}, first called {bucket_start(stats, quotas, bucket):.2f}s "
+        "after the sweep's first call),"
     )
     print(
         f"  latency {latency_s:.2f}s  (longest chain {chain} calls in {chain_where} "
         f"x {(args.latency + args.jitter / 2) * 1000:.0f}ms mean latency))"
     )
+    if args.timeline:
+        print_timeline(stats, bucket)
     ratio = conc["wall_s"] / bound if bound > 0 else float("inf")
     print(f"ratio wall / bound: {ratio:.2f}")
     print_comparisons(conc, stats, bound, floor, botocore_run)
@@ -622,6 +732,72 @@ def sweep_scenario(
     }
 
 
+def memory_scenario(args: argparse.Namespace) -> dict[str, Any]:
+    """Plan, then apply from the plan file, at `--memory-images` images and (unless --no-5m)
+    five times as many, each command in its own child process: their peak RSS and wall time.
+    The org's shape is the org scenario's (`--accounts` x `--regions` x `--services`); the
+    emulator generates it itself (the parent never holds it)."""
+    import tempfile
+
+    nan = math.nan
+    sizes = [args.memory_images] + ([] if args.no_5m else [5 * args.memory_images])
+    shape = generate_org(args.accounts, args.regions, 1, 10 * args.accounts * args.regions)
+    targets = [(a.id, [r.name for r in a.regions]) for a in shape.accounts]
+    faults = Faults(latency_s=args.latency, latency_jitter_s=args.jitter)
+    measured: list[dict[str, Any]] = []
+    ok = True
+    for images in sizes:
+        print(
+            f"\n=== memory: {args.accounts} accounts x {args.regions} regions x "
+            f"{args.services} services, {images} images: plan, then apply from its file",
+            flush=True,
+        )
+        generate = {
+            "accounts": args.accounts,
+            "regions": args.regions,
+            "services_per_region": args.services,
+            "images_total": images,
+            "seed": args.seed,
+        }
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            spawn_emulator(
+                generate=generate, faults=faults, quotas=args.quotas, startup_timeout=3600
+            ) as emu,
+        ):
+            plan_file = str(Path(tmp) / "plan.json")
+            base = {"apply": False, "revisions": not args.no_revisions, "limits": None}
+            plan = run_child(emu, {**base, "targets": targets, "write_plan": plan_file})
+            applied = run_child(emu, {**base, "targets": targets, "apply_plan_file": plan_file})
+        wall = plan["wall_s"] + applied["wall_s"]
+        print(
+            f"plan:  {plan['wall_s']:.1f}s wall, peak RSS {plan['peak_rss_mb']:.0f} MB, "
+            f"{plan['deletions']} deletions / {plan['kept']} kept, {plan['errors']} errors"
+        )
+        print(
+            f"apply: {applied['wall_s']:.1f}s wall, peak RSS {applied['peak_rss_mb']:.0f} MB, "
+            f"{applied['deleted']} deleted, {applied['errors']} errors"
+        )
+        print(f"plan + apply: {wall:.1f}s, {wall / (images / 100_000):.2f}s per 100,000 images")
+        ok = ok and plan["errors"] == 0 and applied["errors"] == 0
+        measured.append(
+            {
+                "rss_mb": max(plan["peak_rss_mb"], applied["peak_rss_mb"]),
+                "seconds_per_100k": wall / (images / 100_000),
+                "wall_s": wall,
+            }
+        )
+    if len(measured) == 2:
+        ratio = measured[1]["wall_s"] / measured[0]["wall_s"]
+        print(f"time at x5 images: x{ratio:.2f} (linear: 5)")
+    return {
+        "rss_mb_1m": measured[0]["rss_mb"],
+        "rss_mb_5m": measured[1]["rss_mb"] if len(measured) == 2 else nan,
+        "seconds_per_100k_5m": measured[1]["seconds_per_100k"] if len(measured) == 2 else nan,
+        "ok": ok,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
@@ -642,27 +818,36 @@ def main(argv: list[str] | None = None) -> int:
     nan = math.nan
     env: dict[str, Any] = {"ratio": nan}
     org: dict[str, Any] = {"floor_ratio": nan, "speedup": nan, "cpu_ms": nan, "peak_rss_mb": nan}
+    memory: dict[str, Any] = {"rss_mb_1m": nan, "rss_mb_5m": nan, "seconds_per_100k_5m": nan}
     ok = True
-    if args.scenario in ("both", "environment"):
-        scenario = generate_org(1, 1, args.env_services, args.env_images, args.seed)
+    if args.scenario in ("all", "both", "environment"):
+        scenario = with_enabled_regions(
+            generate_org(1, 1, args.env_services, args.env_images, args.seed),
+            args.env_enabled_regions,
+        )
         env = sweep_scenario(
             "environment", scenario, args, floor_wanted=args.http_floor, baseline_wanted=False
         )
         ok = ok and env["ok"]
         if args.scenario == "environment":
             org = {**org, "cpu_ms": env["cpu_ms"], "peak_rss_mb": env["peak_rss_mb"]}
-    if args.scenario in ("both", "org"):
+    if args.scenario in ("all", "both", "org"):
         scenario = generate_org(args.accounts, args.regions, args.services, args.images, args.seed)
         org = sweep_scenario(
             "org", scenario, args, floor_wanted=True, baseline_wanted=not args.no_baseline
         )
         ok = ok and org["ok"]
+    if args.scenario in ("all", "memory"):
+        memory = memory_scenario(args)
+        ok = ok and memory["ok"]
     if not ok:
         print("FAILED: a plan differs from the unthrottled plan, or the sweep had errors")
     print(
         f"env_ratio_to_bound={env['ratio']:.2f} org_ratio_to_floor={org['floor_ratio']:.2f} "
         f"speedup_vs_sequential={org['speedup']:.1f} cpu_ms_per_call={org['cpu_ms']:.2f} "
-        f"peak_rss_mb={org['peak_rss_mb']:.0f}"
+        f"peak_rss_mb={org['peak_rss_mb']:.0f} rss_mb_1m={memory['rss_mb_1m']:.0f} "
+        f"rss_mb_5m={memory['rss_mb_5m']:.0f} "
+        f"seconds_per_100k_5m={memory['seconds_per_100k_5m']:.1f}"
     )
     return 0 if ok else 1
 

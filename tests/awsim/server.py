@@ -157,6 +157,8 @@ class AwsimServer:
         self.sessions: dict[str, Session] = {}
         self.calls: Counter[CallKey] = Counter()
         self.throttled: Counter[CallKey] = Counter()
+        # when each (account, region, service, operation) was first called (monotonic seconds)
+        self.first_at: dict[CallKey, float] = {}
         self.fault_counts: Counter[str] = Counter()
         self.buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self.in_flight = 0
@@ -269,6 +271,7 @@ class AwsimServer:
         region = scope.region if scope else self.default_region
         key = CallKey(account, region, service, op)
         self.calls[key] += 1
+        self.first_at.setdefault(key, time.monotonic())
         self._record_lengths(service, op, params)
         n = self.calls[key]
         f = self.faults
@@ -326,6 +329,7 @@ class AwsimServer:
         account, caller_arn, sess = self._identity(scope.access_key_id)
         key = CallKey(account, scope.region, "eks", op)
         self.calls[key] += 1
+        self.first_at.setdefault(key, time.monotonic())
         try:
             self._admit(request, key, self.calls[key], sess, "json", caller_arn)
             result = ops_eks.answer(
@@ -448,6 +452,7 @@ class AwsimServer:
             "calls": [[*k, v] for k, v in sorted(self.calls.items())],
             "throttled": [[*k, v] for k, v in sorted(self.throttled.items())],
             "faults": dict(self.fault_counts),
+            "first_at": [[*k, v] for k, v in sorted(self.first_at.items())],
             "total_calls": sum(self.calls.values()),
             "total_throttled": sum(self.throttled.values()),
             "deleted": len(self.state.deleted),
@@ -494,6 +499,7 @@ class AwsimServer:
     def reset_stats(self) -> None:
         self.calls.clear()
         self.throttled.clear()
+        self.first_at.clear()
         self.fault_counts.clear()
         self.max_in_flight = 0
         self.max_items.clear()
@@ -641,6 +647,10 @@ class Emulator:
 
     def call_counts(self) -> dict[CallKey, int]:
         return self._call(lambda: dict(self.server.calls))
+
+    def first_calls(self) -> dict[CallKey, float]:
+        """When each (account, region, service, operation) was first called (monotonic)."""
+        return self._call(lambda: dict(self.server.first_at))
 
     def throttled_counts(self) -> dict[CallKey, int]:
         return self._call(lambda: dict(self.server.throttled))

@@ -20,7 +20,8 @@ from awsim import (
     image_uri,
 )
 from ecr_sweeper import wording
-from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy
+from ecr_sweeper.aws.consumers import registry
+from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy, Sources
 from planning import NO_RETENTION
 from test_sweep_awsim import (
     NOW,
@@ -192,3 +193,77 @@ def test_a_service_without_an_endpoint_in_a_region_has_no_consumers_there(
         f"{A}/{US}: lightsail may be present (the census call failed), not read (read failed: "
         "lightsail container services"
     ]
+
+
+# The first list call of every kind the run reads, which is also its census's question
+# (service, operation): each is asked once per account × region, whoever asks it.
+LISTED_ONCE = (
+    ("ecs", "ListClusters"),
+    ("ecs", "ListDaemons"),
+    ("lambda", "ListFunctions"),
+    ("scheduler", "ListSchedules"),
+    ("events", "ListEventBuses"),
+    ("events", "ListRules"),
+    ("eks", "ListClusters"),
+    ("batch", "DescribeJobDefinitions"),
+    ("states", "ListStateMachines"),
+    ("codebuild", "ListProjects"),
+    ("apprunner", "ListServices"),
+    ("pipes", "ListPipes"),
+    ("sagemaker", "ListModels"),
+    ("sagemaker", "ListEndpoints"),
+    ("sagemaker", "ListModelPackageGroups"),
+    ("sagemaker", "ListModelPackages"),
+    ("sagemaker", "ListPipelines"),
+    ("emr-serverless", "ListApplications"),
+    ("lightsail", "GetContainerServices"),
+    ("bedrock-agentcore", "ListAgentRuntimes"),
+)
+
+
+def test_the_census_of_a_kind_read_is_its_readers_first_listing_asked_once(
+    emulator: StartEmulator,
+) -> None:
+    """With every source on, each kind's census is answered by its readers' own listings: one
+    call per list, not the census's and then the reader's; and the census says the same."""
+    region = Region(US, repositories=(Repository("app", (V1,)),))
+    with emulator(Scenario((Account(A, (region,)),))) as emu:
+        result = sweep.plan([target(A)], sources=Sources(service_revisions=False), now=NOW)
+        calls = {
+            (service, operation): emu.call_count(A, US, operation, service)
+            for service, operation in LISTED_ONCE
+        }
+    assert calls == dict.fromkeys(LISTED_ONCE, 1)
+    assert not result.errors
+    census = {e.kind: (e.present, e.read) for e in result.census if e.region == US}
+    # every kind read, and absent (as the emulator answers for them all), elasticbeanstalk
+    # (census-only, no reader) included; ECS was told by its clusters
+    assert census == dict.fromkeys(registry.names(), (False, True)) | {
+        "elasticbeanstalk": (False, False)
+    }
+
+
+def test_the_ecs_chain_goes_first_and_the_other_kinds_after_it_has_its_work(
+    emulator: StartEmulator,
+) -> None:
+    """In an account × region with ECS services, the other kinds' census starts once the ECS
+    chain has named its task definitions (here: once its readers are done, fewer than a
+    burst being named): every other kind's first call reaches the emulator after the
+    chain's DescribeServices and DescribeTasks were answered (an order, not a timing)."""
+    svc, td, task = service_using("api", "api", image_uri(A, US, "app", tag="v1"), None)
+    region = Region(US, (Cluster("apps", (svc,), (task,)),), (td,), (Repository("app", (V1,)),))
+    with emulator(Scenario((Account(A, (region,)),))) as emu:
+        result = sweep.plan([target(A)], sources=Sources(service_revisions=False), now=NOW)
+        first = {
+            (key.service, key.operation): at
+            for key, at in emu.first_calls().items()
+            if (key.account, key.region) == (A, US)
+        }
+    assert not result.errors
+    chain = {("ecs", "ListClusters"), ("ecs", "ListServices"), ("ecs", "DescribeServices")}
+    chain |= {("ecs", "ListTasks"), ("ecs", "DescribeTasks"), ("ecs", "DescribeTaskDefinition")}
+    others = {op for op in first if op[0] not in ("ecs", "ecr", "sts", "ec2")}
+    assert others >= {("lambda", "ListFunctions"), ("eks", "ListClusters")}
+    named = max(first[("ecs", "DescribeServices")], first[("ecs", "DescribeTasks")])
+    assert all(first[op] > named for op in others), sorted(first.items(), key=lambda i: i[1])
+    assert chain <= set(first)

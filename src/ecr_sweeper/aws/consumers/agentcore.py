@@ -47,6 +47,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (control := await ctx.client_if_offered("bedrock-agentcore-control")) is None:
         return found.reading()
     runtimes = await ctx.api.pages(control.list_agent_runtimes, "agentRuntimes", maxResults=PAGE)
+    found.present(bool(runtimes))
     found.count("agentcore runtimes", len(runtimes))
     async with anyio.create_task_group() as tg:
         for runtime in runtimes:

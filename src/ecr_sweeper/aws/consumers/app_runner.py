@@ -30,6 +30,7 @@ async def read(ctx: ReadContext) -> Reading:
     services = await ctx.api.pages(
         client.list_services, "ServiceSummaryList", "NextToken", MaxResults=PAGE
     )
+    found.present(bool(services))
     found.count("app runner services", len(services))
 
     async def one(summary: dict[str, Any]) -> None:

@@ -54,6 +54,7 @@ async def read(ctx: ReadContext) -> Reading:
     definitions = await ctx.api.pages(
         batch.describe_job_definitions, "jobDefinitions", status="ACTIVE", maxResults=PAGE
     )
+    found.present(bool(definitions))
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for definition in definitions:
         by_name[definition["jobDefinitionName"]].append(definition)

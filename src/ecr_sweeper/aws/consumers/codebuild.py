@@ -40,6 +40,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (codebuild := await ctx.client_if_offered("codebuild")) is None:
         return found.reading()
     names = await ctx.api.pages(codebuild.list_projects, "projects")
+    found.present(bool(names))
     found.count("codebuild projects", len(names))
     async with anyio.create_task_group() as tg:
         for batch in chunks(names, BATCH_GET_MAX):

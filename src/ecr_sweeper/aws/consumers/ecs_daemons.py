@@ -49,6 +49,7 @@ async def read(ctx: ReadContext) -> Reading:
     ecs = await ctx.client("ecs")
     clusters = set(await ctx.ecs.clusters())
     summaries = await ctx.api.pages(ecs.list_daemons, "daemonSummariesList", maxResults=PAGE)
+    found.present(bool(summaries))
     revisions: dict[str, str] = {}  # revision ARN → daemon label
     deployments: dict[str, str] = {}  # deployment ARN → daemon label
 

@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 import anyio
 
 from ecr_sweeper.aws.consumers.reading import ClientFor, Reading, Seen
-from ecr_sweeper.aws.limits import Api
+from ecr_sweeper.aws.limits import Api, bucket_for
 from ecr_sweeper.model import AccountTarget
+
+# The busiest bucket of an ECS chain is its task definition reads: once a burst of them is
+# named, it has work queued for the burst and beyond (see `on_under_way`).
+_DESCRIBE_BUCKET = bucket_for("ecs", "DescribeTaskDefinition")
+FED = int(_DESCRIBE_BUCKET.burst) if _DESCRIBE_BUCKET is not None else 1
 
 
 @dataclass(slots=True)
@@ -33,6 +38,28 @@ class EcsScope:
     # Set while the readers run (`describing`): describes a task definition as soon as it is
     # named, so its bucket works while the readers still read theirs.
     _describe: Callable[[str, str, str], object] | None = None
+    # Told once, when this chain's busiest bucket has its work queued: a burst of task
+    # definitions named (`FED`), no cluster to read, or the ECS readers done (scan.py). The run
+    # starts what is not on its critical path then (pipeline.py).
+    on_under_way: Callable[[], None] | None = None
+    _under_way: bool = False
+    _under_way_event: anyio.Event | None = None  # made when first awaited (in the event loop)
+
+    def under_way(self) -> None:
+        """The chain's busiest bucket has its work (or there is none): say so, once."""
+        if not self._under_way:
+            self._under_way = True
+            if self._under_way_event is not None:
+                self._under_way_event.set()
+            if self.on_under_way is not None:
+                self.on_under_way()
+
+    async def chain_under_way(self) -> None:
+        """Until `under_way` was said."""
+        if not self._under_way:
+            if self._under_way_event is None:
+                self._under_way_event = anyio.Event()
+            await self._under_way_event.wait()
 
     async def clusters(self) -> list[str]:
         """The ARNs of the clusters to read (listed once, shared by the ECS readers)."""
@@ -45,6 +72,8 @@ class EcsScope:
                     short_name(a) for a in arns if a not in self._clusters
                 )
                 self._counts["clusters"] = len(self._clusters)
+                if not self._clusters:
+                    self.under_way()  # no chain here
             return self._clusters
 
     def name_task_definition(self, arn: str, used_by: str, kind: str) -> None:
@@ -54,6 +83,8 @@ class EcsScope:
             self.task_definitions[arn] = (used_by, kind)
             if self._describe is not None:
                 self._describe(arn, used_by, kind)
+            if len(self.task_definitions) >= FED:
+                self.under_way()
         self.families.add(family_of(arn))
 
     def reading(self) -> Reading:

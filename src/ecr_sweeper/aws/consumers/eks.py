@@ -68,6 +68,7 @@ class EksClusters:
             why = "; ".join(describe_errors(exc))
             found.unread(f"clusters cannot be listed ({why}); grant eks:ListClusters")
             return found.reading()
+        found.present(bool(names))
         found.count("eks clusters", len(names))
         gate = anyio.CapacityLimiter(CLUSTERS_AT_ONCE)
 

@@ -42,6 +42,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (emr := await ctx.client_if_offered("emr-serverless")) is None:
         return found.reading()
     applications = await ctx.api.pages(emr.list_applications, "applications", maxResults=PAGE)
+    found.present(bool(applications))
     found.count("emr serverless applications", len(applications))
 
     async def one(application_id: str) -> None:

@@ -46,6 +46,14 @@ class Findings:
         self._images: list[Seen] = []
         self._counts: dict[str, int] = {}
         self._unread: list[str] = []
+        self._present: bool | None = None
+
+    def present(self, listed: bool) -> None:
+        """What the reader's listing says of the kind's presence here (the census's own
+        question, so the census does not ask it again): any listing that found something
+        makes it present; it is absent only when every listing the reader reports found
+        nothing."""
+        self._present = listed or bool(self._present)
 
     def image(self, image: str, source: str, digest: str | None, kind: str) -> None:
         """Record an image reference (parsed later, so a bad one becomes an error)."""
@@ -65,7 +73,7 @@ class Findings:
         self._unread.append(detail)
 
     def reading(self) -> Reading:
-        return Reading(tuple(self._images), dict(self._counts), tuple(self._unread))
+        return Reading(tuple(self._images), dict(self._counts), tuple(self._unread), self._present)
 
 
 @dataclass(slots=True)

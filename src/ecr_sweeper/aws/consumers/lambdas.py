@@ -26,6 +26,7 @@ async def read(ctx: ReadContext) -> Reading:
     functions = await ctx.api.pages(
         client.list_functions, "Functions", "NextMarker", "Marker", FunctionVersion="ALL"
     )
+    found.present(bool(functions))
     images = [f for f in functions if f.get("PackageType") == "Image"]
     found.count("lambda versions", len(images))
 

@@ -42,6 +42,7 @@ async def read(ctx: ReadContext) -> Reading:
         return found.reading()
     answer = await ctx.api.call(lightsail.get_container_services)
     services = answer.get("containerServices") or []
+    found.present(bool(services))
     found.count("lightsail container services", len(services))
     schema = Schema("lightsail", _IMAGES)
     shape = schema.shape("ContainerService")

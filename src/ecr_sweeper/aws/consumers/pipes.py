@@ -44,6 +44,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (client := await ctx.client_if_offered("pipes")) is None:
         return found.reading()
     summaries = await ctx.api.pages(client.list_pipes, "Pipes", "NextToken", Limit=PAGE)
+    found.present(bool(summaries))
     found.count("pipes", len(summaries))
 
     async def one(name: str) -> None:

@@ -29,3 +29,6 @@ class Reading:
     # why part of the kind could not be read (a cluster that denies access…): the kind is then
     # unread for the census, without failing the run's usage
     unread: tuple[str, ...] = ()
+    # whether the kind is present here, as the reader's own first listing answered it (the
+    # census then asks nothing); None: the reader did not say
+    present: bool | None = None

@@ -69,6 +69,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
         return found.reading()
     models = await ctx.api.pages(sagemaker.list_models, "Models", "NextToken", MaxResults=PAGE)
+    found.present(bool(models))
     found.count("sagemaker models", len(models))
     schema = Schema("sagemaker", _IMAGES)
     shape = schema.output_shape("DescribeModel")

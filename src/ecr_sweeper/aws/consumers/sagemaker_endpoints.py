@@ -38,6 +38,7 @@ async def read(ctx: ReadContext) -> Reading:
     endpoints = await ctx.api.pages(
         sagemaker.list_endpoints, "Endpoints", "NextToken", MaxResults=PAGE
     )
+    found.present(bool(endpoints))
     found.count("sagemaker endpoints", len(endpoints))
     hosting = await sagemaker_inference_components.hosting(ctx, sagemaker) if endpoints else set()
 

@@ -39,6 +39,7 @@ async def read(ctx: ReadContext) -> Reading:
         ModelPackageType="Unversioned",
         MaxResults=PAGE,
     )
+    found.present(bool(groups or packages))  # the census's question: groups, unversioned ones
 
     async def versions(group: str) -> None:
         packages.extend(

@@ -68,6 +68,7 @@ async def read(ctx: ReadContext) -> Reading:
     pipelines = await ctx.api.pages(
         sagemaker.list_pipelines, "PipelineSummaries", "NextToken", MaxResults=PAGE
     )
+    found.present(bool(pipelines))
     found.count("sagemaker pipelines", len(pipelines))
 
     async def one(name: str) -> None:

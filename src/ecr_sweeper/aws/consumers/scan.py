@@ -1,6 +1,7 @@
-"""The usage scan of one account × region: the census of every kind, at the same time as the
-readers of the kinds the run reads, then the rollback window; every task definition named is
-described as soon as it is named (ecs_scope.py). Each reader returns what it read; the scan
+"""The usage scan of one account × region: every kind at once, each read where the run reads it
+and its census taken (asked only where its readers' own listings did not answer it), then the
+rollback window; every task definition named is described as soon as it is named
+(ecs_scope.py). Each reader returns what it read; the scan
 joins the readings and parses every image reference."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 
 import anyio
 
+from ecr_sweeper.aws.consumers import ecs
 from ecr_sweeper.aws.consumers.ecs_rollback import ROLLBACK_WINDOW
 from ecr_sweeper.aws.consumers.ecs_scope import EcsScope
 from ecr_sweeper.aws.consumers.kind import ClientFor, Kind, ReadContext, Reader, Reading
@@ -67,11 +69,11 @@ async def scan_usage(
     try:
         async with ctx.ecs.describing():
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_take_census, kinds, ctx, outcome.presence)
+                # The ECS chain first (it feeds the busiest bucket); the other kinds start once
+                # it has its work queued, and fill around it.
+                chain_first = ecs.KIND in kinds
                 for kind in kinds:
-                    if kind.reads(ctx.sources):
-                        for reader in kind.readers:
-                            tg.start_soon(_read, reader, ctx, outcome)
+                    tg.start_soon(_read_kind, kind, ctx, outcome, chain_first)
             if ctx.sources.rollback_revisions > 0:
                 await _read(ROLLBACK_WINDOW, ctx, outcome)
     except Exception as exc:  # noqa: BLE001 - every failure must become a fail-closed error
@@ -146,21 +148,51 @@ async def _read(reader: Reader, ctx: ReadContext, outcome: _Outcome) -> None:
         outcome.errors.extend(f"{reader.name}: {line}" for line in describe_errors(exc))
 
 
+async def _read_kind(kind: Kind, ctx: ReadContext, outcome: _Outcome, chain_first: bool) -> None:
+    """Read `kind` where the run reads it, then take its census unless its readers' own
+    listings answered it (the census's question is their first list call: asked once). With
+    `chain_first`, a kind other than ECS starts once the ECS chain is under way."""
+    if chain_first and kind is not ecs.KIND:
+        await ctx.ecs.chain_under_way()
+    try:
+        await _read_and_ask(kind, ctx, outcome)
+    finally:
+        if kind is ecs.KIND:
+            ctx.ecs.under_way()  # its readers named what they could: the chain has its work
+
+
+async def _read_and_ask(kind: Kind, ctx: ReadContext, outcome: _Outcome) -> None:
+    if kind.reads(ctx.sources):
+        async with anyio.create_task_group() as tg:
+            for reader in kind.readers:
+                tg.start_soon(_read, reader, ctx, outcome)
+        listed = _listed_presence(kind, outcome)
+        if listed is not None:
+            outcome.presence[kind.name] = (listed, "")
+            return
+    await _take_census(kind, ctx, outcome.presence)
+
+
+def _listed_presence(kind: Kind, outcome: _Outcome) -> bool | None:
+    """Present if any reader listed something; absent if every reader read to the end and
+    listed nothing; else unknown (a reader failed first, or does not say): the census asks."""
+    readings = [outcome.readings.get(reader.name) for reader in kind.readers]
+    said = [reading.present if reading is not None else None for reading in readings]
+    if True in said:
+        return True
+    failed = any(reader.name in outcome.failed for reader in kind.readers)
+    return False if said and not failed and all(s is False for s in said) else None
+
+
 async def _take_census(
-    kinds: Sequence[Kind], ctx: ReadContext, presence: dict[str, tuple[bool | None, str]]
+    kind: Kind, ctx: ReadContext, presence: dict[str, tuple[bool | None, str]]
 ) -> None:
-    """Ask each kind whether it exists here. Never raises: a census call that fails leaves
+    """Ask whether `kind` exists here. Never raises: a census call that fails leaves
     presence unknown, with the error as the detail."""
-
-    async def ask(kind: Kind) -> None:
-        try:
-            presence[kind.name] = (await kind.present(ctx), "")
-        except Exception as exc:  # noqa: BLE001 - an unanswered census counts as present
-            presence[kind.name] = (None, "; ".join(describe_errors(exc)))
-
-    async with anyio.create_task_group() as tg:
-        for kind in kinds:
-            tg.start_soon(ask, kind)
+    try:
+        presence[kind.name] = (await kind.present(ctx), "")
+    except Exception as exc:  # noqa: BLE001 - an unanswered census counts as present
+        presence[kind.name] = (None, "; ".join(describe_errors(exc)))
 
 
 def _unread_details(kinds: Sequence[Kind], outcome: _Outcome) -> dict[str, list[str]]:

@@ -82,6 +82,7 @@ async def _rules(ctx: ReadContext, found: Findings) -> None:
 
     async def bus_rules(bus: str) -> None:
         rules = await ctx.api.pages(events.list_rules, "Rules", "NextToken", EventBusName=bus)
+        found.present(bool(rules))
         async with anyio.create_task_group() as tg:
             for rule in rules:
                 tg.start_soon(rule_targets, bus, rule["Name"])
@@ -94,6 +95,7 @@ async def _rules(ctx: ReadContext, found: Findings) -> None:
 async def _schedules(ctx: ReadContext, found: Findings) -> None:
     scheduler = await ctx.client("scheduler")
     schedules = await ctx.api.pages(scheduler.list_schedules, "Schedules", "NextToken")
+    found.present(bool(schedules))
 
     async def one(summary: dict[str, Any]) -> None:
         schedule = await ctx.api.call(

@@ -61,6 +61,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (sfn := await ctx.client_if_offered("stepfunctions")) is None:
         return found.reading()
     machines = await ctx.api.pages(sfn.list_state_machines, "stateMachines", maxResults=PAGE)
+    found.present(bool(machines))
     found.count("state machines", len(machines))
 
     async def describe(arn: str, label: str) -> None:
