@@ -218,6 +218,24 @@ LISTED_ONCE = (
     ("emr-serverless", "ListApplications"),
     ("lightsail", "GetContainerServices"),
     ("bedrock-agentcore", "ListAgentRuntimes"),
+    ("sagemaker", "ListInferenceComponents"),
+    ("sagemaker", "ListMonitoringSchedules"),
+    ("sagemaker", "ListAlgorithms"),
+    ("sagemaker", "ListImages"),
+    ("braket", "SearchJobs"),
+    ("cleanrooms-ml", "ListConfiguredModelAlgorithms"),
+    ("greengrass", "ListComponents"),
+    ("gamelift", "ListContainerGroupDefinitions"),
+)
+# Running SageMaker jobs are listed once per status that can still run (InProgress, Stopping).
+LISTED_PER_STATUS = tuple(
+    ("sagemaker", operation)
+    for operation in (
+        "ListTrainingJobs",
+        "ListProcessingJobs",
+        "ListTransformJobs",
+        "ListHyperParameterTuningJobs",
+    )
 )
 
 
@@ -231,16 +249,18 @@ def test_the_census_of_a_kind_read_is_its_readers_first_listing_asked_once(
         result = sweep.plan([target(A)], sources=Sources(service_revisions=False), now=NOW)
         calls = {
             (service, operation): emu.call_count(A, US, operation, service)
-            for service, operation in LISTED_ONCE
+            for service, operation in (*LISTED_ONCE, *LISTED_PER_STATUS)
         }
-    assert calls == dict.fromkeys(LISTED_ONCE, 1)
+    assert calls == dict.fromkeys(LISTED_ONCE, 1) | dict.fromkeys(LISTED_PER_STATUS, 2)
     assert not result.errors
     census = {e.kind: (e.present, e.read) for e in result.census if e.region == US}
-    # every kind read, and absent (as the emulator answers for them all), elasticbeanstalk
-    # (census-only, no reader) included; ECS was told by its clusters
-    assert census == dict.fromkeys(registry.names(), (False, True)) | {
-        "elasticbeanstalk": (False, False)
-    }
+    # every kind read, and absent (as the emulator answers for them all), the census-only
+    # kinds (no reader: elasticbeanstalk, omics) included; ECS was told by its clusters
+    census_only = {kind.name for kind in registry.KINDS if not kind.readers}
+    assert census_only >= {"elasticbeanstalk", "omics"}
+    assert census == dict.fromkeys(registry.names(), (False, True)) | dict.fromkeys(
+        census_only, (False, False)
+    )
 
 
 def test_the_ecs_chain_goes_first_and_the_other_kinds_after_it_has_its_work(
@@ -262,7 +282,8 @@ def test_the_ecs_chain_goes_first_and_the_other_kinds_after_it_has_its_work(
     assert not result.errors
     chain = {("ecs", "ListClusters"), ("ecs", "ListServices"), ("ecs", "DescribeServices")}
     chain |= {("ecs", "ListTasks"), ("ecs", "DescribeTasks"), ("ecs", "DescribeTaskDefinition")}
-    others = {op for op in first if op[0] not in ("ecs", "ecr", "sts", "ec2")}
+    # (inspector2: the inventory's witness, one status call per region, not a consumer kind)
+    others = {op for op in first if op[0] not in ("ecs", "ecr", "sts", "ec2", "inspector2")}
     assert others >= {("lambda", "ListFunctions"), ("eks", "ListClusters")}
     named = max(first[("ecs", "DescribeServices")], first[("ecs", "DescribeTasks")])
     assert all(first[op] > named for op in others), sorted(first.items(), key=lambda i: i[1])

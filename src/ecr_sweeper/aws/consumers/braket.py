@@ -46,6 +46,7 @@ async def read(ctx: ReadContext) -> Reading:
         return found.reading()
     jobs = await ctx.api.pages(braket.search_jobs, "jobs", filters=[], maxResults=PAGE)
     running = [job for job in jobs if job.get("status") in RUNNING]
+    found.present(bool(running))
     found.count("braket hybrid jobs running", len(running))
     schema = Schema("braket", _IMAGES)
     shape = schema.output_shape("GetJob")

@@ -50,6 +50,7 @@ async def read(ctx: ReadContext) -> Reading:
         "configuredModelAlgorithms",
         maxResults=PAGE,
     )
+    found.present(bool(algorithms))
     found.count("clean rooms ml configured model algorithms", len(algorithms))
     schema = Schema(SERVICE, _IMAGES)
     shape = schema.output_shape("GetConfiguredModelAlgorithm")

@@ -52,6 +52,7 @@ async def read(ctx: ReadContext) -> Reading:
         "NextToken",
         Limit=PAGE,
     )
+    found.present(bool(definitions))
     versions: list[dict[str, Any]] = []
 
     async def listed(definition: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ async def read(ctx: ReadContext) -> Reading:
     components = await ctx.api.pages(
         greengrassv2.list_components, "components", scope="PRIVATE", maxResults=PAGE
     )
+    found.present(bool(components))
     versions: list[dict[str, Any]] = []
 
     async def listed(component: dict[str, Any]) -> None:

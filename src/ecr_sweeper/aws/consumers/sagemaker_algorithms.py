@@ -31,6 +31,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
         return found.reading()
     algorithms = await LISTING.items(ctx, sagemaker)
+    found.present(bool(algorithms))
     found.count("sagemaker algorithms", len(algorithms))
     schema = Schema("sagemaker", _IMAGES)
 

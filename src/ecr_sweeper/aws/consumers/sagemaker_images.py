@@ -26,6 +26,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
         return found.reading()
     images = await LISTING.items(ctx, sagemaker)
+    found.present(bool(images))
     versions: list[tuple[str, int]] = []
 
     async def listed(image: dict[str, Any]) -> None:

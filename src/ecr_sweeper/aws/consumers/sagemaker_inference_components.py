@@ -46,6 +46,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
         return found.reading()
     components = await LISTING.items(ctx, sagemaker)
+    found.present(bool(components))
     found.count("sagemaker inference components", len(components))
     schema = Schema("sagemaker", _IMAGES)
 

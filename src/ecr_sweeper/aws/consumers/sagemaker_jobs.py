@@ -89,6 +89,7 @@ async def read(ctx: ReadContext) -> Reading:
         jobs.extend((noun, job[f"{noun}Name"]) for job in await listing.items(ctx, sagemaker))
 
     await each(listings(), listed)
+    found.present(bool(jobs))
     found.count("sagemaker jobs running", len(jobs))
     schema = Schema("sagemaker", _IMAGES)
 

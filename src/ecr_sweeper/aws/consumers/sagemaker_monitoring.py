@@ -38,6 +38,7 @@ async def read(ctx: ReadContext) -> Reading:
     if (sagemaker := await ctx.client_if_offered("sagemaker")) is None:
         return found.reading()
     schedules = await LISTING.items(ctx, sagemaker)
+    found.present(bool(schedules))
     found.count("sagemaker monitoring schedules", len(schedules))
     schema = Schema("sagemaker", _IMAGES)
 
