@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, NewType
@@ -706,8 +707,9 @@ class Plan:
     created_at: datetime
     policy: Policy
     targets: tuple[AccountTarget, ...]
-    deletions: tuple[Decision, ...]
-    kept: tuple[Decision, ...]
+    # Tuples, or read from a plan file as they are iterated (planfile.FileDecisions).
+    deletions: Sequence[Decision]
+    kept: Sequence[Decision]
     errors: tuple[ScanError, ...]
     version: int = PLAN_VERSION
     sources: Sources = field(default_factory=Sources)

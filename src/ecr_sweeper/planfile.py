@@ -23,11 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, overload
 
 from ecr_sweeper import wording
+from ecr_sweeper.jsonstream import (
+    ArrayAt,
+    JSONStreamError,
+    NotAnObjectError,
+    Streamed,
+    elements,
+    members,
+)
 from ecr_sweeper.model import (
     PLAN_VERSION,
     AccountId,
@@ -57,10 +66,11 @@ class PlanFileError(Exception):
     """The plan file is missing, not JSON, or not a plan this version understands."""
 
 
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan as a JSON-ready dict (stable key order, stable element order)."""
+def plan_to_json(plan: Plan, *, decisions: bool = True) -> dict[str, Any]:
+    """The plan as a JSON-ready dict (stable key order, stable element order); without
+    `decisions`, all but its `deletions` and `kept` (which `write_plan` streams)."""
     said = _Sentences()
-    return {
+    data = {
         "version": plan.version,
         "created_at": plan.created_at.isoformat(),
         "blocked": plan.blocked,
@@ -73,9 +83,11 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "census": [census_to_json(e) for e in plan.census],
         "findings": wording.findings(plan.findings),
         "warnings": wording.warnings(plan.warnings),
-        "deletions": [_decision_to_json(d, said) for d in plan.deletions],
-        "kept": [_decision_to_json(d, said) for d in plan.kept],
     }
+    if decisions:
+        data["deletions"] = [_decision_to_json(d, said) for d in plan.deletions]
+        data["kept"] = [_decision_to_json(d, said) for d in plan.kept]
+    return data
 
 
 class _Sentences:
@@ -115,10 +127,72 @@ def checksum(data: dict[str, Any]) -> str:
 
 def write_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (atomically: a reader never sees half a plan), with a checksum that
-    `apply` verifies, so an edited or truncated plan is refused."""
-    data = plan_to_json(plan)
-    data["checksum"] = checksum(data)
-    write_atomically(path, json.dumps(data, indent=2) + "\n")
+    `apply` verifies, so an edited or truncated plan is refused.
+
+    Streamed, decision by decision: the file is byte for byte `json.dumps(data, indent=2)` of
+    `plan_to_json` and its checksum, and the checksum (of the canonical form, whose keys are
+    sorted) is computed as it is written, so neither the whole document nor its text is ever
+    in memory: the decisions are the only part that grows with the images, and each is encoded
+    and forgotten."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:
+            _stream_plan(plan, file.write)
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # never leave half a plan behind
+        raise
+
+
+# The keys whose values grow with the images: streamed element by element.
+_STREAMED = ("deletions", "kept")
+
+
+def _stream_plan(plan: Plan, write: Callable[[str], object]) -> None:
+    """Write the plan file's text through `write`, piece by piece (see `write_plan`)."""
+    said = _Sentences()
+    small = plan_to_json(plan, decisions=False)
+    lists = {"deletions": plan.deletions, "kept": plan.kept}
+    digest = hashlib.sha256()
+
+    def canonical(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    # The canonical form's keys, sorted; the two lists in it come in the file's order too
+    # (deletions, then kept), so one pass feeds both the file and the checksum.
+    hashed = sorted([*small, *_STREAMED])
+    hash_at = 0
+
+    def hash_until(stop: str | None) -> None:
+        nonlocal hash_at
+        while hash_at < len(hashed) and hashed[hash_at] != stop:
+            name = hashed[hash_at]
+            sep = "{" if hash_at == 0 else ","
+            digest.update(f"{sep}{canonical(name)}:{canonical(small[name])}".encode())
+            hash_at += 1
+
+    def indented(value: object, level: int) -> str:
+        return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+
+    write("{")
+    for n, name in enumerate([*small, *_STREAMED]):
+        write(("" if n == 0 else ",") + f"\n  {json.dumps(name)}: ")
+        if name not in lists:
+            write(indented(small[name], 1))
+            continue
+        hash_until(name)
+        digest.update(f"{'{' if hash_at == 0 else ','}{canonical(name)}:[".encode())
+        hash_at += 1
+        write("[")
+        for i, decision in enumerate(lists[name]):
+            element = _decision_to_json(decision, said)
+            digest.update(("," if i else "").encode() + canonical(element).encode())
+            write(("," if i else "") + "\n    " + indented(element, 2))
+        digest.update(b"]")
+        write("\n  ]" if lists[name] else "]")
+    hash_until(None)
+    digest.update(b"}")
+    write(f',\n  "checksum": {json.dumps("sha256:" + digest.hexdigest())}\n}}\n')
 
 
 def read_json(path: Path) -> Any:
@@ -143,25 +217,127 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def read_plan(path: Path) -> Plan:
-    """Load a plan file; any problem is a PlanFileError naming the file and the key."""
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise PlanFileError(f"{path}: not a valid plan: expected a JSON object")
-    if data.get("version") != PLAN_VERSION:
-        raise PlanFileError(
-            f"{path}: not a valid plan: version {data.get('version')!r}, expected {PLAN_VERSION}"
-        )
-    if data.get("checksum") != checksum(data):
+    """Load a plan file; any problem is a PlanFileError naming the file and the key.
+
+    Streamed: its decisions are checked (checksum and content) one at a time, and the plan's
+    `deletions` and `kept` read them from the file again each time they are iterated, so a
+    plan of millions of images is never in memory whole."""
+    try:
+        with path.open("rb") as file:
+            small: dict[str, Any] = {}
+            arrays: dict[str, ArrayAt] = {}
+            for key, value in members(file, frozenset(_STREAMED)):
+                if isinstance(value, Streamed):
+                    arrays[key] = value.at
+                else:
+                    small[key] = value
+            if small.get("version") != PLAN_VERSION:
+                raise PlanFileError(
+                    f"{path}: not a valid plan: version {small.get('version')!r}, "
+                    f"expected {PLAN_VERSION}"
+                )
+            recorded = _Recorder()
+            counts, digest, bad = _check_decisions(file, small, arrays, recorded)
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except NotAnObjectError as exc:
+        raise PlanFileError(f"{path}: not a valid plan: expected a JSON object") from exc
+    except JSONStreamError as exc:
+        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    if small.get("checksum") != digest:
         raise PlanFileError(
             f"{path}: not a valid plan: its checksum does not match its content (changed or "
             "truncated after `plan` wrote it); make a new plan"
         )
     try:
-        return plan_from_json(data)
+        if bad is not None:
+            raise bad
+        decisions = {
+            name: FileDecisions(path, arrays[name], counts[name], recorded)
+            if name in arrays
+            # absent from the file: plan_from_json names the missing key
+            else small[name]
+            for name in _STREAMED
+        }
+        return plan_from_json({**small, **decisions})
     except NaiveTimeError as exc:
         raise PlanFileError(f"{path}: not a valid plan: {exc}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{path}: not a valid plan: {exc!r}") from exc
+
+
+def _check_decisions(
+    file: IO[bytes], small: dict[str, Any], arrays: dict[str, ArrayAt], recorded: _Recorder
+) -> tuple[dict[str, int], str, Exception | None]:
+    """Stream the plan's canonical form through its checksum, the arrays read again from the
+    file, each decision parsed as it goes: (the arrays' lengths, the checksum, the first
+    decision that is not one, or None)."""
+    digest = hashlib.sha256()
+    counts: dict[str, int] = {}
+    bad: Exception | None = None
+    names = sorted(k for k in (*small, *arrays) if k != "checksum")
+    for n, name in enumerate(names):
+        digest.update(f"{'{' if n == 0 else ','}{_canonical(name)}:".encode())
+        if name not in arrays:
+            digest.update(_canonical(small[name]).encode())
+            continue
+        digest.update(b"[")
+        count = 0
+        for element in elements(file, arrays[name]):
+            digest.update(("," if count else "").encode() + _canonical(element).encode())
+            count += 1
+            if bad is None:
+                try:
+                    _decision_from_json(element, recorded)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    bad = exc
+        digest.update(b"]")
+        counts[name] = count
+    digest.update(b"}")
+    return counts, "sha256:" + digest.hexdigest(), bad
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class FileDecisions(Sequence[Decision]):
+    """The decisions of one list of a plan file, read from the file each time they are
+    iterated (the file was checked when it was read: a file changed since is an error)."""
+
+    def __init__(self, path: Path, at: ArrayAt, count: int, recorded: _Recorder) -> None:
+        self._path = path
+        self._at = at
+        self._count = count
+        self._recorded = recorded
+
+    def __iter__(self) -> Iterator[Decision]:
+        with self._path.open("rb") as file:
+            for n, element in enumerate(elements(file, self._at)):
+                if n >= self._count:
+                    break
+                yield _decision_from_json(element, self._recorded)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Decision: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
+    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
+        return tuple(self)[index]  # a reader's convenience: iterating is the way
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"FileDecisions({str(self._path)!r}, {self._count} decisions)"
 
 
 class NaiveTimeError(ValueError):
@@ -189,13 +365,22 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         sources=sources_from_json(data["sources"]),
         refusals=tuple(Recorded(str(r)) for r in data["refusals"]),
         targets=tuple(target_from_json(t) for t in data["targets"]),
-        deletions=tuple(_decision_from_json(d, recorded) for d in data["deletions"]),
-        kept=tuple(_decision_from_json(d, recorded) for d in data["kept"]),
+        deletions=_decisions(data["deletions"], recorded),
+        kept=_decisions(data["kept"], recorded),
         errors=tuple(error_from_json(e) for e in data["errors"]),
         census=tuple(census_from_json(e) for e in data.get("census", [])),
         findings=tuple(Recorded(str(f)) for f in data.get("findings", [])),
         warnings=tuple(Recorded(str(w)) for w in data.get("warnings", [])),
     )
+
+
+def _decisions(data: object, recorded: _Recorder) -> Sequence[Decision]:
+    """A list of decisions: as it is when streamed from its file, else parsed."""
+    if isinstance(data, FileDecisions):
+        return data
+    if not isinstance(data, list):
+        raise TypeError(f"decisions: expected a list, got {type(data).__name__}")
+    return tuple(_decision_from_json(d, recorded) for d in data)
 
 
 def census_to_json(e: CensusEntry) -> dict[str, Any]:
