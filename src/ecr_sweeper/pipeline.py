@@ -18,9 +18,8 @@ planner then deletes nothing.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Container, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from ecr_sweeper.model import (
     AccountRegion,
     AccountTarget,
     Decision,
+    Digest,
     InventoryScan,
     Plan,
     Policy,
@@ -55,8 +55,9 @@ from ecr_sweeper.model import (
     UsageScan,
     origin_order,
 )
-from ecr_sweeper.plan import Planner, build_plan, drain, recheck
+from ecr_sweeper.plan import Planner, build_plan, drain, per_repository, recheck_repository
 from ecr_sweeper.results import ApplyResult, DeleteOutcome
+from ecr_sweeper.spool import Spool
 from ecr_sweeper.words import plural
 
 # Progress is reported as events (events.py): a Step for each account × region read and image
@@ -345,6 +346,7 @@ async def _make_plan(
                 targets,
                 sources,
                 principal_kinds=PRINCIPAL_KINDS,
+                store=Spool(),  # decisions on disk as repositories are judged
             )
         )
 
@@ -417,6 +419,7 @@ def plan_from_scans(
         targets,
         sources=sources,
         principal_kinds=PRINCIPAL_KINDS,
+        store=Spool(),
     )
 
 
@@ -441,30 +444,16 @@ async def apply_plan(
     previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in DONE]
     if previously_done:
         progress(Note(f"journal: {len(previously_done)} images were deleted by an earlier run"))
-        reviewed = replace(
-            reviewed,
-            deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in DONE),
-        )
     fresh = await make_plan(
         reviewed.targets, reviewed.policy, connections, now, progress, sources=reviewed.sources
     )
-    to_delete, why_skipped = recheck(reviewed, fresh)
-    # In words here: ApplyResult carries them as text (the renderer's, with its flags).
-    skipped = [(d, wording.reason(why)) for d, why in why_skipped]
     outcome = DeleteOutcome()
-    # A planned image the re-check's inventory no longer has, where that inventory was read
-    # without error (its repository, or just the image, was deleted since): already gone.
-    gone = _vanished([d for d, _ in skipped], fresh)
-    if gone:
-        outcome.already_gone.extend(gone)
-        if journal is not None:
-            journal.record(DeleteOutcome(already_gone=gone))
-        gone_now = set(gone)
-        skipped = [(d, why) for d, why in skipped if d not in gone_now]
-    by_repository: dict[RepositoryKey, list[Decision]] = defaultdict(list)
-    for decision in to_delete:
-        by_repository[decision.repository].append(decision)
+    skipped: list[tuple[Decision, str]] = []
     targets = {t.account_id: t for t in reviewed.targets}
+    planned = len(reviewed.deletions) - len(previously_done)  # at most this many to delete
+    unread = {(e.account_id, e.region) for e in fresh.errors}
+    # Repository by repository: a few in memory at once (those being deleted), never the plan.
+    at_once = anyio.Semaphore(connections.limits.repositories_at_once)
 
     deleted_so_far = 0
 
@@ -478,7 +467,7 @@ async def apply_plan(
             + len(batch.still_referenced)
             + len(batch.failed)
         )
-        progress(Step(deleted_so_far, len(to_delete), "images processed"))
+        progress(Step(deleted_so_far, planned, "images processed"))
 
     async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
         try:
@@ -491,23 +480,47 @@ async def apply_plan(
         await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
         progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
 
+    async def one_repository(key: RepositoryKey, decisions: list[Decision]) -> None:
+        try:
+            await delete_in(key, decisions)
+        finally:
+            at_once.release()
+
     async with anyio.create_task_group() as tg:
-        for key, decisions in sorted(by_repository.items()):
-            tg.start_soon(delete_in, key, decisions)
+        for group, (still, now_kept) in per_repository(
+            reviewed.deletions, fresh.deletions, fresh.kept
+        ):
+            todo = [d for d in group if recorded.get(_key(d)) not in DONE]
+            to_delete, why_skipped = recheck_repository(
+                todo, still, now_kept, blocked=fresh.blocked
+            )
+            # A planned image the re-check's inventory no longer has, where that inventory was
+            # read without error (its repository, or just the image, was deleted since):
+            # already gone.
+            seen = {d.digest for d in (*still, *now_kept)}
+            gone = [] if fresh.blocked else _vanished([d for d, _ in why_skipped], seen, unread)
+            if gone:
+                outcome.already_gone.extend(gone)
+                if journal is not None:
+                    journal.record(DeleteOutcome(already_gone=gone))
+            gone_now = set(gone)
+            # In words here: ApplyResult carries them as text (the renderer's, with its flags).
+            skipped += ((d, wording.reason(why)) for d, why in why_skipped if d not in gone_now)
+            if to_delete:
+                await at_once.acquire()
+                tg.start_soon(one_repository, to_delete[0].repository, to_delete)
     return ApplyResult(fresh, outcome, skipped, previously_done)
 
 
-def _vanished(decisions: Sequence[Decision], fresh: Plan) -> list[Decision]:
-    """Those of `decisions` the re-check did not see, in an account × region it read
-    without error."""
-    if fresh.blocked:
-        return []
-    unread = {(e.account_id, e.region) for e in fresh.errors}
-    seen = {(d.repository, d.digest) for d in (*fresh.kept, *fresh.deletions)}
+def _vanished(
+    decisions: Sequence[Decision], seen: set[Digest], unread: Container[tuple[object, object]]
+) -> list[Decision]:
+    """Those of `decisions` (of one repository) the re-check did not see (`seen`: the digests
+    its fresh plan has there), in an account × region it read without error."""
     return [
         d
         for d in decisions
-        if (d.repository, d.digest) not in seen
+        if d.digest not in seen
         and (d.repository.account_id, d.repository.region) not in unread
         and (d.repository.account_id, None) not in unread
     ]

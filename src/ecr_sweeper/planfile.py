@@ -17,6 +17,12 @@ back as `Recorded` sentences: the words the reviewer read, which `show` and `exp
 
 Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 `image_digest`, `image_tags`, `size_bytes`, `pushed_at`, `media_type` and `reason`.
+
+Both ways streamed, so that a plan of millions of images is never in memory whole: `write_plan`
+encodes one decision at a time (the bytes are those of `json.dumps(..., indent=2)` of the whole
+document, as before) and computes the checksum as it goes; `read_plan` checks the file in two
+streaming passes (`jsonstream`) and its plan's `deletions` and `kept` read the file again each
+time they are iterated. The layout is unchanged: plan files of earlier releases are read.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import IO, Any
 
 from ecr_sweeper import wording
 from ecr_sweeper.jsonstream import (
@@ -45,6 +51,7 @@ from ecr_sweeper.model import (
     Decision,
     Digest,
     KubeconfigSource,
+    LazyDecisions,
     Outside,
     Patterns,
     Plan,
@@ -91,17 +98,23 @@ def plan_to_json(plan: Plan, *, decisions: bool = True) -> dict[str, Any]:
 
 
 class _Sentences:
-    """Each reason's sentence, rendered once per reason object: a million decisions share a
-    few reasons (the plan holds them all while it is written, so their ids stay theirs)."""
+    """Each reason's sentence, rendered once per distinct reason: a million decisions share a
+    few reasons (by value: decisions read back from the planner's store or a file are new
+    objects each time)."""
 
     def __init__(self) -> None:
-        self._by_id: dict[int, str] = {}
+        self._by_reason: dict[Reason, str] = {}
 
     def __call__(self, reason: Reason) -> str:
-        text = self._by_id.get(id(reason))
+        text = self._by_reason.get(reason)
         if text is None:
-            text = self._by_id[id(reason)] = wording.reason(reason)
+            if len(self._by_reason) >= _SENTENCES_KEPT:  # some name a digest: many distinct
+                self._by_reason.clear()
+            text = self._by_reason[reason] = wording.reason(reason)
         return text
+
+
+_SENTENCES_KEPT = 4096
 
 
 class _Recorder:
@@ -301,9 +314,9 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-class FileDecisions(Sequence[Decision]):
+class FileDecisions(LazyDecisions):
     """The decisions of one list of a plan file, read from the file each time they are
-    iterated (the file was checked when it was read: a file changed since is an error)."""
+    iterated (the file was checked when it was read)."""
 
     def __init__(self, path: Path, at: ArrayAt, count: int, recorded: _Recorder) -> None:
         self._path = path
@@ -320,24 +333,6 @@ class FileDecisions(Sequence[Decision]):
 
     def __len__(self) -> int:
         return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> Decision: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
-    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
-        return tuple(self)[index]  # a reader's convenience: iterating is the way
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return len(self) == len(other) and tuple(self) == tuple(other)
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"FileDecisions({str(self._path)!r}, {self._count} decisions)"
 
 
 class NaiveTimeError(ValueError):
