@@ -118,17 +118,36 @@ _SENTENCES_KEPT = 4096
 
 
 class _Recorder:
-    """`Recorded` reasons read from a file, one object per distinct sentence."""
+    """What decisions read from a file share: `Recorded` reasons, one object per distinct
+    sentence (a bounded number of them: some sentences name a digest), and the repository key
+    and media type of consecutive decisions (a file lists a repository's decisions together)."""
 
     def __init__(self) -> None:
         self._by_text: dict[str, Recorded] = {}
+        self._key: RepositoryKey | None = None
+        self._media_types: dict[str, str] = {}
 
     def __call__(self, text: object) -> Recorded:
         words = str(text)
         recorded = self._by_text.get(words)
         if recorded is None:
+            if len(self._by_text) >= _SENTENCES_KEPT:
+                self._by_text.clear()
             recorded = self._by_text[words] = Recorded(words)
         return recorded
+
+    def key(self, account: object, region: object, name: object) -> RepositoryKey:
+        """The repository key, the previous decision's object when it is the same."""
+        key = RepositoryKey(AccountId(str(account)), Region(str(region)), RepositoryName(str(name)))
+        if key != self._key:
+            self._key = key
+        return self._key
+
+    def media_type(self, value: object) -> str:
+        text = str(value)
+        if len(self._media_types) >= _SENTENCES_KEPT:
+            self._media_types.clear()
+        return self._media_types.setdefault(text, text)
 
 
 def checksum(data: dict[str, Any]) -> str:
@@ -582,14 +601,12 @@ def _decision_to_json(d: Decision, said: _Sentences) -> dict[str, Any]:
 
 def _decision_from_json(d: dict[str, Any], recorded: _Recorder) -> Decision:
     return Decision(
-        repository=RepositoryKey(
-            AccountId(d["account_id"]), Region(d["region"]), RepositoryName(d["repository"])
-        ),
+        repository=recorded.key(d["account_id"], d["region"], d["repository"]),
         digest=Digest(d["image_digest"]),
         tags=tuple(d["image_tags"]),
         size_bytes=int(d["size_bytes"]),
         pushed_at=aware_time(d["pushed_at"], "pushed_at"),
-        media_type=d["media_type"],
+        media_type=recorded.media_type(d["media_type"]),
         reason=recorded(d["reason"]),
     )
 
