@@ -57,7 +57,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, per_repository, recheck_repository
 from ecr_sweeper.results import ApplyResult, DeleteOutcome
-from ecr_sweeper.spool import Spool
+from ecr_sweeper.spool import Spilled, Spool
 from ecr_sweeper.words import plural
 
 # Progress is reported as events (events.py): a Step for each account × region read and image
@@ -309,9 +309,8 @@ async def make_plan(
 
     Nothing is judged before the whole usage set is known (services in one account pull from
     a registry in another): a repository read before that waits, in a buffer of at most
-    `Limits.images_waiting` images, else in its reading slot (one of
-    `Limits.repositories_at_once`), so memory stays bounded; the images of a judged repository
-    are not kept, only decisions.
+    `Limits.images_waiting` images, else on disk (spool.Spilled), so memory stays bounded; the
+    images of a judged repository are not kept, and its decisions go to disk (spool.Spool).
     """
     with fewer_collections():
         return await _make_plan(
@@ -366,14 +365,15 @@ async def _make_plan(
 class _AfterUsage:
     """The barrier between the inventory and the planner. Until the whole run's usage is known
     (`usage_known` makes the planner from it), `judge` keeps each repository: in a buffer of at
-    most `images_waiting` images (its reading slot is then free for the next repository), else
-    waiting in its slot. Then every repository goes to the planner: the buffer's first."""
+    most `images_waiting` images, else on disk; its reading slot is free for the next
+    repository either way. Then every repository goes to the planner: the buffer's first."""
 
     def __init__(self, images_waiting: int) -> None:
         self._planner: Planner | None = None
-        self._known = anyio.Event()
         self._buffer: list[Repository] = []
         self._room = images_waiting
+        # Beyond the buffer, on disk: memory stays flat however many images are read early.
+        self._spilled = Spilled()
 
     def usage_known(self, planner: Planner) -> None:
         """The usage of every account × region is read; `planner` was made from all of it."""
@@ -381,16 +381,19 @@ class _AfterUsage:
         for repository in self._buffer:
             planner.judge(repository)
         self._buffer.clear()
-        self._known.set()
+        for repository in self._spilled.drain():
+            planner.judge(repository)
 
     async def judge(self, repository: Repository) -> None:
-        """Judge a repository once the whole usage is known (keep it until then)."""
-        if self._planner is None and len(repository.images) <= self._room:
+        """Judge a repository once the whole usage is known (keep it until then: in the
+        buffer, else on disk)."""
+        if self._planner is not None:
+            self._planner.judge(repository)
+        elif len(repository.images) <= self._room:
             self._room -= len(repository.images)
             self._buffer.append(repository)
-            return
-        await self._known.wait()
-        self.planner().judge(repository)
+        else:
+            self._spilled.put(repository)
 
     def planner(self) -> Planner:
         """The planner (only once the usage is known)."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pickle
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from ecr_sweeper.model import Decision, RepositoryKey
+from ecr_sweeper.model import Decision, Repository, RepositoryKey
 
 
 class Spool:
@@ -52,4 +52,31 @@ class Spool:
 
     def close(self) -> None:
         """Remove the file (the plan's decisions are gone with it)."""
+        self._closed()
+
+
+class Spilled:
+    """Repositories read before the run's usage is known, beyond what may wait in memory:
+    pickled to an unnamed temporary file as they come, read back one at a time."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open until read back
+        self._closed = weakref.finalize(self, self._file.close)
+        self._sizes: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def put(self, repository: Repository) -> None:
+        """Keep one repository (at the end of the file)."""
+        data = pickle.dumps(repository, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.write(data)
+        self._sizes.append(len(data))
+
+    def drain(self) -> Iterator[Repository]:
+        """Every repository kept, in the order put, one at a time; then the file is gone."""
+        self._file.seek(0)
+        for size in self._sizes:
+            yield pickle.loads(self._file.read(size))  # noqa: S301 - our own file
+        self._sizes.clear()
         self._closed()
