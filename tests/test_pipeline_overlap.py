@@ -135,8 +135,10 @@ def test_the_inventory_is_read_while_the_usage_is_but_judged_only_after_all_of_i
 @pytest.mark.parametrize(
     ("images_waiting", "read_early"),
     [
-        (0, 3),  # no buffer: the 3 reading slots hold a repository each
-        (4, 2 + 3),  # 2 repositories of 2 images in the buffer, then the 3 slots
+        # No repository waits in its reading slot: beyond the buffer they wait on disk, so the
+        # inventory is read whole while the usage is (and memory stays flat).
+        (0, 7),  # no buffer: all 7 on disk
+        (4, 7),  # 2 repositories of 2 images in the buffer, 5 on disk
         (50_000, 7),  # all of them in the buffer
     ],
 )

@@ -244,3 +244,22 @@ def test_recheck_blocked_deletes_nothing() -> None:
     to_delete, skipped = recheck(reviewed, fresh)
     assert to_delete == []
     assert len(skipped) == 1
+
+
+def test_recheck_pairs_repositories_whatever_the_order_of_the_reviewed_plan() -> None:
+    # apply pairs each repository's reviewed deletions with the fresh plan's, one repository at
+    # a time; a reviewed plan out of repository order (made by hand) is paired all the same.
+    web = key("web")
+    repos = [
+        Repository(API, (image("a1", "a1"), image("a2", "a2"))),
+        Repository(web, (image("w1", "w1"), image("w2", "w2"))),
+    ]
+    reviewed = build_plan([usage_scan()], inventory(*repos), NO_RETENTION, NOW)
+    fresh = build_plan([usage_scan(use(uri(web, ":w2")))], inventory(*repos), NO_RETENTION, NOW)
+    shuffled = replace(reviewed, deletions=tuple(reversed(tuple(reviewed.deletions))))
+    for plan in (reviewed, shuffled):
+        to_delete, skipped = recheck(plan, fresh)
+        assert sorted(d.digest for d in to_delete) == sorted(digest(s) for s in ("a1", "a2", "w1"))
+        assert [(d.digest, why.code.value) for d, why in skipped] == [
+            (digest("w2"), "recheck-kept")
+        ]

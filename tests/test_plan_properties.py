@@ -29,7 +29,8 @@ from ecr_sweeper.model import (
     Usage,
     UsageScan,
 )
-from ecr_sweeper.plan import Planner, build_plan, protected_digests
+from ecr_sweeper.plan import Planner, build_plan, protected_digests, recheck
+from ecr_sweeper.spool import Spool
 from planning import NOW, OCI_INDEX, OCI_MANIFEST, digest, key, uri, usage_scan, use
 
 # In CI the examples are derived from the test names, so a red run is reproducible by rerunning
@@ -346,3 +347,52 @@ def test_never_deletes_an_image_pulled_within_the_window(
     }
     assert not unexplained & in_use
     assert sum(u.images for u in plan.unexplained_pulls) == len(unexplained)
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs(), st.data())
+def test_the_plan_is_the_same_with_its_decisions_on_disk(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy], data: st.DataObject
+) -> None:
+    # The pipeline keeps decisions in a spool file as repositories are judged; the plan read
+    # from it is the plan kept in memory, in the same order, with the same reasons.
+    usage, inventory, policy = org
+    order = data.draw(st.permutations([r for scan in inventory for r in scan.repositories]))
+    in_memory = build_plan(usage, inventory, policy, NOW)
+    planner = Planner(usage, policy, NOW, store=Spool())
+    for repo in order:
+        planner.judge(repo)
+    on_disk = planner.plan()
+    assert tuple(on_disk.deletions) == tuple(in_memory.deletions)
+    assert tuple(on_disk.kept) == tuple(in_memory.kept)
+    assert (len(on_disk.deletions), len(on_disk.kept)) == (
+        len(in_memory.deletions),
+        len(in_memory.kept),
+    )
+    assert on_disk == in_memory
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs(), orgs())
+def test_the_recheck_by_repository_is_the_recheck_of_the_whole_plans(
+    first: tuple[list[UsageScan], list[InventoryScan], Policy],
+    second: tuple[list[UsageScan], list[InventoryScan], Policy],
+) -> None:
+    # apply re-checks one repository at a time; what it deletes and skips is what comparing
+    # the two whole plans at once (as sets) gives.
+    reviewed = build_plan(*first, NOW)
+    fresh = build_plan(*second, NOW)
+    still = {(d.repository, d.digest) for d in fresh.deletions}
+    now_kept = {(d.repository, d.digest) for d in fresh.kept}
+    expected_go = [d for d in reviewed.deletions if (d.repository, d.digest) in still]
+    to_delete, skipped = recheck(reviewed, fresh)
+    if fresh.blocked:
+        assert to_delete == []
+        assert [d for d, _ in skipped] == list(reviewed.deletions)
+        return
+    assert to_delete == expected_go
+    assert [(d, why.code) for d, why in skipped] == [
+        (d, Code.RECHECK_KEPT if (d.repository, d.digest) in now_kept else Code.RECHECK_ABSENT)
+        for d in reviewed.deletions
+        if (d.repository, d.digest) not in still
+    ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ecr_sweeper.model import AccountId, AccountTarget, Patterns, Plan, Region, Repository
 from ecr_sweeper.plan import build_plan
-from ecr_sweeper.planfile import PlanFileError, plan_to_json, read_plan, write_plan
+from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan, write_plan
 from planning import (
     NO_RETENTION,
     NOW,
@@ -163,3 +164,27 @@ def test_a_plan_from_before_the_pull_witness_reads_with_it_on(tmp_path: Path) ->
     assert DEFAULT_PULLED_WITHIN_DAYS == 30
     assert again.policy.pulled_within_days == 30
     assert (again.unexplained_pulls, again.pull_exclusions) == ((), ())
+
+
+def _plans() -> list[Plan]:
+    """Plans of every shape the writer streams: both lists, one empty, both empty, tags and
+    reasons beyond ASCII, errors."""
+    both = sample_plan()
+    repo = Repository(key("uni"), (image("a", "café", "v1"), image("b", "日本")))
+    unicode = build_plan(
+        [usage_scan(use(uri(key("uni"), ":v1")))], inventory(repo), NO_RETENTION, NOW
+    )
+    nothing = build_plan([usage_scan(error="denied")], [], NO_RETENTION, NOW, [TARGET])
+    return [both, unicode, nothing, replace(both, kept=()), replace(both, deletions=())]
+
+
+@pytest.mark.parametrize("plan", _plans())
+def test_the_streamed_file_is_the_whole_documents_text(tmp_path: Path, plan: Plan) -> None:
+    # What write_plan streams is byte for byte what the document written whole was, its
+    # checksum (computed while streaming) included: plan files stay comparable across versions.
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    data = plan_to_json(plan)
+    data["checksum"] = checksum(data)
+    assert path.read_bytes() == (json.dumps(data, indent=2) + "\n").encode()
+    assert read_plan(path) == as_read_back(plan)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, NewType
+from typing import Any, ClassVar, Literal, NewType, overload
 
 AccountId = NewType("AccountId", str)
 Region = NewType("Region", str)
@@ -853,6 +855,38 @@ class UnexplainedPulls:
     newest_pull: datetime
 
 
+class LazyDecisions(Sequence[Decision]):
+    """Decisions that are read (from a plan file, or the planner's store) as they are
+    iterated, never held all at once: iterate them; indexing reads them all."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Decision]: ...
+
+    @overload
+    def __getitem__(self, index: int) -> Decision: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
+    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
+        return tuple(self)[index]
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} decisions)"
+
+
 PLAN_VERSION = 1
 
 
@@ -863,8 +897,9 @@ class Plan:
     created_at: datetime
     policy: Policy
     targets: tuple[AccountTarget, ...]
-    deletions: tuple[Decision, ...]
-    kept: tuple[Decision, ...]
+    # Tuples, or read from a plan file as they are iterated (planfile.FileDecisions).
+    deletions: Sequence[Decision]
+    kept: Sequence[Decision]
     errors: tuple[ScanError, ...]
     version: int = PLAN_VERSION
     sources: Sources = field(default_factory=Sources)

@@ -20,7 +20,7 @@ planner then deletes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -47,10 +47,12 @@ from ecr_sweeper.model import (
     AccountTarget,
     Code,
     Decision,
+    Digest,
     InventoryScan,
     Plan,
     Policy,
     Quarantined,
+    Reason,
     Region,
     Repository,
     RepositoryKey,
@@ -60,8 +62,9 @@ from ecr_sweeper.model import (
     UsageScan,
     origin_order,
 )
-from ecr_sweeper.plan import Planner, build_plan, drain, recheck
+from ecr_sweeper.plan import Planner, build_plan, drain, per_repository, recheck_repository
 from ecr_sweeper.results import ApplyResult, DeleteOutcome, RestoreLine
+from ecr_sweeper.spool import Spilled, Spool
 from ecr_sweeper.words import plural
 
 # Progress is reported as events (events.py): a Step for each account × region read and image
@@ -414,9 +417,8 @@ async def make_plan(
 
     Nothing is judged before the whole usage set is known (services in one account pull from
     a registry in another): a repository read before that waits, in a buffer of at most
-    `Limits.images_waiting` images, else in its reading slot (one of
-    `Limits.repositories_at_once`), so memory stays bounded; the images of a judged repository
-    are not kept, only decisions.
+    `Limits.images_waiting` images, else on disk (spool.Spilled), so memory stays bounded; the
+    images of a judged repository are not kept, and its decisions go to disk (spool.Spool).
     """
     with fewer_collections():
         return await _make_plan(
@@ -460,6 +462,7 @@ async def _make_plan(
                 sources,
                 principal_kinds=PRINCIPAL_KINDS,
                 quarantined=quarantined,
+                store=Spool(),  # decisions on disk as repositories are judged
             )
         )
 
@@ -492,14 +495,15 @@ def witnessed(policy: Policy) -> bool:
 class _AfterUsage:
     """The barrier between the inventory and the planner. Until the whole run's usage is known
     (`usage_known` makes the planner from it), `judge` keeps each repository: in a buffer of at
-    most `images_waiting` images (its reading slot is then free for the next repository), else
-    waiting in its slot. Then every repository goes to the planner: the buffer's first."""
+    most `images_waiting` images, else on disk; its reading slot is free for the next
+    repository either way. Then every repository goes to the planner: the buffer's first."""
 
     def __init__(self, images_waiting: int) -> None:
         self._planner: Planner | None = None
-        self._known = anyio.Event()
         self._buffer: list[Repository] = []
         self._room = images_waiting
+        # Beyond the buffer, on disk: memory stays flat however many images are read early.
+        self._spilled = Spilled()
 
     def usage_known(self, planner: Planner) -> None:
         """The usage of every account × region is read; `planner` was made from all of it."""
@@ -507,16 +511,19 @@ class _AfterUsage:
         for repository in self._buffer:
             planner.judge(repository)
         self._buffer.clear()
-        self._known.set()
+        for repository in self._spilled.drain():
+            planner.judge(repository)
 
     async def judge(self, repository: Repository) -> None:
-        """Judge a repository once the whole usage is known (keep it until then)."""
-        if self._planner is None and len(repository.images) <= self._room:
+        """Judge a repository once the whole usage is known (keep it until then: in the
+        buffer, else on disk)."""
+        if self._planner is not None:
+            self._planner.judge(repository)
+        elif len(repository.images) <= self._room:
             self._room -= len(repository.images)
             self._buffer.append(repository)
-            return
-        await self._known.wait()
-        self.planner().judge(repository)
+        else:
+            self._spilled.put(repository)
 
     def planner(self) -> Planner:
         """The planner (only once the usage is known)."""
@@ -547,6 +554,7 @@ def plan_from_scans(
         sources=sources,
         principal_kinds=PRINCIPAL_KINDS,
         quarantined=quarantined,
+        store=Spool(),
     )
 
 
@@ -578,10 +586,6 @@ async def apply_plan(
     if previously_done:
         done_as = "archived or deleted" if quarantine else "deleted"
         progress(Note(f"journal: {len(previously_done)} images were {done_as} by an earlier run"))
-        reviewed = replace(
-            reviewed,
-            deletions=tuple(d for d in reviewed.deletions if recorded.get(_key(d)) not in done),
-        )
     fresh = await make_plan(
         reviewed.targets,
         reviewed.policy,
@@ -591,27 +595,13 @@ async def apply_plan(
         sources=reviewed.sources,
         quarantined=reviewed.quarantined,
     )
-    # A quarantine that is over is deleted, even by an apply that quarantines the rest.
-    over = {
-        (d.repository, d.digest) for d in fresh.deletions if d.reason.code is Code.QUARANTINE_OVER
-    }
-    to_delete, why_skipped = recheck(reviewed, fresh)
-    # In words here: ApplyResult carries them as text (the renderer's, with its flags).
-    skipped = [(d, wording.reason(why)) for d, why in why_skipped]
     outcome = DeleteOutcome()
-    # A planned image the re-check's inventory no longer has, where that inventory was read
-    # without error (its repository, or just the image, was deleted since): already gone.
-    gone = _vanished([d for d, _ in skipped], fresh)
-    if gone:
-        outcome.already_gone.extend(gone)
-        if journal is not None:
-            journal.record(DeleteOutcome(already_gone=gone))
-        gone_now = set(gone)
-        skipped = [(d, why) for d, why in skipped if d not in gone_now]
-    by_repository: dict[RepositoryKey, list[Decision]] = defaultdict(list)
-    for decision in to_delete:
-        by_repository[decision.repository].append(decision)
+    skipped: list[tuple[Decision, str]] = []
     targets = {t.account_id: t for t in reviewed.targets}
+    planned = len(reviewed.deletions) - len(previously_done)  # at most this many to delete
+    unread = {(e.account_id, e.region) for e in fresh.errors}
+    # Repository by repository: a few in memory at once (those being deleted), never the plan.
+    at_once = anyio.Semaphore(connections.limits.repositories_at_once)
 
     deleted_so_far = 0
 
@@ -627,41 +617,106 @@ async def apply_plan(
             + len(batch.still_referenced)
             + len(batch.failed)
         )
-        progress(Step(deleted_so_far, len(to_delete), "images processed"))
+        progress(Step(deleted_so_far, planned, "images processed"))
 
-    async def delete_in(key: RepositoryKey, decisions: list[Decision]) -> None:
+    async def one_repository(
+        key: RepositoryKey, decisions: list[Decision], over: set[Digest]
+    ) -> None:
         try:
-            ecr = await connections.client(targets[key.account_id], key.region, "ecr")
-        except Exception as exc:  # noqa: BLE001 - reported per image; other repositories go on
-            why = "; ".join(describe_errors(exc))
-            outcome.failed.extend((d, why) for d in decisions)
-            return
-        api = connections.api(key.account_id, key.region)
-        to_archive = [d for d in decisions if (d.repository, d.digest) not in over]
-        if quarantine and to_archive:
-            await archive_images(ecr, api, key, to_archive, outcome, on_image=batch_done)
-            decisions = [d for d in decisions if (d.repository, d.digest) in over]
-        if decisions:
-            await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
-        progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
+            archive = decisions if quarantine else []
+            await _apply_in(
+                connections,
+                targets[key.account_id],
+                key,
+                archive=archive,
+                decisions=decisions,
+                over=over,
+                outcome=outcome,
+                batch_done=batch_done,
+                progress=progress,
+            )
+        finally:
+            at_once.release()
 
     async with anyio.create_task_group() as tg:
-        for key, decisions in sorted(by_repository.items()):
-            tg.start_soon(delete_in, key, decisions)
+        for group, (still, now_kept) in per_repository(
+            reviewed.deletions, fresh.deletions, fresh.kept
+        ):
+            todo = [d for d in group if recorded.get(_key(d)) not in done]
+            to_delete, why_skipped = recheck_repository(
+                todo, still, now_kept, blocked=fresh.blocked
+            )
+            gone = _gone(why_skipped, still, now_kept, fresh.blocked, unread)
+            if gone:
+                outcome.already_gone.extend(gone)
+                if journal is not None:
+                    journal.record(DeleteOutcome(already_gone=gone))
+            gone_now = set(gone)
+            # In words here: ApplyResult carries them as text (the renderer's, with its flags).
+            skipped += ((d, wording.reason(why)) for d, why in why_skipped if d not in gone_now)
+            if to_delete:
+                # A quarantine that is over is deleted, even by an apply that quarantines the rest.
+                over = {d.digest for d in still if d.reason.code is Code.QUARANTINE_OVER}
+                await at_once.acquire()
+                tg.start_soon(one_repository, to_delete[0].repository, to_delete, over)
     return ApplyResult(fresh, outcome, skipped, previously_done, quarantine=quarantine)
 
 
-def _vanished(decisions: Sequence[Decision], fresh: Plan) -> list[Decision]:
-    """Those of `decisions` the re-check did not see, in an account × region it read
-    without error."""
-    if fresh.blocked:
+async def _apply_in(
+    connections: Connections,
+    target: AccountTarget,
+    key: RepositoryKey,
+    *,
+    archive: list[Decision],
+    decisions: list[Decision],
+    over: set[Digest],
+    outcome: DeleteOutcome,
+    batch_done: Callable[[DeleteOutcome], None],
+    progress: Progress,
+) -> None:
+    """Apply one repository's re-checked decisions: archive those of `archive` (a quarantine)
+    whose quarantine is not `over`, delete the rest."""
+    try:
+        ecr = await connections.client(target, key.region, "ecr")
+    except Exception as exc:  # noqa: BLE001 - reported per image; other repositories go on
+        why = "; ".join(describe_errors(exc))
+        outcome.failed.extend((d, why) for d in decisions)
+        return
+    api = connections.api(key.account_id, key.region)
+    to_archive = [d for d in archive if d.digest not in over]
+    if to_archive:
+        await archive_images(ecr, api, key, to_archive, outcome, on_image=batch_done)
+        decisions = [d for d in decisions if d.digest in over]
+    if decisions:
+        await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
+    progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
+
+
+def _gone(
+    why_skipped: Sequence[tuple[Decision, Reason]],
+    still: Sequence[Decision],
+    now_kept: Sequence[Decision],
+    blocked: bool,
+    unread: Container[tuple[object, object]],
+) -> list[Decision]:
+    """A planned image of one repository the re-check's inventory no longer has, where that
+    inventory was read without error (its repository, or just the image, was deleted since):
+    already gone."""
+    if blocked:
         return []
-    unread = {(e.account_id, e.region) for e in fresh.errors}
-    seen = {(d.repository, d.digest) for d in (*fresh.kept, *fresh.deletions)}
+    seen = {d.digest for d in (*still, *now_kept)}
+    return _vanished([d for d, _ in why_skipped], seen, unread)
+
+
+def _vanished(
+    decisions: Sequence[Decision], seen: set[Digest], unread: Container[tuple[object, object]]
+) -> list[Decision]:
+    """Those of `decisions` (of one repository) the re-check did not see (`seen`: the digests
+    its fresh plan has there), in an account × region it read without error."""
     return [
         d
         for d in decisions
-        if (d.repository, d.digest) not in seen
+        if d.digest not in seen
         and (d.repository.account_id, d.repository.region) not in unread
         and (d.repository.account_id, None) not in unread
     ]

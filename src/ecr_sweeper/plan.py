@@ -69,12 +69,13 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import itertools
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from ecr_sweeper.model import (
     AcceptedConsumer,
@@ -102,6 +103,7 @@ from ecr_sweeper.model import (
     InUse,
     InventoryIncomplete,
     InventoryScan,
+    LazyDecisions,
     NotDeleted,
     NotOptedIn,
     NowKept,
@@ -256,10 +258,13 @@ class Planner:
         *,
         principal_kinds: PrincipalKinds | None = None,
         quarantined: Iterable[Quarantined] = (),
+        store: DecisionStore | None = None,
     ) -> None:
         self._quarantined = {(q.repository, q.digest): q.at for q in quarantined}
         self._policy = policy
         self._principal_kinds = principal_kinds or {}
+        self._store = store if store is not None else InMemory()
+        self._counts = [0, 0]  # decisions kept and to delete, in the store
         self._now = now
         self._targets = tuple(targets)
         self._sources = sources or Sources()
@@ -272,6 +277,7 @@ class Planner:
         self._warnings = list(self._census.warnings)
         self._warnings += [ScanNote(w) for scan in usage for w in scan.warnings]
         self._read_places = {scan.origin for scan in usage if not scan.errors}
+        # The verdicts not yet in the store (one repository's, or the referrers decided last).
         self._kept: list[Decision] = []
         self._deletions: list[Decision] = []
         # Cosign referrers whose subject is in another repository: decided in plan().
@@ -323,6 +329,18 @@ class Planner:
             if isinstance(reason, InspectorInUse):
                 self._warnings.append(InspectorHeld(repo.key, image.digest, reason))
             self._record(repo.key, verdict)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Hand the verdicts recorded since the last flush to the store, by repository."""
+        by_key: dict[RepositoryKey, tuple[list[Decision], list[Decision]]] = {}
+        for index, decisions in enumerate((self._kept, self._deletions)):
+            for d in decisions:
+                by_key.setdefault(d.repository, ([], []))[index].append(d)
+            self._counts[index] += len(decisions)
+            decisions.clear()
+        for key, (kept, deletions) in by_key.items():
+            self._store.put(key, kept, deletions)
 
     def note(self, notes: Iterable[str]) -> None:
         """Warnings an inventory scan brought (e.g. Inspector's coverage not read)."""
@@ -378,29 +396,28 @@ class Planner:
         pull_exclusions: Iterable[PullExclusions] = (),
     ) -> Plan:
         """The plan of everything judged, with the inventory's own errors and the pull-time
-        update exclusions of the registries it read."""
+        update exclusions of the registries it read. Its decisions stay in the store, read
+        from it (repository by repository) as the plan is iterated."""
         errors = [*self._errors, *inventory_errors]
-        resolved = bool(self._elsewhere)
-        if resolved:
+        self._flush()
+        if self._elsewhere:
             self._decide_elsewhere(errors)
-        # Repository by repository whatever order they came in (stable: within a repository
-        # the verdicts are already in digest order, unless referrers were decided last).
-        kept = sorted(
-            self._kept, key=(lambda d: (d.repository, d.digest)) if resolved else _by_repository
+            self._flush()
+        # A finding can come from any repository, judged in any order: only now is it known
+        # that the plan is blocked, so what was to go stays.
+        blocked = bool(self._findings) and self._counts[1] > 0
+        repositories = tuple(sorted(self._store.repositories()))
+        kept_count = sum(self._counts) if blocked else self._counts[0]
+        kept = _Ordered(self._store, repositories, blocked, kept=True, count=kept_count)
+        deletions = _Ordered(
+            self._store, repositories, blocked, kept=False, count=0 if blocked else self._counts[1]
         )
-        deletions = sorted(self._deletions, key=deletion_order)
-        if self._findings and deletions:
-            # A finding can come from any repository, judged in any order: only now is it
-            # known that the plan is blocked, so what was to go stays.
-            blocked = [dataclasses.replace(d, reason=CENSUS_BLOCKED) for d in deletions]
-            kept = sorted([*kept, *blocked], key=lambda d: (d.repository, d.digest))
-            deletions = []
         return Plan(
             created_at=self._now,
             policy=self._policy,
             targets=self._targets,
-            deletions=tuple(deletions),
-            kept=tuple(kept),
+            deletions=deletions,
+            kept=kept,
             errors=tuple(sorted(errors, key=_error_order)),
             sources=self._sources,
             refusals=tuple(_refusals(self._policy, deletions, kept)),
@@ -422,12 +439,13 @@ class Planner:
         wanted = {e.subject for e in self._elsewhere}  # only these: a run has millions
         kept: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
         gone: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
-        for found, decisions in ((kept, self._kept), (gone, self._deletions)):
-            for d in decisions:
-                if d.digest in wanted:
-                    found[(d.repository.account_id, d.repository.region)].setdefault(
-                        d.digest, d.repository
-                    )
+        for key in sorted(self._store.repositories()):  # one repository at a time
+            for found, decisions in zip((kept, gone), self._store.get(key), strict=True):
+                for d in decisions:
+                    if d.digest in wanted:
+                        found[(d.repository.account_id, d.repository.region)].setdefault(
+                            d.digest, d.repository
+                        )
         # A subject that is itself waiting here (a signature of a signature kept in another
         # repository) is not decided yet: what refers to it is kept.
         undecided = {
@@ -469,8 +487,78 @@ def unexplained_pulls(kept: Iterable[Decision]) -> tuple[UnexplainedPulls, ...]:
     return tuple(UnexplainedPulls(key, count[key], newest[key]) for key in sorted(count))
 
 
-def _by_repository(decision: Decision) -> RepositoryKey:
-    return decision.repository
+class DecisionStore(Protocol):
+    """Where the planner keeps its verdicts as it judges, repository by repository: in memory
+    (`InMemory`), or on disk (the pipeline's spool), so that a run holds one repository's
+    decisions at a time, never all of them."""
+
+    def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
+        """Add verdicts of one repository (it may be given more than once)."""
+
+    def repositories(self) -> Iterable[RepositoryKey]:
+        """Every repository with verdicts."""
+
+    def get(self, key: RepositoryKey) -> tuple[list[Decision], list[Decision]]:
+        """Every verdict of one repository: (kept, to delete), in the order put."""
+
+
+class InMemory:
+    """A `DecisionStore` in memory."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[RepositoryKey, tuple[list[Decision], list[Decision]]] = {}
+
+    def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
+        known = self._by_key.setdefault(key, ([], []))
+        known[0].extend(kept)
+        known[1].extend(deletions)
+
+    def repositories(self) -> Iterable[RepositoryKey]:
+        return self._by_key.keys()
+
+    def get(self, key: RepositoryKey) -> tuple[list[Decision], list[Decision]]:
+        kept, deletions = self._by_key.get(key, ([], []))
+        return list(kept), list(deletions)
+
+
+class _Ordered(LazyDecisions):
+    """One list of a plan (kept, or to delete), read from the store when iterated: repository
+    by repository in key order; within one, kept images by digest, deletions in
+    `deletion_order`. A blocked plan keeps what was to go (`CENSUS_BLOCKED`)."""
+
+    def __init__(
+        self,
+        store: DecisionStore,
+        repositories: tuple[RepositoryKey, ...],
+        blocked: bool,
+        *,
+        kept: bool,
+        count: int,
+    ) -> None:
+        self._store = store
+        self._repositories = repositories
+        self._blocked = blocked
+        self._kept = kept
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Decision]:
+        if not self._count:
+            return
+        for key in self._repositories:
+            kept, deletions = self._store.get(key)
+            if self._kept:
+                if self._blocked:
+                    kept += (dataclasses.replace(d, reason=CENSUS_BLOCKED) for d in deletions)
+                yield from sorted(kept, key=_by_digest)
+            else:
+                yield from sorted(deletions, key=deletion_order)
+
+
+def _by_digest(decision: Decision) -> Digest:
+    return decision.digest
 
 
 def _partly_read_registries(
@@ -537,8 +625,10 @@ def build_plan(
     sources: Sources | None = None,
     principal_kinds: PrincipalKinds | None = None,
     quarantined: Iterable[Quarantined] = (),
+    store: DecisionStore | None = None,
 ) -> Plan:
-    """Decide, for every image of every scanned repository, whether to keep or delete it.
+    """Decide, for every image of every scanned repository, whether to keep or delete it
+    (the decisions kept in `store`, else in memory).
 
     `inventory` is iterated once, scan by scan: a caller that hands over its only reference
     (`drain`) lets each scan's images be freed as soon as they are judged.
@@ -551,6 +641,7 @@ def build_plan(
         sources,
         principal_kinds=principal_kinds,
         quarantined=quarantined,
+        store=store,
     )
     errors: list[ScanError] = []
     exclusions: list[PullExclusions] = []
@@ -837,7 +928,9 @@ def _decision(key: RepositoryKey, image: Image, reason: Reason) -> Decision:
     )
 
 
-def _refusals(policy: Policy, deletions: list[Decision], kept: list[Decision]) -> list[Refusal]:
+def _refusals(
+    policy: Policy, deletions: Sequence[Decision], kept: Sequence[Decision]
+) -> list[Refusal]:
     """The caps this plan exceeds."""
     refusals: list[Refusal] = []
     if policy.max_delete_images is not None and len(deletions) > policy.max_delete_images:
@@ -874,20 +967,92 @@ def recheck(reviewed: Plan, fresh: Plan) -> tuple[list[Decision], list[tuple[Dec
 
     Returns (to delete, skipped with why). A blocked fresh plan skips everything. The reviewed
     plan's own reasons are not read (they may be `Recorded` words): only which list holds a
-    decision, in each plan.
+    decision, in each plan. Both lists in the reviewed plan's order. (`apply` does the same
+    repository by repository, holding one at a time: `per_repository`, `recheck_repository`.)
     """
-    if fresh.blocked:
-        return [], [(d, RECHECK_BLOCKED) for d in reviewed.deletions]
-    still = {(d.repository, d.digest) for d in fresh.deletions}
-    now_kept = {(d.repository, d.digest): d.reason for d in fresh.kept}
     to_delete: list[Decision] = []
     skipped: list[tuple[Decision, Reason]] = []
-    for decision in reviewed.deletions:
-        key = (decision.repository, decision.digest)
-        if key in still:
+    for planned, (still, now_kept) in per_repository(
+        reviewed.deletions, fresh.deletions, fresh.kept
+    ):
+        go, stay = recheck_repository(planned, still, now_kept, blocked=fresh.blocked)
+        to_delete += go
+        skipped += stay
+    position = {(d.repository, d.digest): n for n, d in enumerate(reviewed.deletions)}
+    to_delete.sort(key=lambda d: position[d.repository, d.digest])
+    skipped.sort(key=lambda s: position[s[0].repository, s[0].digest])
+    return to_delete, skipped
+
+
+def recheck_repository(
+    planned: Sequence[Decision],
+    still: Sequence[Decision],
+    now_kept: Sequence[Decision],
+    *,
+    blocked: bool,
+) -> tuple[list[Decision], list[tuple[Decision, Reason]]]:
+    """`recheck` of one repository: its reviewed deletions against the fresh plan's deletions
+    and kept images of the same repository."""
+    if blocked:
+        return [], [(d, RECHECK_BLOCKED) for d in planned]
+    going = {d.digest for d in still}
+    kept_why = {d.digest: d.reason for d in now_kept}
+    to_delete: list[Decision] = []
+    skipped: list[tuple[Decision, Reason]] = []
+    for decision in planned:
+        if decision.digest in going:
             to_delete.append(decision)
-        elif key in now_kept:
-            skipped.append((decision, NowKept(now_kept[key])))
+        elif decision.digest in kept_why:
+            skipped.append((decision, NowKept(kept_why[decision.digest])))
         else:
             skipped.append((decision, RECHECK_ABSENT))
     return to_delete, skipped
+
+
+def per_repository(
+    planned: Sequence[Decision], *fresh: Sequence[Decision]
+) -> Iterator[tuple[list[Decision], tuple[list[Decision], ...]]]:
+    """Each repository of `planned`, in order: its decisions, and those of the same repository
+    in each of `fresh`. One repository at a time (a merge of lists in repository order, as plans
+    keep them); a list out of that order is sorted first."""
+    streams = [_Groups(_in_repository_order(f)) for f in fresh]
+    for key, group in itertools.groupby(_in_repository_order(planned), key=_by_repository):
+        yield list(group), tuple(stream.take(key) for stream in streams)
+
+
+def _by_repository(decision: Decision) -> RepositoryKey:
+    return decision.repository
+
+
+def _in_repository_order(decisions: Sequence[Decision]) -> Sequence[Decision]:
+    """`decisions`, grouped by repository in key order: as they are when they already are
+    (checked in one pass), else sorted."""
+    last: RepositoryKey | None = None
+    for d in decisions:
+        if last is not None and d.repository < last:
+            return sorted(decisions, key=deletion_order)
+        last = d.repository
+    return decisions
+
+
+class _Groups:
+    """A list in repository order, taken repository by repository."""
+
+    def __init__(self, decisions: Iterable[Decision]) -> None:
+        self._groups = itertools.groupby(decisions, key=_by_repository)
+        self._next: tuple[RepositoryKey, list[Decision]] | None = None
+        self._advance()
+
+    def _advance(self) -> None:
+        found = next(self._groups, None)
+        self._next = None if found is None else (found[0], list(found[1]))
+
+    def take(self, key: RepositoryKey) -> list[Decision]:
+        """The decisions of repository `key` (those of repositories before it are passed)."""
+        while self._next is not None and self._next[0] < key:
+            self._advance()
+        if self._next is not None and self._next[0] == key:
+            found = self._next[1]
+            self._advance()
+            return found
+        return []

@@ -20,6 +20,12 @@ back as `Recorded` sentences: the words the reviewer read, which `show` and `exp
 
 Each element of `deletions` and `kept` has `account_id`, `region`, `repository`,
 `image_digest`, `image_tags`, `size_bytes`, `pushed_at`, `media_type` and `reason`.
+
+Both ways streamed, so that a plan of millions of images is never in memory whole: `write_plan`
+encodes one decision at a time (the bytes are those of `json.dumps(..., indent=2)` of the whole
+document, as before) and computes the checksum as it goes; `read_plan` checks the file in two
+streaming passes (`jsonstream`) and its plan's `deletions` and `kept` read the file again each
+time they are iterated. The layout is unchanged: plan files of earlier releases are read.
 """
 
 from __future__ import annotations
@@ -27,11 +33,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ecr_sweeper import wording
+from ecr_sweeper.jsonstream import (
+    ArrayAt,
+    JSONStreamError,
+    NotAnObjectError,
+    Streamed,
+    elements,
+    members,
+)
 from ecr_sweeper.model import (
     DEFAULT_PULLED_WITHIN_DAYS,
     DEFAULT_QUARANTINE_DAYS,
@@ -44,6 +59,7 @@ from ecr_sweeper.model import (
     Decision,
     Digest,
     KubeconfigSource,
+    LazyDecisions,
     Outside,
     Patterns,
     Plan,
@@ -68,10 +84,11 @@ class PlanFileError(Exception):
     """The plan file is missing, not JSON, or not a plan this version understands."""
 
 
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan as a JSON-ready dict (stable key order, stable element order)."""
+def plan_to_json(plan: Plan, *, decisions: bool = True) -> dict[str, Any]:
+    """The plan as a JSON-ready dict (stable key order, stable element order); without
+    `decisions`, all but its `deletions` and `kept` (which `write_plan` streams)."""
     said = _Sentences()
-    return {
+    data = {
         "version": plan.version,
         "created_at": plan.created_at.isoformat(),
         "blocked": plan.blocked,
@@ -86,8 +103,6 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": wording.warnings(plan.warnings),
         "unexplained_pulls": [unexplained_pulls_to_json(u) for u in plan.unexplained_pulls],
         "pull_exclusions": [pull_exclusions_to_json(e) for e in plan.pull_exclusions],
-        "deletions": [_decision_to_json(d, said) for d in plan.deletions],
-        "kept": [_decision_to_json(d, said) for d in plan.kept],
         # only when the plan was made with a quarantine's record: other plans read as before
         **(
             {"quarantined": [_quarantined_to_json(q) for q in plan.quarantined]}
@@ -95,6 +110,10 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             else {}
         ),
     }
+    if decisions:
+        data["deletions"] = [_decision_to_json(d, said) for d in plan.deletions]
+        data["kept"] = [_decision_to_json(d, said) for d in plan.kept]
+    return data
 
 
 def _quarantined_to_json(q: Quarantined) -> dict[str, str]:
@@ -116,31 +135,56 @@ def _quarantined_from_json(d: dict[str, Any]) -> Quarantined:
 
 
 class _Sentences:
-    """Each reason's sentence, rendered once per reason object: a million decisions share a
-    few reasons (the plan holds them all while it is written, so their ids stay theirs)."""
+    """Each reason's sentence, rendered once per distinct reason: a million decisions share a
+    few reasons (by value: decisions read back from the planner's store or a file are new
+    objects each time)."""
 
     def __init__(self) -> None:
-        self._by_id: dict[int, str] = {}
+        self._by_reason: dict[Reason, str] = {}
 
     def __call__(self, reason: Reason) -> str:
-        text = self._by_id.get(id(reason))
+        text = self._by_reason.get(reason)
         if text is None:
-            text = self._by_id[id(reason)] = wording.reason(reason)
+            if len(self._by_reason) >= _SENTENCES_KEPT:  # some name a digest: many distinct
+                self._by_reason.clear()
+            text = self._by_reason[reason] = wording.reason(reason)
         return text
 
 
+_SENTENCES_KEPT = 4096
+
+
 class _Recorder:
-    """`Recorded` reasons read from a file, one object per distinct sentence."""
+    """What decisions read from a file share: `Recorded` reasons, one object per distinct
+    sentence (a bounded number of them: some sentences name a digest), and the repository key
+    and media type of consecutive decisions (a file lists a repository's decisions together)."""
 
     def __init__(self) -> None:
         self._by_text: dict[str, Recorded] = {}
+        self._key: RepositoryKey | None = None
+        self._media_types: dict[str, str] = {}
 
     def __call__(self, text: object) -> Recorded:
         words = str(text)
         recorded = self._by_text.get(words)
         if recorded is None:
+            if len(self._by_text) >= _SENTENCES_KEPT:
+                self._by_text.clear()
             recorded = self._by_text[words] = Recorded(words)
         return recorded
+
+    def key(self, account: object, region: object, name: object) -> RepositoryKey:
+        """The repository key, the previous decision's object when it is the same."""
+        key = RepositoryKey(AccountId(str(account)), Region(str(region)), RepositoryName(str(name)))
+        if key != self._key:
+            self._key = key
+        return self._key
+
+    def media_type(self, value: object) -> str:
+        text = str(value)
+        if len(self._media_types) >= _SENTENCES_KEPT:
+            self._media_types.clear()
+        return self._media_types.setdefault(text, text)
 
 
 def checksum(data: dict[str, Any]) -> str:
@@ -152,10 +196,72 @@ def checksum(data: dict[str, Any]) -> str:
 
 def write_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (atomically: a reader never sees half a plan), with a checksum that
-    `apply` verifies, so an edited or truncated plan is refused."""
-    data = plan_to_json(plan)
-    data["checksum"] = checksum(data)
-    write_atomically(path, json.dumps(data, indent=2) + "\n")
+    `apply` verifies, so an edited or truncated plan is refused.
+
+    Streamed, decision by decision: the file is byte for byte `json.dumps(data, indent=2)` of
+    `plan_to_json` and its checksum, and the checksum (of the canonical form, whose keys are
+    sorted) is computed as it is written, so neither the whole document nor its text is ever
+    in memory: the decisions are the only part that grows with the images, and each is encoded
+    and forgotten."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:
+            _stream_plan(plan, file.write)
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # never leave half a plan behind
+        raise
+
+
+# The keys whose values grow with the images: streamed element by element.
+_STREAMED = ("deletions", "kept")
+
+
+def _stream_plan(plan: Plan, write: Callable[[str], object]) -> None:
+    """Write the plan file's text through `write`, piece by piece (see `write_plan`)."""
+    said = _Sentences()
+    small = plan_to_json(plan, decisions=False)
+    lists = {"deletions": plan.deletions, "kept": plan.kept}
+    digest = hashlib.sha256()
+
+    def canonical(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    # The canonical form's keys, sorted; the two lists in it come in the file's order too
+    # (deletions, then kept), so one pass feeds both the file and the checksum.
+    hashed = sorted([*small, *_STREAMED])
+    hash_at = 0
+
+    def hash_until(stop: str | None) -> None:
+        nonlocal hash_at
+        while hash_at < len(hashed) and hashed[hash_at] != stop:
+            name = hashed[hash_at]
+            sep = "{" if hash_at == 0 else ","
+            digest.update(f"{sep}{canonical(name)}:{canonical(small[name])}".encode())
+            hash_at += 1
+
+    def indented(value: object, level: int) -> str:
+        return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+
+    write("{")
+    for n, name in enumerate([*small, *_STREAMED]):
+        write(("" if n == 0 else ",") + f"\n  {json.dumps(name)}: ")
+        if name not in lists:
+            write(indented(small[name], 1))
+            continue
+        hash_until(name)
+        digest.update(f"{'{' if hash_at == 0 else ','}{canonical(name)}:[".encode())
+        hash_at += 1
+        write("[")
+        for i, decision in enumerate(lists[name]):
+            element = _decision_to_json(decision, said)
+            digest.update(("," if i else "").encode() + canonical(element).encode())
+            write(("," if i else "") + "\n    " + indented(element, 2))
+        digest.update(b"]")
+        write("\n  ]" if lists[name] else "]")
+    hash_until(None)
+    digest.update(b"}")
+    write(f',\n  "checksum": {json.dumps("sha256:" + digest.hexdigest())}\n}}\n')
 
 
 def read_json(path: Path) -> Any:
@@ -180,25 +286,109 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def read_plan(path: Path) -> Plan:
-    """Load a plan file; any problem is a PlanFileError naming the file and the key."""
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise PlanFileError(f"{path}: not a valid plan: expected a JSON object")
-    if data.get("version") != PLAN_VERSION:
-        raise PlanFileError(
-            f"{path}: not a valid plan: version {data.get('version')!r}, expected {PLAN_VERSION}"
-        )
-    if data.get("checksum") != checksum(data):
+    """Load a plan file; any problem is a PlanFileError naming the file and the key.
+
+    Streamed: its decisions are checked (checksum and content) one at a time, and the plan's
+    `deletions` and `kept` read them from the file again each time they are iterated, so a
+    plan of millions of images is never in memory whole."""
+    try:
+        with path.open("rb") as file:
+            small: dict[str, Any] = {}
+            arrays: dict[str, ArrayAt] = {}
+            for key, value in members(file, frozenset(_STREAMED)):
+                if isinstance(value, Streamed):
+                    arrays[key] = value.at
+                else:
+                    small[key] = value
+            if small.get("version") != PLAN_VERSION:
+                raise PlanFileError(
+                    f"{path}: not a valid plan: version {small.get('version')!r}, "
+                    f"expected {PLAN_VERSION}"
+                )
+            recorded = _Recorder()
+            counts, digest, bad = _check_decisions(file, small, arrays, recorded)
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except NotAnObjectError as exc:
+        raise PlanFileError(f"{path}: not a valid plan: expected a JSON object") from exc
+    except JSONStreamError as exc:
+        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    if small.get("checksum") != digest:
         raise PlanFileError(
             f"{path}: not a valid plan: its checksum does not match its content (changed or "
             "truncated after `plan` wrote it); make a new plan"
         )
     try:
-        return plan_from_json(data)
+        if bad is not None:
+            raise bad
+        decisions = {
+            name: FileDecisions(path, arrays[name], counts[name], recorded)
+            if name in arrays
+            # absent from the file: plan_from_json names the missing key
+            else small[name]
+            for name in _STREAMED
+        }
+        return plan_from_json({**small, **decisions})
     except NaiveTimeError as exc:
         raise PlanFileError(f"{path}: not a valid plan: {exc}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{path}: not a valid plan: {exc!r}") from exc
+
+
+def _check_decisions(
+    file: IO[bytes], small: dict[str, Any], arrays: dict[str, ArrayAt], recorded: _Recorder
+) -> tuple[dict[str, int], str, Exception | None]:
+    """Stream the plan's canonical form through its checksum, the arrays read again from the
+    file, each decision parsed as it goes: (the arrays' lengths, the checksum, the first
+    decision that is not one, or None)."""
+    digest = hashlib.sha256()
+    counts: dict[str, int] = {}
+    bad: Exception | None = None
+    names = sorted(k for k in (*small, *arrays) if k != "checksum")
+    for n, name in enumerate(names):
+        digest.update(f"{'{' if n == 0 else ','}{_canonical(name)}:".encode())
+        if name not in arrays:
+            digest.update(_canonical(small[name]).encode())
+            continue
+        digest.update(b"[")
+        count = 0
+        for element in elements(file, arrays[name]):
+            digest.update(("," if count else "").encode() + _canonical(element).encode())
+            count += 1
+            if bad is None:
+                try:
+                    _decision_from_json(element, recorded)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    bad = exc
+        digest.update(b"]")
+        counts[name] = count
+    digest.update(b"}")
+    return counts, "sha256:" + digest.hexdigest(), bad
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class FileDecisions(LazyDecisions):
+    """The decisions of one list of a plan file, read from the file each time they are
+    iterated (the file was checked when it was read)."""
+
+    def __init__(self, path: Path, at: ArrayAt, count: int, recorded: _Recorder) -> None:
+        self._path = path
+        self._at = at
+        self._count = count
+        self._recorded = recorded
+
+    def __iter__(self) -> Iterator[Decision]:
+        with self._path.open("rb") as file:
+            for n, element in enumerate(elements(file, self._at)):
+                if n >= self._count:
+                    break
+                yield _decision_from_json(element, self._recorded)
+
+    def __len__(self) -> int:
+        return self._count
 
 
 class NaiveTimeError(ValueError):
@@ -226,8 +416,8 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         sources=sources_from_json(data["sources"]),
         refusals=tuple(Recorded(str(r)) for r in data["refusals"]),
         targets=tuple(target_from_json(t) for t in data["targets"]),
-        deletions=tuple(_decision_from_json(d, recorded) for d in data["deletions"]),
-        kept=tuple(_decision_from_json(d, recorded) for d in data["kept"]),
+        deletions=_decisions(data["deletions"], recorded),
+        kept=_decisions(data["kept"], recorded),
         errors=tuple(error_from_json(e) for e in data["errors"]),
         census=tuple(census_from_json(e) for e in data.get("census", [])),
         findings=tuple(Recorded(str(f)) for f in data.get("findings", [])),
@@ -279,6 +469,15 @@ def pull_exclusions_from_json(e: dict[str, Any]) -> PullExclusions:
         principals=tuple(str(p) for p in e["principals"]),
         error=None if error is None else str(error),
     )
+
+
+def _decisions(data: object, recorded: _Recorder) -> Sequence[Decision]:
+    """A list of decisions: as it is when streamed from its file, else parsed."""
+    if isinstance(data, FileDecisions):
+        return data
+    if not isinstance(data, list):
+        raise TypeError(f"decisions: expected a list, got {type(data).__name__}")
+    return tuple(_decision_from_json(d, recorded) for d in data)
 
 
 def census_to_json(e: CensusEntry) -> dict[str, Any]:
@@ -511,14 +710,12 @@ def _decision_to_json(d: Decision, said: _Sentences) -> dict[str, Any]:
 
 def _decision_from_json(d: dict[str, Any], recorded: _Recorder) -> Decision:
     return Decision(
-        repository=RepositoryKey(
-            AccountId(d["account_id"]), Region(d["region"]), RepositoryName(d["repository"])
-        ),
+        repository=recorded.key(d["account_id"], d["region"], d["repository"]),
         digest=Digest(d["image_digest"]),
         tags=tuple(d["image_tags"]),
         size_bytes=int(d["size_bytes"]),
         pushed_at=aware_time(d["pushed_at"], "pushed_at"),
-        media_type=d["media_type"],
+        media_type=recorded.media_type(d["media_type"]),
         reason=recorded(d["reason"]),
     )
 

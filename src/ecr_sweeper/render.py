@@ -203,7 +203,9 @@ class Renderer:
 
     def decisions(self, result: Plan, decisions: list[Decision]) -> None:
         """One line per image: where, tags, digest, verdict and the rule that decided it."""
-        deleted = {(d.repository, d.digest) for d in result.deletions}
+        shown = {(d.repository, d.digest) for d in decisions}
+        # one pass over the plan (a file's, streamed), keeping only what is shown
+        deleted = {k for d in result.deletions if (k := (d.repository, d.digest)) in shown}
         for d in decisions:
             verdict = "DELETE" if (d.repository, d.digest) in deleted else "keep"
             tags = ",".join(d.tags) or "(untagged)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -139,7 +140,7 @@ def find_decisions(plan: Plan, query: str) -> list[Decision]:
         repository = name or path
         needle = digest or tag or "latest"
     found = []
-    for d in (*plan.kept, *plan.deletions):
+    for d in itertools.chain(plan.kept, plan.deletions):  # streamed: a plan file's, one by one
         if repository is not None and d.repository.name != repository:
             continue
         if (

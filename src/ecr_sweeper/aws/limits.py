@@ -226,8 +226,8 @@ class Limits(Pacing):
     wait. Memory: `repositories_at_once` ECR repositories are read at once
     in the whole run; while the usage is still being read (nothing can be judged yet), read
     repositories wait for the planner in a buffer of at most `images_waiting` images, and
-    beyond it in their reading slot (0: only there). So at most `repositories_at_once`
-    repositories plus `images_waiting` images are in memory, whatever the org's size.
+    beyond it on disk (0: only there). So at most `repositories_at_once` repositories being
+    read plus `images_waiting` images are in memory, whatever the org's size.
 
     Pacing is per AWS bucket (`bucket_for`), as `Pacing` says; an API without a known bucket
     starts at `initial_rate`.
