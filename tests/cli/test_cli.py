@@ -393,6 +393,13 @@ def test_demo_passes_all_its_checks(tmp_path: Path) -> None:
     assert "kept: pulled 3 days ago; no consumer this run read uses it" in kept
     assert "111111111111/us-east-1 jobs: 1 image pulled" in result.stderr
     assert "111111111111/us-east-1: no pull-time update exclusions" in result.stderr
+    # The AgentCore runtime in prod's eu-west-1 keeps the registry's agents:v1, naming itself.
+    assert re.search(
+        r"^  111111111111/us-east-1/agents v1 sha256:\w+…: in use: tag 'v1' used by AgentCore "
+        r"runtime support_bot version 1 \(current version\)$",
+        kept,
+        re.M,
+    )
     # Its temporary folder is gone.
     assert f"temporary folder {plan_file.parent} removed" in result.stdout
     assert not plan_file.parent.exists()

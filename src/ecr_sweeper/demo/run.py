@@ -21,6 +21,8 @@ The organization (role EcrSweeper in each account; regions us-east-1 and eu-west
   state machine `nightly` whose `ecs:runTask.sync` state runs `nightly-report` (jobs:nightly),
   and an EKS cluster `prod-eks` the sweep reads through its API: a pod runs payments/api by
   digest, a ReplicaSet scaled to 0 keeps v1 for a rollback, v0 goes.
+- agents:v1 in the registry, run only by a Bedrock AgentCore runtime `support_bot` in prod's
+  eu-west-1 (a workload in one region pulling from the registry in another).
 - jobs:adhoc in the registry, used by nothing the run reads but pulled 3 days ago: the pull
   witness keeps it ("pulled 3 days ago; no consumer this run read uses it").
 - In staging (eu-west-1), an EKS cluster `legacy-eks` that grants the sweep no access: the
@@ -417,6 +419,27 @@ def seed_eks(org: DemoOrg) -> None:
     org.must_delete["payments/api:v0"] = where["v0"]
 
 
+def seed_agentcore(org: DemoOrg) -> None:
+    """222222222222 (eu-west-1): a Bedrock AgentCore runtime on the registry's agents:v1, the
+    image's only consumer (kept: "used by AgentCore runtime support_bot version 1")."""
+    ecr = account_session(REGISTRY, US).client("ecr")
+    ecr.create_repository(repositoryName="agents")
+    digest = push(ecr, "agents", image_manifest("agents-v1"), ("v1",))
+    account_session(PROD, EU).client("bedrock-agentcore-control").create_agent_runtime(
+        agentRuntimeName="support_bot",
+        agentRuntimeArtifact={"containerConfiguration": {"containerUri": f"{HOST}/agents:v1"}},
+        roleArn=f"arn:aws:iam::{PROD}:role/support-bot",
+        networkConfiguration={"networkMode": "PUBLIC"},
+    )
+    org.digests["agents:v1"] = digest
+    org.must_keep["agents:v1 (AgentCore runtime support_bot, eu-west-1)"] = (
+        REGISTRY,
+        US,
+        "agents",
+        digest,
+    )
+
+
 def seed_unexplained_pull(org: DemoOrg) -> None:
     """An image no consumer of the org uses, pulled 3 days ago (by a laptop, say): the pull
     witness keeps it, "pulled 3 days ago; no consumer this run read uses it"."""
@@ -448,6 +471,7 @@ SEEDS: tuple[Seed, ...] = (
     seed_staging,
     seed_batch_and_step_functions,
     seed_eks,
+    seed_agentcore,
     seed_unexplained_pull,
     seed_moto_limits,
 )
