@@ -15,6 +15,7 @@ proxy's HTML page as an empty answer.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -72,27 +73,40 @@ class SharedTLSSession(AIOHTTPSession):
 
 
 # botocore retries are off: Api.call retries (see limits.py), so attempts never multiply.
-CLIENT_CONFIG = AioConfig(
-    http_session_cls=SharedTLSSession,
-    retries={"mode": "standard", "total_max_attempts": 1},
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "http_session_cls": SharedTLSSession,
+    "retries": {"mode": "standard", "total_max_attempts": 1},
     # Our requests are fixed in code and AWS validates them anyway; client-side validation is
     # a measurable share of the CPU each call costs.
-    parameter_validation=False,
-    connect_timeout=10,
+    "parameter_validation": False,
+    "connect_timeout": 10,
     # An endpoint that accepts and never answers costs this per attempt; Api.call stops
     # retrying an account × region that stays unreachable (RetryPolicy.unreachable_seconds).
-    read_timeout=30,
+    "read_timeout": 30,
     # ECS and ECR clients of every account share one pool per endpoint (see client()), so
     # it must hold the calls of many accounts at once; the gates in limits.py bound them.
-    max_pool_connections=512,
-    user_agent_extra="ecr-sweeper",
-)
+    "max_pool_connections": 512,
+    "user_agent_extra": "ecr-sweeper",
+}
+CLIENT_CONFIG = AioConfig(**_CLIENT_OPTIONS)
+# A host prefix (HealthOmics' `workflows-`) names a host of AWS's own endpoints: with an
+# endpoint of the user's (AWS_ENDPOINT_URL: moto, the emulator, LocalStack), the prefixed
+# host does not exist, so a client there sends its calls to the endpoint as given.
+OVERRIDDEN_ENDPOINT_CONFIG = AioConfig(**_CLIENT_OPTIONS, inject_host_prefix=False)
 
 
 def _create_client(session: AioSession, service: str, region: Region) -> Any:
     """The client context of `service` (its stubs type each service by a literal name)."""
     create: Any = session.create_client
-    return create(service, region_name=region, config=CLIENT_CONFIG)
+    config = OVERRIDDEN_ENDPOINT_CONFIG if _endpoint_overridden(service) else CLIENT_CONFIG
+    return create(service, region_name=region, config=config)
+
+
+def _endpoint_overridden(service: str) -> bool:
+    """Whether the environment gives `service` an endpoint of its own choosing (the SDKs'
+    AWS_ENDPOINT_URL, or AWS_ENDPOINT_URL_<SERVICE>)."""
+    suffix = service.upper().replace("-", "_")
+    return bool(os.environ.get("AWS_ENDPOINT_URL") or os.environ.get(f"AWS_ENDPOINT_URL_{suffix}"))
 
 
 BOOTSTRAP_REGION = Region("us-east-1")  # where to ask an account which regions it has
