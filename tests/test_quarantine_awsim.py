@@ -270,6 +270,13 @@ def test_the_command_line_quarantine_states_its_cost_first_and_restore_undoes_it
         assert "as checked in March 2026" in out
         assert f"left {A}/{US}/app@{ELSEWHERE.digest}: archived already, not by" in applied.stderr
         assert "archived already by something else 1, skipped 0, failed 0" in out
+        # The images it archived are listed, under "archived" (none was deleted)
+        assert "ecr-sweeper apply: archived" in out
+        assert "ecr-sweeper apply: deleted" not in out
+        archived_now = [d for d in reviewed.deletions if d.digest != ELSEWHERE.digest]
+        assert len(archived_now) == 5
+        for d in archived_now:
+            assert d.digest in out, out
         assert {d for d, s in statuses().items() if s == "ARCHIVED"} == {
             d.digest for d in reviewed.deletions
         }

@@ -256,8 +256,10 @@ class Renderer:
         counts = apply_totals(result)
         self.errors(result.fresh)
         outcome = result.outcome
+        if outcome.archived:
+            self._deleted_table(outcome.archived, "archived")
         if outcome.deleted:
-            self._deleted_table(outcome.deleted)
+            self._deleted_table(outcome.deleted, "deleted")
         for decision, why in result.skipped:
             self.log.warning(f"  skipped {decision.repository}@{decision.digest}: {why}")
         for decision in outcome.still_referenced:
@@ -292,8 +294,9 @@ class Renderer:
             markup=False,
         )
 
-    def _deleted_table(self, deleted: list[Decision]) -> None:
-        table = Table(title="ecr-sweeper apply: deleted", title_justify="left")
+    def _deleted_table(self, deleted: list[Decision], done: str) -> None:
+        """The images apply `done` (deleted, or archived by a quarantine), one row each."""
+        table = Table(title=f"ecr-sweeper apply: {done}", title_justify="left")
         for column in ("account", "region", "repository", "tags", "digest"):
             table.add_column(column)
         table.add_column("size", justify="right")

@@ -309,8 +309,8 @@ def csv_rows(plan: Plan) -> list[tuple[str, ...]]:
 @dataclass(frozen=True, slots=True)
 class ApplyRow:
     """One image the reviewed plan listed, and what apply did with it (`outcome`: deleted,
-    deleted-earlier, already-gone, skipped, still-referenced or failed; `detail`: why, when
-    it was not deleted)."""
+    archived or already-archived (a quarantine), deleted-earlier, already-gone, skipped,
+    still-referenced or failed; `detail`: why, when it was not deleted)."""
 
     outcome: str
     decision: Decision
@@ -327,6 +327,11 @@ def apply_rows(result: ApplyResult) -> list[ApplyRow]:
 
     groups: list[list[ApplyRow]] = [
         [ApplyRow("deleted", d) for d in outcome.deleted],
+        [ApplyRow("archived", d) for d in outcome.archived],  # apply --quarantine
+        [
+            ApplyRow("already-archived", d, "archived already, not by this quarantine")
+            for d in outcome.already_archived
+        ],
         [ApplyRow("deleted-earlier", d) for d in result.previously_done],
         [ApplyRow("already-gone", d) for d in outcome.already_gone],
         [ApplyRow("skipped", d, why) for d, why in result.skipped],
