@@ -42,7 +42,9 @@ class ImageRecord:
         self.status = image.status
         self.archived_at: float | None = None  # lastArchivedAt
         self.activated_at: float | None = None  # lastActivatedAt (the restore's request)
-        self.active_from = 0.0  # an ACTIVATING image is ACTIVE from then on
+        # An ACTIVATING image is ACTIVE from then on; one the scenario seeds as ACTIVATING (a
+        # restore someone else asked for) stays so, as the scenario says.
+        self.active_from = float("inf") if image.status == "ACTIVATING" else 0.0
 
     def status_at(self, now: float) -> str:
         """The image's status at `now`: a restore in progress ends once its delay is over."""
