@@ -364,7 +364,10 @@ def _peak_rss_mb(ru_maxrss_mb: float) -> float:
     return ru_maxrss_mb
 
 
-def run_child(emu: RemoteEmulator, spec: dict[str, Any]) -> dict[str, Any]:
+def run_child(
+    emu: RemoteEmulator, spec: dict[str, Any], module: str = "awsim.bench"
+) -> dict[str, Any]:
+    """Run `module --child SPEC` against `emu` in a fresh process; its last stdout line (JSON)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(emu.env())
     env.update(
@@ -376,14 +379,14 @@ def run_child(emu: RemoteEmulator, spec: dict[str, Any]) -> dict[str, Any]:
         ),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "awsim.bench", "--child", json.dumps(spec)],
+        [sys.executable, "-m", module, "--child", json.dumps(spec)],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"sweep failed:\n{proc.stderr}")
+        raise RuntimeError(f"{spec.get('command', 'sweep')} failed:\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import bench
 from .faults import Faults
 from .generate import generate_org
 from .remote import RemoteEmulator, spawn_emulator
@@ -174,27 +173,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_child(emu: RemoteEmulator, spec: dict[str, Any]) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(emu.env())
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(_TESTS_DIR), str(_SRC_DIR), env.get("PYTHONPATH")])
-        ),
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "awsim.memory", "--child", json.dumps(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{spec['command']} failed:\n{proc.stderr}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    """One command (`spec["command"]`: plan or apply) in its own process (see bench.run_child)."""
+    return bench.run_child(emu, spec, module="awsim.memory")
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
