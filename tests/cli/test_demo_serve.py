@@ -53,14 +53,18 @@ def _plan(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complet
 def test_demo_serve_keeps_the_org_running_for_the_printed_commands_until_sigterm(
     tmp_path: Path,
 ) -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ecr_sweeper", "demo", "--serve"],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # stdout is read by one thread only (communicate() would race it for the last lines);
+    # stderr goes to a file, so a full pipe can never stall the server.
+    stderr_file = tmp_path / "serve.stderr"
+    with stderr_file.open("w", encoding="utf-8") as stderr_sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ecr_sweeper", "demo", "--serve"],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr_sink,
+            text=True,
+        )
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
@@ -103,12 +107,15 @@ def test_demo_serve_keeps_the_org_running_for_the_printed_commands_until_sigterm
     finally:
         server.send_signal(signal.SIGTERM)
         try:
-            _, stderr = server.communicate(timeout=60)
+            server.wait(timeout=60)
         finally:
             if server.poll() is None:  # pragma: no cover - only when it did not stop
                 server.kill()
                 server.wait(timeout=30)
         reader.join(timeout=30)
+        assert server.stdout is not None
+        server.stdout.close()
+    stderr = stderr_file.read_text(encoding="utf-8")
     assert server.returncode == 0, stderr
     rest: list[str] = []
     while (line := lines.get(timeout=5)) is not None:
