@@ -63,8 +63,8 @@ from ecr_sweeper.model import (
     origin_order,
 )
 from ecr_sweeper.plan import Planner, build_plan, drain, per_repository, recheck_repository
-from ecr_sweeper.results import ApplyResult, DeleteOutcome, RestoreLine
-from ecr_sweeper.spool import Spilled, Spool
+from ecr_sweeper.results import ApplyResult, DeleteOutcome, Outcomes, RestoreLine
+from ecr_sweeper.spool import Spilled, Spool, SpooledOutcomes
 from ecr_sweeper.words import plural
 
 # Progress is reported as events (events.py): a Step for each account × region read and image
@@ -582,10 +582,10 @@ async def apply_plan(
     done = QUARANTINE_DONE if quarantine else DONE
     if journal is not None and quarantine:
         journal.at = now  # the record a later plan counts the quarantine's days from
-    previously_done = [d for d in reviewed.deletions if recorded.get(_key(d)) in done]
-    if previously_done:
+    earlier = sum(recorded.get(_key(d)) in done for d in reviewed.deletions) if recorded else 0
+    if earlier:
         done_as = "archived or deleted" if quarantine else "deleted"
-        progress(Note(f"journal: {len(previously_done)} images were {done_as} by an earlier run"))
+        progress(Note(f"journal: {earlier} images were {done_as} by an earlier run"))
     fresh = await make_plan(
         reviewed.targets,
         reviewed.policy,
@@ -595,10 +595,10 @@ async def apply_plan(
         sources=reviewed.sources,
         quarantined=reviewed.quarantined,
     )
-    outcome = DeleteOutcome()
-    skipped: list[tuple[Decision, str]] = []
+    # On disk as it is done: what apply did is listed per image afterwards, never held whole.
+    outcome = SpooledOutcomes()
     targets = {t.account_id: t for t in reviewed.targets}
-    planned = len(reviewed.deletions) - len(previously_done)  # at most this many to delete
+    planned = len(reviewed.deletions) - earlier  # at most this many to delete
     unread = {(e.account_id, e.region) for e in fresh.errors}
     # Repository by repository: a few in memory at once (those being deleted), never the plan.
     at_once = anyio.Semaphore(connections.limits.repositories_at_once)
@@ -642,24 +642,29 @@ async def apply_plan(
         for group, (still, now_kept) in per_repository(
             reviewed.deletions, fresh.deletions, fresh.kept
         ):
-            todo = [d for d in group if recorded.get(_key(d)) not in done]
+            todo: list[Decision] = []
+            by_earlier_run = DeleteOutcome()
+            for d in group:
+                (by_earlier_run.done_earlier if recorded.get(_key(d)) in done else todo).append(d)
+            outcome.merge(by_earlier_run)
             to_delete, why_skipped = recheck_repository(
                 todo, still, now_kept, blocked=fresh.blocked
             )
             gone = _gone(why_skipped, still, now_kept, fresh.blocked, unread)
             if gone:
-                outcome.already_gone.extend(gone)
+                outcome.merge(DeleteOutcome(already_gone=gone))
                 if journal is not None:
                     journal.record(DeleteOutcome(already_gone=gone))
             gone_now = set(gone)
             # In words here: ApplyResult carries them as text (the renderer's, with its flags).
-            skipped += ((d, wording.reason(why)) for d, why in why_skipped if d not in gone_now)
+            skip = [(d, wording.reason(why)) for d, why in why_skipped if d not in gone_now]
+            outcome.merge(DeleteOutcome(skipped=skip))
             if to_delete:
                 # A quarantine that is over is deleted, even by an apply that quarantines the rest.
                 over = {d.digest for d in still if d.reason.code is Code.QUARANTINE_OVER}
                 await at_once.acquire()
                 tg.start_soon(one_repository, to_delete[0].repository, to_delete, over)
-    return ApplyResult(fresh, outcome, skipped, previously_done, quarantine=quarantine)
+    return ApplyResult(fresh, outcome, quarantine=quarantine)
 
 
 async def _apply_in(
@@ -670,7 +675,7 @@ async def _apply_in(
     archive: list[Decision],
     decisions: list[Decision],
     over: set[Digest],
-    outcome: DeleteOutcome,
+    outcome: Outcomes,
     batch_done: Callable[[DeleteOutcome], None],
     progress: Progress,
 ) -> None:
@@ -680,7 +685,7 @@ async def _apply_in(
         ecr = await connections.client(target, key.region, "ecr")
     except Exception as exc:  # noqa: BLE001 - reported per image; other repositories go on
         why = "; ".join(describe_errors(exc))
-        outcome.failed.extend((d, why) for d in decisions)
+        outcome.merge(DeleteOutcome(failed=[(d, why) for d in decisions]))
         return
     api = connections.api(key.account_id, key.region)
     to_archive = [d for d in archive if d.digest not in over]

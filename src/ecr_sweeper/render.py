@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,8 +32,8 @@ from ecr_sweeper.report import (
     RepositoryRow,
     account_rows,
     apply_csv_rows,
+    apply_json,
     apply_markdown,
-    apply_to_json,
     apply_totals,
     csv_rows,
     error_line,
@@ -164,12 +165,33 @@ class Renderer:
         else:
             self.plan(result, every_repository=every_repository)
 
-    def _csv(self, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    def _csv(self, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        self.out.print(buffer.getvalue(), markup=False, highlight=False, soft_wrap=True, end="")
+
+        def lines() -> Iterator[str]:
+            for row in itertools.chain([columns], rows):
+                writer.writerow(row)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+
+        self._text(lines())
+
+    def _text(self, pieces: Iterable[str], flush_at: int = 1 << 20) -> None:
+        """Text on stdout as it is made, about a MB at a time (never all of it in memory)."""
+        buffered: list[str] = []
+        size = 0
+        for piece in pieces:
+            buffered.append(piece)
+            size += len(piece)
+            if size >= flush_at:
+                self.out.print(
+                    "".join(buffered), markup=False, highlight=False, soft_wrap=True, end=""
+                )
+                buffered, size = [], 0
+        if buffered:
+            self.out.print("".join(buffered), markup=False, highlight=False, soft_wrap=True, end="")
 
     def confirmation_summary(self, result: Plan, largest: int = 5) -> None:
         """What `apply` is about to delete, per account and in its largest repositories."""
@@ -242,11 +264,9 @@ class Renderer:
             return
         self.errors(result.fresh)
         if output_format == "json":
-            text = json.dumps(apply_to_json(result), indent=2)
-            self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+            self._text(apply_json(result))
         elif output_format == "markdown":
-            text = apply_markdown(result)
-            self.out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+            self._text(apply_markdown(result))
         else:
             self._csv(APPLY_CSV_COLUMNS, apply_csv_rows(result))
 
@@ -294,23 +314,33 @@ class Renderer:
             markup=False,
         )
 
-    def _deleted_table(self, deleted: list[Decision], done: str) -> None:
-        """The images apply `done` (deleted, or archived by a quarantine), one row each."""
-        table = Table(title=f"ecr-sweeper apply: {done}", title_justify="left")
-        for column in ("account", "region", "repository", "tags", "digest"):
-            table.add_column(column)
-        table.add_column("size", justify="right")
-        for d in sorted(deleted, key=lambda d: (d.repository, d.digest)):
-            key = d.repository
-            table.add_row(
-                key.account_id,
-                key.region,
-                key.name,
-                ",".join(d.tags) or "(untagged)",
-                d.digest,
-                human_bytes(d.size_bytes),
+    def _deleted_table(self, deleted: Iterable[Decision], done: str, rows: int = 1000) -> None:
+        """The images apply `done` (deleted, or archived by a quarantine), one row each, in
+        their order: a table of at most `rows` rows at a time (the first titled), so that a
+        million images are printed without a million rows in memory."""
+        images = iter(deleted)
+        n = 0
+        while batch := list(itertools.islice(images, rows)):
+            table = Table(
+                title=f"ecr-sweeper apply: {done}" if n == 0 else None,
+                title_justify="left",
+                show_header=n == 0,
             )
-        self.out.print(table)
+            for column in ("account", "region", "repository", "tags", "digest"):
+                table.add_column(column)
+            table.add_column("size", justify="right")
+            for d in batch:
+                key = d.repository
+                table.add_row(
+                    key.account_id,
+                    key.region,
+                    key.name,
+                    ",".join(d.tags) or "(untagged)",
+                    d.digest,
+                    human_bytes(d.size_bytes),
+                )
+            self.out.print(table)
+            n += 1
 
 
 _RESTORE_STATES = ("ACTIVE", "ACTIVATING", "ARCHIVED", "GONE", "FAILED")

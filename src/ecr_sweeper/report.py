@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,31 +319,25 @@ class ApplyRow:
     detail: str = ""
 
 
-def apply_rows(result: ApplyResult) -> list[ApplyRow]:
-    """Every image of the reviewed plan with its outcome: deleted first, each outcome's images
-    by repository and digest (deletions finish in any order)."""
+def apply_rows(result: ApplyResult) -> Iterator[ApplyRow]:
+    """Every image of the reviewed plan with its outcome, outcome by outcome (deleted first),
+    each outcome's images as `Outcomes` gives them (an apply's own: by repository, then
+    digest), one at a time."""
     outcome = result.outcome
-
-    def by_place(d: Decision) -> tuple[RepositoryKey, str]:
-        return d.repository, d.digest
-
-    groups: list[list[ApplyRow]] = [
-        [ApplyRow("deleted", d) for d in outcome.deleted],
-        [ApplyRow("archived", d) for d in outcome.archived],  # apply --quarantine
-        [
-            ApplyRow("already-archived", d, "archived already, not by this quarantine")
-            for d in outcome.already_archived
-        ],
-        [ApplyRow("deleted-earlier", d) for d in result.previously_done],
-        [ApplyRow("already-gone", d) for d in outcome.already_gone],
-        [ApplyRow("skipped", d, why) for d, why in result.skipped],
-        [
-            ApplyRow("still-referenced", d, "still listed by an image index")
-            for d in outcome.still_referenced
-        ],
-        [ApplyRow("failed", d, why) for d, why in outcome.failed],
-    ]
-    return [row for group in groups for row in sorted(group, key=lambda r: by_place(r.decision))]
+    yield from (ApplyRow("deleted", d) for d in outcome.deleted)
+    yield from (ApplyRow("archived", d) for d in outcome.archived)  # apply --quarantine
+    yield from (
+        ApplyRow("already-archived", d, "archived already, not by this quarantine")
+        for d in outcome.already_archived
+    )
+    yield from (ApplyRow("deleted-earlier", d) for d in result.previously_done)
+    yield from (ApplyRow("already-gone", d) for d in outcome.already_gone)
+    yield from (ApplyRow("skipped", d, why) for d, why in result.skipped)
+    yield from (
+        ApplyRow("still-referenced", d, "still listed by an image index")
+        for d in outcome.still_referenced
+    )
+    yield from (ApplyRow("failed", d, why) for d, why in outcome.failed)
 
 
 APPLY_CSV_COLUMNS = (
@@ -356,10 +352,10 @@ APPLY_CSV_COLUMNS = (
 )
 
 
-def apply_csv_rows(result: ApplyResult) -> list[tuple[str, ...]]:
+def apply_csv_rows(result: ApplyResult) -> Iterator[tuple[str, ...]]:
     """One row per image (`APPLY_CSV_COLUMNS`; tags joined by spaces, as in the plan's CSV)."""
-    return [
-        (
+    for row in apply_rows(result):
+        yield (
             row.outcome,
             row.decision.repository.account_id,
             row.decision.repository.region,
@@ -369,63 +365,68 @@ def apply_csv_rows(result: ApplyResult) -> list[tuple[str, ...]]:
             str(row.decision.size_bytes),
             row.detail,
         )
-        for row in apply_rows(result)
-    ]
 
 
-def apply_to_json(result: ApplyResult) -> dict[str, Any]:
-    """What apply did: `summary` (apply_totals), `blocked` (its re-check), `errors` (the
-    re-check's, one line each) and `images`, one object per image of the reviewed plan with
-    `outcome`, `account_id`, `region`, `repository`, `image_digest`, `image_tags`,
-    `size_bytes` and `detail`."""
-    return {
+def apply_json(result: ApplyResult) -> Iterator[str]:
+    """What apply did, as the text of one JSON document (`json.dumps(..., indent=2)`), piece by
+    piece: `summary` (apply_totals), `blocked` (its re-check), `errors` (the re-check's, one
+    line each) and `images`, one object per image of the reviewed plan with `outcome`,
+    `account_id`, `region`, `repository`, `image_digest`, `image_tags`, `size_bytes` and
+    `detail`. Only one image is encoded at a time."""
+    head = {
         "summary": apply_totals(result),
         "blocked": result.fresh.blocked,
         "errors": [error_line(e) for e in result.fresh.errors],
-        "images": [
-            {
-                "outcome": row.outcome,
-                "account_id": row.decision.repository.account_id,
-                "region": row.decision.repository.region,
-                "repository": row.decision.repository.name,
-                "image_digest": row.decision.digest,
-                "image_tags": list(row.decision.tags),
-                "size_bytes": row.decision.size_bytes,
-                "detail": row.detail,
-            }
-            for row in apply_rows(result)
-        ],
+        "images": [],
     }
+    text = json.dumps(head, indent=2)
+    yield text.removesuffix("[]\n}") + "["
+    n = 0
+    for n, row in enumerate(apply_rows(result), start=1):
+        image = {
+            "outcome": row.outcome,
+            "account_id": row.decision.repository.account_id,
+            "region": row.decision.repository.region,
+            "repository": row.decision.repository.name,
+            "image_digest": row.decision.digest,
+            "image_tags": list(row.decision.tags),
+            "size_bytes": row.decision.size_bytes,
+            "detail": row.detail,
+        }
+        yield (
+            ("," if n > 1 else "") + "\n    " + json.dumps(image, indent=2).replace("\n", "\n    ")
+        )
+    yield ("\n  ]" if n else "]") + "\n}\n"
 
 
-def apply_markdown(result: ApplyResult) -> str:
+def apply_markdown(result: ApplyResult) -> Iterator[str]:
     """What apply did, for people (CI job logs, merge requests): a status line and one table
-    row per image."""
+    row per image; line by line."""
     counts = apply_totals(result)
-    rows = apply_rows(result)
     status = (
         "**BLOCKED** — the re-check could not read every usage source, so nothing was deleted."
         if result.fresh.blocked
         else f"Deleted **{plural(counts['deleted'], 'images')}**, reclaiming "
         f"**{human_bytes(counts['bytes_reclaimed'])}**."
     )
-    lines = ["# ecr-sweeper apply", "", status, ""]
-    if rows:
-        lines += [
-            "| outcome | account | region | repository | tags | digest | size | detail |",
-            "|---|---|---|---|---|---|--:|---|",
-        ]
-        lines += [
+    yield from ("# ecr-sweeper apply\n", "\n", f"{status}\n", "\n")
+    header = [
+        "| outcome | account | region | repository | tags | digest | size | detail |\n",
+        "|---|---|---|---|---|---|--:|---|\n",
+    ]
+    for r in apply_rows(result):
+        yield from header
+        header = []
+        yield (
             f"| {r.outcome} | {r.decision.repository.account_id} | "
             f"{r.decision.repository.region} | `{r.decision.repository.name}` | "
             f"{', '.join(f'`{t}`' for t in r.decision.tags) or '(untagged)'} | "
             f"`{r.decision.digest}` | {human_bytes(r.decision.size_bytes)} | "
-            f"{_cell(r.detail)} |"
-            for r in rows
-        ]
+            f"{_cell(r.detail)} |\n"
+        )
     if result.fresh.errors:
-        lines += ["", "## Errors", "", *(f"- {error_line(e)}" for e in result.fresh.errors)]
-    return "\n".join(lines) + "\n"
+        yield from ("\n", "## Errors\n", "\n")
+        yield from (f"- {error_line(e)}\n" for e in result.fresh.errors)
 
 
 def _cell(text: str) -> str:

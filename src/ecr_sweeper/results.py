@@ -6,15 +6,17 @@ pipeline fill them. Nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from ecr_sweeper.model import Decision, Digest, Plan, RepositoryKey
 
 
 @dataclass(slots=True)
 class DeleteOutcome:
-    """What BatchDeleteImage did for a set of decisions."""
+    """What apply did for a set of decisions (a batch: BatchDeleteImage's answer read, or one
+    repository's re-check), image by image, in the order it was done."""
 
     deleted: list[Decision] = field(default_factory=list)
     already_gone: list[Decision] = field(default_factory=list)
@@ -23,6 +25,10 @@ class DeleteOutcome:
     archived: list[Decision] = field(default_factory=list)  # apply --quarantine: not deleted
     # apply --quarantine: archived already, by something else (not this tool's to restore)
     already_archived: list[Decision] = field(default_factory=list)
+    # Not deleted: the re-check keeps them now, or could not judge them (why, in words).
+    skipped: list[tuple[Decision, str]] = field(default_factory=list)
+    # Deleted (or archived) by an earlier, killed run of the same plan (its journal says so).
+    done_earlier: list[Decision] = field(default_factory=list)
 
     def merge(self, other: DeleteOutcome) -> None:
         """Add another batch's outcomes to these."""
@@ -32,6 +38,34 @@ class DeleteOutcome:
         self.failed += other.failed
         self.archived += other.archived
         self.already_archived += other.already_archived
+        self.skipped += other.skipped
+        self.done_earlier += other.done_earlier
+
+
+class Outcomes(Protocol):
+    """What a whole apply did, image by image: a `DeleteOutcome` in memory, or the same on
+    disk (`spool.SpooledOutcomes`, an apply's own, which reads each outcome back repository by
+    repository, each repository's images by digest, and holds none of them)."""
+
+    @property
+    def deleted(self) -> Sequence[Decision]: ...
+    @property
+    def already_gone(self) -> Sequence[Decision]: ...
+    @property
+    def still_referenced(self) -> Sequence[Decision]: ...
+    @property
+    def failed(self) -> Sequence[tuple[Decision, str]]: ...
+    @property
+    def archived(self) -> Sequence[Decision]: ...
+    @property
+    def already_archived(self) -> Sequence[Decision]: ...
+    @property
+    def skipped(self) -> Sequence[tuple[Decision, str]]: ...
+    @property
+    def done_earlier(self) -> Sequence[Decision]: ...
+
+    def merge(self, other: DeleteOutcome) -> None:
+        """Add another batch's outcomes to these."""
 
 
 @dataclass(slots=True)
@@ -39,10 +73,18 @@ class ApplyResult:
     """What `apply` did: the fresh plan it re-checked against, and each image's outcome."""
 
     fresh: Plan
-    outcome: DeleteOutcome
-    skipped: list[tuple[Decision, str]] = field(default_factory=list)
-    previously_done: list[Decision] = field(default_factory=list)  # by an earlier, killed run
+    outcome: Outcomes
     quarantine: bool = False  # archived (ECR's archive) instead of deleted
+
+    @property
+    def skipped(self) -> Sequence[tuple[Decision, str]]:
+        """Images the reviewed plan deleted that the re-check keeps, with why (in words)."""
+        return self.outcome.skipped
+
+    @property
+    def previously_done(self) -> Sequence[Decision]:
+        """Images an earlier, killed run of the plan deleted (or archived)."""
+        return self.outcome.done_earlier
 
     @property
     def complete(self) -> bool:

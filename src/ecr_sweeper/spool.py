@@ -12,9 +12,14 @@ from __future__ import annotations
 import pickle
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import fields
+from typing import TypeVar, overload
 
 from ecr_sweeper.model import Decision, Repository, RepositoryKey
+from ecr_sweeper.results import DeleteOutcome
+
+T = TypeVar("T")
 
 
 class Spool:
@@ -80,3 +85,112 @@ class Spilled:
             yield pickle.loads(self._file.read(size))  # noqa: S301 - our own file
         self._sizes.clear()
         self._closed()
+
+
+class SpooledOutcomes:
+    """`results.Outcomes` in a temporary file: what an apply did, each batch pickled as it is
+    merged, filed under its repository. In memory stay the count of each outcome and where each
+    repository's batches are (grows with repositories, not images). Each outcome is read back
+    repository by repository (in key order), each repository's images by digest: the order
+    apply's listings print them in, one repository at a time."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the result lives
+        self._closed = weakref.finalize(self, self._file.close)
+        self._where: dict[RepositoryKey, list[tuple[int, int]]] = {}
+        self._end = 0
+        self._counts = dict.fromkeys(_OUTCOMES, 0)
+        self.deleted = _Listed[Decision](self, lambda o: o.deleted, "deleted")
+        self.already_gone = _Listed[Decision](self, lambda o: o.already_gone, "already_gone")
+        self.still_referenced = _Listed[Decision](
+            self, lambda o: o.still_referenced, "still_referenced"
+        )
+        self.failed = _Listed[tuple[Decision, str]](self, lambda o: o.failed, "failed")
+        self.archived = _Listed[Decision](self, lambda o: o.archived, "archived")
+        self.already_archived = _Listed[Decision](
+            self, lambda o: o.already_archived, "already_archived"
+        )
+        self.skipped = _Listed[tuple[Decision, str]](self, lambda o: o.skipped, "skipped")
+        self.done_earlier = _Listed[Decision](self, lambda o: o.done_earlier, "done_earlier")
+
+    def merge(self, other: DeleteOutcome) -> None:
+        """Add another batch's outcomes to these (to the end of the file, by repository)."""
+        parts: dict[RepositoryKey, DeleteOutcome] = {}
+        for name in _OUTCOMES:
+            items: list[Decision | tuple[Decision, str]] = getattr(other, name)
+            self._counts[name] += len(items)
+            for item in items:
+                key = _decision(item).repository
+                getattr(parts.setdefault(key, DeleteOutcome()), name).append(item)
+        for key, part in parts.items():
+            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+            self._file.seek(self._end)
+            self._file.write(data)
+            self._where.setdefault(key, []).append((self._end, len(data)))
+            self._end += len(data)
+
+    def count(self, name: str) -> int:
+        """How many images have the outcome `name` (a field of DeleteOutcome)."""
+        return self._counts[name]
+
+    def by_repository(self) -> Iterator[DeleteOutcome]:
+        """Every repository's outcomes, one repository at a time, in key order."""
+        for key in sorted(self._where):
+            merged = DeleteOutcome()
+            for offset, size in self._where[key]:
+                self._file.seek(offset)
+                merged.merge(pickle.loads(self._file.read(size)))  # noqa: S301 - our own file
+            yield merged
+
+    def close(self) -> None:
+        """Remove the file."""
+        self._closed()
+
+
+_OUTCOMES = tuple(f.name for f in fields(DeleteOutcome))
+
+
+def _decision(item: Decision | tuple[Decision, str]) -> Decision:
+    return item if isinstance(item, Decision) else item[0]
+
+
+class _Listed(Sequence[T]):
+    """One outcome of a `SpooledOutcomes`, read from its file each time it is iterated:
+    repository by repository, each repository's images by digest."""
+
+    def __init__(
+        self, spool: SpooledOutcomes, pick: Callable[[DeleteOutcome], list[T]], name: str
+    ) -> None:
+        self._spool = spool
+        self._pick = pick
+        self._name = name
+
+    def __len__(self) -> int:
+        return self._spool.count(self._name)
+
+    def __iter__(self) -> Iterator[T]:
+        if not len(self):
+            return
+        for part in self._spool.by_repository():
+            yield from sorted(self._pick(part), key=lambda item: _decision(item).digest)  # type: ignore[arg-type]
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return tuple(self)[index]
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name}: {len(self)} images)"

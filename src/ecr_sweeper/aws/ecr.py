@@ -42,7 +42,7 @@ from ecr_sweeper.model import (
     ScanError,
 )
 from ecr_sweeper.repopolicy import pull_access
-from ecr_sweeper.results import DeleteOutcome, ImageState, RestoreLine
+from ecr_sweeper.results import DeleteOutcome, ImageState, Outcomes, RestoreLine
 from ecr_sweeper.words import plural
 
 DESCRIBE_IMAGES_PAGE = 1000
@@ -366,7 +366,7 @@ async def delete_images(
     api: Api,
     key: RepositoryKey,
     decisions: Sequence[Decision],
-    outcome: DeleteOutcome,
+    outcome: Outcomes,
     *,
     on_batch: Callable[[DeleteOutcome], None] = lambda _: None,
 ) -> None:
@@ -472,7 +472,7 @@ async def archive_images(
     api: Api,
     key: RepositoryKey,
     decisions: Sequence[Decision],
-    outcome: DeleteOutcome,
+    outcome: Outcomes,
     *,
     on_image: Callable[[DeleteOutcome], None] = lambda _: None,
 ) -> None:
