@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
+import anyio
 import pytest
 
 import sweep
@@ -20,8 +22,12 @@ from awsim import (
     image_uri,
 )
 from ecr_sweeper import wording
-from ecr_sweeper.aws.consumers import registry
-from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy, Sources
+from ecr_sweeper.aws.consumers import ecs, registry
+from ecr_sweeper.aws.consumers.kind import Kind, ReadContext, Reader, Reading
+from ecr_sweeper.aws.consumers.scan import read_context, scan_usage
+from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.model import AccountTarget, Patterns, Plan, Policy, Sources, UsageScan
+from ecr_sweeper.model import Region as RegionName
 from planning import NO_RETENTION
 from test_sweep_awsim import (
     NOW,
@@ -288,3 +294,50 @@ def test_the_ecs_chain_goes_first_and_the_other_kinds_after_it_has_its_work(
     named = max(first[("ecs", "DescribeServices")], first[("ecs", "DescribeTasks")])
     assert all(first[op] > named for op in others), sorted(first.items(), key=lambda i: i[1])
     assert chain <= set(first)
+
+
+def test_the_rollback_window_of_what_ecs_named_does_not_wait_for_the_other_kinds(
+    emulator: StartEmulator,
+) -> None:
+    """The window of the families the ECS readers named is read as soon as they are done (its
+    revisions are described in the region's busiest bucket): a kind whose reader ends only once
+    the emulator has seen ListTaskDefinitions is read without error. Were the window read only
+    after every kind, that reader would wait for it in vain (an order, not a timing: the wait's
+    bound only stops the test)."""
+    svc, td, task = service_using("api", "api", image_uri(A, US, "app", tag="v1"), None)
+    region = Region(US, (Cluster("apps", (svc,), (task,)),), (td,), (Repository("app", (V1,)),))
+    with emulator(Scenario((Account(A, (region,)),))) as emu:
+
+        def window_listed() -> bool:
+            return any(k.operation == "ListTaskDefinitions" for k in emu.first_calls())
+
+        async def waits_for_the_window(ctx: ReadContext) -> Reading:  # noqa: ARG001
+            with anyio.fail_after(120):
+                while not await anyio.to_thread.run_sync(window_listed):  # noqa: ASYNC110
+                    await anyio.sleep(0.05)  # the emulator's record: polled, not an event
+            return Reading()
+
+        async def present(ctx: ReadContext) -> bool:  # noqa: ARG001 - no I/O
+            return True
+
+        late = Kind("late", "late things", present, (Reader("late", waits_for_the_window),))
+        swept = target(A)
+
+        async def scan(connections: Connections) -> UsageScan:
+            async def client(service: str) -> Any:
+                return await connections.client(swept, RegionName(US), service)
+
+            ctx = read_context(
+                swept,
+                RegionName(US),
+                api=connections.api(swept.account_id, RegionName(US)),
+                client=client,
+                sources=Sources(service_revisions=False),
+                now=NOW,
+            )
+            return await scan_usage(ctx, [ecs.KIND, late])
+
+        usage = sweep.connected(scan)
+    assert usage.errors == ()
+    assert {u.image for u in usage.usages} == {image_uri(A, US, "app", tag="v1")}
+    assert {(e.kind, e.read) for e in usage.census} == {("ecs", True), ("late", True)}

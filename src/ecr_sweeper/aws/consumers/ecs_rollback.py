@@ -1,7 +1,9 @@
 """Rollback window: the last N ACTIVE revisions of every task-definition family in use, so a
 `aws ecs update-service --task-definition web:41` rollback still finds its images.
 
-Runs after the other sources (it needs the families they found). One listing of the region's
+Runs once the ECS readers are done, for the families they found (the critical path: the
+revisions it names are described in the region's busiest bucket), and again after every other
+source, for the families only those found. One listing of the region's
 ACTIVE task definitions, newest first (`sort=DESC` orders by family name, descending, then by
 revision, newest first), serves every family at once, and stops as soon as the listing has
 passed the last family in use. Should that listing grow longer than asking family by family
@@ -23,11 +25,12 @@ PAGE = 100
 
 
 async def read_rollback_window(ctx: ReadContext) -> Reading:
-    """The newest `rollback_revisions` ACTIVE revisions of each family in use (named to the
-    ECS scope, which describes them)."""
+    """The newest `rollback_revisions` ACTIVE revisions of each family in use that an earlier
+    read of the window did not cover (named to the ECS scope, which describes them)."""
     found = ctx.findings()
     ecs = await ctx.client("ecs")
-    families = sorted(ctx.ecs.families)
+    families = sorted(ctx.ecs.families - ctx.ecs.windowed)
+    ctx.ecs.windowed.update(families)
     found.count("families", len(families))
     if not families:
         return found.reading()
@@ -43,8 +46,8 @@ async def read_rollback_window(ctx: ReadContext) -> Reading:
     return found.reading()
 
 
-# Widens the ECS reading after every kind was read (it needs the families they named); no
-# consumer kind of its own.
+# Widens the ECS reading with the families named so far: once the ECS readers are done, and
+# after every kind was read (the families only the others named); no consumer kind of its own.
 ROLLBACK_WINDOW = Reader("rollback window", read_rollback_window)
 
 

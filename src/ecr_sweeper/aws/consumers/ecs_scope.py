@@ -30,6 +30,7 @@ class EcsScope:
     # task definition (ARN, or a family meaning its latest ACTIVE revision) → (used by, kind)
     task_definitions: dict[str, tuple[str, str]] = field(default_factory=dict)
     families: set[str] = field(default_factory=set)
+    windowed: set[str] = field(default_factory=set)  # families the rollback window has read
     excluded_clusters: list[str] = field(default_factory=list)  # by the cluster patterns
     _images: list[Seen] = field(default_factory=list)  # of the task definitions described
     _counts: dict[str, int] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """The usage scan of one account × region: every kind at once, each read where the run reads it
 and its census taken (asked only where its readers' own listings did not answer it), then the
-rollback window; every task definition named is described as soon as it is named
+rollback window (of the families ECS named as soon as the ECS kind is read, of the others
+after every kind); every task definition named is described as soon as it is named
 (ecs_scope.py). Each reader returns what it read; the scan
 joins the readings and parses every image reference."""
 
@@ -66,15 +67,21 @@ async def scan_usage(
     """Take the census of `kinds` and read those the run reads, concurrently; then the
     rollback window. Never raises (every failure is an error of the scan: fail closed)."""
     outcome = _Outcome()
+    window = ctx.sources.rollback_revisions > 0
     try:
         async with ctx.ecs.describing():
             async with anyio.create_task_group() as tg:
                 # The ECS chain first (it feeds the busiest bucket); the other kinds start once
                 # it has its work queued, and fill around it.
                 chain_first = ecs.KIND in kinds
+                ecs_read = anyio.Event()
                 for kind in kinds:
-                    tg.start_soon(_read_kind, kind, ctx, outcome, chain_first)
-            if ctx.sources.rollback_revisions > 0:
+                    tg.start_soon(_read_kind, kind, ctx, outcome, chain_first, ecs_read)
+                if window and chain_first:
+                    # The window of the families ECS named, as soon as they are known: on the
+                    # critical path, it does not wait for the other kinds.
+                    tg.start_soon(_window_after, ecs_read, ctx, outcome)
+            if window:  # the families only the other kinds named
                 await _read(ROLLBACK_WINDOW, ctx, outcome)
     except Exception as exc:  # noqa: BLE001 - every failure must become a fail-closed error
         outcome.errors.extend(describe_errors(exc))
@@ -138,20 +145,31 @@ def _usage_scan(
     )
 
 
-async def _read(reader: Reader, ctx: ReadContext, outcome: _Outcome) -> None:
+async def _read(reader: Reader, ctx: ReadContext, outcome: _Outcome, part: str = "") -> None:
+    """Run `reader`, keeping its reading (under its name, and `part` if it runs more than
+    once) or its failure."""
     mine = ctx.for_reader()
+    key = f"{reader.name}{part}"
     try:
-        outcome.readings[reader.name] = await reader.read(mine)
+        outcome.readings[key] = await reader.read(mine)
     except Exception as exc:  # noqa: BLE001 - recorded per reader so every failure is named
-        outcome.readings[reader.name] = mine.findings().reading()  # what it saw before
+        outcome.readings[key] = mine.findings().reading()  # what it saw before
         outcome.failed.add(reader.name)
         outcome.errors.extend(f"{reader.name}: {line}" for line in describe_errors(exc))
 
 
-async def _read_kind(kind: Kind, ctx: ReadContext, outcome: _Outcome, chain_first: bool) -> None:
+async def _window_after(ecs_read: anyio.Event, ctx: ReadContext, outcome: _Outcome) -> None:
+    await ecs_read.wait()
+    await _read(ROLLBACK_WINDOW, ctx, outcome, " (ECS)")
+
+
+async def _read_kind(
+    kind: Kind, ctx: ReadContext, outcome: _Outcome, chain_first: bool, ecs_read: anyio.Event
+) -> None:
     """Read `kind` where the run reads it, then take its census unless its readers' own
     listings answered it (the census's question is their first list call: asked once). With
-    `chain_first`, a kind other than ECS starts once the ECS chain is under way."""
+    `chain_first`, a kind other than ECS starts once the ECS chain is under way. `ecs_read`
+    is set once the ECS kind is read."""
     if chain_first and kind is not ecs.KIND:
         await ctx.ecs.chain_under_way()
     try:
@@ -159,6 +177,7 @@ async def _read_kind(kind: Kind, ctx: ReadContext, outcome: _Outcome, chain_firs
     finally:
         if kind is ecs.KIND:
             ctx.ecs.under_way()  # its readers named what they could: the chain has its work
+            ecs_read.set()
 
 
 async def _read_and_ask(kind: Kind, ctx: ReadContext, outcome: _Outcome) -> None:
