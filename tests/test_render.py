@@ -34,7 +34,7 @@ from planning import NO_RETENTION, NOW, image, inventory, key, uri, usage_scan, 
 
 
 def big_plan(images: int = 3000) -> Plan:
-    """More than a chunk of text (1 MiB) as JSON and as CSV: several chunks are printed."""
+    """More than a chunk of text (64 KiB) as JSON and as CSV: several chunks are printed."""
     repos = [
         Repository(
             key(f"team/app-{r}"),
@@ -152,7 +152,7 @@ class Watched(LazyDecisions):
 
 @pytest.mark.parametrize("output", sorted(STREAMED))
 def test_printing_starts_before_the_last_decision_is_read(output: str) -> None:
-    plan = big_plan(6000)  # its deletions alone are more than a chunk of JSON or CSV
+    plan = big_plan(6000)  # its deletions alone are many chunks of JSON or CSV
     out = io.StringIO()
     deletions = Watched(tuple(plan.deletions), out)
     _, streamed = STREAMED[output]

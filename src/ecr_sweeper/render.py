@@ -341,7 +341,7 @@ class Renderer:
 _RESTORE_STATES = ("ACTIVE", "ACTIVATING", "ARCHIVED", "GONE", "FAILED")
 
 # What a plan's JSON or CSV text is printed in: chunks of about this many characters.
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16
 
 
 def in_lines(pieces: Iterable[str], size: int = _CHUNK) -> Iterator[str]:

@@ -5,10 +5,12 @@ shards are written here, as `plan --shard` writes them).
         [--format table|json|markdown|csv] [--src DIR]
 
 Writes `--shards` shard files holding `--images` images (repositories of 100 images over 8
-accounts × 2 regions, a few in use), then runs the CLI's `plan --merge` on them in a fresh
-process (its `src` from `--src`: another checkout's, to compare) and prints one JSON line:
-its peak RSS (the child's ru_maxrss), exit code and the plan file's size. Not a test: pytest
-does not collect it.
+accounts × 2 regions, a few in use) in one process, then runs the CLI's `plan --merge` on them
+in another (its `src` from `--src`: another checkout's, to compare) and prints one JSON line:
+its peak RSS (the child's ru_maxrss), exit code and the plan file's size. The CLI is started
+by a small launcher (`python -S`, the standard library only): Linux counts the RSS of the
+process a child is forked from in the child's ru_maxrss (it keeps the largest across exec),
+and this module's process holds awsim's ~100 MB. Not a test: pytest does not collect it.
 """
 
 from __future__ import annotations
@@ -21,18 +23,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ecr_sweeper.model import (
-    AccountId,
-    AccountTarget,
-    InventoryScan,
-    Policy,
-    Region,
-    Repository,
-    Sources,
-)
-from ecr_sweeper.shardfile import write_shard
-from planning import image, key, uri, usage_scan, use
-
 _SRC_DIR = Path(__file__).resolve().parent.parent.parent / "src"
 ACCOUNTS = tuple(f"{n:012d}" for n in range(100000000001, 100000000009))
 REGIONS = ("us-east-1", "eu-west-1")
@@ -41,6 +31,19 @@ PER_REPOSITORY = 100
 
 def write_shards(where: Path, images: int, shards: int) -> list[Path]:
     """`shards` shard files holding `images` images between them."""
+    # Imported here: the process that measures the CLI imports none of it.
+    from ecr_sweeper.model import (
+        AccountId,
+        AccountTarget,
+        InventoryScan,
+        Policy,
+        Region,
+        Repository,
+        Sources,
+    )
+    from ecr_sweeper.shardfile import write_shard
+    from planning import image, key, uri, usage_scan, use
+
     places = [(a, r) for a in ACCOUNTS for r in REGIONS]
     repositories = max(1, images // PER_REPOSITORY)
     targets = tuple(AccountTarget(AccountId(a), tuple(map(Region, REGIONS))) for a in ACCOUNTS)
@@ -80,22 +83,37 @@ def write_shards(where: Path, images: int, shards: int) -> list[Path]:
     return paths
 
 
+# Runs argv[1:] and prints its exit code and ru_maxrss (KiB): a process of a few MB (no
+# import of awsim, ~100 MB) is the one the CLI is forked from.
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=open(os.environ["OUT"], "wb"),
+                         stderr=open(os.environ["ERR"], "wb"))
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def merge_rss(paths: list[Path], where: Path, src: Path, output_format: str) -> dict[str, object]:
     """Run `plan --merge` on `paths` in a fresh process: its peak RSS, exit code, plan size."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PYTHONPATH"] = str(src)
+    env.update(PYTHONPATH=str(src), OUT=str(where / "stdout"), ERR=str(where / "stderr"))
     output = where / "plan.json"
     command = [sys.executable, "-m", "ecr_sweeper", "plan", "--merge", *map(str, paths)]
     command += ["--output", str(output), "--format", output_format, "--quiet"]
-    with (where / "stdout").open("wb") as out, (where / "stderr").open("wb") as err:
-        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the others'
-    stderr = (where / "stderr").read_text()
+    launched = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    code, rss_kib = map(int, launched.stdout.split())
     return {
-        "rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
-        "exit": os.waitstatus_to_exitcode(status),
+        "rss_mb": round(rss_kib / 1024, 1),  # this child's own peak (KiB on Linux)
+        "exit": code,
         "plan_mb": round(output.stat().st_size / 2**20, 1) if output.exists() else None,
-        "stderr": stderr[-500:],
+        "stderr": (where / "stderr").read_text()[-500:],
     }
 
 
@@ -105,9 +123,16 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--format", default="table", dest="output_format")
     parser.add_argument("--src", type=Path, default=_SRC_DIR)
+    parser.add_argument("--write-to", type=Path, help=argparse.SUPPRESS)  # the writing child
     args = parser.parse_args()
+    if args.write_to:
+        write_shards(args.write_to, args.images, args.shards)
+        return
     with tempfile.TemporaryDirectory() as where:
-        paths = write_shards(Path(where), args.images, args.shards)
+        writer = [sys.executable, "-m", "awsim.merge_memory", "--write-to", where]
+        writer += ["--images", str(args.images), "--shards", str(args.shards)]
+        subprocess.run(writer, check=True)
+        paths = sorted(Path(where).glob("shard-*.json"))
         shard_mb = sum(p.stat().st_size for p in paths) / 2**20
         result = merge_rss(paths, Path(where), args.src.resolve(), args.output_format)
     print(json.dumps({"images": args.images, "shards_mb": round(shard_mb, 1), **result}))
