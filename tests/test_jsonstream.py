@@ -75,3 +75,48 @@ def test_what_is_streamed_is_what_json_loads_reads(
 def test_what_is_not_a_json_object_is_an_error(raw: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         list(members(io.BytesIO(raw), frozenset({"a"}), 3))
+
+
+objects_with_arrays = st.lists(
+    st.dictionaries(st.sampled_from(["a", "inner", "z"]), values | st.lists(values, max_size=5)),
+    max_size=5,
+)
+
+
+@slow_ok
+@given(
+    outer=objects_with_arrays,
+    after=values,
+    indent=st.sampled_from([None, 2]),
+    chunk=st.integers(1, 64),
+    skipped=st.frozensets(st.integers(0, 4)),
+)
+def test_objects_in_an_array_are_read_member_by_member(
+    outer: list[dict[str, Any]], after: Any, indent: int | None, chunk: int, skipped: frozenset[int]
+) -> None:
+    """`Streamed.objects`: each element's members, its `inner` array streamed; an element the
+    caller leaves unread (or half read) is skipped, and what follows reads as before."""
+    raw = json.dumps({"outer": outer, "after": after}, indent=indent).encode()
+    found: dict[str, Any] = {}
+    for key, value in members(io.BytesIO(raw), frozenset({"outer"}), chunk):
+        if not isinstance(value, Streamed):
+            found[key] = value
+            continue
+        found[key] = []
+        for n, element in enumerate(value.objects(frozenset({"inner"}))):
+            if n in skipped:
+                next(element, None)  # one member at most, the rest skipped
+                found[key].append(None)
+                continue
+            read = {}
+            for name, member in element:
+                if isinstance(member, Streamed):
+                    read[name] = list(member)
+                    assert list(elements(io.BytesIO(raw), member.at, chunk)) == read[name]
+                else:
+                    read[name] = member
+            found[key].append(read)
+    assert found == {
+        "outer": [None if n in skipped else o for n, o in enumerate(outer)],
+        "after": after,
+    }

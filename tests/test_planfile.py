@@ -10,7 +10,14 @@ import pytest
 
 from ecr_sweeper.model import AccountId, AccountTarget, Patterns, Plan, Region, Repository
 from ecr_sweeper.plan import build_plan
-from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan, write_plan
+from ecr_sweeper.planfile import (
+    PlanFileError,
+    checksum,
+    plan_text,
+    plan_to_json,
+    read_plan,
+    write_plan,
+)
 from planning import (
     NO_RETENTION,
     NOW,
@@ -188,3 +195,10 @@ def test_the_streamed_file_is_the_whole_documents_text(tmp_path: Path, plan: Pla
     data["checksum"] = checksum(data)
     assert path.read_bytes() == (json.dumps(data, indent=2) + "\n").encode()
     assert read_plan(path) == as_read_back(plan)
+
+
+@pytest.mark.parametrize("plan", _plans())
+def test_the_text_without_a_checksum_is_the_documents_json(plan: Plan) -> None:
+    # What `--format json` prints, piece by piece: the document as json.dumps wrote it whole.
+    text = "".join(plan_text(plan, checksum=False))
+    assert text == json.dumps(plan_to_json(plan), indent=2)

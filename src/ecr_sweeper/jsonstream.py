@@ -39,14 +39,31 @@ class ArrayAt:
 
 class Streamed:
     """An array member as `members` meets it: its offset, and its elements to iterate now,
-    one at a time (what is not iterated is skipped)."""
+    one at a time (what is not iterated is skipped): whole (iterate it), or, when they are
+    objects, member by member with arrays of their own streamed (`objects`)."""
 
-    def __init__(self, at: ArrayAt, items: Iterator[Any]) -> None:
+    def __init__(self, at: ArrayAt, reader: _Reader) -> None:
         self.at = at
-        self._items = items
+        self._reader = reader
+        self._items: Iterator[Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
+        if self._items is None:
+            self._items = self._reader.elements()
         return self._items
+
+    def objects(self, streamed: frozenset[str]) -> Iterator[Iterator[tuple[str, Any]]]:
+        """The elements, each an object read member by member as `members` reads the
+        document's (an array member named in `streamed` is `Streamed`): iterate each before
+        the next (what is not iterated is skipped)."""
+        if self._items is None:
+            self._items = self._reader.objects(streamed)
+        return self._items
+
+    def skip(self) -> None:
+        """Read past what the caller did not iterate."""
+        for _ in self._items if self._items is not None else self:
+            pass
 
 
 class _Reader:
@@ -131,6 +148,41 @@ class _Reader:
             if self.take(",]") == "]":
                 return
 
+    def members(self, streamed: frozenset[str]) -> Iterator[tuple[str, Any]]:
+        """The members of the object that starts here (see `members`)."""
+        self.take("{")
+        if self.peek() == "}":
+            self._pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise JSONStreamError(f"expected a key at byte {self.offset()}")
+            self.take(":")
+            if key in streamed and self.peek() == "[":
+                array = Streamed(ArrayAt(self.offset()), self)
+                yield key, array
+                array.skip()
+            else:
+                yield key, self.value()
+            if self.take(",}") == "}":
+                return
+
+    def objects(self, streamed: frozenset[str]) -> Iterator[Iterator[tuple[str, Any]]]:
+        """The elements of the array that starts here, each an object read member by member
+        (what the caller does not iterate of one is skipped before the next)."""
+        self.take("[")
+        if self.peek() == "]":
+            self._pos += 1
+            return
+        while True:
+            element = self.members(streamed)
+            yield element
+            for _ in element:
+                pass
+            if self.take(",]") == "]":
+                return
+
 
 def members(
     file: IO[bytes], streamed: frozenset[str], chunk: int = _CHUNK
@@ -142,23 +194,7 @@ def members(
     if reader.peek() in '["-0123456789tfn' and reader.peek():
         reader.value()  # valid JSON, or not JSON at all: which error says it
         raise NotAnObjectError("expected a JSON object")
-    reader.take("{")
-    if reader.peek() == "}":
-        return
-    while True:
-        key = reader.value()
-        if not isinstance(key, str):
-            raise JSONStreamError(f"expected a key at byte {reader.offset()}")
-        reader.take(":")
-        if key in streamed and reader.peek() == "[":
-            array = Streamed(ArrayAt(reader.offset()), reader.elements())
-            yield key, array
-            for _ in array:  # what the caller did not read
-                pass
-        else:
-            yield key, reader.value()
-        if reader.take(",}") == "}":
-            break
+    yield from reader.members(streamed)
     if reader.peek():
         raise JSONStreamError(f"extra data at byte {reader.offset()}")
 

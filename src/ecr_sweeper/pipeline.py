@@ -20,7 +20,7 @@ planner then deletes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Container, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -62,7 +62,15 @@ from ecr_sweeper.model import (
     UsageScan,
     origin_order,
 )
-from ecr_sweeper.plan import Planner, build_plan, drain, per_repository, recheck_repository
+from ecr_sweeper.plan import (
+    DecisionStore,
+    InventoryRead,
+    Planner,
+    build_plan,
+    drain,
+    per_repository,
+    recheck_repository,
+)
 from ecr_sweeper.results import ApplyResult, DeleteOutcome, Outcomes, RestoreLine
 from ecr_sweeper.spool import Spilled, Spool, SpooledOutcomes
 from ecr_sweeper.words import plural
@@ -534,27 +542,29 @@ class _AfterUsage:
 
 def plan_from_scans(
     usage: Sequence[UsageScan],
-    inventory: list[InventoryScan],
+    inventory: Iterable[InventoryRead],
     policy: Policy,
     now: datetime,
     *,
     targets: Sequence[AccountTarget],
     sources: Sources,
     quarantined: Sequence[Quarantined] = (),
+    store: DecisionStore | None = None,
 ) -> Plan:
-    """Plan from every shard's scans. Consumes `inventory` (emptied as it is planned, so
-    each scan's images are freed once judged)."""
+    """Plan from every shard's scans. Consumes `inventory` (a list is emptied as it is
+    planned, so each scan's images are freed once judged; a shard file's scans read their
+    repositories one at a time). The decisions go to `store` (on disk by default)."""
     everything = _with_external(usage, sources)
     return build_plan(
         everything,
-        drain(inventory),
+        drain(inventory) if isinstance(inventory, list) else inventory,
         policy,
         now,
         targets,
         sources=sources,
         principal_kinds=PRINCIPAL_KINDS,
         quarantined=quarantined,
-        store=Spool(),
+        store=store if store is not None else Spool(),
     )
 
 

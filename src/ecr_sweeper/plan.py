@@ -75,7 +75,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from ecr_sweeper.model import (
     AcceptedConsumer,
@@ -102,7 +102,6 @@ from ecr_sweeper.model import (
     InspectorInUse,
     InUse,
     InventoryIncomplete,
-    InventoryScan,
     LazyDecisions,
     NotDeleted,
     NotOptedIn,
@@ -615,9 +614,26 @@ def quarantine_reason(
     return InQuarantine(since, days)
 
 
+_Item = TypeVar("_Item")
+
+
+class InventoryRead(Protocol):
+    """One account × region's inventory as `build_plan` takes it: an `InventoryScan`, or one
+    whose repositories are read as they are iterated (a shard file's, when merging)."""
+
+    @property
+    def repositories(self) -> Iterable[Repository]: ...
+    @property
+    def errors(self) -> Sequence[ScanError]: ...
+    @property
+    def pull_exclusions(self) -> PullExclusions | None: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
+
+
 def build_plan(
     usage: Sequence[UsageScan],
-    inventory: Iterable[InventoryScan],
+    inventory: Iterable[InventoryRead],
     policy: Policy,
     now: datetime,
     targets: Sequence[AccountTarget] = (),
@@ -654,7 +670,7 @@ def build_plan(
     return planner.plan(errors, exclusions)
 
 
-def drain(items: list[InventoryScan]) -> Iterable[InventoryScan]:
+def drain(items: list[_Item]) -> Iterable[_Item]:
     """Yield and forget each item, in order: the list gives up its references as it goes."""
     items.reverse()
     while items:

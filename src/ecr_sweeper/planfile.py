@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -206,7 +206,8 @@ def write_plan(plan: Plan, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as file:
-            _stream_plan(plan, file.write)
+            for piece in plan_text(plan):
+                file.write(piece)
         partial.replace(path)
     except OSError:
         partial.unlink(missing_ok=True)  # never leave half a plan behind
@@ -217,8 +218,10 @@ def write_plan(plan: Plan, path: Path) -> None:
 _STREAMED = ("deletions", "kept")
 
 
-def _stream_plan(plan: Plan, write: Callable[[str], object]) -> None:
-    """Write the plan file's text through `write`, piece by piece (see `write_plan`)."""
+def plan_text(plan: Plan, *, checksum: bool = True) -> Iterator[str]:
+    """The plan file's text, piece by piece (see `write_plan`): `json.dumps(data, indent=2)`
+    of `plan_to_json` and its checksum, and a newline. Without `checksum`, the text of the
+    document without it (and no newline after it): what `--format json` prints."""
     said = _Sentences()
     small = plan_to_json(plan, decisions=False)
     lists = {"deletions": plan.deletions, "kept": plan.kept}
@@ -229,7 +232,7 @@ def _stream_plan(plan: Plan, write: Callable[[str], object]) -> None:
 
     # The canonical form's keys, sorted; the two lists in it come in the file's order too
     # (deletions, then kept), so one pass feeds both the file and the checksum.
-    hashed = sorted([*small, *_STREAMED])
+    hashed = sorted([*small, *_STREAMED]) if checksum else []
     hash_at = 0
 
     def hash_until(stop: str | None) -> None:
@@ -243,25 +246,30 @@ def _stream_plan(plan: Plan, write: Callable[[str], object]) -> None:
     def indented(value: object, level: int) -> str:
         return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
 
-    write("{")
+    yield "{"
     for n, name in enumerate([*small, *_STREAMED]):
-        write(("" if n == 0 else ",") + f"\n  {json.dumps(name)}: ")
+        yield ("" if n == 0 else ",") + f"\n  {json.dumps(name)}: "
         if name not in lists:
-            write(indented(small[name], 1))
+            yield indented(small[name], 1)
             continue
-        hash_until(name)
-        digest.update(f"{'{' if hash_at == 0 else ','}{canonical(name)}:[".encode())
-        hash_at += 1
-        write("[")
+        if checksum:
+            hash_until(name)
+            digest.update(f"{'{' if hash_at == 0 else ','}{canonical(name)}:[".encode())
+            hash_at += 1
+        yield "["
         for i, decision in enumerate(lists[name]):
             element = _decision_to_json(decision, said)
-            digest.update(("," if i else "").encode() + canonical(element).encode())
-            write(("," if i else "") + "\n    " + indented(element, 2))
+            if checksum:
+                digest.update(("," if i else "").encode() + canonical(element).encode())
+            yield ("," if i else "") + "\n    " + indented(element, 2)
         digest.update(b"]")
-        write("\n  ]" if lists[name] else "]")
+        yield "\n  ]" if lists[name] else "]"
+    if not checksum:
+        yield "\n}"
+        return
     hash_until(None)
     digest.update(b"}")
-    write(f',\n  "checksum": {json.dumps("sha256:" + digest.hexdigest())}\n}}\n')
+    yield f',\n  "checksum": {json.dumps("sha256:" + digest.hexdigest())}\n}}\n'
 
 
 def read_json(path: Path) -> Any:

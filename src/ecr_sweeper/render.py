@@ -25,7 +25,7 @@ from rich.table import Table
 from ecr_sweeper import wording
 from ecr_sweeper.events import Event, Info, Step
 from ecr_sweeper.model import Decision, Plan
-from ecr_sweeper.planfile import plan_to_json
+from ecr_sweeper.planfile import plan_text
 from ecr_sweeper.report import (
     APPLY_CSV_COLUMNS,
     CSV_COLUMNS,
@@ -155,8 +155,8 @@ class Renderer:
         """The plan on stdout in `output_format`: table (with errors on stderr), json, markdown
         or csv."""
         if output_format == "json":
-            text = json.dumps(plan_to_json(result), indent=2)
-            self.out.print(text, markup=False, highlight=False, soft_wrap=True)
+            # `json.dumps(plan_to_json(result), indent=2)`, streamed: one decision at a time
+            self._text(itertools.chain(plan_text(result, checksum=False), ["\n"]))
         elif output_format == "markdown":
             text = markdown(result, price_per_gb_month)
             self.out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
@@ -166,32 +166,27 @@ class Renderer:
             self.plan(result, every_repository=every_repository)
 
     def _csv(self, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        """The rows as CSV (`csv.writer`'s text), printed as they come, a chunk at a time."""
 
-        def lines() -> Iterator[str]:
-            for row in itertools.chain([columns], rows):
+        def text() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(columns)
+            for row in rows:
                 writer.writerow(row)
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+                if buffer.tell() >= _CHUNK:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
 
-        self._text(lines())
+        self._text(text())
 
-    def _text(self, pieces: Iterable[str], flush_at: int = 1 << 20) -> None:
-        """Text on stdout as it is made, about a MB at a time (never all of it in memory)."""
-        buffered: list[str] = []
-        size = 0
-        for piece in pieces:
-            buffered.append(piece)
-            size += len(piece)
-            if size >= flush_at:
-                self.out.print(
-                    "".join(buffered), markup=False, highlight=False, soft_wrap=True, end=""
-                )
-                buffered, size = [], 0
-        if buffered:
-            self.out.print("".join(buffered), markup=False, highlight=False, soft_wrap=True, end="")
+    def _text(self, pieces: Iterable[str]) -> None:
+        """Print text as it comes, in chunks that end at a line's end (what rich does to a
+        line, e.g. expanding a tab, is then what it did to the text printed at once)."""
+        for chunk in in_lines(pieces):
+            self.out.print(chunk, markup=False, highlight=False, soft_wrap=True, end="")
 
     def confirmation_summary(self, result: Plan, largest: int = 5) -> None:
         """What `apply` is about to delete, per account and in its largest repositories."""
@@ -229,10 +224,18 @@ class Renderer:
         # one pass over the plan (a file's, streamed), keeping only what is shown
         deleted = {k for d in result.deletions if (k := (d.repository, d.digest)) in shown}
         for d in decisions:
-            verdict = "DELETE" if (d.repository, d.digest) in deleted else "keep"
-            tags = ",".join(d.tags) or "(untagged)"
-            self.out.print(f"{verdict:6} {d.repository} {tags} {d.digest}", markup=False)
-            self.out.print(f"       {wording.reason(d.reason)}", markup=False)
+            self._decision(d, "DELETE" if (d.repository, d.digest) in deleted else "keep")
+
+    def every_decision(self, result: Plan) -> None:
+        """`decisions` of every image, kept then to delete, as the plan (a file's) is read."""
+        for verdict, decisions in (("keep", result.kept), ("DELETE", result.deletions)):
+            for d in decisions:
+                self._decision(d, verdict)
+
+    def _decision(self, d: Decision, verdict: str) -> None:
+        tags = ",".join(d.tags) or "(untagged)"
+        self.out.print(f"{verdict:6} {d.repository} {tags} {d.digest}", markup=False)
+        self.out.print(f"       {wording.reason(d.reason)}", markup=False)
 
     def restore(self, lines: Sequence[RestoreLine]) -> None:
         """One line per image `restore` touched or found (before → after), then the counts."""
@@ -344,6 +347,27 @@ class Renderer:
 
 
 _RESTORE_STATES = ("ACTIVE", "ACTIVATING", "ARCHIVED", "GONE", "FAILED")
+
+# What a plan's JSON or CSV text is printed in: chunks of about this many characters.
+_CHUNK = 1 << 16
+
+
+def in_lines(pieces: Iterable[str], size: int = _CHUNK) -> Iterator[str]:
+    """The pieces' text, in chunks that end at a line's end (but the last), each cut once
+    `size` characters are held: joined, they are the text."""
+    held: list[str] = []
+    length = 0
+    for piece in pieces:
+        held.append(piece)
+        length += len(piece)
+        if length >= size and "\n" in piece:
+            text = "".join(held)
+            cut = text.rindex("\n") + 1
+            yield text[:cut]
+            held = [text[cut:]]
+            length = len(held[0])
+    if length:
+        yield "".join(held)
 
 
 class ProgressDisplay:

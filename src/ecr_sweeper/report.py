@@ -287,12 +287,12 @@ CSV_COLUMNS = (
 )
 
 
-def csv_rows(plan: Plan) -> list[tuple[str, ...]]:
-    """One row per image (deletions first), columns `CSV_COLUMNS`; tags joined by spaces."""
-    rows: list[tuple[str, ...]] = []
+def csv_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
+    """One row per image (deletions first), columns `CSV_COLUMNS`; tags joined by spaces.
+    A row at a time, as the plan (a file's) is read."""
     for verdict, decisions in (("delete", plan.deletions), ("keep", plan.kept)):
-        rows += [
-            (
+        for d in decisions:
+            yield (
                 verdict,
                 d.repository.account_id,
                 d.repository.region,
@@ -303,9 +303,6 @@ def csv_rows(plan: Plan) -> list[tuple[str, ...]]:
                 d.pushed_at.isoformat(),
                 wording.reason(d.reason),
             )
-            for d in decisions
-        ]
-    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from ecr_sweeper.pipeline import (
 )
 from ecr_sweeper.planfile import PlanFileError
 from ecr_sweeper.results import ApplyResult, RestoreLine
-from ecr_sweeper.shardfile import read_shards, shard_targets, write_shard
+from ecr_sweeper.shardfile import open_shards, shard_targets, write_shard
 from ecr_sweeper.words import plural
 
 
@@ -161,21 +161,28 @@ def shard(
     return ShardResult(index, count, output, usage_errors, errors)
 
 
-def merge(shard_files: Sequence[Path], quarantined: Sequence[Quarantined] = ()) -> Plan:
-    """`plan --merge`: the plan from every shard's scans (no AWS call)."""
+def merge(
+    shard_files: Sequence[Path],
+    quarantined: Sequence[Quarantined] = (),
+    *,
+    now: datetime | None = None,
+) -> Plan:
+    """`plan --merge`: the plan from every shard's scans (no AWS call), made `now` (the
+    current time by default)."""
     try:
-        targets, policy, sources, usage, inventory = read_shards(list(shard_files))
+        shards = open_shards(list(shard_files))
+        # Streamed: the usage in memory, each repository read from its shard as it is judged.
+        return plan_from_scans(
+            shards.usage,
+            shards.inventory,
+            shards.policy,
+            now or datetime.now(UTC),
+            targets=shards.targets,
+            sources=shards.sources,
+            quarantined=quarantined,
+        )
     except PlanFileError as exc:
         raise InputError(str(exc)) from exc
-    return plan_from_scans(
-        usage,
-        inventory,
-        policy,
-        datetime.now(UTC),
-        targets=targets,
-        sources=sources,
-        quarantined=quarantined,
-    )
 
 
 def apply(

@@ -10,11 +10,20 @@ check that the shards belong together and cover every account exactly once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecr_sweeper.imageref import parse_image
+from ecr_sweeper.jsonstream import (
+    ArrayAt,
+    JSONStreamError,
+    NotAnObjectError,
+    Streamed,
+    elements,
+    members,
+)
 from ecr_sweeper.model import (
     AccountId,
     AccountNote,
@@ -28,10 +37,12 @@ from ecr_sweeper.model import (
     Outside,
     Policy,
     PullAccess,
+    PullExclusions,
     Region,
     Repository,
     RepositoryKey,
     RepositoryName,
+    ScanError,
     Sources,
     Usage,
     UsageOrigin,
@@ -49,7 +60,6 @@ from ecr_sweeper.planfile import (
     policy_to_json,
     pull_exclusions_from_json,
     pull_exclusions_to_json,
-    read_json,
     sources_from_json,
     sources_to_json,
     target_from_json,
@@ -102,18 +112,68 @@ def write_shard(
     write_atomically(path, json.dumps(data) + "\n")
 
 
-def read_shards(
-    paths: Sequence[Path],
-) -> tuple[tuple[AccountTarget, ...], Policy, Sources, list[UsageScan], list[InventoryScan]]:
-    """Load and cross-check every shard of a run: same targets, policy and sources, and the
-    shards 1..N each exactly once."""
+@dataclass(frozen=True, slots=True)
+class ShardScan:
+    """One account × region's inventory in a shard file: all of it but its repositories, which
+    are read from the file one at a time each time they are iterated (the file was checked
+    when it was opened), so a merge holds one repository's images at a time."""
+
+    account_id: AccountId
+    region: Region
+    errors: tuple[ScanError, ...]
+    pull_exclusions: PullExclusions | None
+    notes: tuple[str, ...]
+    path: Path
+    at: ArrayAt  # where its "repositories" array starts in the file
+
+    @property
+    def repositories(self) -> Iterator[Repository]:
+        """Its repositories, read from the file as they are iterated."""
+        try:
+            with self.path.open("rb") as file:
+                for data in elements(file, self.at):
+                    yield _repository_from_json(data, self.account_id, self.region)
+        except OSError as exc:
+            raise PlanFileError(f"{self.path}: cannot read: {exc.strerror}") from exc
+        except (JSONStreamError, KeyError, TypeError, ValueError) as exc:  # changed since
+            raise PlanFileError(f"{self.path}: not a valid shard file: {exc!r}") from exc
+
+    def whole(self) -> InventoryScan:
+        """The scan with every repository in memory."""
+        return InventoryScan(
+            self.account_id,
+            self.region,
+            tuple(self.repositories),
+            self.errors,
+            self.pull_exclusions,
+            self.notes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Shards:
+    """Every shard of a run, checked: what must be global (the run's targets, policy and
+    sources, and the whole usage) in memory, the inventory as `ShardScan`s in the order the
+    planner takes them (by account, then region)."""
+
+    targets: tuple[AccountTarget, ...]
+    policy: Policy
+    sources: Sources
+    usage: list[UsageScan]
+    inventory: list[ShardScan]
+
+
+def open_shards(paths: Sequence[Path]) -> Shards:
+    """Read and cross-check every shard of a run (same targets, policy and sources, and the
+    shards 1..N each exactly once), streamed: each shard's repositories are checked one at a
+    time and left in its file, for the planner to read again one at a time."""
     if not paths:
         raise PlanFileError("--merge: no shard files given")
-    loaded = [(path, _load(path)) for path in paths]
-    first_path, first = loaded[0]
+    loaded = [(path, *_scan_file(path)) for path in paths]
+    first_path, first, _, _ = loaded[0]
     count = first["shard"][1]
     seen: dict[int, Path] = {}
-    for path, data in loaded:
+    for path, data, _, _ in loaded:
         index, this_count = data["shard"]
         for key in ("targets", "policy", "sources"):
             if data[key] != first[key]:
@@ -129,11 +189,13 @@ def read_shards(
     if missing:
         raise PlanFileError(f"--merge: shard(s) {', '.join(map(str, missing))} of {count} missing")
     try:
-        targets = tuple(target_from_json(t) for t in first["targets"])
-        usage = [_usage_scan_from_json(s) for _, d in loaded for s in d["usage"]]
-        inventory = [_inventory_from_json(s) for _, d in loaded for s in d["inventory"]]
-        return (
-            targets,
+        for _, _, _, bad in loaded:
+            if bad is not None:
+                raise bad
+        usage = [_usage_scan_from_json(s) for _, d, _, _ in loaded for s in d["usage"]]
+        inventory = [scan for _, _, scans, _ in loaded for scan in scans]
+        return Shards(
+            tuple(target_from_json(t) for t in first["targets"]),
             policy_from_json(first["policy"]),
             sources_from_json(first["sources"]),
             sorted(usage, key=lambda s: origin_order(s.origin)),
@@ -143,13 +205,89 @@ def read_shards(
         raise PlanFileError(f"--merge: not a valid shard file: {exc!r}") from exc
 
 
-def _load(path: Path) -> dict[str, Any]:
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("kind") != SHARD_KIND:
+def read_shards(
+    paths: Sequence[Path],
+) -> tuple[tuple[AccountTarget, ...], Policy, Sources, list[UsageScan], list[InventoryScan]]:
+    """`open_shards`, every repository in memory (a few accounts' worth: tests, tools)."""
+    shards = open_shards(paths)
+    inventory = [scan.whole() for scan in shards.inventory]
+    return shards.targets, shards.policy, shards.sources, shards.usage, inventory
+
+
+# The members of a shard file's inventory scan read whole (its repositories are streamed).
+_SCAN_STREAMED = frozenset({"repositories"})
+
+
+def _scan_file(path: Path) -> tuple[dict[str, Any], list[ShardScan], Exception | None]:
+    """One shard file, streamed: its members but the inventory, its inventory scans (each but
+    its repositories), and the first thing in it that is not what a shard file holds (or
+    None). Each repository is parsed to check it, then forgotten."""
+    data: dict[str, Any] = {}
+    scans: list[ShardScan] = []
+    bad: Exception | None = None
+    try:
+        with path.open("rb") as file:
+            for key, value in members(file, frozenset({"inventory"})):
+                if not isinstance(value, Streamed):
+                    data[key] = value
+                    continue
+                data[key] = []
+                for element in value.objects(_SCAN_STREAMED):
+                    scan, problem = _scan_of(path, element)
+                    if scan is not None:
+                        scans.append(scan)
+                    bad = bad or problem
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except NotAnObjectError as exc:
+        raise PlanFileError(f"{path}: not an ecr-sweeper shard file") from exc
+    except JSONStreamError as exc:
+        raise PlanFileError(f"{path}: not JSON: {exc}") from exc
+    if data.get("kind") != SHARD_KIND:
         raise PlanFileError(f"{path}: not an ecr-sweeper shard file")
     if data.get("version") != SHARD_VERSION:
         raise PlanFileError(f"{path}: shard version {data.get('version')!r}, expected 1")
-    return data
+    return data, scans, bad
+
+
+def _scan_of(
+    path: Path, element: Iterator[tuple[str, Any]]
+) -> tuple[ShardScan | None, Exception | None]:
+    """One inventory scan of a shard file, its members read in the file's order (each
+    repository parsed to check it, and forgotten): the scan, or what is wrong with it."""
+    small: dict[str, Any] = {}
+    at: ArrayAt | None = None
+    bad: Exception | None = None
+    try:
+        for key, value in element:
+            if not isinstance(value, Streamed):
+                small[key] = value
+                continue
+            at = value.at
+            account = AccountId(str(small.get("account_id", "")))
+            region = Region(str(small.get("region", "")))
+            for repository in value:
+                if bad is None:
+                    try:
+                        _repository_from_json(repository, account, region)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        bad = exc
+        if at is None:  # absent (a KeyError, as it was), or not an array
+            found = small["repositories"]
+            return None, TypeError(f"repositories: expected a list, got {type(found).__name__}")
+        exclusions = small.get("pull_exclusions")
+        scan = ShardScan(
+            AccountId(small["account_id"]),
+            Region(small["region"]),
+            tuple(error_from_json(e) for e in small["errors"]),
+            pull_exclusions_from_json(exclusions) if exclusions else None,
+            tuple(str(n) for n in small.get("notes", [])),
+            path,
+            at,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return None, bad or exc
+    return scan, bad
 
 
 # The region written for an origin that has none (an account as a whole, or a source outside
@@ -273,60 +411,46 @@ def _storage(storage: list[Any] | None) -> dict[str, Any]:
     }
 
 
-def _inventory_from_json(data: dict[str, Any]) -> InventoryScan:
-    account, region = AccountId(data["account_id"]), Region(data["region"])
-    repositories = []
-    for r in data["repositories"]:
-        images = tuple(
-            Image(
-                digest=Digest(digest),
-                tags=tuple(tags),
-                pushed_at=aware_time(pushed, "pushed_at"),
-                size_bytes=int(size),
-                media_type=media,
-                children=tuple(Digest(c) for c in children),
-                subject=Digest(subject) if subject else None,
-                last_pulled_at=aware_time(pulled, "last_pulled_at") if pulled else None,
-                artifact_media_type=artifact,
-                archived=bool(archived),
-                **_storage(storage[0] if storage else None),
-            )
-            for (
-                digest,
-                tags,
-                pushed,
-                size,
-                media,
-                children,
-                subject,
-                pulled,
-                artifact,
-                archived,
-                *storage,
-            ) in r["images"]
+def _repository_from_json(r: dict[str, Any], account: AccountId, region: Region) -> Repository:
+    images = tuple(
+        Image(
+            digest=Digest(digest),
+            tags=tuple(tags),
+            pushed_at=aware_time(pushed, "pushed_at"),
+            size_bytes=int(size),
+            media_type=media,
+            children=tuple(Digest(c) for c in children),
+            subject=Digest(subject) if subject else None,
+            last_pulled_at=aware_time(pulled, "last_pulled_at") if pulled else None,
+            artifact_media_type=artifact,
+            archived=bool(archived),
+            **_storage(storage[0] if storage else None),
         )
-        repositories.append(
-            Repository(
-                RepositoryKey(account, region, RepositoryName(r["name"])),
-                images,
-                r["error"],
-                PullAccess(**{k: tuple(v) for k, v in r["pull_access"].items()}),
-                tuple((k, v) for k, v in r["tags"]),
-                tuple((AccountId(a), Region(g)) for a, g in r["delete_replicas"]),
-                tuple(
-                    InspectorSighting(
-                        Digest(digest), int(count), aware_time(at, "last_in_use_at") if at else None
-                    )
-                    for digest, count, at in r.get("inspector_in_use", [])
-                ),
+        for (
+            digest,
+            tags,
+            pushed,
+            size,
+            media,
+            children,
+            subject,
+            pulled,
+            artifact,
+            archived,
+            *storage,
+        ) in r["images"]
+    )
+    return Repository(
+        RepositoryKey(account, region, RepositoryName(r["name"])),
+        images,
+        r["error"],
+        PullAccess(**{k: tuple(v) for k, v in r["pull_access"].items()}),
+        tuple((k, v) for k, v in r["tags"]),
+        tuple((AccountId(a), Region(g)) for a, g in r["delete_replicas"]),
+        tuple(
+            InspectorSighting(
+                Digest(digest), int(count), aware_time(at, "last_in_use_at") if at else None
             )
-        )
-    exclusions = data.get("pull_exclusions")
-    return InventoryScan(
-        account,
-        region,
-        tuple(repositories),
-        tuple(error_from_json(e) for e in data["errors"]),
-        pull_exclusions=pull_exclusions_from_json(exclusions) if exclusions else None,
-        notes=tuple(str(n) for n in data.get("notes", [])),
+            for digest, count, at in r.get("inspector_in_use", [])
+        ),
     )

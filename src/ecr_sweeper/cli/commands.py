@@ -546,7 +546,7 @@ def show(
         saved = read_plan(plan_file)
     render.plan_as(saved, output_format, ECR_PRICE_PER_GB_MONTH, every_repository=every_repository)
     if details:
-        render.decisions(saved, list(saved.kept) + list(saved.deletions))
+        render.every_decision(saved)  # streamed from the file
 
 
 @app.command()
