@@ -79,7 +79,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -91,11 +90,8 @@ from .__main__ import parse_quotas
 from .faults import Faults
 from .generate import generate_org
 from .quotas import PAGE_LIMITS, Quotas, RateLimit
-from .remote import RemoteEmulator, spawn_emulator
+from .remote import run_child, spawn_emulator
 from .scenario import Region, Scenario
-
-_TESTS_DIR = Path(__file__).resolve().parent.parent
-_SRC_DIR = _TESTS_DIR.parent / "src"
 
 # Page sizes the sweeper requests (None: it sends no maxResults, so the API default applies).
 SWEEPER_PAGE = {
@@ -362,33 +358,6 @@ def _peak_rss_mb(ru_maxrss_mb: float) -> float:
     except OSError:
         pass
     return ru_maxrss_mb
-
-
-def run_child(
-    emu: RemoteEmulator, spec: dict[str, Any], module: str = "awsim.bench"
-) -> dict[str, Any]:
-    """Run `module --child SPEC` against `emu` in a fresh process; its last stdout line (JSON)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(emu.env())
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(_TESTS_DIR), str(_SRC_DIR), env.get("PYTHONPATH")])
-        ),
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", module, "--child", json.dumps(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{spec.get('command', 'sweep')} failed:\n{proc.stderr}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
 
 
 # --------------------------------------------------------------------------- main
@@ -737,16 +706,12 @@ def sweep_scenario(
 
 def memory_scenario(args: argparse.Namespace) -> dict[str, Any]:
     """Plan, then apply from the plan file, at `--memory-images` images and (unless --no-5m)
-    five times as many, each command in its own child process: their peak RSS and wall time.
-    The org's shape is the org scenario's (`--accounts` x `--regions` x `--services`); the
-    emulator generates it itself (the parent never holds it)."""
-    import tempfile
+    five times as many, each command in its own child process that imports only the sweeper
+    (awsim.memory): their peak RSS and wall time. The org's shape is the org scenario's
+    (`--accounts` x `--regions` x `--services`); the emulator generates it itself."""
+    from . import memory
 
-    nan = math.nan
     sizes = [args.memory_images] + ([] if args.no_5m else [5 * args.memory_images])
-    shape = generate_org(args.accounts, args.regions, 1, 10 * args.accounts * args.regions)
-    targets = [(a.id, [r.name for r in a.regions]) for a in shape.accounts]
-    faults = Faults(latency_s=args.latency, latency_jitter_s=args.jitter)
     measured: list[dict[str, Any]] = []
     ok = True
     for images in sizes:
@@ -755,23 +720,17 @@ def memory_scenario(args: argparse.Namespace) -> dict[str, Any]:
             f"{args.services} services, {images} images: plan, then apply from its file",
             flush=True,
         )
-        generate = {
-            "accounts": args.accounts,
-            "regions": args.regions,
-            "services_per_region": args.services,
-            "images_total": images,
-            "seed": args.seed,
-        }
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            spawn_emulator(
-                generate=generate, faults=faults, quotas=args.quotas, startup_timeout=3600
-            ) as emu,
-        ):
-            plan_file = str(Path(tmp) / "plan.json")
-            base = {"apply": False, "revisions": not args.no_revisions, "limits": None}
-            plan = run_child(emu, {**base, "targets": targets, "write_plan": plan_file})
-            applied = run_child(emu, {**base, "targets": targets, "apply_plan_file": plan_file})
+        plan, applied = memory.measure(
+            accounts=args.accounts,
+            regions=args.regions,
+            services=args.services,
+            images=images,
+            seed=args.seed,
+            faults=Faults(latency_s=args.latency, latency_jitter_s=args.jitter),
+            quotas=args.quotas,
+            sources=replace(memory.SOURCES, service_revisions=not args.no_revisions),
+            echo=lambda _: None,
+        )
         wall = plan["wall_s"] + applied["wall_s"]
         print(
             f"plan:  {plan['wall_s']:.1f}s wall, peak RSS {plan['peak_rss_mb']:.0f} MB, "
@@ -795,8 +754,10 @@ def memory_scenario(args: argparse.Namespace) -> dict[str, Any]:
         print(f"time at x5 images: x{ratio:.2f} (linear: 5)")
     return {
         "rss_mb_1m": measured[0]["rss_mb"],
-        "rss_mb_5m": measured[1]["rss_mb"] if len(measured) == 2 else nan,
-        "seconds_per_100k_5m": measured[1]["seconds_per_100k"] if len(measured) == 2 else nan,
+        "rss_mb_5m": measured[1]["rss_mb"] if len(measured) == 2 else math.nan,
+        "seconds_per_100k_5m": (
+            measured[1]["seconds_per_100k"] if len(measured) == 2 else math.nan
+        ),
         "ok": ok,
     }
 

@@ -160,3 +160,31 @@ def spawn_emulator(
             proc.stdout.close()
         if tmp_name is not None:
             os.unlink(tmp_name)
+
+
+_SRC_DIR = str(Path(_TESTS_DIR).parent / "src")
+
+
+def run_child(
+    emu: RemoteEmulator, spec: dict[str, Any], module: str = "awsim.bench"
+) -> dict[str, Any]:
+    """Run `module --child SPEC` against `emu` in a fresh process; its last stdout line (JSON)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(emu.env())
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=os.pathsep.join(filter(None, [_TESTS_DIR, _SRC_DIR, env.get("PYTHONPATH")])),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--child", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{spec.get('command', 'sweep')} failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
