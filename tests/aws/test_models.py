@@ -4,6 +4,9 @@ the operations the sweep calls; calls through them still work against moto's ser
 from __future__ import annotations
 
 import copy
+import gzip
+import json
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,7 +16,14 @@ from botocore.model import ListShape, MapShape, ServiceModel, StructureShape
 
 from ecr_sweeper.aws import regions
 from ecr_sweeper.aws.consumers.shapes import data_session, service_model
-from ecr_sweeper.aws.models import KEPT, LeanLoader, loader, prune, strip_prose
+from ecr_sweeper.aws.models import (
+    KEPT,
+    LeanLoader,
+    PlainJSONFileLoader,
+    loader,
+    prune,
+    strip_prose,
+)
 from ecr_sweeper.aws.session import Connections, base_session, enabled_regions
 from ecr_sweeper.model import AccountId, AccountTarget
 
@@ -135,3 +145,20 @@ def test_a_client_of_a_pruned_service_serves_the_kept_operations_only() -> None:
     assert "us-east-1" in found
     assert "eu-west-1" in found
     assert not other_operation
+
+
+def test_json_decodes_to_plain_dicts_with_botocores_data_in_its_order() -> None:
+    mine = LeanLoader().load_data("endpoints")
+    theirs = Loader().load_data("endpoints")
+    assert type(mine) is dict
+    assert type(mine["partitions"][0]["services"]) is dict
+    assert mine == theirs
+    assert list(mine["partitions"][0]["services"]) == list(theirs["partitions"][0]["services"])
+
+
+def test_a_gzipped_model_file_is_read_too(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "data.json.gz", "wt", encoding="utf-8") as file:
+        json.dump({"b": 1, "a": [2]}, file)
+    loader = PlainJSONFileLoader()
+    assert loader.load_file(str(tmp_path / "data")) == {"b": 1, "a": [2]}
+    assert loader.load_file(str(tmp_path / "absent")) is None

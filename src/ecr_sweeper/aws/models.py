@@ -7,6 +7,7 @@ whatever the number of images. So:
 * one `Loader` for the whole process (`loader()`): the shared clients, every assumed role's
   session, the readers' shapes (consumers/shapes.py) and the region check (regions.py) read the
   same decoded models, never a second copy;
+* JSON objects decode to plain dicts, not botocore's OrderedDicts (about half the memory);
 * a model loses its prose as it is loaded (`documentation`, `documentationUrl`: docstrings and
   help text, nothing botocore needs to send a call or read its answer);
 * a service the sweep calls for a few operations only (`KEPT`) keeps those operations and the
@@ -16,13 +17,15 @@ whatever the number of images. So:
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
-from botocore.loaders import Loader
+from botocore.loaders import JSONFileLoader, Loader
 from botocore.session import Session
 
 # Services whose model keeps only the operations the sweep calls (their API names). An
@@ -32,6 +35,20 @@ KEPT: Mapping[str, frozenset[str]] = {
 }
 
 _PROSE = ("documentation", "documentationUrl")
+
+
+class PlainJSONFileLoader(JSONFileLoader):
+    """botocore's JSON file loader, decoding objects to plain dicts (ordered, as every dict
+    is) where botocore's makes OrderedDicts, which take about twice the memory."""
+
+    def load_file(self, file_path: str) -> Any:
+        """The data of `file_path` + .json (or .json.gz), or None when neither exists."""
+        for extension, opener in ((".json", open), (".json.gz", gzip.open)):
+            path = file_path + extension
+            if os.path.isfile(path):
+                with opener(path, "rb") as file:
+                    return json.loads(file.read().decode("utf-8"))
+        return None
 
 
 class LeanLoader(Loader):
@@ -44,7 +61,7 @@ class LeanLoader(Loader):
         kept: Mapping[str, frozenset[str]] = KEPT,
         extra_search_paths: list[str] | None = None,
     ) -> None:
-        super().__init__(extra_search_paths=extra_search_paths)
+        super().__init__(extra_search_paths=extra_search_paths, file_loader=PlainJSONFileLoader())
         self._kept = kept
         self._lean: set[int] = set()  # id() of the models already made lean (cached by Loader)
 
