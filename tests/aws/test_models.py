@@ -13,6 +13,7 @@ import anyio
 import pytest
 from botocore.loaders import Loader
 from botocore.model import ListShape, MapShape, ServiceModel, StructureShape
+from tools.iam import actions_in_code
 
 from ecr_sweeper.aws import regions
 from ecr_sweeper.aws.consumers.shapes import data_session, service_model
@@ -162,3 +163,12 @@ def test_a_gzipped_model_file_is_read_too(tmp_path: Path) -> None:
     loader = PlainJSONFileLoader()
     assert loader.load_file(str(tmp_path / "data")) == {"b": 1, "a": [2]}
     assert loader.load_file(str(tmp_path / "absent")) is None
+
+
+def test_every_operation_the_code_calls_on_a_pruned_service_is_kept() -> None:
+    called = [action.split(":", 1) for action in actions_in_code()]  # tools/iam.py reads them
+    for service, operations in KEPT.items():
+        prefix = ServiceModel(Loader().load_service_model(service, "service-2"), service)
+        calls = {operation for iam, operation in called if iam == prefix.signing_name}
+        assert calls, f"the code calls no {service} operation: it needs no pruned model"
+        assert calls <= operations, f"{service}: called but pruned: {calls - operations}"
