@@ -103,9 +103,11 @@ def _page(
 
 def lister(operation: str) -> Handler:
     collection, key, filters = LISTS[operation]
-    summary = _summary_members(operation, key)
 
     def handler(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        # read from the model when first served, not on import: a sweep process that imports
+        # awsim (the memory bench's child) would otherwise decode SageMaker's model ten times
+        summary = _summary_members(operation, key)
         records = _collection(ctx, collection)
         names = sorted(
             name

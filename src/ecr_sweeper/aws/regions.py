@@ -6,14 +6,16 @@ from __future__ import annotations
 import difflib
 from functools import cache
 
-from botocore.loaders import create_loader
+import botocore.session
+
+from ecr_sweeper.aws.models import share_loader
 
 
 @cache
 def known_regions() -> dict[str, frozenset[str]]:
     """Partition name (aws, aws-cn, aws-us-gov, …) → the regions botocore's endpoint data
     lists for it."""
-    data = create_loader().load_data("endpoints")
+    data = share_loader(botocore.session.get_session()).load_data("endpoints")
     return {
         str(partition["partition"]): frozenset(partition.get("regions", {}))
         for partition in data.get("partitions", [])

@@ -42,6 +42,7 @@ from botocore.parsers import ResponseParserError
 from ecr_sweeper.aws.answers import MALFORMED, guard_answers
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
 from ecr_sweeper.aws.limits import Api, Limits, error_code
+from ecr_sweeper.aws.models import share_loader
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
 from ecr_sweeper.retry import RetryPolicy
@@ -204,15 +205,17 @@ PREFLIGHT_CONFIG = AioConfig(
 def base_session() -> AioSession:
     """A session with the base credentials (the standard AWS chain). A command makes one and
     gives it to `caller_account` and then `Connections`, so the credentials (a web identity
-    exchange, say) are resolved once."""
-    return AioSession()
+    exchange, say) are resolved once. Its models are the process's (models.py)."""
+    session = AioSession()
+    share_loader(session)
+    return session
 
 
 async def caller_account(base: AioSession | None = None) -> AccountId:
     """The account of the base credentials (sts:GetCallerIdentity), or a CredentialsError
     that says in one line what is wrong: no credentials, an endpoint that cannot be reached
     or does not answer, or credentials AWS refuses."""
-    session = base or AioSession()
+    session = base or base_session()
     try:
         region = session.get_config_variable("region") or BOOTSTRAP_REGION
     except BotoCoreError as exc:  # AWS_PROFILE names no profile, say
@@ -296,7 +299,7 @@ class Connections:
         retry: RetryPolicy | None = None,
         wire: bool = True,
     ) -> None:
-        self._base = base or AioSession()
+        self._base = base or base_session()
         # Calls skip botocore's per-call machinery (ECS and ECR: wire.py, the others:
         # lean.py); False sends them all through botocore (the benchmark measures both).
         self._wire = wire

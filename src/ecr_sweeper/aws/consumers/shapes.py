@@ -23,6 +23,8 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
+from ecr_sweeper.aws.models import share_loader
+
 References = Mapping[tuple[str, str], str]  # (structure shape, member) → what it means
 
 
@@ -47,8 +49,10 @@ class Unresolvable(Exception):  # noqa: N818 - a finding, named as one
 @cache
 def data_session() -> botocore.session.Session:
     """The botocore session whose models and endpoint data the usage sources read (one
-    loader for them all)."""
-    return botocore.session.get_session()
+    loader for them all: the process's, which the run's clients load their models with too)."""
+    session = botocore.session.get_session()
+    share_loader(session)
+    return session
 
 
 @cache
