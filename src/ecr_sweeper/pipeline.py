@@ -34,7 +34,7 @@ from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
 from ecr_sweeper.aws.ecr import archive_images, delete_images, restore_images, scan_inventory
 from ecr_sweeper.aws.inspector import InspectorWitness, inspector_witness
-from ecr_sweeper.aws.limits import describe_errors
+from ecr_sweeper.aws.limits import ImageBudget, describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
 from ecr_sweeper.events import Note, Progress, Step, as_notes, ignore
@@ -203,6 +203,7 @@ async def scan_inventories(
     carry only their errors). `inventory_of` reads one account × region's."""
 
     repositories = anyio.Semaphore(connections.limits.repositories_at_once, fast_acquire=True)
+    images = ImageBudget(connections.limits.images_in_memory)
 
     async def read(target: AccountTarget, region: Region) -> InventoryScan:
         api = connections.api(target.account_id, region)
@@ -223,6 +224,7 @@ async def scan_inventories(
             read_tags=read_tags,
             judge=judge,
             gate=repositories,
+            budget=images,
             read_pull_exclusions=read_pull_exclusions,
             inspector_in_use=witness.in_use or {},
         )

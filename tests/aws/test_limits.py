@@ -12,9 +12,19 @@ import anyio
 import anyio.lowlevel
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from awsim.quotas import ECS_CATEGORIES, ECS_DEFAULT, Quotas, RateLimit
-from ecr_sweeper.aws.limits import ECS_BUCKETS, Api, Limits, bucket_for, chunks, is_retryable
+from ecr_sweeper.aws.limits import (
+    ECS_BUCKETS,
+    Api,
+    ImageBudget,
+    Limits,
+    bucket_for,
+    chunks,
+    is_retryable,
+)
 from ecr_sweeper.retry import AdaptiveRate, RetryPolicy, Turn
 
 
@@ -492,3 +502,39 @@ def test_retries_are_reported_in_rate_limited_lines() -> None:
     ]
     limited = RetryPolicy(attempts=4, wait=False, unreachable_seconds=float("inf"))
     assert len(calls_to_a_closed_port(limited)[1]) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(1, 150), min_size=1, max_size=5), min_size=1, max_size=12),
+    st.integers(1, 300),
+)
+def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
+    repositories: list[list[int]], limit: int
+) -> None:
+    """Shares (repositories being read) take their images page by page: at any time the
+    images held are at most the budget plus one share's (the oldest may always go on), and
+    every share ends (no share waits for ever on another that waits too)."""
+    budget = ImageBudget(limit)
+    largest = max(sum(pages) for pages in repositories)
+    ended: list[int] = []
+    held: list[int] = []
+
+    async def read(n: int, pages: list[int]) -> None:
+        async with budget.share() as take:
+            for size in pages:
+                await take(size)
+                held.append(budget.used)
+                await anyio.lowlevel.checkpoint()  # the others run meanwhile
+        ended.append(n)
+
+    async def main() -> None:
+        with anyio.fail_after(30):  # only a deadlock would reach it
+            async with anyio.create_task_group() as tg:
+                for n, pages in enumerate(repositories):
+                    tg.start_soon(read, n, pages)
+
+    anyio.run(main)
+    assert sorted(ended) == list(range(len(repositories)))
+    assert max(held) <= limit + largest
+    assert budget.used == 0

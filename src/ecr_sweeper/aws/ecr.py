@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -22,7 +22,7 @@ import anyio
 import anyio.lowlevel
 from botocore.exceptions import ClientError
 
-from ecr_sweeper.aws.limits import Api, chunks, describe_errors, error_code
+from ecr_sweeper.aws.limits import Api, ImageBudget, chunks, describe_errors, error_code
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
     AccountId,
@@ -71,6 +71,7 @@ async def scan_inventory(
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
+    budget: ImageBudget | None = None,
     read_pull_exclusions: bool = False,
     inspector_in_use: Mapping[RepositoryName, tuple[InspectorSighting, ...]] | None = None,
 ) -> InventoryScan:
@@ -79,9 +80,11 @@ async def scan_inventory(
 
     With `judge`, each repository is handed to it as soon as it is read (its listing error
     included) and left out of the scan, so its images can be freed once judged. `gate`
-    bounds the repositories being read at once (shared by every account × region of a run);
-    a repository holds its place until `judge` returns (which may wait: see make_plan)."""
+    bounds the repositories being read at once (shared by every account × region of a run),
+    `budget` their images (page by page); a repository holds its place and its images until
+    `judge` returns (which may wait: see make_plan)."""
     gate = gate or anyio.Semaphore(1 << 30)
+    budget = budget or ImageBudget(1 << 62)
     where = f"{target.account_id}/{region}"
     try:
         listed = await api.pages(ecr.describe_repositories, "repositories")
@@ -133,9 +136,9 @@ async def scan_inventory(
         except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
             await _judged(_unreadable(key, exc))
             return
-        async with gate:
+        async with gate, budget.share() as take:
             try:
-                images = tuple(await _images(ecr, api, key))
+                images = tuple(await _images(ecr, api, key, take))
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 await _judged(_unreadable(key, exc))
                 return
@@ -219,10 +222,25 @@ def _unreadable(key: RepositoryKey, exc: Exception) -> Repository:
     return Repository(key, (), "; ".join(describe_errors(exc)))
 
 
-async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
-    details = await api.pages(
+async def _unbounded(n: int) -> None:  # noqa: ARG001 - takes any number of images
+    return None
+
+
+async def _images(
+    ecr: Any, api: Api, key: RepositoryKey, take: Callable[[int], Awaitable[None]] = _unbounded
+) -> list[Image]:
+    """The repository's images, page by page: each page's answer is made into images (and
+    forgotten) before the next page is asked for, once `take` has room for them."""
+    listed: list[Image] = []
+    # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
+    # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
+    # type is read too: guessing "not an index" could orphan-delete the children of an index.
+    # An archived image cannot be pulled (BatchGetImage answers ImageNotFound) until it is
+    # restored: what it lists or refers to stays unknown, and ECR itself refuses to delete a
+    # manifest an index in the repository lists (archived or not).
+    to_read: list[Digest] = []
+    pages = api.each_page(
         ecr.describe_images,
-        "imageDetails",
         registryId=key.account_id,
         repositoryName=key.name,
         maxResults=DESCRIBE_IMAGES_PAGE,
@@ -230,13 +248,11 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
         # and one a workload names must be seen to be kept (and reported).
         filter={"imageStatus": "ANY"},
     )
-    # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
-    # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
-    # type is read too: guessing "not an index" could orphan-delete the children of an index.
-    # An archived image cannot be pulled (BatchGetImage answers ImageNotFound) until it is
-    # restored: what it lists or refers to stays unknown, and ECR itself refuses to delete a
-    # manifest an index in the repository lists (archived or not).
-    to_read = [Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d)]
+    async for page in pages:
+        details = page.get("imageDetails", [])
+        await take(len(details))
+        listed += (_image(d) for d in details)
+        to_read += (Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d))
     manifests: dict[Digest, _Manifest] = {}
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):
         answer = await api.call(
@@ -259,29 +275,38 @@ async def _images(ecr: Any, api: Api, key: RepositoryKey) -> list[Image]:
     # with no children, and its children for unused images: refuse the repository instead.
     if missing := [d for d in to_read if d not in manifests]:
         raise RuntimeError(f"BatchGetImage in {key}: no manifest and no failure for {missing[0]}")
-    images = []
-    for d in details:
-        digest = Digest(d["imageDigest"])
-        manifest = manifests.get(digest, _Manifest(d.get("imageManifestMediaType", "")))
-        reported = d.get("subjectManifestDigest")
-        subject = manifest.subject or (Digest(reported) if reported else None)
-        pulled = d.get("lastRecordedPullTime")
-        images.append(
-            Image(
-                digest=digest,
-                tags=tuple(sorted(d.get("imageTags", []))),
-                pushed_at=_utc(d.get("imagePushedAt")),
-                size_bytes=int(d.get("imageSizeInBytes", 0)),
-                media_type=sys.intern(manifest.media_type),
-                children=manifest.children,
-                subject=subject,
-                last_pulled_at=_utc(pulled) if pulled else None,
-                artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
-                archived=_archived(d),
-                **_storage(d),
-            )
-        )
-    return images
+    return [_as_read(image, manifests.get(image.digest)) for image in listed]
+
+
+def _image(d: dict[str, Any]) -> Image:
+    """An image as DescribeImages tells it (`_as_read` adds what its manifest says)."""
+    reported = d.get("subjectManifestDigest")
+    pulled = d.get("lastRecordedPullTime")
+    return Image(
+        digest=Digest(d["imageDigest"]),
+        tags=tuple(sorted(d.get("imageTags", []))),
+        pushed_at=_utc(d.get("imagePushedAt")),
+        size_bytes=int(d.get("imageSizeInBytes", 0)),
+        media_type=sys.intern(d.get("imageManifestMediaType", "")),
+        subject=Digest(reported) if reported else None,
+        last_pulled_at=_utc(pulled) if pulled else None,
+        artifact_media_type=sys.intern(d.get("artifactMediaType", "")),
+        archived=_archived(d),
+        **_storage(d),
+    )
+
+
+def _as_read(image: Image, manifest: _Manifest | None) -> Image:
+    """`image` with what its manifest says (read with BatchGetImage): its media type, the
+    children of an index, an artifact's subject (ECR's own report of it otherwise)."""
+    if manifest is None:
+        return image
+    return replace(
+        image,
+        media_type=sys.intern(manifest.media_type),
+        children=manifest.children,
+        subject=manifest.subject or image.subject,
+    )
 
 
 def _archived(detail: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ a throttled call's retry waits only for its turn, not for an exponential backoff
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -242,6 +243,48 @@ class Limits(Pacing):
     # ~0.45 KB each in memory: 20,000 images waiting are ~9 MB; a CI job's environment (a few
     # thousand images) is read whole while its usage is.
     images_waiting: int = 20_000
+    # Images of the repositories being read (or applied) at once, in the whole run: a bound in
+    # images, not repositories, so memory stays flat when repositories grow (ImageBudget).
+    images_in_memory: int = 40_000
+
+
+class ImageBudget:
+    """About `limit` images in memory at once among the tasks that hold a share of it (the
+    repositories being read, or deleted): a share takes images as it gets them (`take`) and
+    gives them all back when it ends. A share waits while the budget is spent, unless it is
+    the oldest share: so one always goes on, and at most `limit` images plus the oldest
+    share's are held, whatever the repositories' sizes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._shares: dict[int, int] = {}  # share → images it holds, oldest first
+        self._opened = 0
+        self._freed: anyio.Event | None = None  # made when first awaited (in the event loop)
+
+    @contextlib.asynccontextmanager
+    async def share(self) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+        """A share, as its `take(n)`: waits until `n` more images fit (or the share is the
+        oldest), then counts them; all are given back when the block ends."""
+        me = self._opened
+        self._opened += 1
+        self._shares[me] = 0
+
+        async def take(n: int) -> None:
+            while self.used + n > self.limit and next(iter(self._shares)) != me:
+                if self._freed is None:
+                    self._freed = anyio.Event()
+                await self._freed.wait()
+            self.used += n
+            self._shares[me] += n
+
+        try:
+            yield take
+        finally:
+            self.used -= self._shares.pop(me)
+            if self._freed is not None:
+                self._freed.set()
+                self._freed = None
 
 
 @functools.cache
