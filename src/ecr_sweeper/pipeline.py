@@ -612,8 +612,10 @@ async def apply_plan(
     targets = {t.account_id: t for t in reviewed.targets}
     planned = len(reviewed.deletions) - earlier  # at most this many to delete
     unread = {(e.account_id, e.region) for e in fresh.errors}
-    # Repository by repository: a few in memory at once (those being deleted), never the plan.
+    # Repository by repository: a few in memory at once (those being deleted), never the plan;
+    # at most `repositories_at_once`, with about `images_in_memory` images among them.
     at_once = anyio.Semaphore(connections.limits.repositories_at_once)
+    budget = ImageBudget(connections.limits.images_in_memory)
 
     deleted_so_far = 0
 
@@ -632,7 +634,10 @@ async def apply_plan(
         progress(Step(deleted_so_far, planned, "images processed"))
 
     async def one_repository(
-        key: RepositoryKey, decisions: list[Decision], over: set[Digest]
+        key: RepositoryKey,
+        decisions: list[Decision],
+        over: set[Digest],
+        release: Callable[[], None],
     ) -> None:
         try:
             archive = decisions if quarantine else []
@@ -648,6 +653,7 @@ async def apply_plan(
                 progress=progress,
             )
         finally:
+            release()
             at_once.release()
 
     async with anyio.create_task_group() as tg:
@@ -675,7 +681,8 @@ async def apply_plan(
                 # A quarantine that is over is deleted, even by an apply that quarantines the rest.
                 over = {d.digest for d in still if d.reason.code is Code.QUARANTINE_OVER}
                 await at_once.acquire()
-                tg.start_soon(one_repository, to_delete[0].repository, to_delete, over)
+                release = await budget.hold(len(to_delete))
+                tg.start_soon(one_repository, to_delete[0].repository, to_delete, over, release)
     return ApplyResult(fresh, outcome, quarantine=quarantine)
 
 

@@ -512,20 +512,26 @@ def test_retries_are_reported_in_rate_limited_lines() -> None:
 def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
     repositories: list[list[int]], limit: int
 ) -> None:
-    """Shares (repositories being read) take their images page by page: at any time the
-    images held are at most the budget plus one share's (the oldest may always go on), and
-    every share ends (no share waits for ever on another that waits too)."""
+    """Shares (repositories being read page by page, or applied at once) take images: at any
+    time the images held are at most the budget plus one share's (the oldest may always go
+    on), and every share ends (no share waits for ever on another that waits too)."""
     budget = ImageBudget(limit)
     largest = max(sum(pages) for pages in repositories)
     ended: list[int] = []
     held: list[int] = []
 
     async def read(n: int, pages: list[int]) -> None:
-        async with budget.share() as take:
-            for size in pages:
-                await take(size)
-                held.append(budget.used)
-                await anyio.lowlevel.checkpoint()  # the others run meanwhile
+        if n % 3 == 2:  # apply's way: a repository's deletions taken at once
+            release = await budget.hold(sum(pages))
+            held.append(budget.used)
+            await anyio.lowlevel.checkpoint()
+            release()
+        else:
+            async with budget.share() as take:  # the inventory's: page by page
+                for size in pages:
+                    await take(size)
+                    held.append(budget.used)
+                    await anyio.lowlevel.checkpoint()  # the others run meanwhile
         ended.append(n)
 
     async def main() -> None:

@@ -266,25 +266,41 @@ class ImageBudget:
     async def share(self) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
         """A share, as its `take(n)`: waits until `n` more images fit (or the share is the
         oldest), then counts them; all are given back when the block ends."""
+        me = self._open()
+        try:
+            yield partial(self._take, me)
+        finally:
+            self._close(me)
+
+    async def hold(self, n: int) -> Callable[[], None]:
+        """A share of `n` images taken at once (as `share` would); returns what ends it."""
+        me = self._open()
+        try:
+            await self._take(me, n)
+        except BaseException:
+            self._close(me)
+            raise
+        return partial(self._close, me)
+
+    def _open(self) -> int:
         me = self._opened
         self._opened += 1
         self._shares[me] = 0
+        return me
 
-        async def take(n: int) -> None:
-            while self.used + n > self.limit and next(iter(self._shares)) != me:
-                if self._freed is None:
-                    self._freed = anyio.Event()
-                await self._freed.wait()
-            self.used += n
-            self._shares[me] += n
+    async def _take(self, me: int, n: int) -> None:
+        while self.used + n > self.limit and next(iter(self._shares)) != me:
+            if self._freed is None:
+                self._freed = anyio.Event()
+            await self._freed.wait()
+        self.used += n
+        self._shares[me] += n
 
-        try:
-            yield take
-        finally:
-            self.used -= self._shares.pop(me)
-            if self._freed is not None:
-                self._freed.set()
-                self._freed = None
+    def _close(self, me: int) -> None:
+        self.used -= self._shares.pop(me)
+        if self._freed is not None:
+            self._freed.set()
+            self._freed = None
 
 
 @functools.cache
