@@ -103,6 +103,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     import anyio
 
+    from ecr_sweeper.aws.limits import Limits
     from ecr_sweeper.aws.session import Connections
     from ecr_sweeper.journal import Journal
     from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region
@@ -121,10 +122,11 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     policy = Policy(keep_last=10, min_age_days=14)
     now = datetime(2025, 6, 1, tzinfo=UTC)
     plan_file = Path(spec["plan_file"])
+    limits = Limits(**spec.get("limits", {}))  # the defaults, but for those the spec names
     out: dict[str, Any] = {"command": spec["command"]}
 
     async def plan() -> None:
-        async with Connections() as connections:
+        async with Connections(limits=limits) as connections:
             made = await make_plan(targets, policy, connections, now, sources=sources)
             write_plan(made, plan_file)
             out["deletions"] = len(made.deletions)
@@ -134,7 +136,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def apply() -> None:
         reviewed = read_plan(plan_file)
-        async with Connections() as connections:
+        async with Connections(limits=limits) as connections:
             result = await apply_plan(reviewed, connections, now, journal=Journal.beside(plan_file))
             out["deleted"] = len(result.outcome.deleted)
             out["skipped"] = len(result.skipped)

@@ -53,6 +53,7 @@ def measure(
     quotas: str = "unlimited",
     sources: Sources = SOURCES,
     apply: bool = True,
+    limits: dict[str, int] | None = None,
     tracemalloc: bool = False,
     step_mb: float = 100.0,
     top: int = 25,
@@ -83,6 +84,7 @@ def measure(
             "step_mb": step_mb,
             "top": top,
             "sources": sources_to_json(sources),
+            "limits": limits or {},
         }
         with spawn_emulator(
             generate=generate, faults=faults or Faults(), quotas=quotas, startup_timeout=3600
@@ -110,6 +112,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tracemalloc", action="store_true", help="top allocation sites at the peak")
     p.add_argument("--step", type=float, default=100.0, help="MB of growth between snapshots")
     p.add_argument("--top", type=int, default=25, help="allocation sites to print")
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="a Limits field other than its default, e.g. images_in_memory=20000 (repeatable)",
+    )
     return p.parse_args(argv)
 
 
@@ -124,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=Faults(latency_s=args.latency, latency_jitter_s=0.0),
         quotas=args.quotas,
         apply=args.apply,
+        limits={name: int(n) for name, n in (item.split("=", 1) for item in args.limit)},
         tracemalloc=args.tracemalloc,
         step_mb=args.step,
         top=args.top,
