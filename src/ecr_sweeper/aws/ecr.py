@@ -248,10 +248,19 @@ async def _images(
         # and one a workload names must be seen to be kept (and reported).
         filter={"imageStatus": "ANY"},
     )
-    async for page in pages:
+    answers = aiter(pages)
+    while True:
+        # Room for a whole page before it is asked for (its answer is in memory too); what
+        # the page did not fill is given back once it is made into images.
+        await take(DESCRIBE_IMAGES_PAGE)
+        try:
+            page = await anext(answers)
+        except StopAsyncIteration:
+            await take(-DESCRIBE_IMAGES_PAGE)
+            break
         details = page.get("imageDetails", [])
-        await take(len(details))
         listed += (_image(d) for d in details)
+        await take(len(details) - DESCRIBE_IMAGES_PAGE)
         to_read += (Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d))
     manifests: dict[Digest, _Manifest] = {}
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):

@@ -240,12 +240,13 @@ class Limits(Pacing):
     # Repositories being listed at once, in the whole run: each holds its images' answers in
     # memory until judged, so this bounds the inventory's memory whatever the org's size.
     repositories_at_once: int = 128
-    # ~0.45 KB each in memory: 20,000 images waiting are ~9 MB; a CI job's environment (a few
+    # ~0.45 KB each in memory: 10,000 images waiting are ~5 MB; a CI job's environment (a few
     # thousand images) is read whole while its usage is.
-    images_waiting: int = 20_000
+    images_waiting: int = 10_000
     # Images of the repositories being read (or applied) at once, in the whole run: a bound in
-    # images, not repositories, so memory stays flat when repositories grow (ImageBudget).
-    images_in_memory: int = 40_000
+    # images, not repositories, so memory stays flat when repositories grow (ImageBudget). A
+    # DescribeImages page in flight counts as a full page (1,000): 20 pages at once at most.
+    images_in_memory: int = 20_000
 
 
 class ImageBudget:
@@ -265,7 +266,8 @@ class ImageBudget:
     @contextlib.asynccontextmanager
     async def share(self) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
         """A share, as its `take(n)`: waits until `n` more images fit (or the share is the
-        oldest), then counts them; all are given back when the block ends."""
+        oldest), then counts them (a negative `n` gives some back); all are given back when
+        the block ends."""
         me = self._open()
         try:
             yield partial(self._take, me)
@@ -289,15 +291,21 @@ class ImageBudget:
         return me
 
     async def _take(self, me: int, n: int) -> None:
-        while self.used + n > self.limit and next(iter(self._shares)) != me:
+        """Take `n` images (a negative `n` gives back what a share took and did not use)."""
+        while n > 0 and self.used + n > self.limit and next(iter(self._shares)) != me:
             if self._freed is None:
                 self._freed = anyio.Event()
             await self._freed.wait()
         self.used += n
         self._shares[me] += n
+        if n < 0:
+            self._wake()
 
     def _close(self, me: int) -> None:
         self.used -= self._shares.pop(me)
+        self._wake()
+
+    def _wake(self) -> None:
         if self._freed is not None:
             self._freed.set()
             self._freed = None
