@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, NewType, overload
+from typing import Any, ClassVar, Literal, NewType, TypeVar, overload
 
 AccountId = NewType("AccountId", str)
 Region = NewType("Region", str)
@@ -855,21 +855,24 @@ class UnexplainedPulls:
     newest_pull: datetime
 
 
-class LazyDecisions(Sequence[Decision]):
-    """Decisions that are read (from a plan file, or the planner's store) as they are
-    iterated, never held all at once: iterate them; indexing reads them all."""
+T = TypeVar("T")
+
+
+class LazySequence(Sequence[T]):
+    """Items that are read (from a file) as they are iterated, never held all at once:
+    iterate them; indexing reads them all."""
 
     @abstractmethod
     def __len__(self) -> int: ...
 
     @abstractmethod
-    def __iter__(self) -> Iterator[Decision]: ...
+    def __iter__(self) -> Iterator[T]: ...
 
     @overload
-    def __getitem__(self, index: int) -> Decision: ...
+    def __getitem__(self, index: int) -> T: ...
     @overload
-    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
-    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         return tuple(self)[index]
 
     def __bool__(self) -> bool:
@@ -882,6 +885,11 @@ class LazyDecisions(Sequence[Decision]):
 
     def __hash__(self) -> int:
         return hash(tuple(self))
+
+
+class LazyDecisions(LazySequence[Decision]):
+    """Decisions that are read (from a plan file, or the planner's store) as they are
+    iterated, never held all at once."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} decisions)"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import pickle
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
-from typing import TypeVar, overload
+from typing import TypeVar
 
-from ecr_sweeper.model import Decision, Repository, RepositoryKey
+from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
 from ecr_sweeper.results import DeleteOutcome
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ def _decision(item: Decision | tuple[Decision, str]) -> Decision:
     return item if isinstance(item, Decision) else item[0]
 
 
-class _Listed(Sequence[T]):
+class _Listed(LazySequence[T]):
     """One outcome of a `SpooledOutcomes`, read from its file each time it is iterated:
     repository by repository, each repository's images by digest."""
 
@@ -173,24 +173,6 @@ class _Listed(Sequence[T]):
             return
         for part in self._spool.by_repository():
             yield from sorted(self._pick(part), key=lambda item: _decision(item).digest)  # type: ignore[arg-type]
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        return tuple(self)[index]
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return len(self) == len(other) and tuple(self) == tuple(other)
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name}: {len(self)} images)"
