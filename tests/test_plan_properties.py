@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecr_sweeper.model import (
+    AccountId,
     AccountRegion,
     CensusEntry,
     Code,
@@ -24,12 +25,20 @@ from ecr_sweeper.model import (
     InventoryScan,
     Plan,
     Policy,
+    Region,
     Repository,
     RepositoryKey,
     Usage,
     UsageScan,
 )
-from ecr_sweeper.plan import Planner, build_plan, protected_digests, recheck
+from ecr_sweeper.plan import (
+    CENSUS_BLOCKED,
+    Planner,
+    build_plan,
+    deletion_order,
+    protected_digests,
+    recheck,
+)
 from ecr_sweeper.spool import Spool
 from planning import NOW, OCI_INDEX, OCI_MANIFEST, digest, key, uri, usage_scan, use
 
@@ -158,7 +167,9 @@ def test_keep_last_counts_tagged_images_and_untagged_ones_follow_their_setting(
     org: tuple[list[UsageScan], list[InventoryScan], Policy], untagged: Literal["delete", "keep"]
 ) -> None:
     """As ECR lifecycle rules count tagStatus TAGGED and UNTAGGED apart: the keep_last newest
-    tagged top-level images are kept, and only they are kept for being among the newest."""
+    tagged images that are not referrers (a tagged manifest an index lists counts) are kept,
+    and only they are kept for being among the newest; untagged top-level images follow
+    `untagged`."""
     usage, inventory, policy = org
     policy = replace(policy, untagged=untagged)
     plan = build_plan(usage, inventory, policy, NOW)
@@ -166,17 +177,17 @@ def test_keep_last_counts_tagged_images_and_untagged_ones_follow_their_setting(
     kept = {(d.repository, d.digest) for d in plan.kept}
     for repo in (r for s in inventory for r in s.repositories):
         listed = {c for i in repo.images for c in i.children}
-        top = [i for i in repo.images if i.subject is None and i.digest not in listed]
+        counted = [i for i in repo.images if i.subject is None]
         newest = sorted(
-            (i for i in top if i.tags), key=lambda i: (i.pushed_at, i.digest), reverse=True
+            (i for i in counted if i.tags), key=lambda i: (i.pushed_at, i.digest), reverse=True
         )[: policy.keep_last]
         among = {(repo.key, i.digest) for i in newest}
         assert among <= kept
-        for image_ in top:
+        for image_ in counted:
             reason = verdicts[(repo.key, image_.digest)]
             if reason.code is Code.AMONG_NEWEST:
                 assert (repo.key, image_.digest) in among
-            if not image_.tags and untagged == "keep":
+            if not image_.tags and image_.digest not in listed and untagged == "keep":
                 assert (repo.key, image_.digest) in kept
 
 
@@ -396,3 +407,37 @@ def test_the_recheck_by_repository_is_the_recheck_of_the_whole_plans(
         for d in reviewed.deletions
         if (d.repository, d.digest) not in still
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(orgs(), st.integers(1, 3), st.data())
+def test_the_spool_reads_each_list_back_in_its_order_a_piece_at_a_time(
+    org: tuple[list[UsageScan], list[InventoryScan], Policy], piece: int, data: st.DataObject
+) -> None:
+    # The spool writes each repository's lists in pieces, sorted, and the plan merges them as
+    # it reads: its lists must come in the plan's order (kept by repository and digest,
+    # deletions in `deletion_order`), and a plan the census blocks keeps what was to go, in
+    # the order of the kept ones, as if both lists had been sorted together.
+    usage, inventory, policy = org
+    order = data.draw(st.permutations([r for scan in inventory for r in scan.repositories]))
+
+    def planned(usage: list[UsageScan]) -> Plan:
+        planner = Planner(usage, policy, NOW, store=Spool(piece))
+        for repo in order:
+            planner.judge(repo)
+        return planner.plan()
+
+    free = planned(usage)
+    assert list(free.kept) == sorted(free.kept, key=lambda d: (d.repository, d.digest))
+    assert list(free.deletions) == sorted(free.deletions, key=deletion_order)
+    # A consumer nobody read, in an account whose repositories are not in the run: it holds
+    # none of them, and blocks the plan.
+    unread = CensusEntry("eks", AccountId("999999999999"), Region("us-east-1"), True, False, "x")
+    blocked = planned(
+        [*usage, UsageScan(AccountRegion(unread.account_id, unread.region), census=(unread,))]
+    )
+    held = [replace(d, reason=CENSUS_BLOCKED) for d in free.deletions]
+    assert blocked.blocked
+    assert list(blocked.deletions) == []
+    assert list(blocked.kept) == sorted([*free.kept, *held], key=lambda d: (d.repository, d.digest))
+    assert len(blocked.kept) == len(free.kept) + len(free.deletions)

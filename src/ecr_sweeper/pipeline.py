@@ -20,7 +20,7 @@ planner then deletes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -679,7 +679,7 @@ async def apply_plan(
             outcome.merge(DeleteOutcome(skipped=skip))
             if to_delete:
                 # A quarantine that is over is deleted, even by an apply that quarantines the rest.
-                over = {d.digest for d in still if d.reason.code is Code.QUARANTINE_OVER}
+                over = {d for d, why in still.items() if why.code is Code.QUARANTINE_OVER}
                 await at_once.acquire()
                 release = await budget.hold(len(to_delete))
                 tg.start_soon(one_repository, to_delete[0].repository, to_delete, over, release)
@@ -718,8 +718,8 @@ async def _apply_in(
 
 def _gone(
     why_skipped: Sequence[tuple[Decision, Reason]],
-    still: Sequence[Decision],
-    now_kept: Sequence[Decision],
+    still: Mapping[Digest, Reason],
+    now_kept: Mapping[Digest, Reason],
     blocked: bool,
     unread: Container[tuple[object, object]],
 ) -> list[Decision]:
@@ -728,19 +728,20 @@ def _gone(
     already gone."""
     if blocked:
         return []
-    seen = {d.digest for d in (*still, *now_kept)}
-    return _vanished([d for d, _ in why_skipped], seen, unread)
+    return _vanished([d for d, _ in why_skipped], (still, now_kept), unread)
 
 
 def _vanished(
-    decisions: Sequence[Decision], seen: set[Digest], unread: Container[tuple[object, object]]
+    decisions: Sequence[Decision],
+    seen: Sequence[Container[Digest]],
+    unread: Container[tuple[object, object]],
 ) -> list[Decision]:
     """Those of `decisions` (of one repository) the re-check did not see (`seen`: the digests
-    its fresh plan has there), in an account × region it read without error."""
+    its fresh plan has there, in its lists), in an account × region it read without error."""
     return [
         d
         for d in decisions
-        if d.digest not in seen
+        if not any(d.digest in listed for listed in seen)
         and (d.repository.account_id, d.repository.region) not in unread
         and (d.repository.account_id, None) not in unread
     ]

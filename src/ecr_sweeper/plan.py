@@ -20,8 +20,9 @@ Invariants this module keeps (tests/test_plan*.py checks each, several as hypoth
    the sweep may pull from (its repository policy says so) unless that principal is accepted,
    or that is not opted in when the policy sweeps only opted-in repositories.
 6. Retention (per repository: the first matching rule, else the defaults) keeps images pushed
-   less than `min_age_days` ago, the `keep_last` most recently pushed tagged top-level images
-   (ties broken by digest; untagged images do not count), images with a protected tag, and
+   less than `min_age_days` ago, the `keep_last` most recently pushed tagged images that are
+   not referrers (ties broken by digest; untagged images do not count; a tagged manifest an
+   index lists counts, as it will once the index is gone), images with a protected tag, and
    untagged top-level images when `untagged = "keep"`. (Images pulled recently are the pull
    witness's: invariant 14.)
 7. Every decision carries the rule that decided it (a typed reason: a `Code` and its details),
@@ -69,6 +70,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import heapq
 import itertools
 import re
 from collections import defaultdict, deque
@@ -331,7 +333,8 @@ class Planner:
         self._flush()
 
     def _flush(self) -> None:
-        """Hand the verdicts recorded since the last flush to the store, by repository."""
+        """Hand the verdicts recorded since the last flush to the store, by repository, each
+        list in its order in the plan (kept by digest, deletions in `deletion_order`)."""
         by_key: dict[RepositoryKey, tuple[list[Decision], list[Decision]]] = {}
         for index, decisions in enumerate((self._kept, self._deletions)):
             for d in decisions:
@@ -339,6 +342,8 @@ class Planner:
             self._counts[index] += len(decisions)
             decisions.clear()
         for key, (kept, deletions) in by_key.items():
+            kept.sort(key=_by_digest)
+            deletions.sort(key=deletion_order)
             self._store.put(key, kept, deletions)
 
     def note(self, notes: Iterable[str]) -> None:
@@ -439,12 +444,13 @@ class Planner:
         kept: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
         gone: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
         for key in sorted(self._store.repositories()):  # one repository at a time
-            for found, decisions in zip((kept, gone), self._store.get(key), strict=True):
-                for d in decisions:
-                    if d.digest in wanted:
-                        found[(d.repository.account_id, d.repository.region)].setdefault(
-                            d.digest, d.repository
-                        )
+            for run in self._store.runs(key):
+                for found, decisions in zip((kept, gone), run, strict=True):
+                    for d in decisions:
+                        if d.digest in wanted:
+                            found[(d.repository.account_id, d.repository.region)].setdefault(
+                                d.digest, d.repository
+                            )
         # A subject that is itself waiting here (a signature of a signature kept in another
         # repository) is not decided yet: what refers to it is kept.
         undecided = {
@@ -489,41 +495,45 @@ def unexplained_pulls(kept: Iterable[Decision]) -> tuple[UnexplainedPulls, ...]:
 class DecisionStore(Protocol):
     """Where the planner keeps its verdicts as it judges, repository by repository: in memory
     (`InMemory`), or on disk (the pipeline's spool), so that a run holds one repository's
-    decisions at a time, never all of them."""
+    decisions at a time, never all of them; and reads them back a piece at a time, so that
+    writing the plan never holds a whole repository's either."""
 
     def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
-        """Add verdicts of one repository (it may be given more than once)."""
+        """Add verdicts of one repository (it may be given more than once): kept by digest,
+        deletions in `deletion_order`."""
 
     def repositories(self) -> Iterable[RepositoryKey]:
         """Every repository with verdicts."""
 
-    def get(self, key: RepositoryKey) -> tuple[list[Decision], list[Decision]]:
-        """Every verdict of one repository: (kept, to delete), in the order put."""
+    def runs(self, key: RepositoryKey) -> Sequence[tuple[Iterable[Decision], Iterable[Decision]]]:
+        """The verdicts of one repository, a (kept, to delete) pair per `put`, in the order
+        put; each read (again) as it is iterated."""
 
 
 class InMemory:
     """A `DecisionStore` in memory."""
 
     def __init__(self) -> None:
-        self._by_key: dict[RepositoryKey, tuple[list[Decision], list[Decision]]] = {}
+        self._by_key: dict[RepositoryKey, list[tuple[list[Decision], list[Decision]]]] = {}
 
     def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
-        known = self._by_key.setdefault(key, ([], []))
-        known[0].extend(kept)
-        known[1].extend(deletions)
+        self._by_key.setdefault(key, []).append((list(kept), list(deletions)))
 
     def repositories(self) -> Iterable[RepositoryKey]:
         return self._by_key.keys()
 
-    def get(self, key: RepositoryKey) -> tuple[list[Decision], list[Decision]]:
-        kept, deletions = self._by_key.get(key, ([], []))
-        return list(kept), list(deletions)
+    def runs(self, key: RepositoryKey) -> Sequence[tuple[Iterable[Decision], Iterable[Decision]]]:
+        return self._by_key.get(key, [])
 
 
 class _Ordered(LazyDecisions):
     """One list of a plan (kept, or to delete), read from the store when iterated: repository
     by repository in key order; within one, kept images by digest, deletions in
-    `deletion_order`. A blocked plan keeps what was to go (`CENSUS_BLOCKED`)."""
+    `deletion_order`. A blocked plan keeps what was to go (`CENSUS_BLOCKED`).
+
+    The store gives each repository's verdicts in runs already in that order (one per `put`):
+    they are merged as they are read, so a repository of a hundred thousand images is never
+    held whole."""
 
     def __init__(
         self,
@@ -547,13 +557,23 @@ class _Ordered(LazyDecisions):
         if not self._count:
             return
         for key in self._repositories:
-            kept, deletions = self._store.get(key)
-            if self._kept:
-                if self._blocked:
-                    kept += (dataclasses.replace(d, reason=CENSUS_BLOCKED) for d in deletions)
-                yield from sorted(kept, key=_by_digest)
+            runs = self._store.runs(key)
+            if not self._kept:
+                yield from heapq.merge(*(deletions for _, deletions in runs), key=deletion_order)
+            elif not self._blocked:
+                yield from heapq.merge(*(kept for kept, _ in runs), key=_by_digest)
             else:
-                yield from sorted(deletions, key=deletion_order)
+                # A run's deletions are its indexes by digest, then the rest by digest: each
+                # part is read on its own, and all merge with what was kept, by digest.
+                gone = [_held(deletions, index) for _, deletions in runs for index in (True, False)]
+                yield from heapq.merge(*(kept for kept, _ in runs), *gone, key=_by_digest)
+
+
+def _held(deletions: Iterable[Decision], indexes: bool) -> Iterator[Decision]:
+    """The indexes (or the other manifests) of a run of deletions, kept: the plan is blocked."""
+    for d in deletions:
+        if d.is_index is indexes:
+            yield dataclasses.replace(d, reason=CENSUS_BLOCKED)
 
 
 def _by_digest(decision: Decision) -> Digest:
@@ -753,6 +773,7 @@ class _Graph:
     dependents: dict[Digest, tuple[Digest, ...]]  # index → children; subject → referrers
     secondary: dict[Digest, Relation]  # digest → how it hangs off another image
     elsewhere: dict[Digest, Digest]  # cosign referrer → its subject, in another repository
+    referrers: set[Digest]  # every referrer (an index may list one too)
 
     @classmethod
     def of(cls, repo: Repository) -> _Graph:
@@ -760,6 +781,7 @@ class _Graph:
         dependents: dict[Digest, set[Digest]] = defaultdict(set)
         secondary: dict[Digest, Relation] = {}
         elsewhere: dict[Digest, Digest] = {}
+        referrers: set[Digest] = set()
         for image in sorted(repo.images, key=lambda i: i.digest):
             for child in image.children:
                 dependents[image.digest].add(child)
@@ -769,12 +791,17 @@ class _Graph:
                 # A referrer is never a top-level image, even when its subject is gone: it
                 # follows its subject, and never takes a place among the keep_last newest.
                 secondary.setdefault(image.digest, "referrer")
+                referrers.add(image.digest)
                 if subject in by_digest:
                     dependents[subject].add(image.digest)
                 elif image.subject is None:  # a cosign tag may name another repository's
                     elsewhere[image.digest] = subject
         return cls(
-            by_digest, {k: tuple(sorted(v)) for k, v in dependents.items()}, secondary, elsewhere
+            by_digest,
+            {k: tuple(sorted(v)) for k, v in dependents.items()},
+            secondary,
+            elsewhere,
+            referrers,
         )
 
 
@@ -842,8 +869,10 @@ def _keep_reasons(
 ) -> dict[Digest, Reason]:
     """Every digest of the repository to keep, with the first rule that keeps it."""
     # keep_last counts tagged images only; untagged ones follow `untagged` (as ECR lifecycle
-    # rules count tagStatus TAGGED and UNTAGGED apart).
-    tagged = [i for i in repo.images if i.tags and i.digest not in graph.secondary]
+    # rules count tagStatus TAGGED and UNTAGGED apart). A tagged manifest an index lists counts
+    # too: its tag makes it an image of its own, and it stays one when the index goes (else a
+    # second plan, after the index is deleted, would count it and delete one more).
+    tagged = [i for i in repo.images if i.tags and i.digest not in graph.referrers]
     newest_first = sorted(tagged, key=lambda i: (i.pushed_at, i.digest), reverse=True)
     recent = {i.digest for i in newest_first[: retention.keep_last]}
     young_since = now - timedelta(days=retention.min_age_days)
@@ -874,7 +903,7 @@ def _keep_reasons(
             keep[image.digest] = protected
         elif image.pushed_at > young_since:
             keep[image.digest] = _young(retention.min_age_days)
-        elif top and image.digest in recent:
+        elif image.digest in recent:
             keep[image.digest] = _among_newest(retention.keep_last)
         elif top and not image.tags and retention.untagged == "keep":
             keep[image.digest] = UNTAGGED_KEPT
@@ -1002,24 +1031,22 @@ def recheck(reviewed: Plan, fresh: Plan) -> tuple[list[Decision], list[tuple[Dec
 
 def recheck_repository(
     planned: Sequence[Decision],
-    still: Sequence[Decision],
-    now_kept: Sequence[Decision],
+    still: Mapping[Digest, Reason],
+    now_kept: Mapping[Digest, Reason],
     *,
     blocked: bool,
 ) -> tuple[list[Decision], list[tuple[Decision, Reason]]]:
     """`recheck` of one repository: its reviewed deletions against the fresh plan's deletions
-    and kept images of the same repository."""
+    and kept images of the same repository (digest → reason, as `per_repository` gives them)."""
     if blocked:
         return [], [(d, RECHECK_BLOCKED) for d in planned]
-    going = {d.digest for d in still}
-    kept_why = {d.digest: d.reason for d in now_kept}
     to_delete: list[Decision] = []
     skipped: list[tuple[Decision, Reason]] = []
     for decision in planned:
-        if decision.digest in going:
+        if decision.digest in still:
             to_delete.append(decision)
-        elif decision.digest in kept_why:
-            skipped.append((decision, NowKept(kept_why[decision.digest])))
+        elif (why := now_kept.get(decision.digest)) is not None:
+            skipped.append((decision, NowKept(why)))
         else:
             skipped.append((decision, RECHECK_ABSENT))
     return to_delete, skipped
@@ -1027,10 +1054,12 @@ def recheck_repository(
 
 def per_repository(
     planned: Sequence[Decision], *fresh: Sequence[Decision]
-) -> Iterator[tuple[list[Decision], tuple[list[Decision], ...]]]:
+) -> Iterator[tuple[list[Decision], tuple[dict[Digest, Reason], ...]]]:
     """Each repository of `planned`, in order: its decisions, and those of the same repository
-    in each of `fresh`. One repository at a time (a merge of lists in repository order, as plans
-    keep them); a list out of that order is sorted first."""
+    in each of `fresh`, as digest → reason (all a re-check reads of them: a repository of a
+    hundred thousand images is not held as decisions twice). One repository at a time (a merge
+    of lists in repository order, as plans keep them); a list out of that order is sorted
+    first."""
     streams = [_Groups(_in_repository_order(f)) for f in fresh]
     for key, group in itertools.groupby(_in_repository_order(planned), key=_by_repository):
         yield list(group), tuple(stream.take(key) for stream in streams)
@@ -1052,23 +1081,19 @@ def _in_repository_order(decisions: Sequence[Decision]) -> Sequence[Decision]:
 
 
 class _Groups:
-    """A list in repository order, taken repository by repository."""
+    """A list in repository order, taken repository by repository, as digest → reason: a
+    repository's group is read only when it is taken (one at a time in memory)."""
 
     def __init__(self, decisions: Iterable[Decision]) -> None:
         self._groups = itertools.groupby(decisions, key=_by_repository)
-        self._next: tuple[RepositoryKey, list[Decision]] | None = None
-        self._advance()
+        self._next: tuple[RepositoryKey, Iterator[Decision]] | None = next(self._groups, None)
 
-    def _advance(self) -> None:
-        found = next(self._groups, None)
-        self._next = None if found is None else (found[0], list(found[1]))
-
-    def take(self, key: RepositoryKey) -> list[Decision]:
+    def take(self, key: RepositoryKey) -> dict[Digest, Reason]:
         """The decisions of repository `key` (those of repositories before it are passed)."""
         while self._next is not None and self._next[0] < key:
-            self._advance()
-        if self._next is not None and self._next[0] == key:
-            found = self._next[1]
-            self._advance()
-            return found
-        return []
+            self._next = next(self._groups, None)
+        if self._next is None or self._next[0] != key:
+            return {}
+        found = {d.digest: d.reason for d in self._next[1]}
+        self._next = next(self._groups, None)
+        return found

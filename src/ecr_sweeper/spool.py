@@ -1,7 +1,8 @@
 """The planner's decisions on disk: each repository's verdicts pickled to a temporary file as
 soon as it is judged, so that a run holds the decisions of one repository at a time, not of
-every image. In memory stays only where each repository's verdicts are (an index of offsets,
-one entry per repository), which grows with repositories, not images.
+every image, and reading them back holds a piece of each list at a time. In memory stays only
+where each repository's verdicts are (an index of offsets, one entry per piece of a thousand
+decisions).
 
 The file is private to this process (an unnamed temporary file, removed when closed or when
 the process ends) and read back only by it: pickle is safe here.
@@ -12,9 +13,9 @@ from __future__ import annotations
 import pickle
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
 from ecr_sweeper.results import DeleteOutcome
@@ -22,42 +23,63 @@ from ecr_sweeper.results import DeleteOutcome
 T = TypeVar("T")
 
 
-class Spool:
-    """A `plan.DecisionStore` in a temporary file."""
+DECISIONS_PER_PIECE = 1000
 
-    def __init__(self) -> None:
+
+class Spool:
+    """A `plan.DecisionStore` in a temporary file: each list pickled in pieces of at most
+    `DECISIONS_PER_PIECE` decisions (pickling a list of a hundred thousand at once would hold
+    its memo of every object), read back a piece at a time."""
+
+    def __init__(self, piece: int = DECISIONS_PER_PIECE) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the plan lives
         # Closed (and so removed) when the plan that reads it is gone.
         self._closed = weakref.finalize(self, self._file.close)
-        self._where: dict[RepositoryKey, list[tuple[int, int]]] = {}
+        self._where: dict[RepositoryKey, list[tuple[_Pieces, _Pieces]]] = {}
         self._end = 0
+        self._piece = piece
 
     def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
         """Add verdicts of one repository (at the end of the file)."""
-        data = pickle.dumps((kept, deletions), protocol=pickle.HIGHEST_PROTOCOL)
+        self._where.setdefault(key, []).append((self._write(kept), self._write(deletions)))
+
+    def _write(self, decisions: list[Decision]) -> _Pieces:
+        where: list[tuple[int, int]] = []
         self._file.seek(self._end)
-        self._file.write(data)
-        self._where.setdefault(key, []).append((self._end, len(data)))
-        self._end += len(data)
+        for start in range(0, len(decisions), self._piece):
+            piece = decisions[start : start + self._piece]
+            data = pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL)
+            self._file.write(data)
+            where.append((self._end, len(data)))
+            self._end += len(data)
+        return _Pieces(self._file, tuple(where))
 
     def repositories(self) -> Iterable[RepositoryKey]:
         """Every repository with verdicts."""
         return self._where.keys()
 
-    def get(self, key: RepositoryKey) -> tuple[list[Decision], list[Decision]]:
-        """Every verdict of one repository: (kept, to delete), in the order put."""
-        kept: list[Decision] = []
-        deletions: list[Decision] = []
-        for offset, size in self._where.get(key, ()):
-            self._file.seek(offset)
-            more_kept, more_deletions = pickle.loads(self._file.read(size))  # noqa: S301 - our own file
-            kept += more_kept
-            deletions += more_deletions
-        return kept, deletions
+    def runs(self, key: RepositoryKey) -> Sequence[tuple[Iterable[Decision], Iterable[Decision]]]:
+        """The verdicts of one repository, (kept, to delete) per `put`, read as iterated."""
+        return self._where.get(key, [])
 
     def close(self) -> None:
         """Remove the file (the plan's decisions are gone with it)."""
         self._closed()
+
+
+class _Pieces:
+    """One list of decisions in the spool file, read a piece at a time each time it is
+    iterated (the file is shared: each piece seeks to its place first)."""
+
+    def __init__(self, file: IO[bytes], where: tuple[tuple[int, int], ...]) -> None:
+        self._file = file
+        self._where = where
+
+    def __iter__(self) -> Iterator[Decision]:
+        for offset, size in self._where:
+            self._file.seek(offset)
+            piece: list[Decision] = pickle.loads(self._file.read(size))  # noqa: S301 - our own file
+            yield from piece
 
 
 class Spilled:
