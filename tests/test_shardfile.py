@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from ecr_sweeper.model import (
     AccountId,
     AccountRegion,
     AccountTarget,
-    Decision,
     InventoryScan,
     Policy,
     PullExclusions,
@@ -34,7 +33,7 @@ from ecr_sweeper.model import (
     origin_order,
 )
 from ecr_sweeper.pipeline import plan_from_scans
-from ecr_sweeper.plan import InMemory
+from ecr_sweeper.plan import InMemory, Placed
 from ecr_sweeper.planfile import (
     PlanFileError,
     error_from_json,
@@ -218,10 +217,10 @@ class Watching(InMemory):
         self._before = _repositories_alive()
         self.most_alive = 0
 
-    def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
+    def put(self, key: RepositoryKey, decisions: Iterable[Placed]) -> None:
         alive = _repositories_alive() - self._before
         self.most_alive = max(self.most_alive, alive)
-        super().put(key, kept, deletions)
+        super().put(key, decisions)
 
 
 def test_the_merge_holds_one_repository_at_a_time(tmp_path: Path) -> None:

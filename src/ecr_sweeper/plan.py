@@ -278,9 +278,6 @@ class Planner:
         self._warnings = list(self._census.warnings)
         self._warnings += [ScanNote(w) for scan in usage for w in scan.warnings]
         self._read_places = {scan.origin for scan in usage if not scan.errors}
-        # The verdicts not yet in the store (one repository's, or the referrers decided last).
-        self._kept: list[Decision] = []
-        self._deletions: list[Decision] = []
         # Cosign referrers whose subject is in another repository: decided in plan().
         self._elsewhere: list[_Elsewhere] = []
 
@@ -306,11 +303,11 @@ class Planner:
                 for use in self._uses.get(RepositoryKey(account, region, repo.key.name), ())
             ),
         ]
-        verdicts: list[Verdict] = []
+        verdicts: Iterable[Verdict]
         if hold:
-            verdicts = [
+            verdicts = (
                 Verdict(image, hold) for image in sorted(repo.images, key=lambda i: i.digest)
-            ]
+            )
         else:
             verdicts, elsewhere = _decide_repository(
                 repo,
@@ -321,7 +318,13 @@ class Planner:
             )
             self._elsewhere += (_Elsewhere(repo.key, *e) for e in elsewhere)
         if self._quarantined:
-            verdicts = [self._after_quarantine(repo.key, v) for v in verdicts]
+            verdicts = (self._after_quarantine(repo.key, v) for v in verdicts)
+        # By digest, as they come: the store takes them a piece at a time, so a repository of
+        # a hundred thousand images is never held as verdicts or decisions whole.
+        self._store.put(repo.key, self._recorded(repo, verdicts))
+
+    def _recorded(self, repo: Repository, verdicts: Iterable[Verdict]) -> Iterator[Placed]:
+        """Each verdict as the decision it is, in its list, with the warnings it says."""
         archived = {image.digest for image in repo.images if image.archived}
         for verdict in verdicts:
             image, reason = verdict.image, verdict.reason
@@ -329,35 +332,24 @@ class Planner:
                 self._warnings.append(ArchivedInUse(repo.key, image.digest, reason))
             if isinstance(reason, InspectorInUse):
                 self._warnings.append(InspectorHeld(repo.key, image.digest, reason))
-            self._record(repo.key, verdict)
-        self._flush()
-
-    def _flush(self) -> None:
-        """Hand the verdicts recorded since the last flush to the store, by repository, each
-        list in its order in the plan (kept by digest, deletions in `deletion_order`)."""
-        by_key: dict[RepositoryKey, tuple[list[Decision], list[Decision]]] = {}
-        for index, decisions in enumerate((self._kept, self._deletions)):
-            for d in decisions:
-                by_key.setdefault(d.repository, ([], []))[index].append(d)
-            self._counts[index] += len(decisions)
-            decisions.clear()
-        for key, (kept, deletions) in by_key.items():
-            kept.sort(key=_by_digest)
-            deletions.sort(key=deletion_order)
-            self._store.put(key, kept, deletions)
+            yield self._record(repo.key, verdict)
 
     def note(self, notes: Iterable[str]) -> None:
         """Warnings an inventory scan brought (e.g. Inspector's coverage not read)."""
         self._warnings += [ScanNote(n) for n in notes]
 
-    def _record(self, key: RepositoryKey, verdict: Verdict) -> None:
+    def _record(self, key: RepositoryKey, verdict: Verdict) -> Placed:
         """Keep or delete, as the verdict's code says (nothing goes while usage is unread)."""
         if not verdict.reason.code.deletes:
-            self._kept.append(_decision(key, verdict.image, verdict.reason))
-        elif self._blocked:
-            self._kept.append(_decision(key, verdict.image, BLOCKED))
-        else:
-            self._deletions.append(_decision(key, verdict.image, verdict.reason))
+            self._counts[0] += 1
+            return KEPT, _decision(key, verdict.image, verdict.reason)
+        if self._blocked:
+            self._counts[0] += 1
+            return KEPT, _decision(key, verdict.image, BLOCKED)
+        self._counts[1] += 1
+        return (DELETED_INDEX if verdict.image.is_index else DELETED), _decision(
+            key, verdict.image, verdict.reason
+        )
 
     def _after_quarantine(self, key: RepositoryKey, verdict: Verdict) -> Verdict:
         """The verdict on an image this tool archived (invariant 13): being restored
@@ -403,10 +395,8 @@ class Planner:
         update exclusions of the registries it read. Its decisions stay in the store, read
         from it (repository by repository) as the plan is iterated."""
         errors = [*self._errors, *inventory_errors]
-        self._flush()
         if self._elsewhere:
             self._decide_elsewhere(errors)
-            self._flush()
         # A finding can come from any repository, judged in any order: only now is it known
         # that the plan is blocked, so what was to go stays.
         blocked = bool(self._findings) and self._counts[1] > 0
@@ -445,7 +435,7 @@ class Planner:
         gone: dict[tuple[str, str], dict[Digest, RepositoryKey]] = defaultdict(dict)
         for key in sorted(self._store.repositories()):  # one repository at a time
             for run in self._store.runs(key):
-                for found, decisions in zip((kept, gone), run, strict=True):
+                for found, decisions in zip((kept, gone, gone), run, strict=True):
                     for d in decisions:
                         if d.digest in wanted:
                             found[(d.repository.account_id, d.repository.region)].setdefault(
@@ -457,7 +447,8 @@ class Planner:
             (e.key.account_id, e.key.region, e.image.digest): e.key for e in self._elsewhere
         }
         unread = _partly_read_registries(self._targets, errors)
-        for item in sorted(self._elsewhere, key=lambda e: (e.key, e.image.digest)):
+
+        def verdict(item: _Elsewhere) -> Verdict:
             registry = (item.key.account_id, item.key.region)
             reason: Reason
             if (where := kept[registry].get(item.subject)) is not None:
@@ -476,7 +467,11 @@ class Planner:
                     if reason.code.deletes
                     else Follows(KEPT_WITH[item.relation], item.parent)
                 )
-            self._record(item.key, Verdict(item.image, reason))
+            return Verdict(item.image, reason)
+
+        waiting = sorted(self._elsewhere, key=lambda e: (e.key, e.image.digest))
+        for key, items in itertools.groupby(waiting, key=lambda e: e.key):
+            self._store.put(key, (self._record(key, verdict(item)) for item in items))
         self._elsewhere.clear()
 
 
@@ -492,38 +487,48 @@ def unexplained_pulls(kept: Iterable[Decision]) -> tuple[UnexplainedPulls, ...]:
     return tuple(UnexplainedPulls(key, count[key], newest[key]) for key in sorted(count))
 
 
+# The lists a store keeps for each `put`, each by digest: kept, the image indexes to delete,
+# and the other manifests to delete (deleted after the indexes: `deletion_order`).
+KEPT, DELETED_INDEX, DELETED = 0, 1, 2
+Placed = tuple[int, Decision]  # a decision and the list it goes to
+Run = tuple[Iterable[Decision], Iterable[Decision], Iterable[Decision]]
+
+
 class DecisionStore(Protocol):
     """Where the planner keeps its verdicts as it judges, repository by repository: in memory
     (`InMemory`), or on disk (the pipeline's spool), so that a run holds one repository's
     decisions at a time, never all of them; and reads them back a piece at a time, so that
     writing the plan never holds a whole repository's either."""
 
-    def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
-        """Add verdicts of one repository (it may be given more than once): kept by digest,
-        deletions in `deletion_order`."""
+    def put(self, key: RepositoryKey, decisions: Iterable[Placed]) -> None:
+        """Add verdicts of one repository (it may be given more than once), each with the list
+        it goes to (`KEPT`, `DELETED_INDEX`, `DELETED`), by digest within each list."""
 
     def repositories(self) -> Iterable[RepositoryKey]:
         """Every repository with verdicts."""
 
-    def runs(self, key: RepositoryKey) -> Sequence[tuple[Iterable[Decision], Iterable[Decision]]]:
-        """The verdicts of one repository, a (kept, to delete) pair per `put`, in the order
-        put; each read (again) as it is iterated."""
+    def runs(self, key: RepositoryKey) -> Sequence[Run]:
+        """The verdicts of one repository, its three lists per `put`, in the order put; each
+        list read (again) as it is iterated."""
 
 
 class InMemory:
     """A `DecisionStore` in memory."""
 
     def __init__(self) -> None:
-        self._by_key: dict[RepositoryKey, list[tuple[list[Decision], list[Decision]]]] = {}
+        self._by_key: dict[RepositoryKey, list[tuple[list[Decision], ...]]] = {}
 
-    def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
-        self._by_key.setdefault(key, []).append((list(kept), list(deletions)))
+    def put(self, key: RepositoryKey, decisions: Iterable[Placed]) -> None:
+        lists: tuple[list[Decision], ...] = ([], [], [])
+        for where, decision in decisions:
+            lists[where].append(decision)
+        self._by_key.setdefault(key, []).append(lists)
 
     def repositories(self) -> Iterable[RepositoryKey]:
         return self._by_key.keys()
 
-    def runs(self, key: RepositoryKey) -> Sequence[tuple[Iterable[Decision], Iterable[Decision]]]:
-        return self._by_key.get(key, [])
+    def runs(self, key: RepositoryKey) -> Sequence[Run]:
+        return [(kept, indexes, others) for kept, indexes, others in self._by_key.get(key, [])]
 
 
 class _Ordered(LazyDecisions):
@@ -531,7 +536,7 @@ class _Ordered(LazyDecisions):
     by repository in key order; within one, kept images by digest, deletions in
     `deletion_order`. A blocked plan keeps what was to go (`CENSUS_BLOCKED`).
 
-    The store gives each repository's verdicts in runs already in that order (one per `put`):
+    The store gives each repository's verdicts in lists already by digest (three per `put`):
     they are merged as they are read, so a repository of a hundred thousand images is never
     held whole."""
 
@@ -558,22 +563,21 @@ class _Ordered(LazyDecisions):
             return
         for key in self._repositories:
             runs = self._store.runs(key)
-            if not self._kept:
-                yield from heapq.merge(*(deletions for _, deletions in runs), key=deletion_order)
+            kept = [run[KEPT] for run in runs]
+            gone = [run[where] for where in (DELETED_INDEX, DELETED) for run in runs]
+            if not self._kept:  # indexes first, then the rest: `deletion_order`
+                yield from heapq.merge(*gone[: len(runs)], key=_by_digest)
+                yield from heapq.merge(*gone[len(runs) :], key=_by_digest)
             elif not self._blocked:
-                yield from heapq.merge(*(kept for kept, _ in runs), key=_by_digest)
+                yield from heapq.merge(*kept, key=_by_digest)
             else:
-                # A run's deletions are its indexes by digest, then the rest by digest: each
-                # part is read on its own, and all merge with what was kept, by digest.
-                gone = [_held(deletions, index) for _, deletions in runs for index in (True, False)]
-                yield from heapq.merge(*(kept for kept, _ in runs), *gone, key=_by_digest)
+                yield from heapq.merge(*kept, *map(_held, gone), key=_by_digest)
 
 
-def _held(deletions: Iterable[Decision], indexes: bool) -> Iterator[Decision]:
-    """The indexes (or the other manifests) of a run of deletions, kept: the plan is blocked."""
+def _held(deletions: Iterable[Decision]) -> Iterator[Decision]:
+    """Deletions of a plan the census blocks: kept."""
     for d in deletions:
-        if d.is_index is indexes:
-            yield dataclasses.replace(d, reason=CENSUS_BLOCKED)
+        yield dataclasses.replace(d, reason=CENSUS_BLOCKED)
 
 
 def _by_digest(decision: Decision) -> Digest:
@@ -818,25 +822,27 @@ def _decide_repository(
     retention: Retention,
     now: datetime,
     pull_window: int = 0,
-) -> tuple[list[Verdict], list[tuple[Image, Digest, Digest | None, Relation]]]:
-    """Verdicts for one repository's images; and the images that wait for another repository
-    (a cosign referrer whose subject is elsewhere, and what hangs off it): (image, subject,
-    parent it follows or None, relation)."""
+) -> tuple[Iterator[Verdict], list[tuple[Image, Digest, Digest | None, Relation]]]:
+    """Verdicts for one repository's images, by digest, as they are iterated; and the images
+    that wait for another repository (a cosign referrer whose subject is elsewhere, and what
+    hangs off it): (image, subject, parent it follows or None, relation)."""
     graph = _Graph.of(repo)
     keep = _keep_reasons(repo, graph, in_use, retention, now, pull_window=pull_window)
     waiting = _waiting(graph, keep)
-    verdicts: list[Verdict] = []
-    for image in sorted(repo.images, key=lambda i: i.digest):
-        if image.digest in keep:
-            verdicts.append(Verdict(image, keep[image.digest]))
-        elif image.digest in waiting:
-            continue
-        elif image.digest in graph.secondary:
-            verdicts.append(Verdict(image, DELETED_WITH[graph.secondary[image.digest]]))
-        else:
-            verdicts.append(Verdict(image, _deletion_reason(retention, tagged=bool(image.tags))))
+
+    def verdicts() -> Iterator[Verdict]:  # by digest, made as they are asked for
+        for image in sorted(repo.images, key=lambda i: i.digest):
+            if image.digest in keep:
+                yield Verdict(image, keep[image.digest])
+            elif image.digest in waiting:
+                continue
+            elif image.digest in graph.secondary:
+                yield Verdict(image, DELETED_WITH[graph.secondary[image.digest]])
+            else:
+                yield Verdict(image, _deletion_reason(retention, tagged=bool(image.tags)))
+
     elsewhere = [(graph.by_digest[d], *waiting[d]) for d in sorted(waiting)]
-    return verdicts, elsewhere
+    return verdicts(), elsewhere
 
 
 def _waiting(

@@ -18,6 +18,7 @@ from dataclasses import fields
 from typing import IO, TypeVar
 
 from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
+from ecr_sweeper.plan import Placed, Run
 from ecr_sweeper.results import DeleteOutcome
 
 T = TypeVar("T")
@@ -28,38 +29,45 @@ DECISIONS_PER_PIECE = 1000
 
 class Spool:
     """A `plan.DecisionStore` in a temporary file: each list pickled in pieces of at most
-    `DECISIONS_PER_PIECE` decisions (pickling a list of a hundred thousand at once would hold
-    its memo of every object), read back a piece at a time."""
+    `DECISIONS_PER_PIECE` decisions as they come (pickling a list of a hundred thousand at
+    once would hold them all, and its memo of every object), read back a piece at a time."""
 
     def __init__(self, piece: int = DECISIONS_PER_PIECE) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the plan lives
         # Closed (and so removed) when the plan that reads it is gone.
         self._closed = weakref.finalize(self, self._file.close)
-        self._where: dict[RepositoryKey, list[tuple[_Pieces, _Pieces]]] = {}
+        self._where: dict[RepositoryKey, list[Run]] = {}
         self._end = 0
         self._piece = piece
 
-    def put(self, key: RepositoryKey, kept: list[Decision], deletions: list[Decision]) -> None:
-        """Add verdicts of one repository (at the end of the file)."""
-        self._where.setdefault(key, []).append((self._write(kept), self._write(deletions)))
+    def put(self, key: RepositoryKey, decisions: Iterable[Placed]) -> None:
+        """Add verdicts of one repository (at the end of the file), a piece at a time."""
+        waiting: tuple[list[Decision], ...] = ([], [], [])
+        pieces: tuple[list[tuple[int, int]], ...] = ([], [], [])
+        for where, decision in decisions:
+            waiting[where].append(decision)
+            if len(waiting[where]) >= self._piece:
+                pieces[where].append(self._write(waiting[where]))
+                waiting[where].clear()
+        for where, rest in enumerate(waiting):
+            if rest:
+                pieces[where].append(self._write(rest))
+        kept, indexes, others = (_Pieces(self._file, tuple(p)) for p in pieces)
+        self._where.setdefault(key, []).append((kept, indexes, others))
 
-    def _write(self, decisions: list[Decision]) -> _Pieces:
-        where: list[tuple[int, int]] = []
+    def _write(self, piece: list[Decision]) -> tuple[int, int]:
+        data = pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL)
         self._file.seek(self._end)
-        for start in range(0, len(decisions), self._piece):
-            piece = decisions[start : start + self._piece]
-            data = pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL)
-            self._file.write(data)
-            where.append((self._end, len(data)))
-            self._end += len(data)
-        return _Pieces(self._file, tuple(where))
+        self._file.write(data)
+        self._end += len(data)
+        return self._end - len(data), len(data)
 
     def repositories(self) -> Iterable[RepositoryKey]:
         """Every repository with verdicts."""
         return self._where.keys()
 
-    def runs(self, key: RepositoryKey) -> Sequence[tuple[Iterable[Decision], Iterable[Decision]]]:
-        """The verdicts of one repository, (kept, to delete) per `put`, read as iterated."""
+    def runs(self, key: RepositoryKey) -> Sequence[Run]:
+        """The verdicts of one repository, its three lists per `put`, read as iterated."""
         return self._where.get(key, [])
 
     def close(self) -> None:
