@@ -10,11 +10,11 @@ from dataclasses import fields
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecr_sweeper.model import Decision, Plan, Policy, Unused
+from ecr_sweeper.model import Decision, Plan, Policy, PullAccess, Repository, Unused
 from ecr_sweeper.report import apply_json, apply_markdown, apply_rows
 from ecr_sweeper.results import ApplyResult, DeleteOutcome
-from ecr_sweeper.spool import SpooledOutcomes
-from planning import NOW, OCI_MANIFEST, digest, key
+from ecr_sweeper.spool import Spilled, SpooledOutcomes
+from planning import NOW, OCI_MANIFEST, digest, image, key
 
 KEYS = [key("api"), key("web"), key("api", region="eu-west-1"), key("x", account="2" * 12)]
 OUTCOMES = [f.name for f in fields(DeleteOutcome)]
@@ -99,3 +99,26 @@ def test_the_streamed_apply_listings_are_whole_documents_with_a_row_per_image(
     markdown = "".join(apply_markdown(result))
     table = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert len(table) == (len(rows) + 1 if rows else 0)  # the header, then a row per image
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 7), max_size=5), st.integers(1, 3))
+def test_spilled_repositories_come_back_whole_in_the_order_put(
+    sizes: list[int], piece: int
+) -> None:
+    # Each repository's images are pickled in pieces of `piece`: they come back the same
+    # repository, its images in their order, and the file is gone once drained.
+    repositories = [
+        Repository(
+            KEYS[n % len(KEYS)],
+            tuple(image(f"{n}/{k}", f"v{k}") for k in range(size)),
+            pull_access=PullAccess(accounts=(str(n),)),
+        )
+        for n, size in enumerate(sizes)
+    ]
+    spilled = Spilled(piece)
+    for repository in repositories:
+        spilled.put(repository)
+    assert len(spilled) == len(repositories)
+    assert list(spilled.drain()) == repositories
+    assert len(spilled) == 0

@@ -14,7 +14,7 @@ import pickle
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import IO, TypeVar
 
 from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
@@ -25,6 +25,7 @@ T = TypeVar("T")
 
 
 DECISIONS_PER_PIECE = 1000
+IMAGES_PER_PIECE = 1000
 
 
 class Spool:
@@ -92,27 +93,40 @@ class _Pieces:
 
 class Spilled:
     """Repositories read before the run's usage is known, beyond what may wait in memory:
-    pickled to an unnamed temporary file as they come, read back one at a time."""
+    pickled to an unnamed temporary file as they come, read back one at a time. A repository's
+    images go in pieces of `IMAGES_PER_PIECE`: pickling a hundred thousand at once would hold
+    its memo of every object, and the whole pickle, beside the images themselves."""
 
-    def __init__(self) -> None:
+    def __init__(self, piece: int = IMAGES_PER_PIECE) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open until read back
         self._closed = weakref.finalize(self, self._file.close)
-        self._sizes: list[int] = []
+        self._sizes: list[list[int]] = []  # per repository: its pickles (itself, its images)
+        self._piece = piece
 
     def __len__(self) -> int:
         return len(self._sizes)
 
     def put(self, repository: Repository) -> None:
         """Keep one repository (at the end of the file)."""
-        data = pickle.dumps(repository, protocol=pickle.HIGHEST_PROTOCOL)
-        self._file.write(data)
-        self._sizes.append(len(data))
+        images = repository.images
+        parts = [
+            replace(repository, images=()),
+            *(images[at : at + self._piece] for at in range(0, len(images), self._piece)),
+        ]
+        sizes = []
+        for part in parts:
+            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+            self._file.write(data)
+            sizes.append(len(data))
+        self._sizes.append(sizes)
 
     def drain(self) -> Iterator[Repository]:
         """Every repository kept, in the order put, one at a time; then the file is gone."""
         self._file.seek(0)
-        for size in self._sizes:
-            yield pickle.loads(self._file.read(size))  # noqa: S301 - our own file
+        for first, *pieces in self._sizes:
+            repository: Repository = pickle.loads(self._file.read(first))  # noqa: S301 - ours
+            images = tuple(i for size in pieces for i in pickle.loads(self._file.read(size)))  # noqa: S301
+            yield replace(repository, images=images)
         self._sizes.clear()
         self._closed()
 
