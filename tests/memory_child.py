@@ -14,7 +14,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ecr_sweeper.model import AccountTarget
 
 MB = 1024 * 1024
 
@@ -97,6 +100,21 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+def targets_of(places: list[tuple[str, list[str]]]) -> tuple[AccountTarget, ...]:
+    """The sweep's targets from a child's spec: (account, its regions), each reached through
+    the emulator's EcrSweeper role (the bench's children make theirs with it too)."""
+    from ecr_sweeper.model import AccountId, AccountTarget, Region
+
+    return tuple(
+        AccountTarget(
+            account_id=AccountId(a),
+            regions=tuple(Region(r) for r in regions),
+            role_arn=f"arn:aws:iam::{a}:role/EcrSweeper",
+        )
+        for a, regions in places
+    )
+
+
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """One command (`plan` or `apply`) in this process, measured."""
     from datetime import UTC, datetime
@@ -106,18 +124,11 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     from ecr_sweeper.aws.limits import Limits
     from ecr_sweeper.aws.session import Connections
     from ecr_sweeper.journal import Journal
-    from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region
+    from ecr_sweeper.model import Policy
     from ecr_sweeper.pipeline import apply_plan, make_plan
     from ecr_sweeper.planfile import read_plan, sources_from_json, write_plan
 
-    targets = tuple(
-        AccountTarget(
-            account_id=AccountId(a),
-            regions=tuple(Region(r) for r in regions),
-            role_arn=f"arn:aws:iam::{a}:role/EcrSweeper",
-        )
-        for a, regions in spec["targets"]
-    )
+    targets = targets_of(spec["targets"])
     sources = sources_from_json(spec["sources"])
     policy = Policy(keep_last=10, min_age_days=14)
     now = datetime(2025, 6, 1, tzinfo=UTC)

@@ -516,19 +516,21 @@ class InMemory:
     """A `DecisionStore` in memory."""
 
     def __init__(self) -> None:
-        self._by_key: dict[RepositoryKey, list[tuple[list[Decision], ...]]] = {}
+        self._by_key: dict[RepositoryKey, list[Run]] = {}
 
     def put(self, key: RepositoryKey, decisions: Iterable[Placed]) -> None:
-        lists: tuple[list[Decision], ...] = ([], [], [])
+        kept: list[Decision] = []
+        indexes: list[Decision] = []
+        others: list[Decision] = []
         for where, decision in decisions:
-            lists[where].append(decision)
-        self._by_key.setdefault(key, []).append(lists)
+            (kept, indexes, others)[where].append(decision)
+        self._by_key.setdefault(key, []).append((kept, indexes, others))
 
     def repositories(self) -> Iterable[RepositoryKey]:
         return self._by_key.keys()
 
     def runs(self, key: RepositoryKey) -> Sequence[Run]:
-        return [(kept, indexes, others) for kept, indexes, others in self._by_key.get(key, [])]
+        return self._by_key.get(key, [])
 
 
 class _Ordered(LazyDecisions):

@@ -15,7 +15,7 @@ import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
-from typing import IO, TypeVar
+from typing import Any, TypeVar
 
 from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
 from ecr_sweeper.plan import Placed, Run
@@ -26,6 +26,29 @@ T = TypeVar("T")
 
 DECISIONS_PER_PIECE = 1000
 IMAGES_PER_PIECE = 1000
+Where = tuple[int, int]  # a pickle's offset and size in a `_Pickles` file
+
+
+class _Pickles:
+    """An unnamed temporary file of pickles, appended one at a time and read back by where
+    they are; removed when closed, or when its owner is gone."""
+
+    def __init__(self, owner: object) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as its owner lives
+        self.close = weakref.finalize(owner, self._file.close)
+        self._end = 0
+
+    def append(self, value: object) -> Where:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.seek(self._end)
+        self._file.write(data)
+        self._end += len(data)
+        return self._end - len(data), len(data)
+
+    def load(self, where: Where) -> Any:
+        offset, size = where
+        self._file.seek(offset)
+        return pickle.loads(self._file.read(size))  # noqa: S301 - our own file
 
 
 class Spool:
@@ -34,34 +57,24 @@ class Spool:
     once would hold them all, and its memo of every object), read back a piece at a time."""
 
     def __init__(self, piece: int = DECISIONS_PER_PIECE) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the plan lives
-        # Closed (and so removed) when the plan that reads it is gone.
-        self._closed = weakref.finalize(self, self._file.close)
+        self._file = _Pickles(self)  # removed when the plan that reads it is gone
         self._where: dict[RepositoryKey, list[Run]] = {}
-        self._end = 0
         self._piece = piece
 
     def put(self, key: RepositoryKey, decisions: Iterable[Placed]) -> None:
         """Add verdicts of one repository (at the end of the file), a piece at a time."""
         waiting: tuple[list[Decision], ...] = ([], [], [])
-        pieces: tuple[list[tuple[int, int]], ...] = ([], [], [])
+        pieces: tuple[list[Where], ...] = ([], [], [])
         for where, decision in decisions:
             waiting[where].append(decision)
             if len(waiting[where]) >= self._piece:
-                pieces[where].append(self._write(waiting[where]))
+                pieces[where].append(self._file.append(waiting[where]))
                 waiting[where].clear()
         for where, rest in enumerate(waiting):
             if rest:
-                pieces[where].append(self._write(rest))
+                pieces[where].append(self._file.append(rest))
         kept, indexes, others = (_Pieces(self._file, tuple(p)) for p in pieces)
         self._where.setdefault(key, []).append((kept, indexes, others))
-
-    def _write(self, piece: list[Decision]) -> tuple[int, int]:
-        data = pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL)
-        self._file.seek(self._end)
-        self._file.write(data)
-        self._end += len(data)
-        return self._end - len(data), len(data)
 
     def repositories(self) -> Iterable[RepositoryKey]:
         """Every repository with verdicts."""
@@ -73,22 +86,20 @@ class Spool:
 
     def close(self) -> None:
         """Remove the file (the plan's decisions are gone with it)."""
-        self._closed()
+        self._file.close()
 
 
 class _Pieces:
     """One list of decisions in the spool file, read a piece at a time each time it is
-    iterated (the file is shared: each piece seeks to its place first)."""
+    iterated (the file is shared: each piece is read from its place)."""
 
-    def __init__(self, file: IO[bytes], where: tuple[tuple[int, int], ...]) -> None:
+    def __init__(self, file: _Pickles, where: tuple[Where, ...]) -> None:
         self._file = file
         self._where = where
 
     def __iter__(self) -> Iterator[Decision]:
-        for offset, size in self._where:
-            self._file.seek(offset)
-            piece: list[Decision] = pickle.loads(self._file.read(size))  # noqa: S301 - our own file
-            yield from piece
+        for where in self._where:
+            yield from self._file.load(where)
 
 
 class Spilled:
@@ -98,13 +109,12 @@ class Spilled:
     its memo of every object, and the whole pickle, beside the images themselves."""
 
     def __init__(self, piece: int = IMAGES_PER_PIECE) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open until read back
-        self._closed = weakref.finalize(self, self._file.close)
-        self._sizes: list[list[int]] = []  # per repository: its pickles (itself, its images)
+        self._file = _Pickles(self)  # open until read back
+        self._where: list[list[Where]] = []  # per repository: its pickles (itself, its images)
         self._piece = piece
 
     def __len__(self) -> int:
-        return len(self._sizes)
+        return len(self._where)
 
     def put(self, repository: Repository) -> None:
         """Keep one repository (at the end of the file)."""
@@ -113,22 +123,16 @@ class Spilled:
             replace(repository, images=()),
             *(images[at : at + self._piece] for at in range(0, len(images), self._piece)),
         ]
-        sizes = []
-        for part in parts:
-            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-            self._file.write(data)
-            sizes.append(len(data))
-        self._sizes.append(sizes)
+        self._where.append([self._file.append(part) for part in parts])
 
     def drain(self) -> Iterator[Repository]:
         """Every repository kept, in the order put, one at a time; then the file is gone."""
-        self._file.seek(0)
-        for first, *pieces in self._sizes:
-            repository: Repository = pickle.loads(self._file.read(first))  # noqa: S301 - ours
-            images = tuple(i for size in pieces for i in pickle.loads(self._file.read(size)))  # noqa: S301
+        for first, *pieces in self._where:
+            repository: Repository = self._file.load(first)
+            images = tuple(i for where in pieces for i in self._file.load(where))
             yield replace(repository, images=images)
-        self._sizes.clear()
-        self._closed()
+        self._where.clear()
+        self._file.close()
 
 
 class SpooledOutcomes:
@@ -139,10 +143,8 @@ class SpooledOutcomes:
     apply's listings print them in, one repository at a time."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the result lives
-        self._closed = weakref.finalize(self, self._file.close)
-        self._where: dict[RepositoryKey, list[tuple[int, int]]] = {}
-        self._end = 0
+        self._file = _Pickles(self)  # open as long as the result lives
+        self._where: dict[RepositoryKey, list[Where]] = {}
         self._counts = dict.fromkeys(_OUTCOMES, 0)
         self.deleted = _Listed[Decision](self, lambda o: o.deleted, "deleted")
         self.already_gone = _Listed[Decision](self, lambda o: o.already_gone, "already_gone")
@@ -167,11 +169,7 @@ class SpooledOutcomes:
                 key = _decision(item).repository
                 getattr(parts.setdefault(key, DeleteOutcome()), name).append(item)
         for key, part in parts.items():
-            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-            self._file.seek(self._end)
-            self._file.write(data)
-            self._where.setdefault(key, []).append((self._end, len(data)))
-            self._end += len(data)
+            self._where.setdefault(key, []).append(self._file.append(part))
 
     def count(self, name: str) -> int:
         """How many images have the outcome `name` (a field of DeleteOutcome)."""
@@ -181,14 +179,13 @@ class SpooledOutcomes:
         """Every repository's outcomes, one repository at a time, in key order."""
         for key in sorted(self._where):
             merged = DeleteOutcome()
-            for offset, size in self._where[key]:
-                self._file.seek(offset)
-                merged.merge(pickle.loads(self._file.read(size)))  # noqa: S301 - our own file
+            for where in self._where[key]:
+                merged.merge(self._file.load(where))
             yield merged
 
     def close(self) -> None:
         """Remove the file."""
-        self._closed()
+        self._file.close()
 
 
 _OUTCOMES = tuple(f.name for f in fields(DeleteOutcome))

@@ -86,6 +86,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from memory_child import targets_of
+
 from .__main__ import parse_quotas
 from .faults import Faults
 from .generate import generate_org
@@ -251,19 +253,12 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     from ecr_sweeper.aws.limits import Limits
     from ecr_sweeper.aws.session import Connections
-    from ecr_sweeper.model import AccountId, AccountTarget, Policy, Region, Sources
+    from ecr_sweeper.model import Policy, Sources
     from ecr_sweeper.pipeline import apply_plan, make_plan
 
     from . import emulated
 
-    targets = tuple(
-        AccountTarget(
-            account_id=AccountId(a),
-            regions=tuple(Region(r) for r in regions),
-            role_arn=f"arn:aws:iam::{a}:role/EcrSweeper",
-        )
-        for a, regions in spec["targets"]
-    )
+    targets = targets_of(spec["targets"])
     limits = Limits(**spec["limits"]) if spec["limits"] else Limits()
     if spec.get("one_at_a_time"):
         _one_call_at_a_time()
