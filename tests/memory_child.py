@@ -10,6 +10,7 @@ and ecr_sweeper.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -162,6 +163,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         anyio.run(plan if spec["command"] == "plan" else apply)
     out["wall_s"] = round(time.perf_counter() - wall0, 1)
+    out["cpu_s"] = round(time.process_time(), 1)
     out["peak_rss_mb"] = round(_peak_rss_mb())
     return out
 
@@ -171,7 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2 or args[0] != "--child":
         print("usage: python -m memory_child --child SPEC", file=sys.stderr)
         return 2
-    print(json.dumps(child(json.loads(args[1]))))
+    spec = json.loads(args[1])
+    profile_to = os.environ.get("MEMORY_CHILD_PROFILE")
+    if profile_to:
+        # A developer's tool: the command's cProfile stats, one file per command.
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(child, spec)
+        profiler.dump_stats(f"{profile_to}.{spec['command']}")
+    else:
+        result = child(spec)
+    print(json.dumps(result))
     return 0
 
 

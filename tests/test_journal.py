@@ -24,7 +24,7 @@ from ecr_sweeper.results import DeleteOutcome
 from planning import NO_RETENTION, NOW, digest, image, inventory, key, usage_scan
 
 ACCOUNT = "111111111111"
-IMAGES = 450  # five BatchDeleteImage batches
+IMAGES = 1450  # fifteen BatchDeleteImage batches, four in flight at once (ecr.CALLS_AT_ONCE)
 
 
 def small_plan() -> Plan:

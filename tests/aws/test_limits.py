@@ -517,16 +517,19 @@ def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
 ) -> None:
     """Shares (repositories being read page by page, or applied at once) take images: at any
     time the images held are at most the budget plus one share's (the oldest may always go
-    on), and every share ends (no share waits for ever on another that waits too)."""
+    on, and the others keep within the budget beside it, however large it is), and every
+    share ends (no share waits for ever on another that waits too)."""
     budget = ImageBudget(limit)
     largest = max(sum(pages) for pages in repositories) + PAGE  # and a page asked for
     ended: list[int] = []
     held: list[int] = []
+    others: list[int] = []
 
     async def read(n: int, pages: list[int]) -> None:
         if n % 3 == 2:  # apply's way: a repository's deletions taken at once
             release = await budget.hold(sum(pages))
             held.append(budget.used)
+            others.append(budget.others)
             await anyio.lowlevel.checkpoint()
             release()
         else:
@@ -534,6 +537,7 @@ def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
                 for size in pages:
                     await take(PAGE)  # room for a whole page before it is asked for
                     held.append(budget.used)
+                    others.append(budget.others)
                     await anyio.lowlevel.checkpoint()  # the others run meanwhile
                     await take(size - PAGE)  # what the page did not fill, given back
                     held.append(budget.used)
@@ -548,4 +552,46 @@ def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
     anyio.run(main)
     assert sorted(ended) == list(range(len(repositories)))
     assert max(held) <= limit + largest
+    assert max(others) <= limit
+    assert budget.used == 0
+
+
+def test_a_repository_larger_than_the_image_budget_does_not_stop_the_small_ones() -> None:
+    """The oldest share (a repository of 10 budgets, being read) goes on, and the small ones
+    beside it are read within the budget, not after it: they do not wait for it to end."""
+    budget = ImageBudget(100)
+    order: list[str] = []
+
+    async def main() -> None:
+        big_read = anyio.Event()
+        small_done = anyio.Event()
+
+        async def big() -> None:
+            async with budget.share() as take:
+                await take(1000)
+                big_read.set()
+                await small_done.wait()  # held while the small ones are read
+                order.append("big ends")
+
+        async def small(n: int) -> None:
+            await big_read.wait()
+            async with budget.share() as take:
+                await take(60)
+                order.append(f"small {n} read, {budget.others} beside the big one")
+            if n == 1:
+                small_done.set()
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(big)
+                tg.start_soon(small, 0)
+                tg.start_soon(small, 1)
+
+    anyio.run(main)
+    # Both were read while the big one was held (the old rule had them wait for its end).
+    assert order == [
+        "small 0 read, 60 beside the big one",
+        "small 1 read, 60 beside the big one",
+        "big ends",
+    ]
     assert budget.used == 0

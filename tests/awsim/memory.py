@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -40,6 +41,12 @@ _SRC_DIR = _TESTS_DIR.parent / "src"
 MB = 1024 * 1024
 # What the sweep reads: the tool's defaults, less what the emulator does not serve.
 SOURCES = emulated(Sources(off=frozenset({"apprunner", "ecs-daemons"})))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process of this machine has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(
@@ -90,7 +97,9 @@ def measure(
             generate=generate, faults=faults or Faults(), quotas=quotas, startup_timeout=3600
         ) as emu:
             for command in ("plan", "apply") if apply else ("plan",):
+                emulator_cpu = _cpu_seconds(emu.pid)
                 result = run_child(emu, {**base, "command": command}, module="memory_child")
+                result["emulator_cpu_s"] = round(_cpu_seconds(emu.pid) - emulator_cpu, 1)
                 result["plan_file_mb"] = round(written.stat().st_size / MB, 1)
                 result.setdefault("images", results[0]["images"] if results else images)
                 results.append(result)
@@ -145,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {result['command']:5} {mb:8.1f} MB {count:9d} blocks  {where}")
         print(
             f"{result['command']}: peak_rss_mb={result['peak_rss_mb']} "
-            f"wall_s={result['wall_s']} images={result['images']}"
+            f"wall_s={result['wall_s']} cpu_s={result['cpu_s']} "
+            f"emulator_cpu_s={result['emulator_cpu_s']} images={result['images']}"
         )
     return 0
 

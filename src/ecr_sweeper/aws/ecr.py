@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -49,10 +49,15 @@ DESCRIBE_IMAGES_PAGE = 1000
 ARCHIVED_STATUSES = frozenset({"ARCHIVED", "ACTIVATING"})  # not pullable (yet)
 BATCH_GET_IMAGE_MAX = 100
 BATCH_DELETE_MAX = 100
+# Deletion, archive and restore calls in flight at once in one repository: a few, so that the
+# account × region's bucket (paced by `Api`) stays full despite each call's round trip; the
+# bucket, not this, sets the rate.
+CALLS_AT_ONCE = 4
 IMAGE_CONFIGS = frozenset(
     {"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"}
 )
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+T = TypeVar("T")
 ACCEPTED_MEDIA_TYPES = [
     *sorted(INDEX_MEDIA_TYPES),
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -411,13 +416,34 @@ async def delete_images(
     """
     indexes = [d for d in decisions if d.is_index]
     others = [d for d in decisions if not d.is_index]
-    for group in (indexes, others):
-        for batch in chunks(group, BATCH_DELETE_MAX):
+
+    async def delete(batch: list[Decision]) -> None:
+        done = await _delete_batch(ecr, api, key, batch)
+        on_batch(done)
+        outcome.merge(done)
+
+    await _in_order([chunks(indexes, BATCH_DELETE_MAX), chunks(others, BATCH_DELETE_MAX)], delete)
+
+
+async def _in_order(
+    groups: Sequence[Sequence[T]], one: Callable[[T], Awaitable[None]], at_once: int = CALLS_AT_ONCE
+) -> None:
+    """`one(item)` for every item of `groups`, up to `at_once` at a time within a group, and a
+    group only once the one before it has ended (ECR's order: image indexes before the
+    manifests they list, or back). Each item runs to its end even when the run is cancelled
+    (Ctrl-C), so that its outcome is recorded: cancellation takes effect between items."""
+
+    async def worker(items: Iterator[T]) -> None:
+        for item in items:  # shared by the group's workers: each item once
             with anyio.CancelScope(shield=True):
-                done = await _delete_batch(ecr, api, key, batch)
-                on_batch(done)
-            outcome.merge(done)
+                await one(item)
             await anyio.lowlevel.checkpoint()  # a pending cancellation takes effect here
+
+    for group in groups:
+        items = iter(group)
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(at_once, len(group))):
+                tg.start_soon(worker, items)
 
 
 async def _delete_batch(
@@ -518,12 +544,13 @@ async def archive_images(
     between images."""
     indexes = [d for d in decisions if d.is_index]
     others = [d for d in decisions if not d.is_index]
-    for decision in (*indexes, *others):
-        with anyio.CancelScope(shield=True):
-            done = await _move(ecr, api, key, decision, "ARCHIVE")
-            on_image(done)
+
+    async def archive(decision: Decision) -> None:
+        done = await _move(ecr, api, key, decision, "ARCHIVE")
+        on_image(done)
         outcome.merge(done)
-        await anyio.lowlevel.checkpoint()  # a pending cancellation takes effect here
+
+    await _in_order([indexes, others], archive)
 
 
 async def _move(
@@ -582,28 +609,32 @@ async def restore_images(
     ]
     lines: dict[Digest, RestoreLine] = {}
     to_restore = [d for d in wanted if before.get(d, _GONE)[0] == "ARCHIVED"]
-    # Manifests first: ECR will not restore an index while a manifest it lists is archived.
-    to_restore.sort(key=lambda d: (before[d][2] in INDEX_MEDIA_TYPES, d))
-    for digest in to_restore:
-        with anyio.CancelScope(shield=True):
-            try:
-                answer = await api.call(
-                    ecr.update_image_storage_class,
-                    registryId=key.account_id,
-                    repositoryName=key.name,
-                    imageId={"imageDigest": digest},
-                    targetStorageClass="STANDARD",
-                )
-            except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
-                why = "; ".join(describe_errors(exc))
-                lines[digest] = RestoreLine(
-                    key, digest, before[digest][1], "ARCHIVED", "FAILED", why
-                )
-                continue
+
+    async def restore(digest: Digest) -> None:
+        try:
+            answer = await api.call(
+                ecr.update_image_storage_class,
+                registryId=key.account_id,
+                repositoryName=key.name,
+                imageId={"imageDigest": digest},
+                targetStorageClass="STANDARD",
+            )
+        except Exception as exc:  # noqa: BLE001 - reported per image, the run goes on
+            why = "; ".join(describe_errors(exc))
+            lines[digest] = RestoreLine(key, digest, before[digest][1], "ARCHIVED", "FAILED", why)
+            return
         status = str(answer.get("imageStatus", ""))
         after: ImageState = "ACTIVE" if status == "ACTIVE" else "ACTIVATING"
         lines[digest] = RestoreLine(key, digest, before[digest][1], "ARCHIVED", after)
-        await anyio.lowlevel.checkpoint()
+
+    # Manifests first: ECR will not restore an index while a manifest it lists is archived.
+    await _in_order(
+        [
+            [d for d in to_restore if before[d][2] not in INDEX_MEDIA_TYPES],
+            [d for d in to_restore if before[d][2] in INDEX_MEDIA_TYPES],
+        ],
+        restore,
+    )
     if to_restore:
         try:
             now = await _statuses(ecr, api, key)

@@ -252,9 +252,10 @@ class Limits(Pacing):
 class ImageBudget:
     """About `limit` images in memory at once among the tasks that hold a share of it (the
     repositories being read, or deleted): a share takes images as it gets them (`take`) and
-    gives them all back when it ends. A share waits while the budget is spent, unless it is
-    the oldest share: so one always goes on, and at most `limit` images plus the oldest
-    share's are held, whatever the repositories' sizes."""
+    gives them all back when it ends. The oldest share never waits, and does not count
+    against the others: they wait only while theirs would pass `limit`. So one always goes
+    on, a repository larger than the budget does not stop the small ones beside it, and at
+    most `limit` images plus the oldest share's are held, whatever the repositories' sizes."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -292,7 +293,7 @@ class ImageBudget:
 
     async def _take(self, me: int, n: int) -> None:
         """Take `n` images (a negative `n` gives back what a share took and did not use)."""
-        while n > 0 and self.used + n > self.limit and next(iter(self._shares)) != me:
+        while n > 0 and self.others + n > self.limit and next(iter(self._shares)) != me:
             if self._freed is None:
                 self._freed = anyio.Event()
             await self._freed.wait()
@@ -300,6 +301,11 @@ class ImageBudget:
         self._shares[me] += n
         if n < 0:
             self._wake()
+
+    @property
+    def others(self) -> int:
+        """The images held by every share but the oldest (at most `limit`)."""
+        return self.used - next(iter(self._shares.values()), 0)
 
     def _close(self, me: int) -> None:
         self.used -= self._shares.pop(me)
