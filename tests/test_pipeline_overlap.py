@@ -5,6 +5,7 @@ event loop (every task blocked), not a timing."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, cast
 
 import anyio
@@ -44,6 +45,9 @@ class FakeConnections:
 
     async def client(self, _target: AccountTarget, _region: Region, _service: str) -> Any:
         return object()
+
+    async def close_services(self, keep: Collection[str]) -> None:
+        pass  # no clients to close
 
 
 def repositories(n: int) -> list[Repository]:

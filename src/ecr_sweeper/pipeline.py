@@ -19,20 +19,38 @@ planner then deletes nothing.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Container,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ecr_sweeper import wording
 from ecr_sweeper.aws.consumers import registry
 from ecr_sweeper.aws.consumers.scan import read_context
 from ecr_sweeper.aws.consumers.scan import scan_usage as scan_usage_of
-from ecr_sweeper.aws.ecr import archive_images, delete_images, restore_images, scan_inventory
+from ecr_sweeper.aws.ecr import (
+    BATCH_DELETE_MAX,
+    CALLS_AT_ONCE,
+    archive_images,
+    delete_images,
+    restore_images,
+    scan_inventory,
+)
 from ecr_sweeper.aws.inspector import InspectorWitness, inspector_witness
 from ecr_sweeper.aws.limits import ImageBudget, describe_errors
 from ecr_sweeper.aws.session import Connections, enabled_regions
@@ -42,6 +60,7 @@ from ecr_sweeper.external import external_usage
 from ecr_sweeper.journal import DONE, QUARANTINE_DONE, Journal, JournalKey
 from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import (
+    AccountId,
     AccountNote,
     AccountRegion,
     AccountTarget,
@@ -72,7 +91,7 @@ from ecr_sweeper.plan import (
     recheck_repository,
 )
 from ecr_sweeper.results import ApplyResult, DeleteOutcome, Outcomes, RestoreLine
-from ecr_sweeper.spool import Spilled, Spool, SpooledOutcomes
+from ecr_sweeper.spool import Pieces, Spilled, Spool, SpooledOutcomes, Where
 from ecr_sweeper.words import plural
 
 # Progress is reported as events (events.py): a Step for each account × region read and image
@@ -187,6 +206,10 @@ async def read_usage(
     return usage
 
 
+# The services the inventory reads (ECR's images, Inspector's witness) and apply calls.
+INVENTORY_SERVICES = frozenset({"ecr", "inspector2"})
+
+
 async def scan_inventories(
     places: Sequence[Place],
     connections: Connections,
@@ -203,7 +226,11 @@ async def scan_inventories(
     carry only their errors). `inventory_of` reads one account × region's."""
 
     repositories = anyio.Semaphore(connections.limits.repositories_at_once, fast_acquire=True)
-    images = ImageBudget(connections.limits.images_in_memory)
+    # A repository waiting for its turn (larger than a quarter of the budget) leaves the rest
+    # to the small ones.
+    images = ImageBudget(
+        connections.limits.images_in_memory, most=connections.limits.images_in_memory // 4
+    )
 
     async def read(target: AccountTarget, region: Region) -> InventoryScan:
         api = connections.api(target.account_id, region)
@@ -462,6 +489,8 @@ async def _make_plan(
         read = await read_usage(
             readings, connections, now, progress, sources, usage_of=readers.usage, swept=places
         )
+        # What the usage read through, the inventory does not: its clients go before judging.
+        await connections.close_services(keep=INVENTORY_SERVICES)
         usage = [*notes, *read]
         judged_after.usage_known(
             readers.planner(
@@ -612,10 +641,13 @@ async def apply_plan(
     targets = {t.account_id: t for t in reviewed.targets}
     planned = len(reviewed.deletions) - earlier  # at most this many to delete
     unread = {(e.account_id, e.region) for e in fresh.errors}
-    # Repository by repository: a few in memory at once (those being deleted), never the plan;
-    # at most `repositories_at_once`, with about `images_in_memory` images among them.
-    at_once = anyio.Semaphore(connections.limits.repositories_at_once)
-    budget = ImageBudget(connections.limits.images_in_memory)
+    # The plan is read repository by repository, in its order (account, region, repository),
+    # and each repository's re-checked deletions wait on disk for their account × region's
+    # deleter: one per account × region, each deleting at its buckets' rate with one piece of
+    # its deletions in memory, all the regions at once (up to `regions_at_once`), never one
+    # region after another as the plan's order would have them.
+    waiting = Pieces[Decision](BATCH_DELETE_MAX * CALLS_AT_ONCE)
+    deleters = anyio.Semaphore(connections.limits.regions_at_once)
 
     deleted_so_far = 0
 
@@ -633,30 +665,27 @@ async def apply_plan(
         )
         progress(Step(deleted_so_far, planned, "images processed"))
 
-    async def one_repository(
-        key: RepositoryKey,
-        decisions: list[Decision],
-        over: set[Digest],
-        release: Callable[[], None],
-    ) -> None:
-        try:
-            archive = decisions if quarantine else []
-            await _apply_in(
-                connections,
-                targets[key.account_id],
-                key,
-                archive=archive,
-                decisions=decisions,
-                over=over,
-                outcome=outcome,
-                batch_done=batch_done,
-                progress=progress,
-            )
-        finally:
-            release()
-            at_once.release()
+    async def deleter(queue: MemoryObjectReceiveStream[_Waiting]) -> None:
+        """One account × region's deletions, repository after repository, piece by piece."""
+        async with deleters, queue:
+            async for waiting_here in queue:
+                key = waiting_here.key
+                for where in waiting_here.pieces:  # image indexes' pieces first
+                    decisions = waiting.load(where)
+                    await _apply_in(
+                        connections,
+                        targets[key.account_id],
+                        key,
+                        archive=decisions if quarantine else [],
+                        decisions=decisions,
+                        over=waiting_here.over,
+                        outcome=outcome,
+                        batch_done=batch_done,
+                    )
+                progress(Note(f"apply {key}: {plural(waiting_here.count, 'images')} processed"))
 
     async with anyio.create_task_group() as tg:
+        regions = _ByRegion(tg, deleter)
         for group, (still, now_kept) in per_repository(
             reviewed.deletions, fresh.deletions, fresh.kept
         ):
@@ -680,10 +709,54 @@ async def apply_plan(
             if to_delete:
                 # A quarantine that is over is deleted, even by an apply that quarantines the rest.
                 over = {d for d, why in still.items() if why.code is Code.QUARANTINE_OVER}
-                await at_once.acquire()
-                release = await budget.hold(len(to_delete))
-                tg.start_soon(one_repository, to_delete[0].repository, to_delete, over, release)
+                # Image indexes before the manifests they list: their pieces first.
+                ordered = sorted(to_delete, key=lambda d: not d.is_index)
+                regions.put(
+                    _Waiting(ordered[0].repository, waiting.put(ordered), over, len(ordered))
+                )
+        regions.close()
     return ApplyResult(fresh, outcome, quarantine=quarantine)
+
+
+class _ByRegion:
+    """Work handed to one worker per account × region as it comes, in the plan's order
+    (account, region, repository): a region's worker starts with its first work, and is told
+    there is no more when the next region's comes."""
+
+    def __init__(
+        self,
+        tg: TaskGroup,
+        worker: Callable[[MemoryObjectReceiveStream[_Waiting]], Coroutine[Any, Any, None]],
+    ) -> None:
+        self._tg = tg
+        self._worker = worker
+        self._place: tuple[AccountId, Region] | None = None
+        self._queue: MemoryObjectSendStream[_Waiting] | None = None
+
+    def put(self, work: _Waiting) -> None:
+        place = (work.key.account_id, work.key.region)
+        if self._queue is None or place != self._place:
+            self.close()
+            self._place = place
+            self._queue, queued = anyio.create_memory_object_stream[_Waiting](math.inf)
+            self._tg.start_soon(self._worker, queued)
+        self._queue.send_nowait(work)
+
+    def close(self) -> None:
+        """No more work for the current region."""
+        if self._queue is not None:
+            self._queue.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A repository's re-checked deletions, waiting on disk (`pieces`) for its region's
+    deleter; `over`: those whose quarantine is over (deleted, even when quarantining)."""
+
+    key: RepositoryKey
+    pieces: list[Where]
+    over: set[Digest]
+    count: int
 
 
 async def _apply_in(
@@ -696,7 +769,6 @@ async def _apply_in(
     over: set[Digest],
     outcome: Outcomes,
     batch_done: Callable[[DeleteOutcome], None],
-    progress: Progress,
 ) -> None:
     """Apply one repository's re-checked decisions: archive those of `archive` (a quarantine)
     whose quarantine is not `over`, delete the rest."""
@@ -713,7 +785,6 @@ async def _apply_in(
         decisions = [d for d in decisions if d.digest in over]
     if decisions:
         await delete_images(ecr, api, key, decisions, outcome, on_batch=batch_done)
-    progress(Note(f"apply {key}: {plural(len(decisions), 'images')} processed"))
 
 
 def _gone(

@@ -15,7 +15,7 @@ import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
 from ecr_sweeper.plan import Placed, Run
@@ -49,6 +49,27 @@ class _Pickles:
         offset, size = where
         self._file.seek(offset)
         return pickle.loads(self._file.read(size))  # noqa: S301 - our own file
+
+
+class Pieces(Generic[T]):
+    """Lists that wait on disk for their turn, each in pieces of at most `piece` items, read
+    back a piece at a time (apply's re-checked deletions wait here for their account ×
+    region's deleter, which holds one piece in memory)."""
+
+    def __init__(self, piece: int) -> None:
+        self._file = _Pickles(self)  # removed when the apply that made it is done
+        self._piece = piece
+
+    def put(self, items: Sequence[T]) -> list[Where]:
+        """Where each piece of `items` is, in order."""
+        return [
+            self._file.append(list(items[i : i + self._piece]))
+            for i in range(0, len(items), self._piece)
+        ]
+
+    def load(self, where: Where) -> list[T]:
+        piece: list[T] = self._file.load(where)
+        return piece
 
 
 class Spool:

@@ -511,36 +511,35 @@ PAGE = 150  # the inventory's page, in this test
 @given(
     st.lists(st.lists(st.integers(0, PAGE), min_size=1, max_size=5), min_size=1, max_size=12),
     st.integers(1, 300),
+    st.integers(1, 300),
 )
 def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
-    repositories: list[list[int]], limit: int
+    repositories: list[list[int]], limit: int, most: int
 ) -> None:
-    """Shares (repositories being read page by page, or applied at once) take images: at any
+    """Shares (repositories being read page by page) take images: at any
     time the images held are at most the budget plus one share's (the oldest may always go
-    on, and the others keep within the budget beside it, however large it is), and every
-    share ends (no share waits for ever on another that waits too)."""
-    budget = ImageBudget(limit)
+    on, and the others keep within the budget beside it, however large it is, each within
+    `most`), and every share ends (no share waits for ever on another that waits too)."""
+    budget = ImageBudget(limit, most=most)
     largest = max(sum(pages) for pages in repositories) + PAGE  # and a page asked for
     ended: list[int] = []
     held: list[int] = []
     others: list[int] = []
+    each_other: list[int] = []  # the largest share but the oldest's
+
+    def seen() -> None:
+        held.append(budget.used)
+        others.append(budget.others)
+        each_other.append(max([*list(budget._shares.values())[1:], 0]))
 
     async def read(n: int, pages: list[int]) -> None:
-        if n % 3 == 2:  # apply's way: a repository's deletions taken at once
-            release = await budget.hold(sum(pages))
-            held.append(budget.used)
-            others.append(budget.others)
-            await anyio.lowlevel.checkpoint()
-            release()
-        else:
-            async with budget.share() as take:  # the inventory's: page by page
-                for size in pages:
-                    await take(PAGE)  # room for a whole page before it is asked for
-                    held.append(budget.used)
-                    others.append(budget.others)
-                    await anyio.lowlevel.checkpoint()  # the others run meanwhile
-                    await take(size - PAGE)  # what the page did not fill, given back
-                    held.append(budget.used)
+        async with budget.share() as take:  # the inventory's: page by page
+            for size in pages:
+                await take(PAGE)  # room for a whole page before it is asked for
+                seen()
+                await anyio.lowlevel.checkpoint()  # the others run meanwhile
+                await take(size - PAGE)  # what the page did not fill, given back
+                seen()
         ended.append(n)
 
     async def main() -> None:
@@ -553,6 +552,7 @@ def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
     assert sorted(ended) == list(range(len(repositories)))
     assert max(held) <= limit + largest
     assert max(others) <= limit
+    assert max(each_other) <= most
     assert budget.used == 0
 
 

@@ -56,6 +56,7 @@ def measure(
     services: int,
     images: int,
     seed: int = 0,
+    central_share: float | None = None,
     faults: Faults | None = None,
     quotas: str = "unlimited",
     sources: Sources = SOURCES,
@@ -80,6 +81,9 @@ def measure(
         "services_per_region": services,
         "images_total": images,
         "seed": seed,
+        # The central registry's share of the images (generate_org's 0.3 unless given): its
+        # repositories are the largest, so this sizes the largest without the whole org.
+        **({} if central_share is None else {"central_share": central_share}),
     }
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,6 +118,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--services", type=int, default=40)
     p.add_argument("--images", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--central-share",
+        type=float,
+        help="the central registry's share of the images (the largest repositories are there)",
+    )
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     p.add_argument("--quotas", default="unlimited", help="default | unlimited | uniform:R,B")
     p.add_argument("--apply", action="store_true", help="apply the plan too (its own process)")
@@ -139,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         services=args.services,
         images=args.images,
         seed=args.seed,
+        central_share=args.central_share,
         faults=Faults(latency_s=args.latency, latency_jitter_s=0.0),
         quotas=args.quotas,
         apply=args.apply,

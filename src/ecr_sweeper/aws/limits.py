@@ -243,7 +243,7 @@ class Limits(Pacing):
     # ~0.45 KB each in memory: 10,000 images waiting are ~5 MB; a CI job's environment (a few
     # thousand images) is read whole while its usage is.
     images_waiting: int = 10_000
-    # Images of the repositories being read (or applied) at once, in the whole run: a bound in
+    # Images of the repositories being read at once, in the whole run: a bound in
     # images, not repositories, so memory stays flat when repositories grow (ImageBudget). A
     # DescribeImages page in flight counts as a full page (1,000): 20 pages at once at most.
     images_in_memory: int = 20_000
@@ -251,14 +251,17 @@ class Limits(Pacing):
 
 class ImageBudget:
     """About `limit` images in memory at once among the tasks that hold a share of it (the
-    repositories being read, or deleted): a share takes images as it gets them (`take`) and
+    repositories being read): a share takes images as it gets them (`take`) and
     gives them all back when it ends. The oldest share never waits, and does not count
-    against the others: they wait only while theirs would pass `limit`. So one always goes
-    on, a repository larger than the budget does not stop the small ones beside it, and at
-    most `limit` images plus the oldest share's are held, whatever the repositories' sizes."""
+    against the others: they wait only while theirs would pass `limit`, or one share's would
+    pass `most` (so that a large repository waiting for its turn does not hold the whole
+    budget from the small ones). So one always goes on, a repository larger than the budget
+    does not stop the small ones beside it, and at most `limit` images plus the oldest
+    share's are held, whatever the repositories' sizes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, most: int | None = None) -> None:
         self.limit = limit
+        self.most = limit if most is None else most
         self.used = 0
         self._shares: dict[int, int] = {}  # share → images it holds, oldest first
         self._opened = 0
@@ -275,16 +278,6 @@ class ImageBudget:
         finally:
             self._close(me)
 
-    async def hold(self, n: int) -> Callable[[], None]:
-        """A share of `n` images taken at once (as `share` would); returns what ends it."""
-        me = self._open()
-        try:
-            await self._take(me, n)
-        except BaseException:
-            self._close(me)
-            raise
-        return partial(self._close, me)
-
     def _open(self) -> int:
         me = self._opened
         self._opened += 1
@@ -293,7 +286,11 @@ class ImageBudget:
 
     async def _take(self, me: int, n: int) -> None:
         """Take `n` images (a negative `n` gives back what a share took and did not use)."""
-        while n > 0 and self.others + n > self.limit and next(iter(self._shares)) != me:
+        while (
+            n > 0
+            and (self.others + n > self.limit or self._shares[me] + n > self.most)
+            and next(iter(self._shares)) != me
+        ):
             if self._freed is None:
                 self._freed = anyio.Event()
             await self._freed.wait()

@@ -18,7 +18,7 @@ import inspect
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -111,6 +111,7 @@ def _endpoint_overridden(service: str) -> bool:
 
 
 BOOTSTRAP_REGION = Region("us-east-1")  # where to ask an account which regions it has
+BASE = AccountId("base")  # the base credentials' clients, in Connections._clients
 
 
 async def enabled_regions(target: AccountTarget, connections: Connections) -> tuple[Region, ...]:
@@ -324,6 +325,7 @@ class Connections:
         self._shared_session.register_component("data_loader", self._loader)
         self._shared_session._credentials = _CallersCredentials()  # type: ignore[attr-defined]
         self._shared: dict[tuple[Region, str], Any] = {}
+        self._closers: dict[tuple[Region, str], AsyncExitStack] = {}  # each shared client's
         self._shared_lock = anyio.Lock()
         self._apis: dict[tuple[AccountId, Region], Api] = {}
         # One lock per account: the first client there assumes the role, the others wait.
@@ -335,7 +337,22 @@ class Connections:
 
     async def __aexit__(self, *exc_info: object) -> None:
         with anyio.CancelScope(shield=True):
-            await self._stack.__aexit__(None, None, None)
+            try:
+                await self.close_services(keep=())
+            finally:
+                await self._stack.__aexit__(None, None, None)
+
+    async def close_services(self, keep: Collection[str]) -> None:
+        """Close the clients of every service but those in `keep` (the accounts' views of
+        them, the shared clients and their connections): once the usage is read, judging the
+        inventory needs only ECR's, and the others' clients and idle connections are tens of
+        MB. A service asked for again gets new clients."""
+        for view in [k for k in self._clients if k[0] != BASE and k[2] not in keep]:
+            del self._clients[view]
+        async with self._shared_lock:
+            for shared in [k for k in self._shared if k[1] not in keep]:
+                del self._shared[shared]
+                await self._closers.pop(shared).aclose()
 
     def api(self, account_id: AccountId, region: Region) -> Api:
         """The call gate for one account × region (shared by every task that calls there)."""
@@ -397,17 +414,19 @@ class Connections:
     async def _shared_client(self, service: str, region: Region) -> Any:
         async with self._shared_lock:
             if (region, service) not in self._shared:
+                closer = AsyncExitStack()
                 self._shared[region, service] = guard_answers(
-                    await self._stack.enter_async_context(
+                    await closer.enter_async_context(
                         _create_client(self._shared_session, service, region)
                     )
                 )
+                self._closers[region, service] = closer
             return self._shared[region, service]
 
     async def base_client(self, service: str, region: Region) -> Any:
         """A client with the base credentials (Organizations, STS for the roles)."""
-        key = (AccountId("base"), region, service)
-        async with self._locks[AccountId("base")]:
+        key = (BASE, region, service)
+        async with self._locks[BASE]:
             if key not in self._clients:
                 self._clients[key] = guard_answers(
                     await self._stack.enter_async_context(
