@@ -629,3 +629,32 @@ def test_a_generated_org_keeps_everything_in_use_and_converges(
         again = plan(targets, sources=WITH_REVISIONS)
         assert again.errors == ()
         assert again.deletions == ()
+
+
+def test_apply_deletes_in_every_region_at_once_whatever_the_memory_budget(
+    emulator: StartEmulator,
+) -> None:
+    """Two regions of 600 unused images each (six batches each), with an inventory budget of
+    a hundred images: apply deletes in both regions at once (their deletions interleave), not
+    one region after the other as the plan lists them, and deletes each image once."""
+    images = tuple(Image(tags=(f"t{n}",), key=f"old-{n}") for n in range(600))
+    scenario = Scenario(
+        accounts=(
+            Account(
+                "111111111111",
+                regions=tuple(
+                    Region(r, repositories=(Repository("app", images=images),)) for r in (EU, US)
+                ),
+            ),
+        )
+    )
+    small = Limits(images_in_memory=100)
+    with emulator(scenario, faults=Faults(latency_s=0.02)) as emu:
+        reviewed = plan([target("111111111111", EU, US)], limits=small)
+        result = sweep.apply(reviewed, now=NOW, limits=small)
+        order = [region for _, region, _, _ in emu.deleted()]
+    assert len(reviewed.deletions) == 1200
+    assert len(result.outcome.deleted) == 1200
+    assert sorted(order) == [EU] * 600 + [US] * 600
+    # Interleaved: the first region in the plan (eu-west-1) is not done before the other starts.
+    assert order.index(US) < len(order) - 1 - order[::-1].index(EU)
