@@ -36,6 +36,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -689,10 +690,7 @@ async def apply_plan(
         for group, (still, now_kept) in per_repository(
             reviewed.deletions, fresh.deletions, fresh.kept
         ):
-            todo: list[Decision] = []
-            by_earlier_run = DeleteOutcome()
-            for d in group:
-                (by_earlier_run.done_earlier if recorded.get(_key(d)) in done else todo).append(d)
+            todo, by_earlier_run = _not_done(group, recorded, done)
             outcome.merge(by_earlier_run)
             to_delete, why_skipped = recheck_repository(
                 todo, still, now_kept, blocked=fresh.blocked
@@ -706,6 +704,7 @@ async def apply_plan(
             # In words here: ApplyResult carries them as text (the renderer's, with its flags).
             skip = [(d, wording.reason(why)) for d, why in why_skipped if d not in gone_now]
             outcome.merge(DeleteOutcome(skipped=skip))
+            await anyio.lowlevel.checkpoint()  # the deleters go on while the plan is read
             if to_delete:
                 # A quarantine that is over is deleted, even by an apply that quarantines the rest.
                 over = {d for d, why in still.items() if why.code is Code.QUARANTINE_OVER}
@@ -716,6 +715,18 @@ async def apply_plan(
                 )
         regions.close()
     return ApplyResult(fresh, outcome, quarantine=quarantine)
+
+
+def _not_done(
+    group: Sequence[Decision], recorded: Mapping[JournalKey, str], done: Container[str]
+) -> tuple[list[Decision], DeleteOutcome]:
+    """The planned deletions an earlier run of the plan did not do (its journal, `recorded`),
+    and those it did."""
+    todo: list[Decision] = []
+    by_earlier_run = DeleteOutcome()
+    for d in group:
+        (by_earlier_run.done_earlier if recorded.get(_key(d)) in done else todo).append(d)
+    return todo, by_earlier_run
 
 
 class _ByRegion:
