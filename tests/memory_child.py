@@ -10,7 +10,6 @@ and ecr_sweeper.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -173,18 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2 or args[0] != "--child":
         print("usage: python -m memory_child --child SPEC", file=sys.stderr)
         return 2
-    spec = json.loads(args[1])
-    profile_to = os.environ.get("MEMORY_CHILD_PROFILE")
-    if profile_to:
-        # A developer's tool: the command's cProfile stats, one file per command.
-        import cProfile
-
-        profiler = cProfile.Profile()
-        result = profiler.runcall(child, spec)
-        profiler.dump_stats(f"{profile_to}.{spec['command']}")
-    else:
-        result = child(spec)
-    print(json.dumps(result))
+    print(json.dumps(child(json.loads(args[1]))))
     return 0
 
 

@@ -220,15 +220,16 @@ class Limits(Pacing):
     """Concurrency bounds, and how the rate controllers start and adapt (`Pacing`).
 
     `calls_per_region`: calls in flight per account × region; `regions_at_once`: account ×
-    regions whose inventory is read at once; `usage_regions_at_once`: whose usage is read at
-    once. A region's usage read is mostly waiting for its paced buckets (a few seconds for the
-    rollback window's task definitions at 20 calls/s), it holds little memory, and nothing is
-    judged before the last one ends: so usage reads start at once where the inventory's may
-    wait. Memory: `repositories_at_once` ECR repositories are read at once
-    in the whole run; while the usage is still being read (nothing can be judged yet), read
-    repositories wait for the planner in a buffer of at most `images_waiting` images, and
-    beyond it on disk (0: only there). So at most `repositories_at_once` repositories being
-    read plus `images_waiting` images are in memory, whatever the org's size.
+    regions whose inventory is read at once (and whose deletions `apply` makes at once);
+    `usage_regions_at_once`: whose usage is read at once. A region's usage read is mostly
+    waiting for its paced buckets (a few seconds for the rollback window's task definitions at
+    20 calls/s), it holds little memory, and nothing is judged before the last one ends: so
+    usage reads start at once where the inventory's may wait. Memory: `repositories_at_once` ECR
+    repositories are read at once in the whole run; while the usage is still being read (nothing
+    can be judged yet), read repositories wait for the planner in a buffer of at most
+    `images_waiting` images, and beyond it on disk (0: only there). So at most
+    `repositories_at_once` repositories being read plus `images_waiting` images are in memory,
+    whatever the org's size.
 
     Pacing is per AWS bucket (`bucket_for`), as `Pacing` says; an API without a known bucket
     starts at `initial_rate`.
