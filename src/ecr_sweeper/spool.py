@@ -10,13 +10,19 @@ the process ends) and read back only by it: pickle is safe here.
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
+import io
 import pickle
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
+from operator import attrgetter
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
+from ecr_sweeper import model
 from ecr_sweeper.model import Decision, LazySequence, Repository, RepositoryKey
 from ecr_sweeper.plan import Placed, Run
 from ecr_sweeper.results import DeleteOutcome
@@ -27,6 +33,36 @@ T = TypeVar("T")
 DECISIONS_PER_PIECE = 1000
 IMAGES_PER_PIECE = 1000
 Where = tuple[int, int]  # a pickle's offset and size in a `_Pickles` file
+Reduce = Callable[[Any], tuple[type, tuple[Any, ...]]]
+
+
+def _by_fields(module: ModuleType) -> dict[type, Reduce]:
+    """How to pickle each frozen, slotted dataclass of `module` as its class and the values of
+    its fields (loaded by calling the class). The dataclass's own way (`__getstate__` and
+    `__setstate__`, which ask `dataclasses.fields` of every object) took about twice the time
+    for an image: 3.6 µs to dump and 3.6 µs to load, against 1.3 and 1.9 (1,000 images)."""
+
+    def reduce(cls: type, names: list[str]) -> Reduce:
+        if not names:
+            return lambda _: (cls, ())
+        values = attrgetter(*names)
+        return (lambda o: (cls, (values(o),))) if len(names) == 1 else (lambda o: (cls, values(o)))
+
+    table: dict[type, Reduce] = {}
+    for cls in vars(module).values():
+        if not (
+            isinstance(cls, type)
+            and dataclasses.is_dataclass(cls)
+            and cls.__module__ == module.__name__
+            and "__slots__" in cls.__dict__
+        ):
+            continue
+        if all(f.init for f in fields(cls)):
+            table[cls] = reduce(cls, [f.name for f in fields(cls)])
+    return table
+
+
+_REDUCE = copyreg.dispatch_table | _by_fields(model)
 
 
 class _Pickles:
@@ -39,7 +75,11 @@ class _Pickles:
         self._end = 0
 
     def append(self, value: object) -> Where:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = _REDUCE
+        pickler.dump(value)
+        data = buffer.getvalue()
         self._file.seek(self._end)
         self._file.write(data)
         self._end += len(data)

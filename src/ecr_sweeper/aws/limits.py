@@ -266,7 +266,9 @@ class ImageBudget:
         self.used = 0
         self._shares: dict[int, int] = {}  # share → images it holds, oldest first
         self._opened = 0
-        self._freed: anyio.Event | None = None  # made when first awaited (in the event loop)
+        # The shares waiting, in the order they began to: the images each asks for, and what
+        # wakes it. A release wakes only those that now fit (not every waiter, to check again).
+        self._waiting: dict[int, tuple[int, anyio.Event]] = {}
 
     @contextlib.asynccontextmanager
     async def share(self) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
@@ -287,18 +289,21 @@ class ImageBudget:
 
     async def _take(self, me: int, n: int) -> None:
         """Take `n` images (a negative `n` gives back what a share took and did not use)."""
-        while (
-            n > 0
-            and (self.others + n > self.limit or self._shares[me] + n > self.most)
-            and next(iter(self._shares)) != me
-        ):
-            if self._freed is None:
-                self._freed = anyio.Event()
-            await self._freed.wait()
+        while n > 0 and not self._fits(me, n, self.limit - self.others):
+            woken = anyio.Event()
+            self._waiting[me] = (n, woken)
+            try:
+                await woken.wait()
+            finally:
+                self._waiting.pop(me, None)
         self.used += n
         self._shares[me] += n
         if n < 0:
             self._wake()
+
+    def _fits(self, me: int, n: int, room: int) -> bool:
+        """Whether share `me` may take `n` more images with `room` left beside the oldest."""
+        return next(iter(self._shares)) == me or (n <= room and self._shares[me] + n <= self.most)
 
     @property
     def others(self) -> int:
@@ -310,9 +315,14 @@ class ImageBudget:
         self._wake()
 
     def _wake(self) -> None:
-        if self._freed is not None:
-            self._freed.set()
-            self._freed = None
+        """Wake the waiting shares that fit now, in the order they began to wait."""
+        room = self.limit - self.others
+        oldest = next(iter(self._shares), None)
+        for me, (n, woken) in list(self._waiting.items()):
+            if self._fits(me, n, room):
+                room -= n * (me != oldest)
+                del self._waiting[me]
+                woken.set()
 
 
 @functools.cache
