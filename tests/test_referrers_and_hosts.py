@@ -215,7 +215,7 @@ def _inventory_over_http(details: list[dict[str, Any]]) -> tuple[Any, list[str]]
             aws_secret_access_key="SK",
         ) as endpoint:
             client = WireClient(endpoint, AioCredentials("AK", "SK"))
-            return await _images(client, Api(1, RetryPolicy()), APP)
+            return (await _images(client, Api(1, RetryPolicy()), APP)).images()
 
     with loopback() as server:
         server.answer = answer

@@ -11,10 +11,11 @@ manifests they list; every response's `failures` is read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -43,6 +44,7 @@ from ecr_sweeper.model import (
 )
 from ecr_sweeper.repopolicy import pull_access
 from ecr_sweeper.results import DeleteOutcome, ImageState, Outcomes, RestoreLine
+from ecr_sweeper.spool import IMAGES_PER_PIECE, Pieces, Where
 from ecr_sweeper.words import plural
 
 DESCRIBE_IMAGES_PAGE = 1000
@@ -143,12 +145,16 @@ async def scan_inventory(
             return
         async with gate, budget.share() as take:
             try:
-                images = tuple(await _images(ecr, api, key, take))
+                listing = await _images(ecr, api, key, take, budget.most)
             except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
                 await _judged(_unreadable(key, exc))
                 return
             seen = (inspector_in_use or {}).get(RepositoryName(name), ())
-            await _judged(Repository(key, images, None, access, tags, replicas(name), seen))
+            # A repository larger than a share waited on disk: whole again to be judged, one
+            # such repository at a time.
+            async with budget.whole() if listing.on_disk else contextlib.nullcontext():
+                images = listing.images()
+                await _judged(Repository(key, images, None, access, tags, replicas(name), seen))
 
     async def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
@@ -231,12 +237,49 @@ async def _unbounded(n: int) -> None:  # noqa: ARG001 - takes any number of imag
     return None
 
 
+@dataclass
+class _Listing:
+    """A repository's images as DescribeImages listed them, in memory or, for a repository
+    larger than its share of the image budget, on disk; and the manifests read of them."""
+
+    in_memory: list[Image] = field(default_factory=list)
+    manifests: dict[Digest, _Manifest] = field(default_factory=dict)
+    _disk: Pieces[Image] | None = None
+    _pieces: list[Where] = field(default_factory=list)
+
+    @property
+    def on_disk(self) -> bool:
+        return self._disk is not None
+
+    def spill(self) -> int:
+        """Put the images in memory on disk (after those already there); how many there were."""
+        self._disk = self._disk or Pieces[Image](IMAGES_PER_PIECE)
+        self._pieces += self._disk.put(self.in_memory)
+        count = len(self.in_memory)
+        self.in_memory = []
+        return count
+
+    def images(self) -> tuple[Image, ...]:
+        """Every image, in the order listed, with what its manifest says."""
+        listed: Iterable[Image] = self.in_memory
+        if self._disk is not None:
+            disk = self._disk
+            listed = (i for where in self._pieces for i in disk.load(where))
+        return tuple(_as_read(image, self.manifests.get(image.digest)) for image in listed)
+
+
 async def _images(
-    ecr: Any, api: Api, key: RepositoryKey, take: Callable[[int], Awaitable[None]] = _unbounded
-) -> list[Image]:
+    ecr: Any,
+    api: Api,
+    key: RepositoryKey,
+    take: Callable[[int], Awaitable[None]] = _unbounded,
+    room: int = 1 << 62,
+) -> _Listing:
     """The repository's images, page by page: each page's answer is made into images (and
-    forgotten) before the next page is asked for, once `take` has room for them."""
-    listed: list[Image] = []
+    forgotten) before the next page is asked for, once `take` has room for them. At most
+    `room` images stay in memory: beyond it they go to disk (given back to `take`), so that a
+    large repository does not wait with its images in memory for others to end."""
+    listing = _Listing()
     # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
     # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
     # type is read too: guessing "not an index" could orphan-delete the children of an index.
@@ -255,6 +298,8 @@ async def _images(
     )
     answers = aiter(pages)
     while True:
+        if listing.in_memory and len(listing.in_memory) + DESCRIBE_IMAGES_PAGE > room:
+            await take(-listing.spill())
         # Room for a whole page before it is asked for (its answer is in memory too); what
         # the page did not fill is given back once it is made into images.
         await take(DESCRIBE_IMAGES_PAGE)
@@ -264,10 +309,11 @@ async def _images(
             await take(-DESCRIBE_IMAGES_PAGE)
             break
         details = page.get("imageDetails", [])
-        listed += (_image(d) for d in details)
+        listing.in_memory += (_image(d) for d in details)
         await take(len(details) - DESCRIBE_IMAGES_PAGE)
         to_read += (Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d))
-    manifests: dict[Digest, _Manifest] = {}
+    if listing.on_disk:  # all of it: the manifests are read with none of its images held
+        await take(-listing.spill())
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):
         answer = await api.call(
             ecr.batch_get_image,
@@ -284,12 +330,12 @@ async def _images(
             )
         for image in answer.get("images", []):
             digest = Digest(image["imageId"]["imageDigest"])
-            manifests[digest] = _read_manifest(image)
+            listing.manifests[digest] = _read_manifest(image)
     # An index read back neither as an image nor as a failure would pass for a plain image
     # with no children, and its children for unused images: refuse the repository instead.
-    if missing := [d for d in to_read if d not in manifests]:
+    if missing := [d for d in to_read if d not in listing.manifests]:
         raise RuntimeError(f"BatchGetImage in {key}: no manifest and no failure for {missing[0]}")
-    return [_as_read(image, manifests.get(image.digest)) for image in listed]
+    return listing
 
 
 def _image(d: dict[str, Any]) -> Image:

@@ -258,7 +258,12 @@ class ImageBudget:
     pass `most` (so that a large repository waiting for its turn does not hold the whole
     budget from the small ones). So one always goes on, a repository larger than the budget
     does not stop the small ones beside it, and at most `limit` images plus the oldest
-    share's are held, whatever the repositories' sizes."""
+    share's are held, whatever the repositories' sizes.
+
+    The inventory keeps each share within `most` (ecr._images): a larger repository's images
+    go to disk as it is read, and it is made whole again only to be judged, in `whole()`, one
+    at a time. So large repositories are read side by side, not one after another, and at
+    most `limit` images plus `most` plus one whole repository are in memory."""
 
     def __init__(self, limit: int, most: int | None = None) -> None:
         self.limit = limit
@@ -269,6 +274,7 @@ class ImageBudget:
         # The shares waiting, in the order they began to: the images each asks for, and what
         # wakes it. A release wakes only those that now fit (not every waiter, to check again).
         self._waiting: dict[int, tuple[int, anyio.Event]] = {}
+        self._whole = anyio.Lock(fast_acquire=True)
 
     @contextlib.asynccontextmanager
     async def share(self) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
@@ -280,6 +286,13 @@ class ImageBudget:
             yield partial(self._take, me)
         finally:
             self._close(me)
+
+    @contextlib.asynccontextmanager
+    async def whole(self) -> AsyncIterator[None]:
+        """Held while a repository larger than a share (`most`), which waited on disk, is whole
+        in memory again to be judged: one at a time, beside the budget."""
+        async with self._whole:
+            yield
 
     def _open(self) -> int:
         me = self._opened

@@ -1,0 +1,108 @@
+"""aws/ecr.py's inventory of large repositories: read side by side within the image budget, a
+repository beyond its share waiting on disk (not in memory, and not for the others to end),
+and whole again, in the order listed, to be judged."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import anyio
+from aiobotocore.credentials import AioCredentials
+from aiobotocore.session import AioSession
+
+from ecr_sweeper.aws.ecr import DESCRIBE_IMAGES_PAGE, _images
+from ecr_sweeper.aws.limits import Api, ImageBudget
+from ecr_sweeper.aws.wire import WireClient
+from ecr_sweeper.model import AccountId, Region, RepositoryKey, RepositoryName
+from ecr_sweeper.retry import RetryPolicy
+from loopback import Answer, Request, loopback
+from planning import digest
+
+PAGES = 4  # of DESCRIBE_IMAGES_PAGE images each, per repository
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"  # read no further
+
+
+def _key(name: str) -> RepositoryKey:
+    return RepositoryKey(AccountId("111111111111"), Region("us-east-1"), RepositoryName(name))
+
+
+def _page(name: str, n: int) -> dict[str, Any]:
+    details = [
+        {
+            "imageDigest": digest(f"{name}/{n}/{k}"),
+            "imagePushedAt": 1_700_000_000 + k,
+            "imageSizeInBytes": 10,
+            "imageManifestMediaType": DOCKER_MANIFEST,
+        }
+        for k in range(DESCRIBE_IMAGES_PAGE)
+    ]
+    return {"imageDetails": details, **({"nextToken": str(n + 1)} if n + 1 < PAGES else {})}
+
+
+def test_large_repositories_are_read_side_by_side_within_the_image_budget() -> None:
+    """Two repositories of four pages each, read at once with a budget of four pages and two
+    a share: beyond its two pages each puts its images on disk and goes on. So the second
+    asks for its third page before the first's last page is answered (the server holds that
+    answer until then: the second used to wait, holding its images, for the first to end),
+    the images in memory never pass the two shares, and each repository comes back whole,
+    in the order listed."""
+    second_goes_on = threading.Event()
+    waited: list[bool] = []
+
+    def answer(request: Request) -> Answer:
+        asked = json.loads(request.body)
+        name, n = asked["repositoryName"], int(asked.get("nextToken", 0))
+        if (name, n) == ("b", 2):
+            second_goes_on.set()
+        if (name, n) == ("a", PAGES - 1):
+            waited.append(second_goes_on.wait(10))
+        body = json.dumps(_page(name, n)).encode()
+        return Answer(200, {"Content-Type": "application/x-amz-json-1.1"}, body)
+
+    budget = ImageBudget(PAGES * DESCRIBE_IMAGES_PAGE, most=2 * DESCRIBE_IMAGES_PAGE)
+    held: list[int] = []
+    listed: dict[str, list[str]] = {}
+    on_disk: dict[str, bool] = {}
+
+    async def read(client: WireClient, api: Api, name: str) -> None:
+        async with budget.share() as take:
+
+            async def seen(n: int) -> None:
+                await take(n)
+                held.append(budget.used)
+
+            listing = await _images(client, api, _key(name), seen, budget.most)
+            on_disk[name] = listing.on_disk
+            async with budget.whole():
+                listed[name] = [image.digest for image in listing.images()]
+
+    async def run(url: str) -> None:
+        session: Any = AioSession()
+        async with session.create_client(
+            "ecr",
+            region_name="us-east-1",
+            endpoint_url=url,
+            aws_access_key_id="AK",
+            aws_secret_access_key="SK",
+        ) as endpoint:
+            client = WireClient(endpoint, AioCredentials("AK", "SK"))
+            api = Api(4, RetryPolicy())
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(read, client, api, "a")
+                    await anyio.sleep(0.05)  # "a" is the oldest share
+                    tg.start_soon(read, client, api, "b")
+
+    with loopback() as server:
+        server.answer = answer
+        anyio.run(run, server.url)
+    assert waited == [True]
+    assert max(held) <= 2 * budget.most
+    assert budget.used == 0
+    assert on_disk == {"a": True, "b": True}
+    for name in ("a", "b"):
+        assert listed[name] == [
+            digest(f"{name}/{n}/{k}") for n in range(PAGES) for k in range(DESCRIBE_IMAGES_PAGE)
+        ]
