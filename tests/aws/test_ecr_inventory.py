@@ -9,11 +9,12 @@ import threading
 from typing import Any
 
 import anyio
+import pytest
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import AioSession
 
 from ecr_sweeper.aws.ecr import DESCRIBE_IMAGES_PAGE, _images
-from ecr_sweeper.aws.limits import Api, ImageBudget
+from ecr_sweeper.aws.limits import Api, ImageBudget, Share
 from ecr_sweeper.aws.wire import WireClient
 from ecr_sweeper.model import AccountId, Region, RepositoryKey, RepositoryName
 from ecr_sweeper.retry import RetryPolicy
@@ -41,13 +42,40 @@ def _page(name: str, n: int) -> dict[str, Any]:
     return {"imageDetails": details, **({"nextToken": str(n + 1)} if n + 1 < PAGES else {})}
 
 
-def test_large_repositories_are_read_side_by_side_within_the_image_budget() -> None:
-    """Two repositories of four pages each, read at once with a budget of four pages and two
-    a share: beyond its two pages each puts its images on disk and goes on. So the second
-    asks for its third page before the first's last page is answered (the server holds that
-    answer until then: the second used to wait, holding its images, for the first to end),
-    the images in memory never pass the two shares, and each repository comes back whole,
-    in the order listed."""
+class _Seen:
+    """A share of the budget that notes the images the budget holds after each take."""
+
+    def __init__(self, take: Share, held: list[int]) -> None:
+        self._take = take
+        self._held = held
+
+    async def __call__(self, n: int) -> None:
+        await self._take(n)
+        self._held.append(self._take.budget.used)
+
+    def fits(self, n: int) -> bool:
+        return self._take.fits(n)
+
+
+@pytest.mark.parametrize(
+    ("limit", "most", "bound", "on_disk"),
+    [
+        # Each share may hold two pages: each repository goes to disk beyond them.
+        (4, 2, 4, {"a": True, "b": True}),
+        # The budget beside the oldest share ("a", which holds its four pages) is two pages:
+        # the second repository goes to disk when its third page would wait for room.
+        (2, 4, 6, {"a": False, "b": True}),
+    ],
+    ids=["beyond its share", "when the budget is full"],
+)
+def test_large_repositories_are_read_side_by_side_within_the_image_budget(
+    limit: int, most: int, bound: int, on_disk: dict[str, bool]
+) -> None:
+    """Two repositories of four pages each, read at once with a budget of `limit` pages,
+    `most` a share: the second puts the images it read on disk, rather than wait holding them
+    for the first to end. So it asks for its third page before the first's last page is
+    answered (the server holds that answer until then), the images in memory never pass
+    `bound` pages, and each repository comes back whole, in the order listed."""
     second_goes_on = threading.Event()
     waited: list[bool] = []
 
@@ -61,20 +89,15 @@ def test_large_repositories_are_read_side_by_side_within_the_image_budget() -> N
         body = json.dumps(_page(name, n)).encode()
         return Answer(200, {"Content-Type": "application/x-amz-json-1.1"}, body)
 
-    budget = ImageBudget(PAGES * DESCRIBE_IMAGES_PAGE, most=2 * DESCRIBE_IMAGES_PAGE)
+    budget = ImageBudget(limit * DESCRIBE_IMAGES_PAGE, most=most * DESCRIBE_IMAGES_PAGE)
     held: list[int] = []
     listed: dict[str, list[str]] = {}
-    on_disk: dict[str, bool] = {}
+    disk: dict[str, bool] = {}
 
     async def read(client: WireClient, api: Api, name: str) -> None:
         async with budget.share() as take:
-
-            async def seen(n: int) -> None:
-                await take(n)
-                held.append(budget.used)
-
-            listing = await _images(client, api, _key(name), seen, budget.most)
-            on_disk[name] = listing.on_disk
+            listing = await _images(client, api, _key(name), _Seen(take, held), budget.most)
+            disk[name] = listing.on_disk
             async with budget.whole():
                 listed[name] = [image.digest for image in listing.images()]
 
@@ -99,9 +122,9 @@ def test_large_repositories_are_read_side_by_side_within_the_image_budget() -> N
         server.answer = answer
         anyio.run(run, server.url)
     assert waited == [True]
-    assert max(held) <= 2 * budget.most
+    assert max(held) <= bound * DESCRIBE_IMAGES_PAGE
     assert budget.used == 0
-    assert on_disk == {"a": True, "b": True}
+    assert disk == on_disk
     for name in ("a", "b"):
         assert listed[name] == [
             digest(f"{name}/{n}/{k}") for n in range(PAGES) for k in range(DESCRIBE_IMAGES_PAGE)

@@ -23,7 +23,7 @@ import anyio
 import anyio.lowlevel
 from botocore.exceptions import ClientError
 
-from ecr_sweeper.aws.limits import Api, ImageBudget, chunks, describe_errors, error_code
+from ecr_sweeper.aws.limits import Api, ImageBudget, Take, chunks, describe_errors, error_code
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
     AccountId,
@@ -233,8 +233,14 @@ def _unreadable(key: RepositoryKey, exc: Exception) -> Repository:
     return Repository(key, (), "; ".join(describe_errors(exc)))
 
 
-async def _unbounded(n: int) -> None:  # noqa: ARG001 - takes any number of images
-    return None
+class _Unbounded:
+    """No budget: takes any number of images."""
+
+    async def __call__(self, n: int) -> None:  # noqa: ARG002 - any number is taken
+        return None
+
+    def fits(self, n: int) -> bool:  # noqa: ARG002 - any number fits
+        return True
 
 
 @dataclass
@@ -272,13 +278,14 @@ async def _images(
     ecr: Any,
     api: Api,
     key: RepositoryKey,
-    take: Callable[[int], Awaitable[None]] = _unbounded,
+    take: Take = _Unbounded(),  # noqa: B008 - stateless
     room: int = 1 << 62,
 ) -> _Listing:
     """The repository's images, page by page: each page's answer is made into images (and
-    forgotten) before the next page is asked for, once `take` has room for them. At most
-    `room` images stay in memory: beyond it they go to disk (given back to `take`), so that a
-    large repository does not wait with its images in memory for others to end."""
+    forgotten) before the next page is asked for, once `take` has room for them. The images
+    read go to disk (given back to `take`) before the next page would wait for room, or would
+    pass `room`: the budget is for the pages in flight, and a repository does not wait with
+    its images in memory for others to end."""
     listing = _Listing()
     # An index must be read to learn its children, and an artifact (signature, SBOM, SOCI
     # index…) to learn its subject when DescribeImages does not name it. A manifest of unknown
@@ -296,22 +303,25 @@ async def _images(
         # and one a workload names must be seen to be kept (and reported).
         filter={"imageStatus": "ANY"},
     )
-    answers = aiter(pages)
-    while True:
-        if listing.in_memory and len(listing.in_memory) + DESCRIBE_IMAGES_PAGE > room:
-            await take(-listing.spill())
-        # Room for a whole page before it is asked for (its answer is in memory too); what
-        # the page did not fill is given back once it is made into images.
-        await take(DESCRIBE_IMAGES_PAGE)
-        try:
+    async with contextlib.aclosing(pages) as answers:
+        more = True  # a next page (the last page has no nextToken: each_page ends there)
+        while more:
+            if listing.in_memory and (
+                len(listing.in_memory) + DESCRIBE_IMAGES_PAGE > room
+                or not take.fits(DESCRIBE_IMAGES_PAGE)
+            ):
+                await take(-listing.spill())
+            # Room for a whole page before it is asked for (its answer is in memory too); what
+            # the page did not fill is given back once it is made into images.
+            await take(DESCRIBE_IMAGES_PAGE)
             page = await anext(answers)
-        except StopAsyncIteration:
-            await take(-DESCRIBE_IMAGES_PAGE)
-            break
-        details = page.get("imageDetails", [])
-        listing.in_memory += (_image(d) for d in details)
-        await take(len(details) - DESCRIBE_IMAGES_PAGE)
-        to_read += (Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d))
+            details = page.get("imageDetails", [])
+            listing.in_memory += (_image(d) for d in details)
+            await take(len(details) - DESCRIBE_IMAGES_PAGE)
+            to_read += (
+                Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d)
+            )
+            more = bool(page.get("nextToken"))
     if listing.on_disk:  # all of it: the manifests are read with none of its images held
         await take(-listing.spill())
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from botocore.exceptions import (
@@ -277,13 +277,13 @@ class ImageBudget:
         self._whole = anyio.Lock(fast_acquire=True)
 
     @contextlib.asynccontextmanager
-    async def share(self) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    async def share(self) -> AsyncIterator[Share]:
         """A share, as its `take(n)`: waits until `n` more images fit (or the share is the
         oldest), then counts them (a negative `n` gives some back); all are given back when
         the block ends."""
         me = self._open()
         try:
-            yield partial(self._take, me)
+            yield Share(self, me)
         finally:
             self._close(me)
 
@@ -336,6 +336,30 @@ class ImageBudget:
                 room -= n * (me != oldest)
                 del self._waiting[me]
                 woken.set()
+
+
+class Take(Protocol):
+    """Images taken from a budget as they are read (`Share`, or no budget at all)."""
+
+    async def __call__(self, n: int) -> None: ...
+
+    def fits(self, n: int) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One share of an `ImageBudget`: `await take(n)` takes `n` images (waiting for room), and
+    `take.fits(n)` says whether that would go on at once."""
+
+    budget: ImageBudget
+    me: int
+
+    async def __call__(self, n: int) -> None:
+        await self.budget._take(self.me, n)
+
+    def fits(self, n: int) -> bool:
+        budget = self.budget
+        return budget._fits(self.me, n, budget.limit - budget.others)
 
 
 @functools.cache
@@ -579,7 +603,7 @@ class Api:
         token_key: str = "nextToken",  # noqa: S107 - a parameter name, not a secret
         request_token_key: str | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Each page of a paginated list as it comes (a caller may stop early), as `pages`
         follows them."""
         token: str | None = None
