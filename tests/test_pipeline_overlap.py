@@ -61,12 +61,14 @@ def repositories(n: int) -> list[Repository]:
     ]
 
 
-def run_sweep(repos: list[Repository], limits: Limits) -> tuple[list[tuple[str, str]], Any]:
+def run_sweep(
+    repos: list[Repository], limits: Limits, on_disk: int = 0
+) -> tuple[list[tuple[str, str]], Any]:
     """make_plan with fake readers (passed in as its `Readers`): the workloads account's
     usage uses every repository's `v1` image, and finishes only once every other task is
     blocked (the inventory has read all it may); the registry's inventory hands `repos` to the
-    judge. Returns the events in
-    order and the plan."""
+    judge, the first `on_disk` of them as a repository whose images went to disk as it was
+    read (made whole in a `whole()` block). Returns the events in order and the plan."""
     events: list[tuple[str, str]] = []
 
     async def fake_usage(ctx: ReadContext, *_: Any) -> UsageScan:
@@ -80,17 +82,28 @@ def run_sweep(repos: list[Repository], limits: Limits) -> tuple[list[tuple[str, 
         return UsageScan(AccountRegion(ctx.target.account_id, ctx.region), usages)
 
     async def fake_inventory(
-        target: AccountTarget, region: Region, *_: Any, judge: Any, gate: Any, **__: Any
+        target: AccountTarget,
+        region: Region,
+        *_: Any,
+        judge: Any,
+        gate: Any,
+        whole: Any,
+        **__: Any,
     ) -> InventoryScan:
-        async def one(repo: Repository) -> None:
+        async def one(repo: Repository, from_disk: bool) -> None:
             async with gate:
                 events.append(("read", str(repo.key)))
-                await judge(repo)
+                if not from_disk:
+                    await judge(repo)
+                    return
+                async with whole():
+                    events.append(("whole", str(repo.key)))
+                    await judge(repo)
 
         if target.account_id == REGISTRY:
             async with anyio.create_task_group() as tg:
-                for repo in repos:
-                    tg.start_soon(one, repo)
+                for n, repo in enumerate(repos):
+                    tg.start_soon(one, repo, n < on_disk)
         return InventoryScan(target.account_id, region, ())
 
     class RecordingPlanner(Planner):
@@ -156,6 +169,21 @@ def test_repositories_waiting_for_the_usage_stay_within_the_memory_bound(
     last_usage = max(i for i, kind in enumerate(kinds) if kind == "usage done")
     assert kinds[:last_usage].count("read") == read_early
     assert "judged" not in kinds[:last_usage]
+    assert kinds.count("judged") == len(repos)
+    assert len(plan.deletions) == len(repos)
+
+
+def test_a_repository_read_to_disk_is_made_whole_only_once_the_usage_is_known() -> None:
+    """Made whole earlier, it would wait whole in memory (or go to disk again) while the usage
+    is read: it waits on disk instead, and the others are read beside it meanwhile."""
+    repos = repositories(6)
+    limits = Limits(repositories_at_once=4, images_waiting=2)
+    events, plan = run_sweep(repos, limits, on_disk=2)
+    kinds = [kind for kind, _ in events]
+    last_usage = max(i for i, kind in enumerate(kinds) if kind == "usage done")
+    assert kinds[:last_usage].count("read") == len(repos)  # the slots they hold are enough
+    assert [key for kind, key in events if kind == "whole"] == [str(r.key) for r in repos[:2]]
+    assert min(i for i, kind in enumerate(kinds) if kind == "whole") > last_usage
     assert kinds.count("judged") == len(repos)
     assert len(plan.deletions) == len(repos)
 

@@ -7,11 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecr_sweeper.model import AccountId, AccountTarget, Patterns, Plan, Region, Repository
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import (
     PlanFileError,
+    _indented,
     checksum,
     plan_text,
     plan_to_json,
@@ -202,3 +205,19 @@ def test_the_text_without_a_checksum_is_the_documents_json(plan: Plan) -> None:
     # What `--format json` prints, piece by piece: the document as json.dumps wrote it whole.
     text = "".join(plan_text(plan, checksum=False))
     assert text == json.dumps(plan_to_json(plan), indent=2)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES, st.integers(0, 3))
+def test_the_plan_texts_indenting_is_jsons_own(value: object, level: int) -> None:
+    # The plan file is byte for byte json.dumps(data, indent=2): its hand-made indenting of
+    # each decision (json's own is pure Python) writes every JSON value as json does.
+    pad = "  " * level
+    assert _indented(value, pad) == json.dumps(value, indent=2).replace("\n", "\n" + pad)

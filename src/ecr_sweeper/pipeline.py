@@ -19,9 +19,11 @@ planner then deletes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
 from collections.abc import (
+    AsyncIterator,
     Awaitable,
     Callable,
     Container,
@@ -30,6 +32,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -218,13 +221,15 @@ async def scan_inventories(
     *,
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
+    whole: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
     inventory_of: Callable[..., Awaitable[InventoryScan]] = scan_inventory,
     read_pull_exclusions: bool = False,
     read_inspector: bool = False,
 ) -> list[InventoryScan]:
     """Read the ECR inventory of each account × region concurrently. With `judge`, each
     repository goes to it as soon as it is read and is not kept in the scans (which then
-    carry only their errors). `inventory_of` reads one account × region's."""
+    carry only their errors); one whose images went to disk as it was read is made whole
+    and judged in a `whole()` block. `inventory_of` reads one account × region's."""
 
     repositories = anyio.Semaphore(connections.limits.repositories_at_once, fast_acquire=True)
     # A repository waiting for its turn (larger than a quarter of the budget) leaves the rest
@@ -253,6 +258,7 @@ async def scan_inventories(
             judge=judge,
             gate=repositories,
             budget=images,
+            whole=whole,
             read_pull_exclusions=read_pull_exclusions,
             inspector_in_use=witness.in_use or {},
         )
@@ -514,6 +520,7 @@ async def _make_plan(
             progress,
             read_tags=policy.opt_in_tag is not None,
             judge=judged_after.judge,
+            whole=judged_after.whole,
             inventory_of=readers.inventory,
             read_pull_exclusions=witnessed(policy),
             read_inspector=True,
@@ -540,6 +547,8 @@ class _AfterUsage:
 
     def __init__(self, images_waiting: int) -> None:
         self._planner: Planner | None = None
+        self._known = anyio.Event()
+        self._one_whole = anyio.Lock()
         self._buffer: list[Repository] = []
         self._room = images_waiting
         # Beyond the buffer, on disk: memory stays flat however many images are read early.
@@ -553,6 +562,17 @@ class _AfterUsage:
         self._buffer.clear()
         for repository in self._spilled.drain():
             planner.judge(repository)
+        self._known.set()
+
+    @contextlib.asynccontextmanager
+    async def whole(self) -> AsyncIterator[None]:
+        """The block in which a repository whose images went to disk as it was read (larger
+        than its share of the inventory's budget) is made whole again and judged: once the
+        usage is known (made whole earlier, it would wait whole in memory, or be put on disk
+        again), and one such repository at a time."""
+        await self._known.wait()
+        async with self._one_whole:
+            yield
 
     async def judge(self, repository: Repository) -> None:
         """Judge a repository once the whole usage is known (keep it until then: in the

@@ -79,6 +79,7 @@ async def scan_inventory(
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
     budget: ImageBudget | None = None,
+    whole: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
     read_pull_exclusions: bool = False,
     inspector_in_use: Mapping[RepositoryName, tuple[InspectorSighting, ...]] | None = None,
 ) -> InventoryScan:
@@ -89,7 +90,8 @@ async def scan_inventory(
     included) and left out of the scan, so its images can be freed once judged. `gate`
     bounds the repositories being read at once (shared by every account × region of a run),
     `budget` their images (page by page); a repository holds its place and its images until
-    `judge` returns (which may wait: see make_plan)."""
+    `judge` returns (which may wait: see make_plan). A repository whose images went to disk
+    as it was read (see `_images`) is made whole again, and judged, in a `whole()` block."""
     gate = gate or anyio.Semaphore(1 << 30)
     budget = budget or ImageBudget(1 << 62)
     where = f"{target.account_id}/{region}"
@@ -150,9 +152,8 @@ async def scan_inventory(
                 await _judged(_unreadable(key, exc))
                 return
             seen = (inspector_in_use or {}).get(RepositoryName(name), ())
-            # A repository larger than a share waited on disk: whole again to be judged, one
-            # such repository at a time.
-            async with budget.whole() if listing.on_disk else contextlib.nullcontext():
+            # A repository that waited on disk is whole again only in `whole`, to be judged.
+            async with whole() if listing.on_disk else contextlib.nullcontext():
                 images = listing.images()
                 await _judged(Repository(key, images, None, access, tags, replicas(name), seen))
 
@@ -322,6 +323,7 @@ async def _images(
                 Digest(d["imageDigest"]) for d in details if _must_read(d) and not _archived(d)
             )
             more = bool(page.get("nextToken"))
+            del page, details  # not held while the next page waits for room: only its images
     if listing.on_disk:  # all of it: the manifests are read with none of its images held
         await take(-listing.spill())
     for batch in chunks(to_read, BATCH_GET_IMAGE_MAX):

@@ -260,10 +260,10 @@ class ImageBudget:
     does not stop the small ones beside it, and at most `limit` images plus the oldest
     share's are held, whatever the repositories' sizes.
 
-    The inventory keeps each share within `most` (ecr._images): a larger repository's images
-    go to disk as it is read, and it is made whole again only to be judged, in `whole()`, one
-    at a time. So large repositories are read side by side, not one after another, and at
-    most `limit` images plus `most` plus one whole repository are in memory."""
+    The inventory (ecr._images) puts a repository's images on disk before a share would pass
+    `most` or wait: the budget is for the pages in flight, and large repositories are read
+    side by side, not one after another. Such a repository is made whole again only to be
+    judged, one at a time (the plan's barrier, pipeline._AfterUsage.whole)."""
 
     def __init__(self, limit: int, most: int | None = None) -> None:
         self.limit = limit
@@ -274,7 +274,6 @@ class ImageBudget:
         # The shares waiting, in the order they began to: the images each asks for, and what
         # wakes it. A release wakes only those that now fit (not every waiter, to check again).
         self._waiting: dict[int, tuple[int, anyio.Event]] = {}
-        self._whole = anyio.Lock(fast_acquire=True)
 
     @contextlib.asynccontextmanager
     async def share(self) -> AsyncIterator[Share]:
@@ -286,13 +285,6 @@ class ImageBudget:
             yield Share(self, me)
         finally:
             self._close(me)
-
-    @contextlib.asynccontextmanager
-    async def whole(self) -> AsyncIterator[None]:
-        """Held while a repository larger than a share (`most`), which waited on disk, is whole
-        in memory again to be judged: one at a time, beside the budget."""
-        async with self._whole:
-            yield
 
     def _open(self) -> int:
         me = self._opened
@@ -609,10 +601,17 @@ class Api:
         token: str | None = None
         seen: set[str] = set()
         send_as = request_token_key or token_key
+        following: list[str | None] = [None]
+
+        def noted(page: dict[str, Any]) -> dict[str, Any]:
+            following[0] = page.get(token_key)
+            return page
+
         while True:
-            page = await self.call(operation, **kwargs, **({send_as: token} if token else {}))
-            yield page
-            token = page.get(token_key)
+            # Not kept in this frame while the caller has it: a caller waiting between pages
+            # (for room in a memory budget) holds only what it keeps of the page.
+            yield noted(await self.call(operation, **kwargs, **({send_as: token} if token else {})))
+            token = following[0]
             if not token:
                 return
             if token in seen:  # a listing that goes round in circles is not a listing
