@@ -4,10 +4,16 @@ wire-level tests (the protocol suite, answers no AWS emulator gives, such as a p
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiobotocore.credentials import AioCredentials
+from aiobotocore.session import AioSession
+
+from ecr_sweeper.aws.wire import WireClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +80,17 @@ def loopback() -> Iterator[Loopback]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@asynccontextmanager
+async def ecr_client(url: str) -> AsyncIterator[WireClient]:
+    """The sweeper's ECR client (aws/wire.py) talking to a loopback server at `url`."""
+    session: Any = AioSession()
+    async with session.create_client(
+        "ecr",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="AK",
+        aws_secret_access_key="SK",
+    ) as endpoint:
+        yield WireClient(endpoint, AioCredentials("AK", "SK"))

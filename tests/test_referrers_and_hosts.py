@@ -18,8 +18,6 @@ from typing import Any
 
 import anyio
 import pytest
-from aiobotocore.credentials import AioCredentials
-from aiobotocore.session import AioSession
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +25,6 @@ from conftest import use_only
 from ecr_sweeper import wording
 from ecr_sweeper.aws.ecr import _images
 from ecr_sweeper.aws.limits import Api
-from ecr_sweeper.aws.wire import WireClient
 from ecr_sweeper.model import (
     AccountId,
     AccountTarget,
@@ -43,7 +40,7 @@ from ecr_sweeper.model import (
 from ecr_sweeper.plan import build_plan
 from ecr_sweeper.planfile import PlanFileError, checksum, plan_to_json, read_plan
 from ecr_sweeper.retry import RetryPolicy
-from loopback import Answer, Request, loopback
+from loopback import Answer, Request, ecr_client, loopback
 from planning import NO_RETENTION, NOW, digest, image, inventory, key, uri, usage_scan, use
 from sweep import sweeper
 from test_plan_properties import repositories
@@ -206,15 +203,7 @@ def _inventory_over_http(details: list[dict[str, Any]]) -> tuple[Any, list[str]]
         )
 
     async def run(url: str) -> Any:
-        session: Any = AioSession()
-        async with session.create_client(
-            "ecr",
-            region_name="us-east-1",
-            endpoint_url=url,
-            aws_access_key_id="AK",
-            aws_secret_access_key="SK",
-        ) as endpoint:
-            client = WireClient(endpoint, AioCredentials("AK", "SK"))
+        async with ecr_client(url) as client:
             return (await _images(client, Api(1, RetryPolicy()), APP)).images()
 
     with loopback() as server:

@@ -571,10 +571,10 @@ class _AfterUsage:
 
     @contextlib.asynccontextmanager
     async def whole(self) -> AsyncIterator[None]:
-        """The block in which a repository whose images went to disk as it was read (larger
-        than its share of the inventory's budget) is made whole again and judged: once the
-        usage is known (made whole earlier, it would wait whole in memory, or be put on disk
-        again), and one such repository at a time."""
+        """The block in which a repository whose images went to disk as it was read (beyond
+        its share of the inventory's budget, or rather than wait for room) is made whole again
+        and judged: once the usage is known (made whole earlier, it would wait whole in
+        memory, or be put on disk again), and one such repository at a time."""
         await self._known.wait()
         async with self._one_whole:
             yield

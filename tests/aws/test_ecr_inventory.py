@@ -10,15 +10,13 @@ from typing import Any
 
 import anyio
 import pytest
-from aiobotocore.credentials import AioCredentials
-from aiobotocore.session import AioSession
 
 from ecr_sweeper.aws.ecr import DESCRIBE_IMAGES_PAGE, _images
 from ecr_sweeper.aws.limits import Api, ImageBudget, Share
 from ecr_sweeper.aws.wire import WireClient
 from ecr_sweeper.model import AccountId, Region, RepositoryKey, RepositoryName
 from ecr_sweeper.retry import RetryPolicy
-from loopback import Answer, Request, loopback
+from loopback import Answer, Request, ecr_client, loopback
 from planning import digest
 
 PAGES = 4  # of DESCRIBE_IMAGES_PAGE images each, per repository
@@ -101,15 +99,7 @@ def test_large_repositories_are_read_side_by_side_within_the_image_budget(
             listed[name] = [image.digest for image in listing.images()]
 
     async def run(url: str) -> None:
-        session: Any = AioSession()
-        async with session.create_client(
-            "ecr",
-            region_name="us-east-1",
-            endpoint_url=url,
-            aws_access_key_id="AK",
-            aws_secret_access_key="SK",
-        ) as endpoint:
-            client = WireClient(endpoint, AioCredentials("AK", "SK"))
+        async with ecr_client(url) as client:
             api = Api(4, RetryPolicy())
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as tg:
