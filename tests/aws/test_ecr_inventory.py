@@ -4,20 +4,34 @@ and whole again, in the order listed, to be judged."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from ecr_sweeper.aws.ecr import DESCRIBE_IMAGES_PAGE, _images
+import sweep
+import test_sweep_awsim
+from awsim import Account, Image, Scenario
+from awsim import Region as EmulatedRegion
+from awsim import Repository as EmulatedRepository
+from ecr_sweeper.aws.ecr import DESCRIBE_IMAGES_PAGE, _images, scan_inventory
 from ecr_sweeper.aws.limits import Api, ImageBudget, Share
+from ecr_sweeper.aws.session import Connections
 from ecr_sweeper.aws.wire import WireClient
-from ecr_sweeper.model import AccountId, Region, RepositoryKey, RepositoryName
+from ecr_sweeper.model import AccountId, InventoryScan, Region, RepositoryKey, RepositoryName
 from ecr_sweeper.retry import RetryPolicy
 from loopback import Answer, Request, ecr_client, loopback
 from planning import digest
+from test_sweep_awsim import US, StartEmulator, target
+
+emulator = test_sweep_awsim.emulator  # the fixture, shared
 
 PAGES = 4  # of DESCRIBE_IMAGES_PAGE images each, per repository
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"  # read no further
@@ -118,3 +132,51 @@ def test_large_repositories_are_read_side_by_side_within_the_image_budget(
         assert listed[name] == [
             digest(f"{name}/{n}/{k}") for n in range(PAGES) for k in range(DESCRIBE_IMAGES_PAGE)
         ]
+
+
+def test_images_that_cannot_be_read_back_from_disk_block_their_repository_only(
+    emulator: StartEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository whose images went to disk, and whose temporary file cannot be read back
+    (here it is emptied under the run, just before it is made whole), is unreadable: its
+    error, which says where, holds every image in it. The run goes on, and a repository read
+    in memory beside it is read as usual."""
+    big = EmulatedRepository(
+        "big", tuple(Image(tags=(f"v{i}",), key=f"big{i}") for i in range(DESCRIBE_IMAGES_PAGE + 1))
+    )
+    small = EmulatedRepository("small", (Image(tags=("v1",), key="small"),))
+    scenario = Scenario(
+        (Account("111111111111", (EmulatedRegion(US, repositories=(big, small)),)),)
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    emptied: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def whole() -> AsyncIterator[None]:
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+                if os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path)):
+                    os.truncate(f"/proc/self/fd/{fd}", 0)
+                    emptied.append(fd)
+        yield
+
+    account = target("111111111111")
+    budget = ImageBudget(DESCRIBE_IMAGES_PAGE, most=DESCRIBE_IMAGES_PAGE)
+
+    async def work(connections: Connections) -> InventoryScan:
+        ecr = await connections.client(account, Region(US), "ecr")
+        api = connections.api(account.account_id, Region(US))
+        return await scan_inventory(account, Region(US), ecr, api, budget=budget, whole=whole)
+
+    with emulator(scenario):
+        scan = sweep.connected(work)
+    assert emptied  # the big repository went to disk
+    by_name = {str(repository.key.name): repository for repository in scan.repositories}
+    assert by_name["small"].error is None
+    assert [image.tags for image in by_name["small"].images] == [("v1",)]
+    failed = by_name["big"]
+    assert failed.images == ()
+    assert failed.error is not None
+    assert failed.error.startswith(f"reading its images back from a temporary file in {tmp_path}: ")
+    assert scan.errors == ()
+    assert budget.used == 0

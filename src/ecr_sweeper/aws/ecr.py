@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from tempfile import gettempdir
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -154,8 +155,15 @@ async def scan_inventory(
             seen = (inspector_in_use or {}).get(RepositoryName(name), ())
             # A repository that waited on disk is whole again only in `whole`, to be judged.
             async with whole() if listing.on_disk else contextlib.nullcontext():
-                images = listing.images()
-                await _judged(Repository(key, images, None, access, tags, replicas(name), seen))
+                await _judged(
+                    _read_back(
+                        key,
+                        listing,
+                        lambda images: Repository(
+                            key, images, None, access, tags, replicas(name), seen
+                        ),
+                    )
+                )
 
     async def _judged(repository: Repository) -> None:
         nonlocal image_count, failed
@@ -229,9 +237,24 @@ def _filtered(name: str, prefixes: tuple[str, ...] | None) -> bool:
     return prefixes is None or any(name.startswith(p) for p in prefixes)
 
 
-def _unreadable(key: RepositoryKey, exc: Exception) -> Repository:
-    """A repository whose listing failed: its error holds every image in it."""
-    return Repository(key, (), "; ".join(describe_errors(exc)))
+def _read_back(
+    key: RepositoryKey, listing: _Listing, repository: Callable[[tuple[Image, ...]], Repository]
+) -> Repository:
+    """The repository of the images listed, or, if those that waited on disk cannot be read
+    back, unreadable: its error, which says where, blocks deletions in it only."""
+    try:
+        images = listing.images()
+    except Exception as exc:  # noqa: BLE001 - blocks deletions in this repository only
+        where = f"reading its images back from a temporary file in {gettempdir()}"
+        return _unreadable(key, exc, where)
+    return repository(images)
+
+
+def _unreadable(key: RepositoryKey, exc: Exception, doing: str = "") -> Repository:
+    """A repository whose listing failed (while `doing`, if said): its error holds every image
+    in it."""
+    lines = describe_errors(exc)
+    return Repository(key, (), "; ".join(f"{doing}: {line}" if doing else line for line in lines))
 
 
 class _Unbounded:
