@@ -58,7 +58,7 @@ def seed() -> None:
 ANSWERS: list[tuple[str, str, dict[str, Any]]] = [
     ("batch", "describe_job_definitions", {"status": "ACTIVE", "maxResults": 10}),
     ("events", "list_rules", {}),
-    ("events", "describe_rule", {"Name": "nightly"}),
+    ("events", "list_targets_by_rule", {"Rule": "nightly"}),
     ("stepfunctions", "list_state_machines", {}),
     ("codebuild", "batch_get_projects", {"names": ["build"]}),
     ("ec2", "describe_regions", {"AllRegions": False}),
@@ -99,7 +99,7 @@ def test_lean_answers_what_botocore_answers_on_moto(
 
 
 ERRORS: list[tuple[str, str, dict[str, Any]]] = [
-    ("events", "describe_rule", {"Name": "no-such-rule"}),  # json
+    ("events", "list_targets_by_rule", {"Rule": "no-such-rule"}),  # json
     ("stepfunctions", "describe_state_machine", {"stateMachineArn": f"{ROLE}:nope"}),  # json 1.0
     ("eks", "describe_cluster", {"name": "no-such-cluster"}),  # rest-json
 ]

@@ -16,6 +16,7 @@ from botocore.model import ListShape, MapShape, ServiceModel, StructureShape
 from tools.iam import actions_in_code
 
 from ecr_sweeper.aws import regions
+from ecr_sweeper.aws.consumers.registry import BOTOCORE_NAMES, iam_actions, kept_operations
 from ecr_sweeper.aws.consumers.shapes import data_session, service_model
 from ecr_sweeper.aws.models import (
     KEPT,
@@ -124,13 +125,22 @@ def test_pruning_to_an_operation_the_model_lacks_says_which() -> None:
 
 def test_one_loader_serves_the_clients_the_shapes_and_the_region_check() -> None:
     shared = base_session().get_component("data_loader")
-    assert data_session().get_component("data_loader") is shared
+    assert shared is loader()
+    assert shared._kept.items() >= kept_operations().items()
+    assert data_session().get_component("data_loader") is shared.whole()
     assert Connections()._loader is shared
     regions.known_regions.cache_clear()
     assert regions.known_regions()["aws"]
-    # the readers' shapes are read from the very dict the clients' models are made of
-    description = service_model("sagemaker")._service_description  # type: ignore[attr-defined] # botocore keeps it private
-    assert description is shared.load_service_model("sagemaker", "service-2")
+    # the readers' shapes are read from the very dict the clients' models are made of, but
+    # where the clients' keep only the operations the kinds call (SageMaker's: a few lists)
+    description = service_model("ecs")._service_description  # type: ignore[attr-defined] # botocore keeps it private
+    assert description is shared.load_service_model("ecs", "service-2")
+    whole = service_model("sagemaker")._service_description  # type: ignore[attr-defined]
+    assert "CreateTrainingJob" in whole["operations"]
+    assert (
+        shared.load_service_model("sagemaker", "service-2")["operations"].keys()
+        == (kept_operations()["sagemaker"])
+    )
 
 
 @pytest.mark.usefixtures("aws")
@@ -167,8 +177,37 @@ def test_a_gzipped_model_file_is_read_too(tmp_path: Path) -> None:
 
 def test_every_operation_the_code_calls_on_a_pruned_service_is_kept() -> None:
     called = [action.split(":", 1) for action in actions_in_code()]  # tools/iam.py reads them
-    for service, operations in KEPT.items():
+    kept: dict[str, frozenset[str]] = {**KEPT, **kept_operations()}
+    for service, operations in kept.items():
         prefix = ServiceModel(Loader().load_service_model(service, "service-2"), service)
         calls = {operation for iam, operation in called if iam == prefix.signing_name}
         assert calls, f"the code calls no {service} operation: it needs no pruned model"
         assert calls <= operations, f"{service}: called but pruned: {calls - operations}"
+
+
+def test_the_services_only_the_kinds_call_keep_only_what_the_kinds_call() -> None:
+    """Their clients' models keep the operations the kinds declare and every shape those
+    reach; the readers' models (`whole()`) are whole (prose aside); every other model, and the
+    endpoint data, is one object for both."""
+    lean_loader = LeanLoader()
+    kept = kept_operations()
+    lean_loader.keep(kept)
+    prefixes = {action.action.split(":")[0] for action in iam_actions()}
+    assert {BOTOCORE_NAMES.get(p, p) for p in prefixes} >= kept.keys()
+    for service, operations in kept.items():
+        lean = lean_loader.load_service_model(service, "service-2")
+        model = ServiceModel(lean, service)
+        assert BOTOCORE_NAMES.get(model.signing_name, model.signing_name) == service
+        assert set(lean["operations"]) == set(operations), service
+        for name in operations:
+            operation = model.operation_model(name)
+            _resolve_all(operation.input_shape, set())
+            _resolve_all(operation.output_shape, set())
+        original = Loader().load_service_model(service, "service-2")
+        assert len(lean["shapes"]) < len(original["shapes"]), service
+        whole = lean_loader.whole().load_service_model(service, "service-2")
+        assert whole == _prose_free(original), service
+    for service in ("ecs", "ecr", "ec2"):
+        lean = lean_loader.load_service_model(service, "service-2")
+        assert lean_loader.whole().load_service_model(service, "service-2") is lean
+    assert lean_loader.whole().load_data("endpoints") is lean_loader.load_data("endpoints")

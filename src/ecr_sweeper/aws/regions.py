@@ -15,7 +15,7 @@ from ecr_sweeper.aws.models import share_loader
 def known_regions() -> dict[str, frozenset[str]]:
     """Partition name (aws, aws-cn, aws-us-gov, …) → the regions botocore's endpoint data
     lists for it."""
-    data = share_loader(botocore.session.get_session()).load_data("endpoints")
+    data = share_loader(botocore.session.get_session(), whole=True).load_data("endpoints")
     return {
         str(partition["partition"]): frozenset(partition.get("regions", {}))
         for partition in data.get("partitions", [])

@@ -40,6 +40,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from ecr_sweeper.aws.answers import MALFORMED, guard_answers
+from ecr_sweeper.aws.consumers.registry import kept_operations
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
 from ecr_sweeper.aws.limits import Api, Limits, error_code
 from ecr_sweeper.aws.models import share_loader
@@ -208,7 +209,7 @@ def base_session() -> AioSession:
     gives it to `caller_account` and then `Connections`, so the credentials (a web identity
     exchange, say) are resolved once. Its models are the process's (models.py)."""
     session = AioSession()
-    share_loader(session)
+    share_loader(session).keep(kept_operations())
     return session
 
 

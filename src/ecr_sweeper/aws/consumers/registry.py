@@ -87,6 +87,31 @@ def iam_actions(kinds: Iterable[Kind] = KINDS) -> tuple[IamAction, ...]:
     return tuple(action for kind in kinds for action in kind.iam)
 
 
+# Services the tool calls beyond its consumer kinds (the inventory and deletions, roles and
+# accounts, EKS clusters' access, Inspector): their models keep every operation.
+_CALLED_BEYOND_KINDS = frozenset({"ecr", "ecs", "eks", "iam", "inspector2", "organizations", "sts"})
+# botocore's name of a service whose IAM prefix is another (tests check each is the model's
+# signing name, which is the IAM prefix)
+BOTOCORE_NAMES = {
+    "bedrock-agentcore": "bedrock-agentcore-control",
+    "cleanrooms-ml": "cleanroomsml",
+    "greengrass": "greengrassv2",
+    "states": "stepfunctions",
+}
+
+
+def kept_operations(kinds: Iterable[Kind] = KINDS) -> dict[str, frozenset[str]]:
+    """botocore's name of each service only the kinds call → the operations they call (their
+    `iam`): the clients' models keep those alone (models.LeanLoader.keep). A call a kind makes
+    but does not declare is then no method of the client, as the IAM policy would refuse it."""
+    operations: dict[str, set[str]] = {}
+    for action in iam_actions(kinds):
+        prefix, name = action.action.split(":", 1)
+        if prefix not in _CALLED_BEYOND_KINDS:
+            operations.setdefault(BOTOCORE_NAMES.get(prefix, prefix), set()).add(name)
+    return {service: frozenset(names) for service, names in operations.items()}
+
+
 def by_name(kinds: Iterable[Kind] = KINDS) -> Mapping[str, Kind]:
     """Kind name → kind."""
     return {kind.name: kind for kind in kinds}

@@ -49,9 +49,10 @@ class Unresolvable(Exception):  # noqa: N818 - a finding, named as one
 @cache
 def data_session() -> botocore.session.Session:
     """The botocore session whose models and endpoint data the usage sources read (one
-    loader for them all: the process's, which the run's clients load their models with too)."""
+    loader for them all: the process's, which the run's clients load their models with too,
+    but with whole models where the clients' keep only the operations they call)."""
     session = botocore.session.get_session()
-    share_loader(session)
+    share_loader(session, whole=True)
     return session
 
 
