@@ -11,10 +11,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import sweep
 from awsim import Account, Faults, Quotas, Region, Repository, Scenario, emulated, run_emulator
 from awsim import Image as SimImage
-from ecr_sweeper.journal import Journal
+from ecr_sweeper.journal import Journal, JournalKey, Recorded
 from ecr_sweeper.model import AccountId, AccountTarget, Plan, Sources
 from ecr_sweeper.model import Region as RegionName
 from ecr_sweeper.model import Repository as Repo
@@ -35,16 +38,16 @@ def small_plan() -> Plan:
 def test_journal_round_trip_and_torn_last_line(tmp_path: Path) -> None:
     plan = small_plan()
     journal = Journal.beside(tmp_path / "plan.json")
-    assert journal.open_for(plan) == {}
+    assert len(journal.open_for(plan)) == 0
     first, second = plan.deletions
     journal.record(DeleteOutcome(deleted=[first], failed=[(second, "AccessDenied")]))
     with journal.path.open("a") as stream:
         stream.write('{"account_id": "1111')  # killed in the middle of a write
     recorded = Journal.beside(tmp_path / "plan.json").open_for(plan)
-    assert recorded == {
-        ("111111111111", "us-east-1", "app", first.digest): "deleted",
-        ("111111111111", "us-east-1", "app", second.digest): "failed",
-    }
+    assert len(recorded) == 2
+    assert recorded.get(("111111111111", "us-east-1", "app", first.digest)) == "deleted"
+    assert recorded.get(("111111111111", "us-east-1", "app", second.digest)) == "failed"
+    assert recorded.get(("111111111111", "us-east-1", "other", first.digest)) is None
 
 
 def test_a_journal_of_another_plan_is_set_aside(tmp_path: Path) -> None:
@@ -60,9 +63,36 @@ def test_a_journal_of_another_plan_is_set_aside(tmp_path: Path) -> None:
         kept=plan.kept,
         errors=plan.errors,
     )
-    assert journal.open_for(newer) == {}
+    assert len(journal.open_for(newer)) == 0
     assert (tmp_path / "plan.json.journal.other-plan").exists()
     assert digest("a") in (tmp_path / "plan.json.journal.other-plan").read_text()
+
+
+_PLACES = st.sampled_from([("1", "r", "a"), ("1", "r", "b"), ("2", "s", "a")])
+_OUTCOMES = st.sampled_from(["deleted", "failed", "already_gone", "archived"])
+
+
+@given(
+    st.lists(st.tuples(_PLACES, st.sampled_from("xyz"), _OUTCOMES), max_size=60),
+    st.integers(1, 7),
+)
+def test_what_earlier_runs_recorded_is_the_latest_outcome_of_each_image(
+    entries: list[tuple[tuple[str, str, str], str, str]], buffered: int
+) -> None:
+    """Whatever the order of the journal's lines and however few outcomes wait in memory
+    (the rest on disk, by repository), each image's outcome is the last one recorded, as a
+    dict of every line would say."""
+    recorded = Recorded(buffered)
+    latest: dict[JournalKey, str] = {}
+    for place, image_digest, outcome in entries:
+        recorded.add((*place, image_digest), outcome)
+        latest[(*place, image_digest)] = outcome
+        assert recorded.get((*place, image_digest)) == outcome  # asked as apply goes
+    assert len(recorded) == len(entries)
+    for place in [("1", "r", "a"), ("1", "r", "b"), ("2", "s", "a"), ("2", "s", "b")]:
+        for image_digest in "xyzw":
+            key = (*place, image_digest)
+            assert recorded.get(key) == latest.get(key)
 
 
 def test_apply_killed_mid_run_resumes_without_deleting_twice(tmp_path: Path) -> None:

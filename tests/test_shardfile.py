@@ -271,3 +271,36 @@ def test_a_bad_repository_in_a_shard_is_named_before_anything_is_planned(tmp_pat
     path.write_text("[1, 2]")
     with pytest.raises(PlanFileError, match="not an ecr-sweeper shard file"):
         open_shards([path])
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("shard", None),
+        ("shard", [1]),
+        ("shard", [2, 1]),
+        ("shard", ["1", "1"]),
+        ("shard", [True, 1]),
+        ("targets", None),
+        ("policy", None),
+        ("sources", None),
+        ("usage", None),
+    ],
+)
+def test_a_shard_file_without_its_place_or_its_run_is_named(
+    tmp_path: Path, member: str, value: Any
+) -> None:
+    """A member of the run missing (None here) or the shard's place not [index, count]: one
+    line naming the file, before anything is planned."""
+    shape = Shape({(ACCOUNTS[0], REGIONS[0]): [2, 2]}, frozenset(), 1, False, False)
+    (path,) = write_shards(shape, tmp_path)
+    data = json.loads(path.read_text())
+    if value is None:
+        del data[member]
+    else:
+        data[member] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanFileError, match=f"{path}: not a valid shard file: .*{member}"):
+        open_shards([path])
+    with pytest.raises(InputError, match="not a valid shard file"):
+        runs.merge([path])

@@ -26,6 +26,7 @@ from ecr_sweeper.model import (
     RepositoryName,
 )
 from ecr_sweeper.results import DeleteOutcome
+from ecr_sweeper.spool import IMAGES_PER_PIECE, Pieces, Where
 
 JournalKey = tuple[str, str, str, str]  # account, region, repository, digest
 DONE = frozenset({"deleted", "already_gone"})
@@ -47,24 +48,25 @@ class Journal:
     def beside(cls, plan_file: Path) -> Journal:
         return cls(plan_file.with_name(plan_file.name + ".journal"))
 
-    def open_for(self, plan: Plan) -> dict[JournalKey, str]:
-        """Start (or resume) the journal of `plan`; return what earlier runs recorded."""
+    def open_for(self, plan: Plan) -> Recorded:
+        """Start (or resume) the journal of `plan`; return what earlier runs recorded (read
+        line by line, and kept on disk: see `Recorded`)."""
         header = {"plan_created_at": plan.created_at.isoformat()}
-        recorded: dict[JournalKey, str] = {}
+        recorded = Recorded()
         if self.path.exists():
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            if lines and _loads(lines[0]) == header:
-                for line in lines[1:]:
-                    entry = _loads(line)  # a torn last line (killed mid-write) is skipped
-                    if entry and "image_digest" in entry:
-                        key = (
-                            entry["account_id"],
-                            entry["region"],
-                            entry["repository"],
-                            entry["image_digest"],
-                        )
-                        recorded[key] = entry["outcome"]
-                return recorded
+            with self.path.open(encoding="utf-8") as lines:
+                if _loads(lines.readline()) == header:
+                    for line in lines:
+                        entry = _loads(line)  # a torn last line (killed mid-write) is skipped
+                        if entry and "image_digest" in entry:
+                            key = (
+                                entry["account_id"],
+                                entry["region"],
+                                entry["repository"],
+                                entry["image_digest"],
+                            )
+                            recorded.add(key, entry["outcome"])
+                    return recorded
             self.path.replace(self.path.with_name(self.path.name + ".other-plan"))
         self._append([header])
         return recorded
@@ -92,6 +94,48 @@ class Journal:
             stream.write("".join(json.dumps(e) + "\n" for e in entries))
             stream.flush()
             os.fsync(stream.fileno())
+
+
+Place = tuple[str, str, str]  # account, region, repository
+
+
+class Recorded:
+    """What earlier runs of a plan recorded (`JournalKey` → its latest outcome), on disk by
+    repository: at most `buffered` outcomes, and then one repository's, in memory (a journal
+    of millions of images is read back as apply goes repository by repository)."""
+
+    def __init__(self, buffered: int = 10_000) -> None:
+        self._pieces = Pieces[tuple[str, str]](IMAGES_PER_PIECE)  # (digest, outcome)
+        self._where: dict[Place, list[Where]] = {}
+        self._waiting: dict[Place, list[tuple[str, str]]] = {}
+        self._room = buffered
+        self._count = 0
+        self._read: tuple[Place, dict[str, str]] | None = None  # the last repository asked for
+
+    def __len__(self) -> int:
+        """How many outcomes were recorded (an image recorded twice counts twice)."""
+        return self._count
+
+    def add(self, key: JournalKey, outcome: str) -> None:
+        """Record `outcome` of `key`, later than every outcome added before."""
+        self._waiting.setdefault(key[:3], []).append((key[3], outcome))
+        self._count += 1
+        if self._count % self._room == 0:
+            for place, outcomes in self._waiting.items():
+                self._where.setdefault(place, []).extend(self._pieces.put(outcomes))
+            self._waiting.clear()
+        self._read = None
+
+    def get(self, key: JournalKey) -> str | None:
+        """The latest outcome recorded of `key`, or None."""
+        place = key[:3]
+        if self._read is None or self._read[0] != place:
+            latest: dict[str, str] = {}
+            for where in self._where.get(place, ()):
+                latest.update(self._pieces.load(where))
+            latest.update(self._waiting.get(place, ()))
+            self._read = (place, latest)
+        return self._read[1].get(key[3])
 
 
 def quarantined(path: Path) -> tuple[Quarantined, ...]:

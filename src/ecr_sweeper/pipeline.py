@@ -62,7 +62,7 @@ from ecr_sweeper.aws.session import Connections, enabled_regions
 from ecr_sweeper.collection import fewer_collections
 from ecr_sweeper.events import Note, Progress, Step, as_notes, ignore
 from ecr_sweeper.external import external_usage
-from ecr_sweeper.journal import DONE, QUARANTINE_DONE, Journal, JournalKey
+from ecr_sweeper.journal import DONE, QUARANTINE_DONE, Journal, JournalKey, Recorded
 from ecr_sweeper.kube.usage import kubeconfig_usage
 from ecr_sweeper.model import (
     AccountId,
@@ -645,7 +645,7 @@ async def apply_plan(
     With a journal, what an earlier (killed) run of this plan deleted is skipped, and every
     batch's outcome is appended as soon as AWS answers.
     """
-    recorded = journal.open_for(reviewed) if journal else {}
+    recorded = journal.open_for(reviewed) if journal else Recorded()
     done = QUARANTINE_DONE if quarantine else DONE
     if journal is not None and quarantine:
         journal.at = now  # the record a later plan counts the quarantine's days from
@@ -743,7 +743,7 @@ async def apply_plan(
 
 
 def _not_done(
-    group: Sequence[Decision], recorded: Mapping[JournalKey, str], done: Container[str]
+    group: Sequence[Decision], recorded: Recorded, done: Container[str]
 ) -> tuple[list[Decision], DeleteOutcome]:
     """The planned deletions an earlier run of the plan did not do (its journal, `recorded`),
     and those it did."""

@@ -171,10 +171,10 @@ def open_shards(paths: Sequence[Path]) -> Shards:
         raise PlanFileError("--merge: no shard files given")
     loaded = [(path, *_scan_file(path)) for path in paths]
     first_path, first, _, _ = loaded[0]
-    count = first["shard"][1]
+    count = _shard_of(first_path, first)[1]
     seen: dict[int, Path] = {}
     for path, data, _, _ in loaded:
-        index, this_count = data["shard"]
+        index, this_count = _shard_of(path, data)
         for key in ("targets", "policy", "sources"):
             if data[key] != first[key]:
                 raise PlanFileError(f"{path}: {key} differ from {first_path}'s: not the same run")
@@ -203,6 +203,22 @@ def open_shards(paths: Sequence[Path]) -> Shards:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"--merge: not a valid shard file: {exc!r}") from exc
+
+
+def _shard_of(path: Path, data: dict[str, Any]) -> tuple[int, int]:
+    """A shard file's place in its run (index, count), once its run's members are there."""
+    shard = data.get("shard")
+    if not (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(type(n) is int for n in shard)  # not a bool
+        and 1 <= shard[0] <= shard[1]
+    ):
+        raise PlanFileError(f'{path}: not a valid shard file: "shard" is {shard!r}, not [i, n]')
+    for key in ("targets", "policy", "sources", "usage"):
+        if key not in data:
+            raise PlanFileError(f'{path}: not a valid shard file: no "{key}"')
+    return shard[0], shard[1]
 
 
 def read_shards(
