@@ -105,7 +105,7 @@ class Recorded:
     of millions of images is read back as apply goes repository by repository)."""
 
     def __init__(self, buffered: int = 10_000) -> None:
-        self._pieces = Pieces[tuple[str, str]](IMAGES_PER_PIECE)  # (digest, outcome)
+        self._pieces: Pieces[tuple[str, str]] | None = None  # (digest, outcome), once needed
         self._where: dict[Place, list[Where]] = {}
         self._waiting: dict[Place, list[tuple[str, str]]] = {}
         self._room = buffered
@@ -121,8 +121,9 @@ class Recorded:
         self._waiting.setdefault(key[:3], []).append((key[3], outcome))
         self._count += 1
         if self._count % self._room == 0:
+            pieces = self._pieces = self._pieces or Pieces(IMAGES_PER_PIECE)
             for place, outcomes in self._waiting.items():
-                self._where.setdefault(place, []).extend(self._pieces.put(outcomes))
+                self._where.setdefault(place, []).extend(pieces.put(outcomes))
             self._waiting.clear()
         self._read = None
 
@@ -131,8 +132,9 @@ class Recorded:
         place = key[:3]
         if self._read is None or self._read[0] != place:
             latest: dict[str, str] = {}
-            for where in self._where.get(place, ()):
-                latest.update(self._pieces.load(where))
+            if self._pieces is not None:
+                for where in self._where.get(place, ()):
+                    latest.update(self._pieces.load(where))
             latest.update(self._waiting.get(place, ()))
             self._read = (place, latest)
         return self._read[1].get(key[3])
