@@ -509,19 +509,25 @@ PAGE = 150  # the inventory's page, in this test
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.lists(st.integers(0, PAGE), min_size=1, max_size=5), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.lists(st.integers(0, PAGE), min_size=1, max_size=5), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
     st.integers(1, 300),
     st.integers(1, 300),
 )
 def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
-    repositories: list[list[int]], limit: int, most: int
+    repositories: list[tuple[list[int], bool]], limit: int, most: int
 ) -> None:
     """Shares (repositories being read page by page) take images: at any
     time the images held are at most the budget plus one share's (the oldest may always go
     on, and the others keep within the budget beside it, however large it is, each within
-    `most`), and every share ends (no share waits for ever on another that waits too)."""
+    `most`), and every share ends (no share waits for ever on another that waits too). Some
+    then give their images back and are judged `alone`: while they are, no other share holds
+    more than when it began."""
     budget = ImageBudget(limit, most=most)
-    largest = max(sum(pages) for pages in repositories) + PAGE  # and a page asked for
+    largest = max(sum(pages) for pages, _ in repositories) + PAGE  # and a page asked for
     ended: list[int] = []
     held: list[int] = []
     others: list[int] = []
@@ -532,7 +538,9 @@ def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
         others.append(budget.others)
         each_other.append(max([*list(budget._shares.values())[1:], 0]))
 
-    async def read(n: int, pages: list[int]) -> None:
+    grew: list[bool] = []  # whether another share took images while one was alone
+
+    async def read(n: int, pages: list[int], judged_alone: bool) -> None:
         async with budget.share() as take:  # the inventory's: page by page
             for size in pages:
                 await take(PAGE)  # room for a whole page before it is asked for
@@ -540,16 +548,24 @@ def test_the_image_budget_bounds_the_images_held_and_every_share_ends(
                 await anyio.lowlevel.checkpoint()  # the others run meanwhile
                 await take(size - PAGE)  # what the page did not fill, given back
                 seen()
+            if judged_alone:  # its images on disk, made whole again alone
+                await take(-budget._shares[take.me])
+                async with budget.alone(take):
+                    before = dict(budget._shares)
+                    await anyio.lowlevel.checkpoint()
+                    grew.append(any(budget._shares.get(k, 0) > v for k, v in before.items()))
         ended.append(n)
 
     async def main() -> None:
         with anyio.fail_after(30):  # only a deadlock would reach it
             async with anyio.create_task_group() as tg:
-                for n, pages in enumerate(repositories):
-                    tg.start_soon(read, n, pages)
+                for n, (pages, judged_alone) in enumerate(repositories):
+                    tg.start_soon(read, n, pages, judged_alone)
 
     anyio.run(main)
     assert sorted(ended) == list(range(len(repositories)))
+    assert len(grew) == sum(judged_alone for _, judged_alone in repositories)
+    assert not any(grew)
     assert max(held) <= limit + largest
     assert max(others) <= limit
     assert max(each_other) <= most
@@ -594,4 +610,67 @@ def test_a_repository_larger_than_the_image_budget_does_not_stop_the_small_ones(
         "small 1 read, 60 beside the big one",
         "big ends",
     ]
+    assert budget.used == 0
+
+
+def test_a_share_alone_begins_once_the_others_hold_none_or_wait_and_none_takes_meanwhile() -> None:
+    """A repository made whole again to be judged is alone in the budget: its block begins
+    only once every other share has given its images back or waits for room (a share that
+    waits holding some cannot stop it), no share takes images while it lasts, the oldest
+    neither, and they all go on when it ends."""
+    budget = ImageBudget(100, most=1000)
+    seen: list[str] = []
+
+    async def main() -> None:
+        took, asked, begun = anyio.Event(), anyio.Event(), anyio.Event()
+
+        async def oldest() -> None:
+            async with budget.share() as take:
+                await take(30)
+                took.set()
+                await asked.wait()
+                await anyio.sleep(0.05)  # the share alone waits for these 30
+                seen.append(f"oldest gives back 30, alone begun: {begun.is_set()}")
+                await take(-30)
+                await take(10)
+                seen.append(f"oldest takes 10, alone begun: {begun.is_set()}")
+
+        async def waiting() -> None:
+            await took.wait()
+            async with budget.share() as take:
+                await take(20)
+                await asked.wait()
+                await take(90)  # more than the room beside the oldest: waits, holding 20
+                seen.append("the waiting share takes 90")
+
+        async def alone() -> None:
+            await took.wait()
+            await anyio.sleep(0.01)
+            async with budget.share() as share:
+                asked.set()
+                async with budget.alone(share):
+                    begun.set()
+                    seen.append(f"alone, {budget.used} held by the others")
+                    await anyio.sleep(0.05)  # the others run meanwhile, and take nothing
+                    seen.append(f"alone ends, {budget.used} held by the others")
+
+        async def newcomer() -> None:
+            await begun.wait()
+            async with budget.share() as take:
+                await take(5)
+                seen.append("newcomer takes 5")
+
+        with anyio.fail_after(5):  # only a deadlock would reach it
+            async with anyio.create_task_group() as tg:
+                for task in (oldest, waiting, alone, newcomer):
+                    tg.start_soon(task)
+
+    anyio.run(main)
+    assert seen[:4] == [
+        "oldest gives back 30, alone begun: False",
+        "alone, 20 held by the others",
+        "alone ends, 20 held by the others",
+        "oldest takes 10, alone begun: True",
+    ]
+    assert sorted(seen[4:]) == ["newcomer takes 5", "the waiting share takes 90"]
     assert budget.used == 0

@@ -14,7 +14,15 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from tempfile import gettempdir
@@ -24,7 +32,15 @@ import anyio
 import anyio.lowlevel
 from botocore.exceptions import ClientError
 
-from ecr_sweeper.aws.limits import Api, ImageBudget, Take, chunks, describe_errors, error_code
+from ecr_sweeper.aws.limits import (
+    Api,
+    ImageBudget,
+    Share,
+    Take,
+    chunks,
+    describe_errors,
+    error_code,
+)
 from ecr_sweeper.model import (
     INDEX_MEDIA_TYPES,
     AccountId,
@@ -153,8 +169,9 @@ async def scan_inventory(
                 await _judged(_unreadable(key, exc))
                 return
             seen = (inspector_in_use or {}).get(RepositoryName(name), ())
-            # A repository that waited on disk is whole again only in `whole`, to be judged.
-            async with whole() if listing.on_disk else contextlib.nullcontext():
+            # A repository that waited on disk is whole again only in `whole`, to be judged,
+            # and alone: no other repository's pages in memory beside it.
+            async with _whole_again(listing, whole, budget, take):
                 await _judged(
                     _read_back(
                         key,
@@ -235,6 +252,22 @@ async def _delete_replication(
 def _filtered(name: str, prefixes: tuple[str, ...] | None) -> bool:
     """A replication rule's repository filters (PREFIX_MATCH, the only type) match `name`."""
     return prefixes is None or any(name.startswith(p) for p in prefixes)
+
+
+@contextlib.asynccontextmanager
+async def _whole_again(
+    listing: _Listing,
+    whole: Callable[[], contextlib.AbstractAsyncContextManager[None]],
+    budget: ImageBudget,
+    share: Share,
+) -> AsyncIterator[None]:
+    """Where a repository is made whole and judged: as it is, if its images are in memory; if
+    they waited on disk, in a `whole()` block and alone in the budget (`ImageBudget.alone`)."""
+    if not listing.on_disk:
+        yield
+        return
+    async with whole(), budget.alone(share):
+        yield
 
 
 def _read_back(

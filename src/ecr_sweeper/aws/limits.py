@@ -266,7 +266,8 @@ class ImageBudget:
     The inventory (ecr._images) puts a repository's images on disk before a share would pass
     `most` or wait: the budget is for the pages in flight, and large repositories are read
     side by side, not one after another. Such a repository is made whole again only to be
-    judged, one at a time (the plan's barrier, pipeline._AfterUsage.whole)."""
+    judged, one at a time (the plan's barrier, pipeline._AfterUsage.whole), and `alone`: the
+    pages of the others are not in memory beside it."""
 
     def __init__(self, limit: int, most: int | None = None) -> None:
         self.limit = limit
@@ -277,6 +278,11 @@ class ImageBudget:
         # The shares waiting, in the order they began to: the images each asks for, and what
         # wakes it. A release wakes only those that now fit (not every waiter, to check again).
         self._waiting: dict[int, tuple[int, anyio.Event]] = {}
+        # The share alone while it is judged (`alone`), and what tells it the others hold none.
+        # (Made in the event loop, at the first such block: a budget may be made before it.)
+        self._alone: int | None = None
+        self._one_alone: anyio.Lock | None = None
+        self._emptied: anyio.Event | None = None
 
     @contextlib.asynccontextmanager
     async def share(self) -> AsyncIterator[Share]:
@@ -289,6 +295,25 @@ class ImageBudget:
         finally:
             self._close(me)
 
+    @contextlib.asynccontextmanager
+    async def alone(self, share: Share) -> AsyncIterator[None]:
+        """A block in which `share` (a repository whose images waited on disk, made whole
+        again to be judged) has the budget to itself: no other share takes images, the oldest
+        neither, and the block begins once each other share holds none or waits for room (the
+        inventory's put their images on disk before they wait: ecr._images). So their pages
+        are not in memory beside it. One such block at a time."""
+        self._one_alone = self._one_alone or anyio.Lock()
+        async with self._one_alone:
+            self._alone = share.me
+            self._emptied = emptied = anyio.Event()
+            try:
+                self._wake()  # the others may already hold none
+                await emptied.wait()
+                yield
+            finally:
+                self._alone = None
+                self._wake()
+
     def _open(self) -> int:
         me = self._opened
         self._opened += 1
@@ -300,6 +325,8 @@ class ImageBudget:
         while n > 0 and not self._fits(me, n, self.limit - self.others):
             woken = anyio.Event()
             self._waiting[me] = (n, woken)
+            if self._alone is not None:
+                self._wake()  # the share alone may be waiting for this one to wait
             try:
                 await woken.wait()
             finally:
@@ -310,7 +337,10 @@ class ImageBudget:
             self._wake()
 
     def _fits(self, me: int, n: int, room: int) -> bool:
-        """Whether share `me` may take `n` more images with `room` left beside the oldest."""
+        """Whether share `me` may take `n` more images with `room` left beside the oldest (and
+        no other share is `alone`)."""
+        if self._alone not in (None, me):
+            return False
         return next(iter(self._shares)) == me or (n <= room and self._shares[me] + n <= self.most)
 
     @property
@@ -323,7 +353,15 @@ class ImageBudget:
         self._wake()
 
     def _wake(self) -> None:
-        """Wake the waiting shares that fit now, in the order they began to wait."""
+        """Wake the waiting shares that fit now, in the order they began to wait; or, while a
+        share is alone, that share once each other holds none or waits."""
+        if self._alone is not None:
+            if self._emptied is not None and all(
+                held <= 0 or me in self._waiting or me == self._alone
+                for me, held in self._shares.items()
+            ):
+                self._emptied.set()
+            return
         room = self.limit - self.others
         oldest = next(iter(self._shares), None)
         for me, (n, woken) in list(self._waiting.items()):
