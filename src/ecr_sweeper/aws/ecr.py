@@ -262,12 +262,18 @@ async def _whole_again(
     share: Share,
 ) -> AsyncIterator[None]:
     """Where a repository is made whole and judged: as it is, if its images are in memory; if
-    they waited on disk, in a `whole()` block and alone in the budget (`ImageBudget.alone`)."""
+    they waited on disk, in a `whole()` block; and alone in the budget (`ImageBudget.alone`)
+    if they are more than a share may hold (fewer add no more than a share beside the others,
+    and need not wait for the others' pages to end)."""
     if not listing.on_disk:
         yield
         return
-    async with whole(), budget.alone(share):
-        yield
+    async with whole():
+        if listing.size <= budget.most:
+            yield
+            return
+        async with budget.alone(share):
+            yield
 
 
 def _read_back(
@@ -309,16 +315,23 @@ class _Listing:
     manifests: dict[Digest, _Manifest] = field(default_factory=dict)
     _disk: Pieces[Image] | None = None
     _pieces: list[Where] = field(default_factory=list)
+    _on_disk: int = 0  # how many images wait there
 
     @property
     def on_disk(self) -> bool:
         return self._disk is not None
+
+    @property
+    def size(self) -> int:
+        """How many images were listed (on disk and in memory)."""
+        return self._on_disk + len(self.in_memory)
 
     def spill(self) -> int:
         """Put the images in memory on disk (after those already there); how many there were."""
         self._disk = self._disk or Pieces[Image](IMAGES_PER_PIECE)
         self._pieces += self._disk.put(self.in_memory)
         count = len(self.in_memory)
+        self._on_disk += count
         self.in_memory = []
         return count
 
