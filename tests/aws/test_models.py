@@ -15,9 +15,10 @@ from botocore.loaders import Loader
 from botocore.model import ListShape, MapShape, ServiceModel, StructureShape
 from tools.iam import actions_in_code
 
-from ecr_sweeper.aws import regions
+from ecr_sweeper.aws import models, regions
+from ecr_sweeper.aws.consumers import endpoints
 from ecr_sweeper.aws.consumers.registry import BOTOCORE_NAMES, iam_actions, kept_operations
-from ecr_sweeper.aws.consumers.shapes import data_session, service_model
+from ecr_sweeper.aws.consumers.shapes import Schema, called_model, data_session, service_model
 from ecr_sweeper.aws.models import (
     KEPT,
     LeanLoader,
@@ -140,6 +141,41 @@ def test_one_loader_serves_the_clients_the_shapes_and_the_region_check() -> None
     assert (
         shared.load_service_model("sagemaker", "service-2")["operations"].keys()
         == (kept_operations()["sagemaker"])
+    )
+
+
+def test_where_a_service_is_offered_and_the_readers_answers_load_no_whole_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The census (is the service offered here: its endpoint prefix, the endpoint data) and
+    the readers' schemas of the answers they read use the models the clients have, pruned:
+    only a reader that interprets requests of any operation loads a whole model."""
+    shared = base_session().get_component("data_loader")
+    read_whole: list[str] = []
+    reads_again = models._Whole._read_again
+
+    def spied(self: Any, service_name: str) -> bool:
+        again = reads_again(self, service_name)
+        if again:
+            read_whole.append(service_name)
+        return again
+
+    monkeypatch.setattr(models._Whole, "_read_again", spied)
+    for cached in (endpoints.known, endpoints.listed, called_model, service_model):
+        cached.cache_clear()
+    pruned = ("sagemaker", "gamelift", "lightsail", "braket", "batch")
+    for service in pruned:
+        assert endpoints.known(service)
+        endpoints.listed(service, "us-east-1")
+        model = Schema(service, {}).model
+        assert model._service_description is shared.load_service_model(service, "service-2")  # type: ignore[attr-defined]
+        assert model.operation_names == sorted(kept_operations()[service])
+    assert endpoints.aws_host("sagemaker", "eu-west-1") == "api.sagemaker.eu-west-1.amazonaws.com"
+    assert read_whole == []
+    # a reader of requests (Step Functions' integrations) asks for the whole model
+    assert (
+        "CreateTrainingJob"
+        in Schema("sagemaker", {}, service_model("sagemaker")).model.operation_names
     )
 
 

@@ -24,12 +24,19 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ecr_sweeper.aws.consumers.shapes import data_session, service_model
+from ecr_sweeper.aws.consumers.shapes import called_model, clients_session
+
+
+def _endpoint_prefix(service: str) -> str:
+    """The service's endpoint prefix, from the model the run's clients have (its metadata is
+    whole there): asking where a service is offered loads no model they do not."""
+    prefix: str = called_model(service).endpoint_prefix
+    return prefix
 
 
 @functools.cache
 def _partition_of(region: str) -> dict[str, Any] | None:
-    for partition in data_session().get_data("endpoints")["partitions"]:
+    for partition in clients_session().get_data("endpoints")["partitions"]:
         if region in partition["regions"]:
             found: dict[str, Any] = partition
             return found
@@ -43,15 +50,16 @@ def listed(service: str, region: str) -> bool | None:
     partition = _partition_of(region)
     if partition is None:
         return None
-    return region in data_session().get_available_regions(service, partition["partition"])
+    return region in clients_session().get_available_regions(service, partition["partition"])
 
 
 @functools.cache
 def known(service: str) -> bool:
     """Whether botocore's endpoint data lists `service` in any partition (newer services are
     resolved by their rule sets alone, and their data lists them nowhere)."""
-    prefix = service_model(service).endpoint_prefix
-    return any(prefix in p["services"] for p in data_session().get_data("endpoints")["partitions"])
+    prefix = _endpoint_prefix(service)
+    partitions = clients_session().get_data("endpoints")["partitions"]
+    return any(prefix in p["services"] for p in partitions)
 
 
 def aws_host(service: str, region: str) -> str:
@@ -59,7 +67,7 @@ def aws_host(service: str, region: str) -> str:
     partition = _partition_of(region)
     if partition is None:
         raise ValueError(f"botocore's endpoint data knows no region {region}")
-    prefix = service_model(service).endpoint_prefix
+    prefix = _endpoint_prefix(service)
     return f"{prefix}.{region}.{partition['dnsSuffix']}"
 
 

@@ -48,18 +48,38 @@ class Unresolvable(Exception):  # noqa: N818 - a finding, named as one
 
 @cache
 def data_session() -> botocore.session.Session:
-    """The botocore session whose models and endpoint data the usage sources read (one
-    loader for them all: the process's, which the run's clients load their models with too,
-    but with whole models where the clients' keep only the operations they call)."""
+    """The botocore session whose whole models the readers that interpret requests read (a
+    Step Functions state, a schedule's target: any operation of the service, called by the
+    run or not). One loader for every session: the process's, which the run's clients load
+    their models with too, but with whole models where the clients' keep only the operations
+    they call."""
     session = botocore.session.get_session()
     share_loader(session, whole=True)
     return session
 
 
 @cache
+def clients_session() -> botocore.session.Session:
+    """A botocore session on the process's loader as the run's clients load their models:
+    pruned to the operations the run calls (`models.LeanLoader.keep`). Those operations'
+    shapes, every service's metadata and the endpoint data are whole there, and no model is
+    loaded that the clients do not load too."""
+    session = botocore.session.get_session()
+    share_loader(session)
+    return session
+
+
+@cache
 def service_model(service: str) -> ServiceModel:
-    """botocore's model of a service (loaded once)."""
+    """botocore's whole model of a service (loaded once): for the requests of any operation."""
     return data_session().get_service_model(service)
+
+
+@cache
+def called_model(service: str) -> ServiceModel:
+    """The model of a service as the run's clients have it (`clients_session`): for the
+    answers of the operations a reader calls, and the service's metadata."""
+    return clients_session().get_service_model(service)
 
 
 def is_jsonata(value: object) -> bool:
@@ -70,10 +90,14 @@ def is_jsonata(value: object) -> bool:
 
 
 class Schema:
-    """The members of one service that matter to a reader, and which shapes can hold them."""
+    """The members of one service that matter to a reader, and which shapes can hold them: in
+    the answers of the operations the reader calls (`called_model`), or with `model`, say the
+    whole `service_model`, in the requests of any operation."""
 
-    def __init__(self, service: str, references: References) -> None:
-        self.model = service_model(service)
+    def __init__(
+        self, service: str, references: References, model: ServiceModel | None = None
+    ) -> None:
+        self.model = model or called_model(service)
         self.references = references
         self._reaches: dict[str, bool] = {}
 
