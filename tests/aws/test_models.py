@@ -172,11 +172,11 @@ def test_where_a_service_is_offered_and_the_readers_answers_load_no_whole_model(
         assert model.operation_names == sorted(kept_operations()[service])
     assert endpoints.aws_host("sagemaker", "eu-west-1") == "api.sagemaker.eu-west-1.amazonaws.com"
     assert read_whole == []
-    # a reader of requests (Step Functions' integrations) asks for the whole model
-    assert (
-        "CreateTrainingJob"
-        in Schema("sagemaker", {}, service_model("sagemaker")).model.operation_names
-    )
+    # a schema of answers reads no request (its model lacks what the run does not call);
+    # a reader of requests (Step Functions' integrations, pipeline steps) has the whole model
+    with pytest.raises(TypeError, match="reads no requests"):
+        Schema("sagemaker", {}).input_shape("CreateTrainingJob")
+    assert "CreateTrainingJob" in Schema("sagemaker", {}, requests=True).model.operation_names
 
 
 @pytest.mark.usefixtures("aws")

@@ -89,7 +89,7 @@ def test_batch_job_definition_images_in_every_container_kind() -> None:
 
 
 def submit_job() -> tuple[Schema, Any]:
-    schema = Schema("batch", REFERENCES["batch"])
+    schema = Schema("batch", REFERENCES["batch"], requests=True)
     shape = schema.input_shape("SubmitJob")
     assert shape is not None
     return schema, shape

@@ -16,7 +16,7 @@ from typing import Any
 
 from ecr_sweeper.aws.consumers import batch, codebuild
 from ecr_sweeper.aws.consumers.kind import Findings, ReadContext
-from ecr_sweeper.aws.consumers.shapes import Schema, service_model
+from ecr_sweeper.aws.consumers.shapes import Schema
 
 TASK_DEFINITION = "task definition"
 JOB_DEFINITION = "job definition"
@@ -79,8 +79,7 @@ async def report_request(
     botocore_name = SDK_SERVICES.get(service)
     if botocore_name is None:
         return
-    # Any operation of the service, called by the run or not: its whole model.
-    schema = Schema(botocore_name, REFERENCES[botocore_name], service_model(botocore_name))
+    schema = Schema(botocore_name, REFERENCES[botocore_name], requests=True)
     shape = schema.input_shape(operation_of(action))
     if shape is None:
         return

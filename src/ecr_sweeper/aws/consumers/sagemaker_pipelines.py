@@ -90,7 +90,7 @@ def report_pipeline(found: Findings, name: str, definition: object) -> None:
     if not isinstance(document, Mapping):
         found.unread(f"SageMaker pipeline {name}: its definition is not a JSON object")
         return
-    schema = Schema("sagemaker", _IMAGES)
+    schema = Schema("sagemaker", _IMAGES, requests=True)  # each step's arguments: a request
     for step, where in _steps(document.get("Steps"), ""):
         label = f"SageMaker pipeline {name} step {where}"
         step_type = step.get("Type")

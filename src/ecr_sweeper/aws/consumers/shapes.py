@@ -91,18 +91,22 @@ def is_jsonata(value: object) -> bool:
 
 class Schema:
     """The members of one service that matter to a reader, and which shapes can hold them: in
-    the answers of the operations the reader calls (`called_model`), or with `model`, say the
-    whole `service_model`, in the requests of any operation."""
+    the answers of the operations the reader calls (`called_model`), or, with `requests`, in
+    the requests of any operation (a Step Functions state's, a pipeline step's: the whole
+    `service_model`)."""
 
-    def __init__(
-        self, service: str, references: References, model: ServiceModel | None = None
-    ) -> None:
-        self.model = model or called_model(service)
+    def __init__(self, service: str, references: References, *, requests: bool = False) -> None:
+        self.model = service_model(service) if requests else called_model(service)
         self.references = references
+        self._requests = requests
         self._reaches: dict[str, bool] = {}
 
     def input_shape(self, operation: str) -> StructureShape | None:
-        """The request shape of `operation` (PascalCase), or None when the service has none."""
+        """The request shape of `operation` (PascalCase), or None when the service has none.
+        Only of a schema of requests: the model of answers lacks the operations the run does
+        not call, and a request read by it would hold nothing (fail open)."""
+        if not self._requests:
+            raise TypeError(f"{self.model.service_name}: a schema of answers reads no requests")
         if operation not in self.model.operation_names:
             return None
         shape = self.model.operation_model(operation).input_shape
