@@ -233,6 +233,9 @@ async def scan_inventories(
     and judged in a `whole()` block. `inventory_of` reads one account × region's."""
 
     repositories = anyio.Semaphore(connections.limits.repositories_at_once, fast_acquire=True)
+    # Repositories begun (policy read, or waiting for a place among `repositories`): a task
+    # each, a few KB, so not every repository of the org at once.
+    begun = anyio.Semaphore(2 * connections.limits.repositories_at_once, fast_acquire=True)
     # A repository waiting for its turn (larger than a quarter of the budget) leaves the rest
     # to the small ones.
     images = ImageBudget(
@@ -258,6 +261,7 @@ async def scan_inventories(
             read_tags=read_tags,
             judge=judge,
             gate=repositories,
+            begun=begun,
             budget=images,
             whole=whole,
             read_pull_exclusions=read_pull_exclusions,

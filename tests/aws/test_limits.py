@@ -4,6 +4,7 @@ that never loops. Time is a fake clock: nothing here sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from ecr_sweeper.aws.limits import (
     Limits,
     bucket_for,
     chunks,
+    fan_out,
     is_retryable,
 )
 from ecr_sweeper.retry import AdaptiveRate, RetryPolicy, Turn
@@ -674,3 +676,53 @@ def test_a_share_alone_begins_once_the_others_hold_none_or_wait_and_none_takes_m
     ]
     assert sorted(seen[4:]) == ["newcomer takes 5", "the waiting share takes 90"]
     assert budget.used == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=60), st.integers(1, 8))
+def test_fan_out_does_everything_put_with_at_most_so_many_tasks(
+    delays: list[int], at_once: int
+) -> None:
+    """What is put is done once each, by at most `at_once` tasks at once (what waits is its
+    arguments, not a task), including what the work itself puts while the block lasts."""
+    done: list[int] = []
+    running = [0, 0]  # now, most
+
+    async def main() -> None:
+        async def work(n: int, delay: int) -> None:
+            running[0] += 1
+            running[1] = max(running)
+            for _ in range(delay):
+                await anyio.lowlevel.checkpoint()
+            running[0] -= 1
+            done.append(n)
+            if n % 7 == 0 and n < len(delays):  # work that finds more work
+                put(n + 1000, 0)
+
+        with anyio.fail_after(10):
+            async with fan_out(work, at_once) as put:
+                for n, delay in enumerate(delays):
+                    put(n, delay)
+                tasks_now = len([t for t in asyncio.all_tasks() if not t.done()])
+            assert tasks_now <= at_once + 1  # the workers, and this one
+
+    anyio.run(main)
+    more = [n + 1000 for n in range(len(delays)) if n % 7 == 0]
+    assert sorted(done) == sorted([*range(len(delays)), *more])
+    assert running[1] <= at_once
+
+
+def test_a_failure_in_fan_out_raises_out_of_its_block() -> None:
+    async def main() -> None:
+        async def work(n: int) -> None:
+            await anyio.lowlevel.checkpoint()
+            if n == 3:
+                raise ValueError("the third")
+
+        async with fan_out(work, 2) as put:
+            for n in range(10):
+                put(n)
+
+    with pytest.raises(ExceptionGroup) as raised:
+        anyio.run(main)
+    assert raised.group_contains(ValueError, match="the third")

@@ -95,6 +95,7 @@ async def scan_inventory(
     read_tags: bool = False,
     judge: Callable[[Repository], Awaitable[None]] | None = None,
     gate: anyio.Semaphore | None = None,
+    begun: anyio.Semaphore | None = None,
     budget: ImageBudget | None = None,
     whole: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
     read_pull_exclusions: bool = False,
@@ -106,10 +107,13 @@ async def scan_inventory(
     With `judge`, each repository is handed to it as soon as it is read (its listing error
     included) and left out of the scan, so its images can be freed once judged. `gate`
     bounds the repositories being read at once (shared by every account × region of a run),
-    `budget` their images (page by page); a repository holds its place and its images until
+    `begun` the repositories begun at once (their policy read, or waiting for `gate`: a task
+    each, so it bounds those too), `budget` their images (page by page); a repository holds
+    its place and its images until
     `judge` returns (which may wait: see make_plan). A repository whose images went to disk
     as it was read (see `_images`) is made whole again, and judged, in a `whole()` block."""
     gate = gate or anyio.Semaphore(1 << 30)
+    begun = begun or anyio.Semaphore(1 << 30)
     budget = budget or ImageBudget(1 << 62)
     where = f"{target.account_id}/{region}"
     try:
@@ -191,9 +195,7 @@ async def scan_inventory(
         else:
             await judge(repository)
 
-    async with anyio.create_task_group() as tg:
-        for name in names:
-            tg.start_soon(scan_one, name)
+    await _each_begun(names, begun, scan_one)
     progress(
         f"inventory {where}: {plural(len(names), 'repositories')}, {plural(image_count, 'images')}"
         + (f", {failed} repositories FAILED" if failed else "")
@@ -205,6 +207,25 @@ async def scan_inventory(
         else None
     )
     return InventoryScan(target.account_id, region, kept, pull_exclusions=exclusions)
+
+
+async def _each_begun(
+    names: Iterable[str], begun: anyio.Semaphore, one: Callable[[str], Awaitable[None]]
+) -> None:
+    """`one(name)` for each name, a task each, begun only while `begun` (shared by every
+    account × region) has room: a task waiting for its turn is a few KB, and an org holds
+    thousands of repositories."""
+
+    async def begin(name: str) -> None:
+        try:
+            await one(name)
+        finally:
+            begun.release()
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            await begun.acquire()
+            tg.start_soon(begin, name)
 
 
 async def pull_exclusions(ecr: Any, api: Api, place: AccountRegion) -> PullExclusions:

@@ -14,6 +14,7 @@ a throttled call's retry waits only for its turn, not for an exponential backoff
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
@@ -421,6 +422,7 @@ class Api:
         # fast_acquire: a free slot is taken without a trip through the event loop (one per
         # call otherwise); every call awaits the network right after, so nothing starves.
         self._gate = anyio.Semaphore(calls_at_once, fast_acquire=True)
+        self.calls_at_once = calls_at_once
         self._retry = retry
         self._limits = limits or Limits()
         self._clock = clock
@@ -666,6 +668,39 @@ def api_name(operation: Callable[..., Any]) -> str:
     client = getattr(operation, "__self__", None)
     service = getattr(getattr(client, "meta", None), "service_model", None)
     return f"{getattr(service, 'service_name', '?')}:{getattr(operation, '__name__', '?')}"
+
+
+@contextlib.asynccontextmanager
+async def fan_out(
+    work: Callable[..., Awaitable[None]], at_once: int
+) -> AsyncIterator[Callable[..., None]]:
+    """Within the block, `put(*args)` has `work(*args)` done by one of at most `at_once` tasks
+    (begun as work comes, ended when none is left); on leaving it, everything put is done.
+    What waits for its turn is its arguments in a queue, not a task each (a few KB with its
+    frames and cancel scope: a reader that names thousands of things to describe, at the pace
+    of its account × region's `Api`, would hold thousands). A failure raises out of the block
+    (and cancels the rest)."""
+    waiting: collections.deque[tuple[Any, ...]] = collections.deque()
+    workers = 0
+
+    async def worker() -> None:
+        nonlocal workers
+        try:
+            while waiting:
+                await work(*waiting.popleft())
+        finally:
+            workers -= 1
+
+    async with anyio.create_task_group() as tg:
+
+        def put(*args: Any) -> None:
+            nonlocal workers
+            waiting.append(args)
+            if workers < at_once:
+                workers += 1
+                tg.start_soon(worker)
+
+        yield put
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from ecr_sweeper.aws.consumers.reading import ClientFor, Reading, Seen
-from ecr_sweeper.aws.limits import Api, bucket_for
+from ecr_sweeper.aws.limits import Api, bucket_for, fan_out
 from ecr_sweeper.model import AccountTarget
 
 # The busiest bucket of an ECS chain is its task definition reads: once a burst of them is
@@ -107,12 +107,11 @@ class EcsScope:
                 where = f"task definition {label} container {container.get('name')} ({used_by})"
                 self._images.append(Seen(container.get("image", ""), where, None, kind))
 
-        async with anyio.create_task_group() as tg:
+        # As many at once as the account × region's calls in flight.
+        async with fan_out(describe, self.api.calls_at_once) as put:
             for name, (used_by, kind) in sorted(self.task_definitions.items()):
-                tg.start_soon(describe, name, used_by, kind)
-            self._describe = lambda name, used_by, kind: tg.start_soon(
-                describe, name, used_by, kind
-            )
+                put(name, used_by, kind)
+            self._describe = put
             try:
                 yield
             finally:

@@ -20,7 +20,7 @@ import anyio
 
 from ecr_sweeper.aws.consumers.ecs_scope import short_name
 from ecr_sweeper.aws.consumers.kind import Findings, ReadContext, Reading
-from ecr_sweeper.aws.limits import chunks, describe_errors
+from ecr_sweeper.aws.limits import chunks, describe_errors, fan_out
 
 LIST_PAGE = 100  # ListServices returns 10 a page unless asked for its maximum
 DESCRIBE_SERVICES_MAX = 10
@@ -47,22 +47,24 @@ async def _cluster(ctx: ReadContext, found: Findings, ecs: Any, cluster: str) ->
     found.count("services", len(arns))
     revisions: list[tuple[str, str]] = []  # (revision ARN, service label)
 
-    async def describe(batch: list[str]) -> None:
-        answer = await ctx.api.call(ecs.describe_services, cluster=cluster, services=batch)
-        check_failures(answer, f"DescribeServices in {cluster}")
-        async with anyio.create_task_group() as tg:
-            for service in answer.get("services", []):
-                label = f"service {short_name(cluster)}/{service['serviceName']}"
-                _service(found, service, label)
-                if ctx.sources.service_revisions:
-                    tg.start_soon(
-                        _naming_the_switch,
-                        _deployments(ctx, ecs, cluster, service, revisions),
-                    )
+    async def deployments(service: dict[str, Any]) -> None:
+        await _naming_the_switch(_deployments(ctx, ecs, cluster, service, revisions))
 
-    async with anyio.create_task_group() as tg:
-        for batch in chunks(arns, DESCRIBE_SERVICES_MAX):
-            tg.start_soon(describe, batch)
+    # A service's deployments are listed as it is described; those waiting for the account
+    # × region's calls wait as arguments, not as a task each.
+    async with fan_out(deployments, ctx.api.calls_at_once) as put:
+
+        async def describe(batch: list[str]) -> None:
+            answer = await ctx.api.call(ecs.describe_services, cluster=cluster, services=batch)
+            check_failures(answer, f"DescribeServices in {cluster}")
+            for service in answer.get("services", []):
+                _service(found, service, f"service {short_name(cluster)}/{service['serviceName']}")
+                if ctx.sources.service_revisions:  # its name and ARN, not its whole answer
+                    put({k: service[k] for k in ("serviceName", "serviceArn")})
+
+        async with anyio.create_task_group() as tg:
+            for batch in chunks(arns, DESCRIBE_SERVICES_MAX):
+                tg.start_soon(describe, batch)
     if revisions:
         await _naming_the_switch(_revisions(ctx, found, ecs, revisions))
 
