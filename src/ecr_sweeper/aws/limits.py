@@ -230,7 +230,8 @@ class Limits(Pacing):
     can be judged yet), read repositories wait for the planner in a buffer of at most
     `images_waiting` images, and beyond it on disk (0: only there). So at most
     `repositories_at_once` repositories being read plus `images_waiting` images are in memory,
-    whatever the org's size.
+    whatever the org's size; and at most twice as many repositories are begun (a task each,
+    reading their policy or waiting for their turn), not every repository of the org at once.
 
     Pacing is per AWS bucket (`bucket_for`), as `Pacing` says; an API without a known bucket
     starts at `initial_rate`.
