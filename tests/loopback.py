@@ -13,6 +13,7 @@ from typing import Any
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import AioSession
 
+from ecr_sweeper.aws.session import CLIENT_CONFIG
 from ecr_sweeper.aws.wire import WireClient
 
 
@@ -92,5 +93,6 @@ async def ecr_client(url: str) -> AsyncIterator[WireClient]:
         endpoint_url=url,
         aws_access_key_id="AK",
         aws_secret_access_key="SK",
+        config=CLIENT_CONFIG,  # the sweep's: its HTTP session, its pools
     ) as endpoint:
         yield WireClient(endpoint, AioCredentials("AK", "SK"))

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from conftest import use_only
 from ecr_sweeper.aws.answers import MALFORMED, MalformedAnswerError
 from ecr_sweeper.aws.limits import Api, is_retryable, retry_reason
-from ecr_sweeper.aws.session import Connections
+from ecr_sweeper.aws.session import CLIENT_CONFIG, Connections
 from ecr_sweeper.aws.wire import WireClient, client_error
 from ecr_sweeper.model import AccountId, AccountTarget, Region
 from ecr_sweeper.retry import RetryPolicy
@@ -94,6 +94,7 @@ def test_a_bare_429_over_http_is_retried_to_success() -> None:
             endpoint_url=url,
             aws_access_key_id="AK",
             aws_secret_access_key="SK",
+            config=CLIENT_CONFIG,  # the sweep's: its HTTP session, its pools
         ) as endpoint:
             client = WireClient(endpoint, AioCredentials("AK", "SK"))
             api = Api(1, RetryPolicy(attempts=3))

@@ -39,6 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecr_sweeper.aws.answers import MalformedAnswerError
+from ecr_sweeper.aws.session import CLIENT_CONFIG
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient, output_walk, parse_answer
 from loopback import Answer, Request, loopback
 
@@ -246,6 +247,7 @@ async def run_case(case: Case, server: Any, session: AioSession) -> str | None:
         endpoint_url=url,
         aws_access_key_id=CREDENTIALS.access_key,
         aws_secret_access_key=CREDENTIALS.secret_key,
+        config=CLIENT_CONFIG,  # the sweep's: its HTTP session, its pools
     ) as real:
         endpoint = SimpleNamespace(
             meta=SimpleNamespace(
@@ -355,6 +357,7 @@ def _ecr_wire(url: str, session: AioSession) -> Any:
         endpoint_url=url,
         aws_access_key_id="AK",
         aws_secret_access_key="SK",
+        config=CLIENT_CONFIG,  # the sweep's: its HTTP session, its pools
     )
 
 

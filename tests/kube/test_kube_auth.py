@@ -20,6 +20,7 @@ from aiohttp import web
 from awsim import Account, Emulator, Region, Scenario, run_emulator
 from awsim import kube_objects as k
 from awsim.kube import KubeCluster, list_path
+from certificates import certificates
 from conftest import use_only
 from ecr_sweeper.aws.eks import EksAuth, eks_token
 from ecr_sweeper.aws.session import Connections
@@ -199,90 +200,13 @@ def test_kubeconfig_errors_name_the_file_and_context(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- client certificate
 
 
-def _certificates(folder: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, all from the CA."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths: dict[str, Path] = {}
-
-    def issue(name: str, usage: Any, san: Any | None) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-        )
-        if san is not None:
-            builder = builder.add_extension(san, critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        paths[f"{name}.crt"] = folder / f"{name}.crt"
-        paths[f"{name}.crt"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        paths[f"{name}.key"] = folder / f"{name}.key"
-        paths[f"{name}.key"].write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-    import ipaddress
-
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    issue("server", ExtendedKeyUsageOID.SERVER_AUTH, san)
-    issue("client", ExtendedKeyUsageOID.CLIENT_AUTH, None)
-    paths["ca.crt"] = folder / "ca.crt"
-    paths["ca.crt"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    return paths
-
-
 @pytest.fixture
 def tls_api(tmp_path: Path) -> Iterator[tuple[str, dict[str, Path]]]:
     """A TLS API server on 127.0.0.1 that requires a client certificate from its CA and
     serves one pod list."""
     import asyncio
 
-    paths = _certificates(tmp_path)
+    paths = certificates(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=paths["ca.crt"])
     context.load_cert_chain(paths["server.crt"], paths["server.key"])
     context.verify_mode = ssl.CERT_REQUIRED

@@ -15,8 +15,8 @@ round trip of four ECS calls).
   request-dict preparation, against the endpoint URL the shared client resolved (operations
   whose endpoint depends on their input, a host prefix, are refused here: see `lean_enough`);
 * it is signed with botocore's SigV4 signer, as the account (`credentials`);
-* it is sent through the shared client's HTTP session (pool, TLS, proxies, timeouts, and
-  transport errors mapped to botocore's exceptions);
+* it is sent through the shared client's HTTP session (pool, TLS, proxies, timeouts), by
+  transport.py, which maps transport errors to botocore's exceptions as aiobotocore does;
 * a success answer must be the operation's (answers.py), then botocore's parser for the
   protocol reads it by the output shape; an error answer raises botocore's `ClientError`
   with the code, message and status botocore gives.
@@ -28,13 +28,14 @@ from functools import cache
 from typing import Any
 
 from botocore.auth import SigV4Auth
-from botocore.awsrequest import create_request_object, prepare_request_dict
+from botocore.awsrequest import HeadersDict, create_request_object, prepare_request_dict
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel
 from botocore.parsers import ResponseParser, create_parser
 from botocore.serialize import create_serializer
 
 from ecr_sweeper.aws.answers import MalformedAnswerError, answer_problem
+from ecr_sweeper.aws.transport import Poster
 from ecr_sweeper.aws.wire import USER_AGENT
 
 
@@ -80,7 +81,8 @@ class LeanOperation:
         self._protocol = self._model.resolved_protocol
         self._endpoint_url: str = meta.endpoint_url
         self._region: str = meta.region_name
-        self._http = shared._endpoint.http_session  # aiobotocore keeps it private
+        # The shared client's HTTP session (aiobotocore keeps it private).
+        self._post = Poster(shared._endpoint.http_session, self._endpoint_url)
         self._credentials = credentials
 
     async def __call__(self, **params: Any) -> dict[str, Any]:
@@ -91,15 +93,15 @@ class LeanOperation:
         request = create_request_object(request_dict)
         frozen = await self._credentials.get_frozen_credentials()
         SigV4Auth(frozen, self._model.signing_name, self._region).add_auth(request)
-        response = await self._http.send(request.prepare())
-        body: bytes = await response.content
-        status: int = response.status_code
-        headers = dict(response.headers)
+        prepared = request.prepare()
+        response = await self._post.send(
+            prepared.method, prepared.url, prepared.headers, prepared.body
+        )
+        body, status = response.body, response.status
         if 200 <= status < 300 and (why := answer_problem(self._protocol, operation, body)):
-            lowered = {k.lower(): v for k, v in headers.items()}
-            raise MalformedAnswerError(status, lowered, body, operation.name, why)
+            raise MalformedAnswerError(status, response.headers, body, operation.name, why)
         answer: dict[str, Any] = _parser(self._protocol).parse(
-            {"status_code": status, "headers": response.headers, "body": body},
+            {"status_code": status, "headers": HeadersDict(response.headers), "body": body},
             operation.output_shape,
         )
         if status >= 301:  # as botocore: 300 itself is read as a success

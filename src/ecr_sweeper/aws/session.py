@@ -22,12 +22,11 @@ from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioRefreshableCredentials
-from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
 from botocore.exceptions import (
     BotoCoreError,
@@ -44,6 +43,7 @@ from ecr_sweeper.aws.consumers.registry import kept_operations
 from ecr_sweeper.aws.lean import LeanOperation, lean_enough
 from ecr_sweeper.aws.limits import Api, Limits, error_code
 from ecr_sweeper.aws.models import share_loader
+from ecr_sweeper.aws.transport import SharedTLSSession
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient
 from ecr_sweeper.model import AccountId, AccountTarget, Region
 from ecr_sweeper.retry import RetryPolicy
@@ -51,27 +51,6 @@ from ecr_sweeper.words import one_line
 
 SESSION_NAME = "ecr-sweeper"
 ROLE_SESSION_SECONDS = 3600  # the cap for chained roles, and the default
-
-
-class SharedTLSSession(AIOHTTPSession):
-    """aiobotocore's HTTP session, with one TLS context for the whole run.
-
-    Each client builds its own context and loads the CA bundle into it (~20 ms of CPU); a run
-    has one client per account × region × service, hundreds of them. The context holds no
-    per-connection state, so sharing it is safe.
-    """
-
-    _contexts: ClassVar[dict[object, Any]] = {}
-
-    def _build_ssl_contexts(self, proxy_url: str | None) -> Any:
-        this: Any = self  # aiobotocore's private attributes are not in its type stubs
-        parent: Any = super()
-        if proxy_url:
-            return parent._build_ssl_contexts(proxy_url)
-        key = (this._verify, this._cert_file, this._key_file)
-        if key not in self._contexts:
-            self._contexts[key] = parent._build_ssl_contexts(None)
-        return self._contexts[key]
 
 
 # botocore retries are off: Api.call retries (see limits.py), so attempts never multiply.
@@ -305,9 +284,8 @@ class Connections:
         # Calls skip botocore's per-call machinery (ECS and ECR: wire.py, the others:
         # lean.py); False sends them all through botocore (the benchmark measures both).
         self._wire = wire
-        # One model loader for every session: each assumed role needs its own botocore session
-        # (its own credentials), but the service models they load are the same, and parsing
-        # them again per account costs seconds of CPU and tens of MB each.
+        # One model loader for every session (the shared clients' and the base's): the service
+        # models are the same, and parsing them again costs seconds of CPU and tens of MB each.
         self._loader = self._base.get_component("data_loader")
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()
@@ -316,7 +294,9 @@ class Connections:
         self.on_retry: Callable[[str], None] | None = None
         self._said: set[str] = set()  # the lines said once per run (Api.first_time)
         self._stack = AsyncExitStack()
-        self._sessions: dict[AccountId, AioSession] = {}
+        # Each account's credentials (the base's, or its assumed role's, refreshable): all a
+        # call of the account needs of it, since the clients are shared (signed per call).
+        self._signers: dict[AccountId, Any] = {}
         self._credentials: dict[AccountId, AioRefreshableCredentials] = {}
         self._refreshed_at: dict[AccountId, float] = {}  # anyio clock of the last refresh
         self._credential_apis: list[Api] = []
@@ -401,10 +381,7 @@ class Connections:
         key = (target.account_id, region, service)
         async with self._locks[target.account_id]:
             if key not in self._clients:
-                session = await self._session_for(target, region)
-                credentials = await session.get_credentials()
-                if credentials is None:
-                    raise NoCredentialsError()
+                credentials = await self._credentials_for(target, region)
                 shared = await self._shared_client(service, region)
                 if self._wire and service in OPERATIONS:
                     self._clients[key] = WireClient(shared, credentials)
@@ -436,9 +413,10 @@ class Connections:
                 )
         return self._clients[key]
 
-    async def _session_for(self, target: AccountTarget, region: Region) -> AioSession:
-        if target.account_id in self._sessions:
-            return self._sessions[target.account_id]
+    async def _credentials_for(self, target: AccountTarget, region: Region) -> Any:
+        """The credentials the account's calls are signed with (asked once per account)."""
+        if target.account_id in self._signers:
+            return self._signers[target.account_id]
         sts = await self.base_client("sts", region)
         # Credential calls get a gate of their own: a refresh happens while a call of the
         # account waits to be signed, holding one of the account's slots; if refreshing needed
@@ -452,13 +430,15 @@ class Connections:
                     f"account {target.account_id}: no role to assume, and the base credentials "
                     f"belong to account {identity.get('Account')}; give --role-name or a role"
                 )
-            session = self._base
+            credentials: Any = await self._base.get_credentials()
+            if credentials is None:
+                raise NoCredentialsError()
         else:
-            session = await self._assume(sts, api, target)
-        self._sessions[target.account_id] = session
-        return session
+            credentials = await self._assume(sts, api, target)
+        self._signers[target.account_id] = credentials
+        return credentials
 
-    async def _assume(self, sts: Any, api: Api, target: AccountTarget) -> AioSession:
+    async def _assume(self, sts: Any, api: Api, target: AccountTarget) -> AioRefreshableCredentials:
         role_arn = target.role_arn
         extra = {"ExternalId": target.external_id} if target.external_id else {}
 
@@ -483,9 +463,4 @@ class Connections:
             metadata=await fetch(), refresh_using=fetch, method="assume-role"
         )
         self._credentials[target.account_id] = credentials
-        botocore_session = AioSession()
-        botocore_session.register_component("data_loader", self._loader)
-        # Refreshable credentials go on the session itself: aiobotocore has no public setter
-        # for them (set_credentials takes static keys), and this is how its own providers do it.
-        botocore_session._credentials = credentials  # type: ignore[attr-defined]
-        return botocore_session
+        return credentials

@@ -10,8 +10,9 @@ operations in `OPERATIONS` and nothing else:
 
 * the request goes through the HTTP session of an aiobotocore client of the service and region
   (one per endpoint, shared by every account), so the connection pool, TLS settings, CA
-  bundle, proxies, timeouts and the mapping of transport failures to botocore's exceptions
-  (which `limits.is_retryable` knows) are aiobotocore's;
+  bundle, proxies and timeouts are aiobotocore's; transport.py posts it there without
+  aiobotocore's per-call wrapping, and maps transport failures to botocore's exceptions as
+  aiobotocore does (which `limits.is_retryable` knows);
 * endpoint, region, signing name and target prefix are read off that client, so they follow
   every standard AWS setting; the credentials are the account's (refreshable ones included);
 * the signature is SigV4 as botocore computes it (tests compare the two, header for header);
@@ -49,13 +50,13 @@ from urllib.parse import quote, urlsplit
 
 import botocore
 from botocore import xform_name
-from botocore.awsrequest import AWSPreparedRequest, HTTPHeaders
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.utils import parse_timestamp, parse_to_aware_datetime
 
 from ecr_sweeper import __version__
 from ecr_sweeper.aws.answers import MalformedAnswerError, answer_problem
+from ecr_sweeper.aws.transport import Poster
 from ecr_sweeper.words import one_line
 
 # The calls a sweep makes (snake_case, as botocore names them). Anything else goes to botocore.
@@ -290,10 +291,6 @@ def _error_code(body: dict[str, Any], headers: dict[str, str]) -> str | None:
     return None
 
 
-def _lowered(headers: Any) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
-
-
 def client_error(
     status: int,
     headers: dict[str, str],
@@ -383,7 +380,8 @@ class WireClient:
         self._url = endpoint.meta.endpoint_url.rstrip("/") + "/"
         self._host = host_header(self._url)
         self._path = quote(urlsplit(self._url).path, safe="/~")
-        self._http = endpoint._endpoint.http_session  # aiobotocore keeps it private
+        # The endpoint client's HTTP session (aiobotocore keeps it private).
+        self._post = Poster(endpoint._endpoint.http_session, self._url)
         self._credentials = credentials
         self._frozen: Any = None
         self._frozen_expiry: Any = None
@@ -420,25 +418,17 @@ class WireClient:
             path=self._path,
         )
         headers["User-Agent"] = USER_AGENT
-        # aiobotocore's send only iterates the headers: a plain dict spares botocore's
-        # email-based HTTPHeaders, a measurable share of the CPU per call.
-        request = AWSPreparedRequest(
-            "POST", self._url, cast("HTTPHeaders", headers), body, stream_output=False
-        )
-        response = await self._http.send(request)
-        content: bytes = await response.content
-        status: int = response.status_code
+        answer = await self._post(headers, body)
+        content, status = answer.body, answer.status
         if status >= 301:  # as botocore: 300 itself is read as a success
-            headers = _lowered(response.headers)
-            raise client_error(status, headers, content, api_name, self._facts.error_walk)
+            raise client_error(status, answer.headers, content, api_name, self._facts.error_walk)
         if not content.strip() and (why := answer_problem("json", facts.operation, content)):
-            raise MalformedAnswerError(status, _lowered(response.headers), content, api_name, why)
+            raise MalformedAnswerError(status, answer.headers, content, api_name, why)
         try:  # parsed once: a body that is not a JSON object is refused here
             return parse_answer(content, facts.output)
         except (ValueError, TypeError) as exc:
             why = f"that is not a {api_name} answer ({exc})"
-            headers = _lowered(response.headers)
-            raise MalformedAnswerError(status, headers, content, api_name, why) from exc
+            raise MalformedAnswerError(status, answer.headers, content, api_name, why) from exc
 
     async def _frozen_credentials(self) -> Any:
         """The credentials to sign with, asked of botocore at most every `FROZEN_FOR` seconds.
