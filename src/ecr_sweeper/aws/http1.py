@@ -289,11 +289,16 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return self.open and self._answer is None and self._waiter is None
+        transport = self.transport
+        idle = self._answer is None and self._waiter is None
+        return self.open and idle and transport is not None and not transport.is_closing()
 
     def _finish(self, answer: _Answer) -> None:
         self._stop_timer()
         waiter, self._waiter, self._answer = self._waiter, None, None
+        # A fresh buffer: the last one may have grown to a large answer's size, and an idle
+        # connection (hundreds of them) should not hold that.
+        self._buffer = bytearray()
         if not answer.keep:
             self.open = False
             if self.transport is not None:
@@ -391,6 +396,10 @@ class Pool:
             self._waiting.append(waiter)
             try:
                 await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken, then cancelled: the turn goes to the next one
+                raise
             finally:
                 if waiter in self._waiting:
                     self._waiting.remove(waiter)
