@@ -39,7 +39,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecr_sweeper.aws.answers import MalformedAnswerError
-from ecr_sweeper.aws.session import CLIENT_CONFIG
+from ecr_sweeper.aws.consumers.registry import kept_operations
+from ecr_sweeper.aws.session import CLIENT_CONFIG, _by_wire
 from ecr_sweeper.aws.wire import OPERATIONS, WireClient, output_walk, parse_answer
 from loopback import Answer, Request, loopback
 
@@ -146,7 +147,13 @@ def wire_features(*, request: bool) -> set[str]:
     """What the operations wire.py sends have, in their requests or in their answers."""
     session = botocore.session.get_session()
     found: set[str] = set()
-    for service, wanted in OPERATIONS.items():
+    # ECS's and ECR's, and the AWS JSON services' operations a sweep calls (AccountClient)
+    sent = dict(OPERATIONS)
+    for service, names in kept_operations().items():
+        model = session.get_service_model(service)
+        if service not in sent and model.resolved_protocol == "json":
+            sent[service] = frozenset(xform_name(n) for n in names) & _by_wire(model)
+    for service, wanted in sent.items():
         model = session.get_service_model(service)
         for api_name in model.operation_names:
             if xform_name(api_name) in wanted:

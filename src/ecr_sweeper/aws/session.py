@@ -28,6 +28,7 @@ import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioRefreshableCredentials
 from aiobotocore.session import AioSession
+from botocore import xform_name
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -36,6 +37,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.model import ServiceModel
 from botocore.parsers import ResponseParserError
 
 from ecr_sweeper.aws.answers import MALFORMED, guard_answers
@@ -44,7 +46,7 @@ from ecr_sweeper.aws.lean import LeanOperation, lean_enough
 from ecr_sweeper.aws.limits import Api, Limits, error_code
 from ecr_sweeper.aws.models import share_loader
 from ecr_sweeper.aws.transport import SharedTLSSession
-from ecr_sweeper.aws.wire import OPERATIONS, WireClient
+from ecr_sweeper.aws.wire import OPERATIONS, WireClient, plain_request
 from ecr_sweeper.model import AccountId, AccountTarget, Region
 from ecr_sweeper.retry import RetryPolicy
 from ecr_sweeper.words import one_line
@@ -133,6 +135,8 @@ class AccountClient:
         self._credentials = credentials
         self._lean = lean  # False: every operation through botocore (the benchmark compares)
         self._operations: dict[str, Any] = {}
+        by_wire = _by_wire(self.meta.service_model) if lean else frozenset()
+        self._wire = WireClient(shared, credentials, by_wire) if by_wire else None
 
     def __getattr__(self, name: str) -> Any:
         if name in self._operations:
@@ -140,8 +144,10 @@ class AccountClient:
         attribute = getattr(self._shared, name)
         api_name = self.meta.method_to_api_mapping.get(name)
         operation = api_name and self.meta.service_model.operation_model(api_name)
-        if operation and self._lean and lean_enough(operation):
-            call: Any = LeanOperation(self, name, self._shared, self._credentials)
+        if self._wire is not None and name in self._wire.operations:
+            call: Any = getattr(self._wire, name)
+        elif operation and self._lean and lean_enough(operation):
+            call = LeanOperation(self, name, self._shared, self._credentials)
         elif api_name is not None or inspect.iscoroutinefunction(attribute):
             # botocore's operation methods return a coroutine without being coroutine functions
             call = _AsAccount(self, name, attribute)
@@ -149,6 +155,27 @@ class AccountClient:
             return attribute
         self._operations[name] = call
         return call
+
+
+_BY_WIRE: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _by_wire(model: ServiceModel) -> frozenset[str]:
+    """The operations of `model` an AccountClient sends through wire.py: those of an AWS JSON
+    service (SageMaker, CodeBuild, EventBridge…: the census asks every account × region) that
+    lean.py could send and whose request wire.py writes as botocore does; none for a service
+    of another protocol (lean.py sends those). Once per model (a pruned model and the whole
+    one of the same version have different operations)."""
+    key = (model.service_name, model.api_version, *model.operation_names)
+    if key not in _BY_WIRE:
+        operations: set[str] = set()
+        if model.resolved_protocol == "json":
+            for api_name in model.operation_names:
+                operation = model.operation_model(api_name)
+                if lean_enough(operation) and plain_request(operation.input_shape):
+                    operations.add(xform_name(api_name))
+        _BY_WIRE[key] = frozenset(operations)
+    return _BY_WIRE[key]
 
 
 class _AsAccount:

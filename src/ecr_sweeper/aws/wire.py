@@ -41,7 +41,7 @@ import http.client
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -354,6 +354,32 @@ def _serialized(value: Any, shape: Shape) -> Any:
     return value
 
 
+def plain_request(shape: Shape | None) -> bool:
+    """Whether `serialize` writes a request of `shape` as botocore's JSON serializer does: no
+    member it would convert (blobs, floats, timestamps in a format other than epoch seconds,
+    JSON values in strings). The AWS JSON protocol tests check the rest."""
+    return _plain(shape, set()) if shape is not None else True
+
+
+def _plain(shape: Shape, seen: set[str]) -> bool:
+    if shape.name in seen:
+        return True
+    seen.add(shape.name)
+    kind, trait = shape.type_name, shape.serialization
+    converted = kind in ("blob", "float", "double") or bool(trait.get("jsonvalue"))
+    if kind == "timestamp":
+        converted = trait.get("timestampFormat", "unixTimestamp") != "unixTimestamp"
+    any_shape: Any = shape
+    inside: list[Shape] = []
+    if kind == "structure" and not any_shape.is_document_type:
+        inside = list(any_shape.members.values())
+    elif kind == "list":
+        inside = [any_shape.member]
+    elif kind == "map":
+        inside = [any_shape.key, any_shape.value]
+    return not converted and all(_plain(member, seen) for member in inside)
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -386,6 +412,11 @@ class WireClient:
         self._frozen: Any = None
         self._frozen_expiry: Any = None
         self._frozen_until = 0.0
+
+    @property
+    def operations(self) -> Collection[str]:
+        """The operations it sends (snake_case, as botocore names them)."""
+        return self._facts.operations.keys()
 
     def __getattr__(self, name: str) -> Any:
         if name in self._facts.operations:
