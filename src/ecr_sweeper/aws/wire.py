@@ -6,13 +6,14 @@ rules, email-style header objects, SigV4 through those headers, shape-by-shape p
 dateutil time zones for every timestamp). A sweep makes ~17,000 calls for a 30-account org,
 so that, not AWS, bounded it. ECS and ECR speak AWS JSON 1.1, which is small: a JSON body,
 an ``X-Amz-Target`` header, a SigV4 signature. This module does exactly that for the
-operations in `OPERATIONS` and nothing else:
+operations in `OPERATIONS` (and, for an account's client of another AWS JSON service, the
+operations whose requests it writes as botocore does: session._by_wire) and nothing else:
 
 * the request goes through the HTTP session of an aiobotocore client of the service and region
-  (one per endpoint, shared by every account), so the connection pool, TLS settings, CA
-  bundle, proxies and timeouts are aiobotocore's; transport.py posts it there without
-  aiobotocore's per-call wrapping, and maps transport failures to botocore's exceptions as
-  aiobotocore does (which `limits.is_retryable` knows);
+  (one per endpoint, shared by every account), so the TLS settings, CA bundle, proxies,
+  timeouts and connection limit are aiobotocore's; transport.py sends it over http1.py's
+  keep-alive connections (through aiohttp with a proxy), and maps transport failures to
+  botocore's exceptions as aiobotocore does (which `limits.is_retryable` knows);
 * endpoint, region, signing name and target prefix are read off that client, so they follow
   every standard AWS setting; the credentials are the account's (refreshable ones included);
 * the signature is SigV4 as botocore computes it (tests compare the two, header for header);
@@ -406,9 +407,9 @@ class WireClient:
     `OPERATIONS` (or `operations`), signed with that account's `credentials`.
 
     `endpoint` is an aiobotocore client of the service in the region, shared by every
-    account: its endpoint, model and HTTP session (so one connection pool per endpoint serves
-    all accounts), never its credentials. Any other operation is an AttributeError, not a call
-    with the endpoint client's credentials.
+    account: its endpoint, model and HTTP session (so one pool of connections per endpoint
+    serves all accounts), never its credentials. Any other operation is an AttributeError,
+    not a call with the endpoint client's credentials.
     """
 
     def __init__(
