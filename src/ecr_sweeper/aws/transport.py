@@ -125,22 +125,13 @@ class Poster:
     """Requests to one endpoint through `http` (an aiobotocore HTTP session: a client's
     ``_endpoint.http_session``): POSTs to its URL, or any request under it (`send`)."""
 
-    __slots__ = (
-        "_host",
-        "_http",
-        "_pool",
-        "_proxy_headers",
-        "_proxy_url",
-        "_target",
-        "_url",
-        "url",
-    )
+    __slots__ = ("_http", "_pool", "_proxy_headers", "_proxy_url", "_target", "_url", "host", "url")
 
     def __init__(self, http: Any, url: str) -> None:
         self._http = http
         self.url = url
         self._url = URL(url, encoded=True)
-        self._host = _host(self._url)
+        self.host = _host(self._url)  # as SigV4 signs it, and as sent
         self._target = self._url.raw_path_qs
         # As aiobotocore's send asks them for every request, once: the proxy depends only on
         # the URL's scheme (and the environment the session was made in), the same for every
@@ -153,7 +144,7 @@ class Poster:
     async def __call__(self, headers: Mapping[str, str], body: bytes) -> Answer:
         """POST `body` with `headers` to the endpoint's URL: the whole answer."""
         if self._pool is not None:
-            head = http1.request_head("POST", self._target, self._host, headers, len(body))
+            head = http1.request_head("POST", self._target, self.host, headers, len(body))
             return await self._http1(head + body, self.url)
         return await self._aiohttp("POST", self._url, headers, body)
 

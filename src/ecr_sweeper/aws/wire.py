@@ -99,22 +99,10 @@ OPERATIONS: dict[str, frozenset[str]] = {
 USER_AGENT = (
     f"ecr-sweeper/{__version__} botocore/{botocore.__version__} Python/{platform.python_version()}"
 )
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 FROZEN_FOR = 10.0  # seconds a WireClient signs with the same credentials before asking again
 
 
 # --------------------------------------------------------------------------- signing
-
-
-def host_header(url: str) -> str:
-    """The host as SigV4 signs it: the port only when it is not the scheme's default."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
-        return f"{host}:{parts.port}"
-    return host
 
 
 @lru_cache(maxsize=256)
@@ -423,10 +411,10 @@ class WireClient:
         self._service = model.signing_name
         self._region = endpoint.meta.region_name
         self._url = endpoint.meta.endpoint_url.rstrip("/") + "/"
-        self._host = host_header(self._url)
         self._path = quote(urlsplit(self._url).path, safe="/~")
         # The endpoint client's HTTP session (aiobotocore keeps it private).
         self._post = Poster(endpoint._endpoint.http_session, self._url)
+        self._host = self._post.host
         self._credentials = credentials
         self._frozen: Any = None
         self._frozen_expiry: Any = None
